@@ -1,0 +1,33 @@
+// Compiles every AssemblyScript entry in assembly/ to build/<name>.wasm.
+// Kept as a script (not an asc config) so `npm install` needs nothing beyond npm.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entries = existsSync(join(root, 'assembly'))
+  ? readdirSync(join(root, 'assembly')).filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
+  : [];
+mkdirSync(join(root, 'build'), { recursive: true });
+const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+for (const entry of entries) {
+  const name = entry.replace(/\.ts$/, '');
+  execFileSync(
+    process.execPath,
+    [
+      asc,
+      join('assembly', entry),
+      '--outFile', join('build', `${name}.wasm`),
+      '--optimizeLevel', '3',
+      '--shrinkLevel', '0',
+      '--noAssert',
+      '--enable', 'simd',
+      '--runtime', 'stub',
+      '--initialMemory', '256',
+      '--exportRuntime',
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  console.log(`built build/${name}.wasm`);
+}
