@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../util/errors.js';
+
+// Each command module exports `register(program)`; this list is the whole CLI surface (DESIGN.md §6).
+const commandModules: Array<{ register(program: Command): void }> = [];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
+  return pkg.version as string;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('klinecast')
+    .description('Train, manage and serve A-share price-forecasting models')
+    .version(version())
+    .exitOverride();
+  for (const mod of commandModules) mod.register(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,82 @@
+/** Terminal output shared by every command: tables for people, JSON for machines, one live progress line. */
+
+export type Cell = string | number | null | undefined;
+
+function cellText(value: Cell): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return String(value);
+    return Number.isInteger(value) ? String(value) : value.toFixed(4);
+  }
+  return value;
+}
+
+/** Display width, counting CJK characters as two columns so Chinese names line up. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) width += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1;
+  return width;
+}
+
+function pad(text: string, width: number, alignRight: boolean): string {
+  const fill = ' '.repeat(Math.max(0, width - displayWidth(text)));
+  return alignRight ? fill + text : text + fill;
+}
+
+/** Renders rows as an aligned text table; numeric columns align right. */
+export function renderTable(headers: string[], rows: Cell[][]): string {
+  const texts = rows.map((row) => headers.map((_, i) => cellText(row[i])));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || r[i] === undefined || typeof r[i] === 'number'));
+  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...texts.map((r) => displayWidth(r[i]))));
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i], numeric[i])).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...texts.map(line)].join('\n');
+}
+
+export function printTable(headers: string[], rows: Cell[][]): void {
+  console.log(renderTable(headers, rows));
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Formats seconds as "1h02m", "3m05s" or "12s". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/**
+ * One live line on a TTY (redrawn in place), or a plain line every few seconds when piped,
+ * so logs stay readable in CI. Writes to stderr so `--json` output on stdout stays clean.
+ */
+export class ProgressLine {
+  private readonly start = Date.now();
+  private lastPlain = 0;
+  private readonly tty = Boolean(process.stderr.isTTY);
+
+  constructor(private readonly label: string, private readonly total: number) {}
+
+  update(done: number, detail = ''): void {
+    const elapsed = (Date.now() - this.start) / 1000;
+    const rate = done > 0 ? elapsed / done : NaN;
+    const eta = formatDuration(rate * (this.total - done));
+    const width = 24;
+    const filled = this.total > 0 ? Math.round((done / this.total) * width) : 0;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    const text = `${this.label} ${bar} ${done}/${this.total} ${detail} eta ${eta}`.trimEnd();
+    if (this.tty) {
+      process.stderr.write(`\r\x1b[2K${text}`);
+    } else if (Date.now() - this.lastPlain > 5000 || done === this.total) {
+      this.lastPlain = Date.now();
+      process.stderr.write(`${text}\n`);
+    }
+  }
+
+  finish(): void {
+    if (this.tty) process.stderr.write('\n');
+  }
+}
