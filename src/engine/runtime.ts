@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The engine's memory model. One WebAssembly instance owns one linear memory, split in two regions:
+ *
+ *   [heap_base .. persistentTop)  parameters, gradients, optimizer state: allocated once, live forever
+ *   [persistentTop .. arenaTop)   activations and temporaries of the current step: a bump arena, reset per step
+ *
+ * Persistent allocations are only allowed while the arena is empty (model and optimizer construction),
+ * which keeps both regions a simple bump pointer with no fragmentation.
+ * Every instance is independent, so each worker thread creates its own Engine.
+ */
+
+const WASM_PATH = fileURLToPath(new URL('../../build/engine.wasm', import.meta.url));
+const PAGE_BYTES = 65536;
+const ALIGN = 64;
+/** wasm32 can address 4 GiB; stop earlier with a clear message instead of an opaque RangeError. */
+const MAX_BYTES = 2 * 1024 ** 3;
+
+export type KernelFn = (...args: number[]) => number;
+export type KernelExports = { memory: WebAssembly.Memory; heap_base(): number } & Record<string, KernelFn>;
+
+let compiled: WebAssembly.Module | undefined;
+function wasmModule(): WebAssembly.Module {
+  if (!compiled) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(WASM_PATH);
+    } catch {
+      throw new Error(`engine kernels not built: ${WASM_PATH} is missing (run \`npm run build\`)`);
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+export class EngineMemoryError extends Error {
+  constructor(requestedBytes: number) {
+    super(
+      `engine out of memory: this model and batch need more than ${(MAX_BYTES / 1024 ** 2).toFixed(0)} MB of working memory ` +
+        `(requested ${(requestedBytes / 1024 ** 2).toFixed(1)} MB more); reduce batch size, sequence length or hidden size`,
+    );
+    this.name = 'EngineMemoryError';
+  }
+}
+
+export class Engine {
+  readonly k: KernelExports;
+  private persistentTop: number;
+  private arenaTop: number;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.k = instance.exports as unknown as KernelExports;
+    this.persistentTop = this.k.heap_base();
+    this.arenaTop = this.persistentTop;
+  }
+
+  static create(): Engine {
+    const instance = new WebAssembly.Instance(wasmModule(), { env: { abort: engineAbort } });
+    return new Engine(instance);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.k.memory;
+  }
+
+  /** Bytes in use: persistent plus current arena. */
+  get bytesInUse(): number {
+    return this.arenaTop - this.k.heap_base();
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    if (end > MAX_BYTES) throw new EngineMemoryError(end - this.arenaTop);
+    const grow = Math.max(Math.ceil((end - have) / PAGE_BYTES), Math.ceil(have / PAGE_BYTES / 4));
+    this.memory.grow(Math.min(grow, Math.ceil((MAX_BYTES - have) / PAGE_BYTES)));
+  }
+
+  /** Zero-filled float32 storage that lives as long as the engine. Byte offset returned. */
+  allocPersistent(count: number): number {
+    if (this.arenaTop !== this.persistentTop) {
+      throw new Error('engine: persistent allocation while the step arena is in use; allocate parameters before the first step');
+    }
+    const ptr = this.persistentTop;
+    const end = align(ptr + count * 4);
+    this.ensure(end);
+    new Float32Array(this.memory.buffer, ptr, count).fill(0);
+    this.persistentTop = end;
+    this.arenaTop = end;
+    return ptr;
+  }
+
+  /** Uninitialised float32 scratch storage, valid until the next resetArena(). */
+  alloc(count: number): number {
+    const ptr = this.arenaTop;
+    const end = align(ptr + count * 4);
+    this.ensure(end);
+    this.arenaTop = end;
+    return ptr;
+  }
+
+  /** Like alloc, but zero-filled (for accumulators). */
+  allocZeroed(count: number): number {
+    const ptr = this.alloc(count);
+    this.f32(ptr, count).fill(0);
+    return ptr;
+  }
+
+  /** Frees every arena allocation made since `mark` (default: the whole arena). */
+  resetArena(mark: number = this.persistentTop): void {
+    this.arenaTop = mark;
+  }
+
+  arenaMark(): number {
+    return this.arenaTop;
+  }
+
+  /** A fresh view: views must not be cached across allocations, because growing memory detaches them. */
+  f32(ptr: number, count: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, count);
+  }
+}
+
+function align(n: number): number {
+  return (n + ALIGN - 1) & ~(ALIGN - 1);
+}
+
+function engineAbort(_msg: number, _file: number, line: number, column: number): never {
+  throw new Error(`engine kernel aborted at ${line}:${column}`);
+}
+
+/** A float32 tensor in engine memory: a byte offset plus a row-major shape. */
+export class Tensor {
+  readonly size: number;
+  constructor(
+    readonly engine: Engine,
+    readonly ptr: number,
+    readonly shape: readonly number[],
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+
+  static persistent(engine: Engine, shape: readonly number[]): Tensor {
+    return new Tensor(engine, engine.allocPersistent(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  static scratch(engine: Engine, shape: readonly number[]): Tensor {
+    return new Tensor(engine, engine.alloc(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  /** A fresh view of the data (see Engine.f32 for why it is never cached). */
+  data(): Float32Array {
+    return this.engine.f32(this.ptr, this.size);
+  }
+
+  set(values: ArrayLike<number>): void {
+    if (values.length !== this.size) throw new Error(`tensor size ${this.size} != ${values.length}`);
+    this.data().set(values);
+  }
+}
+
+/** A trainable tensor with its gradient, named as in PyTorch's state_dict (e.g. "rnn.weight_ih_l0"). */
+export interface Parameter {
+  readonly name: string;
+  readonly value: Tensor;
+  readonly grad: Tensor;
+}
+
+export function createParameter(engine: Engine, name: string, shape: readonly number[]): Parameter {
+  return { name, value: Tensor.persistent(engine, shape), grad: Tensor.persistent(engine, shape) };
+}
