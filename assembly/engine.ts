@@ -5,3 +5,4 @@
 export function heap_base(): usize {
   return (__heap_base + 63) & ~63;
 }
+export * from './_transformer';
