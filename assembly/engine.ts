@@ -6,3 +6,7 @@ export function heap_base(): usize {
   return (__heap_base + 63) & ~63;
 }
 export * from './_transformer';
+
+export * from './_gemm';
+export * from './_elementwise';
+export * from './_rnn';

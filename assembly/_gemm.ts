@@ -1,0 +1,253 @@
+// GEMM kernels: C = alpha·op(A)·op(B) + beta·C, row-major, f32, every pointer a byte offset into linear memory.
+//
+// The design is GotoBLAS/BLIS in miniature: op(B) is packed into 8-column panels, op(A) into 4-row panels, K is
+// blocked so a packed A block and one B panel stay in cache, and a 4×8 micro-kernel keeps its 8 f32x4 accumulators
+// in registers (8 accumulators + 2 B vectors + 1 broadcast = 11 of the 16 xmm registers V8 has on x64).
+// Packing also absorbs every layout (N or T) and the ragged edges (panels are zero-padded), so one micro-kernel
+// serves NN, NT and TN.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 64;
+const NC: i32 = 1024;
+
+const PACK_A: usize = memory.data(MC * KC * 4, 64);
+const PACK_B: usize = memory.data(NC * KC * 4, 64);
+const EDGE: usize = memory.data(MR * NR * 4, 64);
+
+// Packs op(A)[i0..i0+mc, k0..k0+kc] into panels of MR rows: panel p holds, for each k, MR consecutive floats.
+// Element (i, k) of op(A) lives at a + i*ars + k*acs (byte strides). Rows past M are zero.
+@inline
+function packA(a: usize, ars: usize, acs: usize, i0: i32, mc: i32, k0: i32, kc: i32, M: i32): void {
+  let dst = PACK_A;
+  for (let p = 0; p < mc; p += MR) {
+    for (let r = 0; r < MR; r++) {
+      const i = i0 + p + r;
+      let out = dst + <usize>(r << 2);
+      if (i < M) {
+        let src = a + <usize>i * ars + <usize>k0 * acs;
+        for (let k = 0; k < kc; k++) {
+          store<f32>(out, load<f32>(src));
+          src += acs;
+          out += MR << 2;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          store<f32>(out, 0);
+          out += MR << 2;
+        }
+      }
+    }
+    dst += <usize>(kc * MR) << 2;
+  }
+}
+
+// Packs op(B)[k0..k0+kc, j0..j0+nc] into panels of NR columns: panel q holds, for each k, NR consecutive floats.
+// Element (k, j) of op(B) lives at b + k*brs + j*bcs. Columns past N are zero.
+@inline
+function packB(b: usize, brs: usize, bcs: usize, k0: i32, kc: i32, j0: i32, nc: i32, N: i32): void {
+  let dst = PACK_B;
+  for (let q = 0; q < nc; q += NR) {
+    const jq = j0 + q;
+    if (bcs == 4 && jq + NR <= N) {
+      // row-major op(B): each k contributes two contiguous vectors
+      let src = b + <usize>k0 * brs + (<usize>jq << 2);
+      let out = dst;
+      for (let k = 0; k < kc; k++) {
+        v128.store(out, v128.load(src));
+        v128.store(out, v128.load(src, 16), 16);
+        src += brs;
+        out += NR << 2;
+      }
+    } else {
+      for (let c = 0; c < NR; c++) {
+        const j = jq + c;
+        let out = dst + <usize>(c << 2);
+        if (j < N) {
+          let src = b + <usize>k0 * brs + <usize>j * bcs;
+          for (let k = 0; k < kc; k++) {
+            store<f32>(out, load<f32>(src));
+            src += brs;
+            out += NR << 2;
+          }
+        } else {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(out, 0);
+            out += NR << 2;
+          }
+        }
+      }
+    }
+    dst += <usize>(kc * NR) << 2;
+  }
+}
+
+// One MR×NR tile: C[rows, cols] = alpha·(packed A panel · packed B panel) + beta·C. beta == 0 never reads C,
+// so C may hold garbage (uninitialised arena memory) on entry.
+@inline
+function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, alpha: f32, beta: f32, rows: i32, cols: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += 16;
+    pb += 32;
+  }
+  const va = f32x4.splat(alpha);
+  if (rows == MR && cols == NR) {
+    if (beta == 0) {
+      v128.store(c, f32x4.mul(va, c00));
+      v128.store(c, f32x4.mul(va, c01), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.mul(va, c10));
+      v128.store(c, f32x4.mul(va, c11), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.mul(va, c20));
+      v128.store(c, f32x4.mul(va, c21), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.mul(va, c30));
+      v128.store(c, f32x4.mul(va, c31), 16);
+    } else {
+      const vb = f32x4.splat(beta);
+      v128.store(c, f32x4.add(f32x4.mul(va, c00), f32x4.mul(vb, v128.load(c))));
+      v128.store(c, f32x4.add(f32x4.mul(va, c01), f32x4.mul(vb, v128.load(c, 16))), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.add(f32x4.mul(va, c10), f32x4.mul(vb, v128.load(c))));
+      v128.store(c, f32x4.add(f32x4.mul(va, c11), f32x4.mul(vb, v128.load(c, 16))), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.add(f32x4.mul(va, c20), f32x4.mul(vb, v128.load(c))));
+      v128.store(c, f32x4.add(f32x4.mul(va, c21), f32x4.mul(vb, v128.load(c, 16))), 16);
+      c += ldcBytes;
+      v128.store(c, f32x4.add(f32x4.mul(va, c30), f32x4.mul(vb, v128.load(c))));
+      v128.store(c, f32x4.add(f32x4.mul(va, c31), f32x4.mul(vb, v128.load(c, 16))), 16);
+    }
+    return;
+  }
+  // ragged edge: spill the tile, then write only the valid part
+  v128.store(EDGE, c00, 0);
+  v128.store(EDGE, c01, 16);
+  v128.store(EDGE, c10, 32);
+  v128.store(EDGE, c11, 48);
+  v128.store(EDGE, c20, 64);
+  v128.store(EDGE, c21, 80);
+  v128.store(EDGE, c30, 96);
+  v128.store(EDGE, c31, 112);
+  for (let r = 0; r < rows; r++) {
+    const row = c + <usize>r * ldcBytes;
+    const acc = EDGE + <usize>(r * NR * 4);
+    for (let j = 0; j < cols; j++) {
+      const p = row + (<usize>j << 2);
+      const v = alpha * load<f32>(acc + (<usize>j << 2));
+      store<f32>(p, beta == 0 ? v : v + beta * load<f32>(p));
+    }
+  }
+}
+
+function scaleC(M: i32, N: i32, beta: f32, c: usize, ldcBytes: usize): void {
+  for (let i = 0; i < M; i++) {
+    const row = c + <usize>i * ldcBytes;
+    for (let j = 0; j < N; j++) {
+      const p = row + (<usize>j << 2);
+      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+    }
+  }
+}
+
+// The one driver behind every layout: op(A)(i,k) at a + i*ars + k*acs, op(B)(k,j) at b + k*brs + j*bcs.
+function gemmStrided(
+  M: i32, N: i32, K: i32, alpha: f32,
+  a: usize, ars: usize, acs: usize,
+  b: usize, brs: usize, bcs: usize,
+  beta: f32, c: usize, ldc: i32,
+): void {
+  if (M <= 0 || N <= 0) return;
+  const ldcBytes = <usize>ldc << 2;
+  if (K <= 0) {
+    scaleC(M, N, beta, c, ldcBytes);
+    return;
+  }
+  for (let j0 = 0; j0 < N; j0 += NC) {
+    const nc = min(NC, N - j0);
+    const ncPad = (nc + NR - 1) & ~(NR - 1);
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      const kc = min(KC, K - k0);
+      const betaK = k0 == 0 ? beta : <f32>1;
+      packB(b, brs, bcs, k0, kc, j0, ncPad, N);
+      for (let i0 = 0; i0 < M; i0 += MC) {
+        const mc = min(MC, M - i0);
+        const mcPad = (mc + MR - 1) & ~(MR - 1);
+        packA(a, ars, acs, i0, mcPad, k0, kc, M);
+        for (let q = 0; q < ncPad; q += NR) {
+          const pb = PACK_B + (<usize>(q * kc) << 2);
+          const cols = min(NR, nc - q);
+          for (let p = 0; p < mcPad; p += MR) {
+            const rows = min(MR, mc - p);
+            const pa = PACK_A + (<usize>(p * kc) << 2);
+            const cp = c + <usize>(i0 + p) * ldcBytes + (<usize>(j0 + q) << 2);
+            microKernel(kc, pa, pb, cp, ldcBytes, alpha, betaK, rows, cols);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C[M,N] = alpha·A[M,K]·B[K,N] + beta·C. Row-major; lda/ldb/ldc are row strides in elements (≥ K, N, N).
+ * beta = 0 overwrites C without reading it; beta = 1 accumulates.
+ */
+export function gemm_nn(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32): void {
+  gemmStrided(M, N, K, alpha, a, <usize>lda << 2, 4, b, <usize>ldb << 2, 4, beta, c, ldc);
+}
+
+/** C[M,N] = alpha·A[M,K]·Bᵀ + beta·C with B stored [N,K] (ldb ≥ K): x·Wᵀ for a PyTorch weight W [out,in]. */
+export function gemm_nt(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32): void {
+  gemmStrided(M, N, K, alpha, a, <usize>lda << 2, 4, b, 4, <usize>ldb << 2, beta, c, ldc);
+}
+
+/** C[M,N] = alpha·Aᵀ·B[K,N] + beta·C with A stored [K,M] (lda ≥ M): weight gradients dyᵀ·x summed over rows. */
+export function gemm_tn(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32): void {
+  gemmStrided(M, N, K, alpha, a, 4, <usize>lda << 2, b, <usize>ldb << 2, 4, beta, c, ldc);
+}
+
+/**
+ * `count` independent GEMMs (e.g. one per attention head) whose operands sit at fixed element strides:
+ * A_n = a + n·strideA, B_n = b + n·strideB, C_n = c + n·strideC (strides in elements).
+ * transA/transB = 0 for stored as op(X), 1 for stored transposed (A [K,M], B [N,K]).
+ */
+export function gemm_batched(
+  transA: i32, transB: i32, count: i32,
+  M: i32, N: i32, K: i32, alpha: f32,
+  a: usize, lda: i32, strideA: i32,
+  b: usize, ldb: i32, strideB: i32,
+  beta: f32, c: usize, ldc: i32, strideC: i32,
+): void {
+  const ars: usize = transA ? 4 : <usize>lda << 2;
+  const acs: usize = transA ? <usize>lda << 2 : 4;
+  const brs: usize = transB ? 4 : <usize>ldb << 2;
+  const bcs: usize = transB ? <usize>ldb << 2 : 4;
+  for (let n = 0; n < count; n++) {
+    gemmStrided(
+      M, N, K, alpha,
+      a + (<usize>(n * strideA) << 2), ars, acs,
+      b + (<usize>(n * strideB) << 2), brs, bcs,
+      beta, c + (<usize>(n * strideC) << 2), ldc,
+    );
+  }
+}

@@ -1,0 +1,151 @@
+// Fused recurrent cells over one time step of a whole batch, in PyTorch's gate order. The input and hidden
+// projections (x·W_ihᵀ, h·W_hhᵀ) are GEMMs done by the caller; these kernels do everything elementwise between them.
+// Rows are contiguous: gates [B, 4H] (LSTM) or [B, 3H] (GRU), states [B, H]. Vector lanes run along H; the tail
+// of an H that is not a multiple of 4 goes through the same vector code one lane at a time.
+import { vsigmoid, vtanh } from './_math';
+
+// @ts-ignore: decorator
+@inline
+function ld(p: usize, vector: bool): v128 {
+  return vector ? v128.load(p) : f32x4.splat(load<f32>(p));
+}
+
+// @ts-ignore: decorator
+@inline
+function st(p: usize, v: v128, vector: bool): void {
+  if (vector) v128.store(p, v);
+  else store<f32>(p, f32x4.extract_lane(v, 0));
+}
+
+/**
+ * LSTM step forward. `gates` holds the pre-activations [B, 4H] (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, order i,f,g,o)
+ * and is overwritten with the activations σ(i), σ(f), tanh(g), σ(o) that backward needs.
+ * c = f⊙cPrev + i⊙g, h = o⊙tanh(c).
+ */
+export function lstm_cell_fwd(B: i32, H: i32, gates: usize, cPrev: usize, c: usize, h: usize): void {
+  const hb = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const g0 = gates + <usize>b * hb * 4;
+    const s0 = <usize>b * hb;
+    for (let j = 0; j < H; ) {
+      const vec = j + 4 <= H;
+      const o = <usize>j << 2;
+      const gi = vsigmoid(ld(g0 + o, vec));
+      const gf = vsigmoid(ld(g0 + hb + o, vec));
+      const gg = vtanh(ld(g0 + 2 * hb + o, vec));
+      const go = vsigmoid(ld(g0 + 3 * hb + o, vec));
+      const cv = f32x4.add(f32x4.mul(gf, ld(cPrev + s0 + o, vec)), f32x4.mul(gi, gg));
+      st(g0 + o, gi, vec);
+      st(g0 + hb + o, gf, vec);
+      st(g0 + 2 * hb + o, gg, vec);
+      st(g0 + 3 * hb + o, go, vec);
+      st(c + s0 + o, cv, vec);
+      st(h + s0 + o, f32x4.mul(go, vtanh(cv)), vec);
+      j += vec ? 4 : 1;
+    }
+  }
+}
+
+/**
+ * LSTM step backward. In: `acts` (the activations lstm_cell_fwd left in `gates`), cPrev, c, dh (the whole gradient
+ * reaching h_t: from above plus from step t+1), dc (gradient reaching c_t from step t+1).
+ * Out: dgates [B, 4H] = gradients of the gate pre-activations; dc is overwritten with the gradient reaching c_{t−1}.
+ */
+export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dgates: usize): void {
+  const hb = <usize>H << 2;
+  const one = f32x4.splat(1);
+  for (let b = 0; b < B; b++) {
+    const g0 = acts + <usize>b * hb * 4;
+    const d0 = dgates + <usize>b * hb * 4;
+    const s0 = <usize>b * hb;
+    for (let j = 0; j < H; ) {
+      const vec = j + 4 <= H;
+      const o = <usize>j << 2;
+      const gi = ld(g0 + o, vec);
+      const gf = ld(g0 + hb + o, vec);
+      const gg = ld(g0 + 2 * hb + o, vec);
+      const go = ld(g0 + 3 * hb + o, vec);
+      const tc = vtanh(ld(c + s0 + o, vec));
+      const dhv = ld(dh + s0 + o, vec);
+      const dcv = f32x4.add(ld(dc + s0 + o, vec), f32x4.mul(f32x4.mul(dhv, go), f32x4.sub(one, f32x4.mul(tc, tc))));
+      const dOut = f32x4.mul(dhv, tc);
+      const dIn = f32x4.mul(dcv, gg);
+      const dG = f32x4.mul(dcv, gi);
+      const dF = f32x4.mul(dcv, ld(cPrev + s0 + o, vec));
+      st(d0 + o, f32x4.mul(dIn, f32x4.mul(gi, f32x4.sub(one, gi))), vec);
+      st(d0 + hb + o, f32x4.mul(dF, f32x4.mul(gf, f32x4.sub(one, gf))), vec);
+      st(d0 + 2 * hb + o, f32x4.mul(dG, f32x4.sub(one, f32x4.mul(gg, gg))), vec);
+      st(d0 + 3 * hb + o, f32x4.mul(dOut, f32x4.mul(go, f32x4.sub(one, go))), vec);
+      st(dc + s0 + o, f32x4.mul(dcv, gf), vec);
+      j += vec ? 4 : 1;
+    }
+  }
+}
+
+/**
+ * GRU step forward, PyTorch's formulation (b_hn inside the reset gate):
+ *   r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r⊙gh_n), h = (1−z)⊙n + z⊙hPrev
+ * gi [B, 3H] = x·W_ihᵀ + b_ih (order r,z,n) is overwritten with r, z, n; gh [B, 3H] = h·W_hhᵀ + b_hh is kept
+ * unchanged (backward needs gh_n).
+ */
+export function gru_cell_fwd(B: i32, H: i32, gi: usize, gh: usize, hPrev: usize, h: usize): void {
+  const hb = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const i0 = gi + <usize>b * hb * 3;
+    const h0 = gh + <usize>b * hb * 3;
+    const s0 = <usize>b * hb;
+    for (let j = 0; j < H; ) {
+      const vec = j + 4 <= H;
+      const o = <usize>j << 2;
+      const r = vsigmoid(f32x4.add(ld(i0 + o, vec), ld(h0 + o, vec)));
+      const z = vsigmoid(f32x4.add(ld(i0 + hb + o, vec), ld(h0 + hb + o, vec)));
+      const n = vtanh(f32x4.add(ld(i0 + 2 * hb + o, vec), f32x4.mul(r, ld(h0 + 2 * hb + o, vec))));
+      const hp = ld(hPrev + s0 + o, vec);
+      st(i0 + o, r, vec);
+      st(i0 + hb + o, z, vec);
+      st(i0 + 2 * hb + o, n, vec);
+      st(h + s0 + o, f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n))), vec);
+      j += vec ? 4 : 1;
+    }
+  }
+}
+
+/**
+ * GRU step backward. In: acts (r,z,n left in gi by gru_cell_fwd), gh (hidden pre-activations), hPrev, dh (whole
+ * gradient reaching h_t). Out: dgi [B, 3H] (gradients of the input pre-activations), dgh [B, 3H] (of the hidden
+ * pre-activations, including b_hh), and when accumulatePrev != 0, dhPrev += z⊙dh (the direct path to h_{t−1};
+ * the caller adds dgh·W_hh).
+ */
+export function gru_cell_bwd(
+  B: i32, H: i32, acts: usize, gh: usize, hPrev: usize, dh: usize, dgi: usize, dgh: usize, dhPrev: usize, accumulatePrev: i32,
+): void {
+  const hb = <usize>H << 2;
+  const one = f32x4.splat(1);
+  for (let b = 0; b < B; b++) {
+    const a0 = acts + <usize>b * hb * 3;
+    const h0 = gh + <usize>b * hb * 3;
+    const di0 = dgi + <usize>b * hb * 3;
+    const dh0 = dgh + <usize>b * hb * 3;
+    const s0 = <usize>b * hb;
+    for (let j = 0; j < H; ) {
+      const vec = j + 4 <= H;
+      const o = <usize>j << 2;
+      const r = ld(a0 + o, vec);
+      const z = ld(a0 + hb + o, vec);
+      const n = ld(a0 + 2 * hb + o, vec);
+      const hp = ld(hPrev + s0 + o, vec);
+      const d = ld(dh + s0 + o, vec);
+      const dan = f32x4.mul(f32x4.mul(d, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+      const daz = f32x4.mul(f32x4.mul(d, f32x4.sub(hp, n)), f32x4.mul(z, f32x4.sub(one, z)));
+      const dar = f32x4.mul(f32x4.mul(dan, ld(h0 + 2 * hb + o, vec)), f32x4.mul(r, f32x4.sub(one, r)));
+      st(di0 + o, dar, vec);
+      st(di0 + hb + o, daz, vec);
+      st(di0 + 2 * hb + o, dan, vec);
+      st(dh0 + o, dar, vec);
+      st(dh0 + hb + o, daz, vec);
+      st(dh0 + 2 * hb + o, f32x4.mul(dan, r), vec);
+      if (accumulatePrev) st(dhPrev + s0 + o, f32x4.add(ld(dhPrev + s0 + o, vec), f32x4.mul(d, z)), vec);
+      j += vec ? 4 : 1;
+    }
+  }
+}
