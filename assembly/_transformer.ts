@@ -3,25 +3,7 @@
 // The large projections (in_proj, out_proj, the feed-forward Linears) run on the shared GEMMs; only the small per-head
 // products live here, so one call covers a whole batch and every head.
 
-// ---------------------------------------------------------------------------------------------------------------------
-// exp on four lanes (Cephes expf: Cody-Waite range reduction, degree-5 minimax polynomial, exponent bits for 2^n).
-// Relative error ~2 ulp on [-87, 88]; inputs below clamp to exp(-87.3) ≈ 1e-38, which only softmax's tail ever sees.
-
-@inline function exp4(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.3));
-  const n = f32x4.floor(f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, pow2n);
-}
+import { vexp } from './_math';
 
 @inline function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
@@ -31,9 +13,9 @@
   return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
 }
 
-/** exp of one scalar through the same polynomial, so tails agree bit-for-bit with the vector lanes. */
+/** exp of one scalar through the vector code, so row tails agree bit-for-bit with the vector lanes. */
 @inline function exp1(x: f32): f32 {
-  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+  return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -53,7 +35,7 @@ export function softmax_forward(x: usize, y: usize, rows: i32, n: i32, scale: f3
     const vm = f32x4.splat(m);
     let vsum = f32x4.splat(0);
     for (j = 0; j < n4; j += 4) {
-      const e = exp4(f32x4.mul(f32x4.sub(v128.load(xr + <usize>j * 4), vm), vscale));
+      const e = vexp(f32x4.mul(f32x4.sub(v128.load(xr + <usize>j * 4), vm), vscale));
       v128.store(yr + <usize>j * 4, e);
       vsum = f32x4.add(vsum, e);
     }
