@@ -1,0 +1,27 @@
+/** Training: the run folder standard (TrainingManager, run store) that every run writes and every tool reads. */
+export { TrainingManager } from './manager.js';
+export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, OpenRunOptions, StateDict, StateSource } from './manager.js';
+export {
+  DEFAULT_OUTPUT_DIR,
+  DEFAULT_STALE_AFTER_MS,
+  HIGHER_IS_BETTER,
+  bestRun,
+  canonicalMetric,
+  claimRunDir,
+  defaultRunName,
+  deleteRunDir,
+  dirSize,
+  effectiveStatus,
+  exportRun,
+  listFiles,
+  listRuns,
+  planPrune,
+  readRun,
+  resolveRunRef,
+  runDirFor,
+  runMetric,
+  sortRuns,
+  validateRunName,
+} from './run-store.js';
+export type { PruneCriteria, PrunePlan, ReadOptions, RunInfo } from './run-store.js';
+export * from './run-files.js';
