@@ -1,4 +1,5 @@
 export {
+  assertNamedTensor,
   decodeSafetensors,
   encodeSafetensors,
   readSafetensors,
@@ -8,3 +9,4 @@ export {
   type SafetensorsContent,
   type TensorData,
 } from './safetensors.js';
+export { encodeTorchStateDict, writeTorchStateDict } from './torchzip.js';

@@ -72,26 +72,29 @@ function bytesOf(data: TensorData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** Checks that dtype, shape and data agree; `context` prefixes the error (the format being written). */
+export function assertNamedTensor(context: string, name: string, t: NamedTensor): void {
+  if (name === '__proto__') throw new UserError(`${context}: a tensor named "__proto__" is not supported`);
+  if (!isDType(t.dtype)) throw new UserError(`${context}: tensor "${name}" has unsupported dtype ${String(t.dtype)}`);
+  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new UserError(`${context}: tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
+  }
+  if (!DTYPES[t.dtype].accepts(t.data)) {
+    throw new UserError(`${context}: tensor "${name}" is ${t.dtype} but its data is a ${t.data.constructor.name}`);
+  }
+  if (t.data.length !== elementCount(t.shape)) {
+    throw new UserError(
+      `${context}: tensor "${name}" has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`,
+    );
+  }
+}
+
 export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata?: Record<string, string>): Uint8Array {
   assertLittleEndianHost();
   const names = Object.keys(tensors);
   for (const name of names) {
     if (name === METADATA_KEY) throw new UserError(`safetensors: "${METADATA_KEY}" is reserved and cannot name a tensor`);
-    if (name === '__proto__') throw new UserError('safetensors: a tensor named "__proto__" is not supported');
-    const t = tensors[name];
-    if (!isDType(t.dtype)) throw new UserError(`safetensors: tensor "${name}" has unsupported dtype ${String(t.dtype)}`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new UserError(`safetensors: tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
-    }
-    const info = DTYPES[t.dtype];
-    if (!info.accepts(t.data)) {
-      throw new UserError(`safetensors: tensor "${name}" is ${t.dtype} but its data is a ${t.data.constructor.name}`);
-    }
-    if (t.data.length !== elementCount(t.shape)) {
-      throw new UserError(
-        `safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`,
-      );
-    }
+    assertNamedTensor('safetensors', name, tensors[name]);
   }
   names.sort((a, b) => DTYPES[tensors[b].dtype].rank - DTYPES[tensors[a].dtype].rank || compareUtf8(a, b));
 
