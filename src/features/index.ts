@@ -1,0 +1,40 @@
+// Features and datasets: K-line series → indicators → train-fit scaling → windows and targets for the engine.
+export { DEFAULT_FEATURES, FEATURES, featureDefinition, warmupOf, type FeatureDefinition, type FeatureGroup } from './registry.js';
+export { boll, ema, kdj, ma, macd, rsi, type Boll, type Kdj, type Macd } from './indicators.js';
+export { ewm, rollingMax, rollingMean, rollingMin, rollingMoments, rollingNanMean } from './rolling.js';
+export { assertFiniteRows, computeFeatureColumns, computeFeatureFrame, type FeatureFrame } from './frame.js';
+export { Scaler, ScalerSpecSchema, ScalerStateSchema, type ScalerSpec, type ScalerState } from './scaler.js';
+export {
+  dateSegments,
+  ratioSegments,
+  SplitSchema,
+  walkForwardFolds,
+  WalkForwardSchema,
+  windowEndsIn,
+  type RowRange,
+  type SegmentName,
+  type Segments,
+  type SplitConfig,
+  type WalkForwardConfig,
+  type WalkForwardInput,
+} from './split.js';
+export {
+  assembleDataset,
+  buildDataset,
+  buildInferenceInput,
+  buildWalkForward,
+  DatasetConfigSchema,
+  loadScalerBundle,
+  parseDatasetConfig,
+  parseScalerBundle,
+  reconstructPrices,
+  saveScalerBundle,
+  ScalerBundleSchema,
+  WindowSet,
+  type Dataset,
+  type DatasetConfig,
+  type DatasetConfigInput,
+  type InferenceInput,
+  type ScalerBundle,
+} from './dataset.js';
+export { DatasetCache, datasetCacheKey, deserializeDataset, serializeDataset, seriesVersion, type DatasetCacheOptions } from './cache.js';
