@@ -64,7 +64,7 @@ for (const c of [
     const qStart = qkv + (T - tq) * 3 * d * 4;
     const run = (): void => {
       for (let b = 0; b < B; b++) {
-        e.k.attention_forward!(qStart + b * T * 3 * d * 4, 3 * d, qkv + b * T * 3 * d * 4 + d * 4, qkv + b * T * 3 * d * 4 + 2 * d * 4, 3 * d,
+        e.k.attention_forward(qStart + b * T * 3 * d * 4, 3 * d, qkv + b * T * 3 * d * 4 + d * 4, qkv + b * T * 3 * d * 4 + 2 * d * 4, 3 * d,
           out + b * tq * d * 4, d, probs + b * H * tq * T * 4, mask ? mask + b * H * tq * T * 4 : 0, dropped ? dropped + b * H * tq * T * 4 : 0,
           1, H, tq, T, hd, scale, scratch);
       }
@@ -75,14 +75,14 @@ for (const c of [
     };
     if (tq === T) {
       // the whole batch in one call (the layout the layer uses)
-      e.k.attention_forward!(qkv, 3 * d, qkv + d * 4, qkv + 2 * d * 4, 3 * d, out, d, probs, mask, dropped, B, H, T, T, hd, scale, scratch);
+      e.k.attention_forward(qkv, 3 * d, qkv + d * 4, qkv + 2 * d * 4, 3 * d, out, d, probs, mask, dropped, B, H, T, T, hd, scale, scratch);
       assertClose(e.f32(out, B * tq * d), attentionRef(e.f32(qkv, qkvSize), maskValues, B, T, tq, H, hd), 1e-5, 1e-6, 'attention out');
     }
     loss();
     assertClose(e.f32(out, B * tq * d), attentionRef(e.f32(qkv, qkvSize), maskValues, B, T, tq, H, hd), 1e-5, 1e-6, 'attention out (per batch)');
     for (let b = 0; b < B; b++) {
       const o = b * T * 3 * d * 4;
-      e.k.attention_backward!(qStart + o, 3 * d, qkv + o + d * 4, qkv + o + 2 * d * 4, 3 * d, dout + b * tq * d * 4, d,
+      e.k.attention_backward(qStart + o, 3 * d, qkv + o + d * 4, qkv + o + 2 * d * 4, 3 * d, dout + b * tq * d * 4, d,
         probs + b * H * tq * T * 4, mask ? mask + b * H * tq * T * 4 : 0, dropped ? dropped + b * H * tq * T * 4 : 0,
         dqkv + (T - tq) * 3 * d * 4 + o, dqkv + o + d * 4, dqkv + o + 2 * d * 4, 1, H, tq, T, hd, scale, scratch);
     }

@@ -33,13 +33,13 @@ for (const [rows, n] of [[4, 16], [3, 13], [2, 128]] as const) {
     e.f32(res, size).set(rs);
     e.f32(gamma, n).set(seededValues(n, 17, 2));
     e.f32(beta, n).set(seededValues(n, 19));
-    e.k.layernorm_forward!(x, res, sum, gamma, beta, y, mean, rstd, rows, n, EPS);
+    e.k.layernorm_forward(x, res, sum, gamma, beta, y, mean, rstd, rows, n, EPS);
     const summed = xs.map((v, i) => v + rs[i]!);
     assert.deepEqual(e.f32(sum, size), summed);
     const expected = layernormRef(summed, e.f32(gamma, n), e.f32(beta, n), rows, n);
     assertClose(e.f32(y, size), expected, 1e-5, 1e-5, 'layernorm(x + res)');
     // without a residual the input is normalised directly
-    e.k.layernorm_forward!(sum, 0, 0, gamma, beta, y2, mean, rstd, rows, n, EPS);
+    e.k.layernorm_forward(sum, 0, 0, gamma, beta, y2, mean, rstd, rows, n, EPS);
     assert.deepEqual(e.f32(y2, size), e.f32(y, size));
   });
 
@@ -54,14 +54,14 @@ for (const [rows, n] of [[4, 16], [3, 13], [2, 128]] as const) {
     const weights = seededValues(size, 37 + n);
     e.f32(dy, size).set(weights);
     const loss = (): number => {
-      e.k.layernorm_forward!(x, 0, 0, gamma, beta, y, mean, rstd, rows, n, EPS);
+      e.k.layernorm_forward(x, 0, 0, gamma, beta, y, mean, rstd, rows, n, EPS);
       return dot(e.f32(y, size), weights);
     };
     loss();
     // gradients accumulate into dgamma/dbeta: start from a known value
     e.f32(dgamma, n).fill(0.25);
     e.f32(dbeta, n).fill(-0.5);
-    e.k.layernorm_backward!(x, mean, rstd, gamma, dy, dx, dgamma, dbeta, rows, n);
+    e.k.layernorm_backward(x, mean, rstd, gamma, dy, dx, dgamma, dbeta, rows, n);
     const dgammaAnalytic = e.f32(dgamma, n).map((v) => v - 0.25);
     const dbetaAnalytic = e.f32(dbeta, n).map((v) => v + 0.5);
     checkFiniteDifferences({ what: 'layernorm dx', input: () => e.f32(x, size), analytic: e.f32(dx, size).slice(), loss, h: 1e-2, tol: 1e-2 });
