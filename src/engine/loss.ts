@@ -1,0 +1,39 @@
+import type { Engine, Tensor } from './runtime.js';
+
+/** The regression losses, all with PyTorch's mean reduction (nn.MSELoss, nn.HuberLoss(delta=1), nn.L1Loss). */
+export type LossKind = 'mse' | 'huber' | 'mae';
+export const LOSS_KINDS: readonly LossKind[] = ['mse', 'huber', 'mae'];
+export const HUBER_DELTA = 1.0;
+
+/** Mean loss of pred against target, and (into `grad`, same shape as pred) its gradient with respect to pred. */
+export function lossForwardBackward(engine: Engine, kind: LossKind, pred: Tensor, target: Tensor, grad: Tensor): number {
+  const n = pred.size;
+  if (target.size !== n || grad.size !== n) throw new Error(`loss: pred [${pred.shape}], target [${target.shape}] and grad [${grad.shape}] differ in size`);
+  const k = engine.k;
+  switch (kind) {
+    case 'mse':
+      k.mse_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / n);
+      return k.mse_loss(pred.ptr, target.ptr, n) / n;
+    case 'huber':
+      k.huber_grad(grad.ptr, pred.ptr, target.ptr, n, HUBER_DELTA, 1 / n);
+      return k.huber_loss(pred.ptr, target.ptr, n, HUBER_DELTA) / n;
+    case 'mae':
+      k.mae_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / n);
+      return k.mae_loss(pred.ptr, target.ptr, n) / n;
+  }
+}
+
+/** Mean loss only (validation). */
+export function lossValue(engine: Engine, kind: LossKind, pred: Tensor, target: Tensor): number {
+  const n = pred.size;
+  if (target.size !== n) throw new Error(`loss: pred [${pred.shape}] and target [${target.shape}] differ in size`);
+  const k = engine.k;
+  switch (kind) {
+    case 'mse':
+      return k.mse_loss(pred.ptr, target.ptr, n) / n;
+    case 'huber':
+      return k.huber_loss(pred.ptr, target.ptr, n, HUBER_DELTA) / n;
+    case 'mae':
+      return k.mae_loss(pred.ptr, target.ptr, n) / n;
+  }
+}

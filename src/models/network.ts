@@ -1,0 +1,16 @@
+import type { Layer } from '../engine/layer.js';
+import type { Rng } from '../engine/rng.js';
+import type { Engine, Parameter } from '../engine/runtime.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * A whole forecaster: forward maps a batch of windows [B, T, inputSize] to [B, outputSize] (one value per horizon
+ * day); backward takes d(loss)/d(output) and accumulates every parameter's gradient. parameters() carries the full
+ * PyTorch state_dict names (rnn.weight_ih_l0, fc.0.weight, ...) in state_dict order.
+ */
+export interface Network extends Layer {
+  readonly config: ModelConfig;
+  readonly engine: Engine;
+}
+
+export type NetworkFactory = (config: ModelConfig, engine: Engine, rng: Rng) => Network;

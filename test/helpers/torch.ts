@@ -1,0 +1,57 @@
+/**
+ * The bridge to PyTorch for parity tests: tensors go to test/helpers/torch_ref.py as a safetensors file in a temp
+ * directory (the request rides in __metadata__), and the results come back the same way. Synchronous on purpose:
+ * a parity test is a straight line "build → run both → compare".
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../../src/engine/io/index.js';
+import { REFERENCE_PYTHON } from './env.js';
+
+const SCRIPT = fileURLToPath(new URL('./torch_ref.py', import.meta.url));
+
+export interface RefTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export function runTorch(request: Record<string, unknown>, tensors: Record<string, RefTensor>): Record<string, RefTensor> {
+  const dir = mkdtempSync(join(tmpdir(), 'klinecast-torch-'));
+  try {
+    const named: Record<string, NamedTensor> = {};
+    for (const [name, t] of Object.entries(tensors)) named[name] = { dtype: 'F32', shape: t.shape, data: t.data };
+    writeSafetensors(join(dir, 'inputs.safetensors'), named, { request: JSON.stringify(request) });
+    const run = spawnSync(REFERENCE_PYTHON, [SCRIPT, dir], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`torch_ref.py failed (${run.status}): ${run.stderr}`);
+    const out: Record<string, RefTensor> = {};
+    for (const [name, t] of Object.entries(readSafetensors(join(dir, 'outputs.safetensors')).tensors)) {
+      out[name] = { shape: t.shape, data: t.data as Float32Array };
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Elementwise |a − b| ≤ rtol·|b| + atol, reporting the worst element. The defaults are the engine's parity contract:
+ * 1e-4 relative, 1e-5 absolute near zero.
+ */
+export function assertClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-4, atol = 1e-5): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} values vs ${expected.length} expected`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (rtol * Math.abs(expected[i]) + atol);
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(`${what}: element ${worst} is ${actual[worst]}, PyTorch says ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
+  }
+}
