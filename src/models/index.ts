@@ -3,6 +3,7 @@ import type { Engine } from '../engine/runtime.js';
 import type { ModelConfig, ModelType } from './config.js';
 import type { Network, NetworkFactory } from './network.js';
 import { createGRUModel, createLSTMModel } from './recurrent.js';
+import { createTransformerModel } from './transformer.js';
 
 export { ModelConfigSchema, type ModelConfig, type ModelType } from './config.js';
 export type { Network, NetworkFactory } from './network.js';
@@ -14,6 +15,7 @@ export { predict, trainStep } from './step.js';
 const NETWORKS: Partial<Record<ModelType, NetworkFactory>> = {
   lstm: createLSTMModel,
   gru: createGRUModel,
+  transformer: createTransformerModel,
 };
 
 export function registeredModelTypes(): ModelType[] {
