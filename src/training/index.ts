@@ -5,7 +5,10 @@ export {
   DEFAULT_OUTPUT_DIR,
   DEFAULT_STALE_AFTER_MS,
   HIGHER_IS_BETTER,
+  RUN_METRICS,
+  RUN_STATUS_FILTERS,
   bestRun,
+  checkRunMetric,
   canonicalMetric,
   claimRunDir,
   defaultRunName,
@@ -15,13 +18,16 @@ export {
   exportRun,
   listFiles,
   listRuns,
+  parseAge,
+  parseStatusList,
   planPrune,
   readRun,
+  readRunDetails,
   resolveRunRef,
   runDirFor,
   runMetric,
   sortRuns,
   validateRunName,
 } from './run-store.js';
-export type { PruneCriteria, PrunePlan, ReadOptions, RunInfo } from './run-store.js';
+export type { PruneCriteria, PrunePlan, ReadOptions, RunDetails, RunInfo } from './run-store.js';
 export * from './run-files.js';

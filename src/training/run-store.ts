@@ -576,3 +576,63 @@ function writeTar(root: string, top: string, paths: string[], dest: string): voi
 export function runRelative(runDir: string, path: string): string {
   return relative(runDir, path).split(sep).join('/');
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// One run in full, for `runs show` and the HTTP API
+
+export interface RunDetails {
+  info: RunInfo;
+  config: unknown;
+  modelConfig: unknown;
+  trainingArgs: unknown;
+  evalResults: unknown;
+  history: MetricsEntry[];
+  files: Array<{ path: string; bytes: number }>;
+}
+
+/** Everything about one run that fits on a screen (predictions and weights excluded). Unreadable files come back null. */
+export function readRunDetails(dir: string, options: ReadOptions = {}): RunDetails {
+  const value = (file: string) => {
+    const read = readJson(join(dir, file));
+    return read.ok ? read.value : null;
+  };
+  const metrics = value(RUN_FILES.metrics);
+  return {
+    info: readRun(dir, options),
+    config: value(RUN_FILES.config),
+    modelConfig: value(RUN_FILES.modelConfig),
+    trainingArgs: value(RUN_FILES.trainingArgs),
+    evalResults: value(RUN_FILES.evalResults),
+    history: Array.isArray(metrics) ? (metrics as MetricsEntry[]) : [],
+    files: listFiles(dir),
+  };
+}
+
+/** Parses an age like "30d", "12h", "90m" or "2w" into milliseconds. */
+export function parseAge(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([mhdw])$/.exec(text.trim());
+  if (!m) throw new UserError(`invalid age ${JSON.stringify(text)}: use a number and a unit, e.g. 90m, 12h, 30d or 2w`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit;
+}
+
+/** The metrics `--sort`, `best` and `prune --keep-best-by` accept. */
+export const RUN_METRICS = ['best_val_loss', 'val_loss', 'loss', 'mae', 'rmse', 'mape', 'r2', 'direction_accuracy', 'ic', 'rank_ic', 'skill', 'persistence_mae', 'created', 'size', 'epochs', 'name'] as const;
+
+export function checkRunMetric(metric: string): string {
+  if (!(RUN_METRICS as readonly string[]).includes(metric)) {
+    throw new UserError(`unknown metric ${JSON.stringify(metric)}; use one of ${RUN_METRICS.join(', ')}`);
+  }
+  return canonicalMetric(metric);
+}
+
+/** What users may filter runs by: every written status, plus crashed and corrupt. */
+export const RUN_STATUS_FILTERS = [...WRITTEN_STATUSES, 'crashed', 'corrupt'] as const;
+
+export function parseStatusList(text: string): Array<RunStatus | 'corrupt'> {
+  const statuses = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of statuses) {
+    if (!(RUN_STATUS_FILTERS as readonly string[]).includes(s)) throw new UserError(`unknown status ${JSON.stringify(s)}; use ${RUN_STATUS_FILTERS.join(', ')}`);
+  }
+  return statuses as Array<RunStatus | 'corrupt'>;
+}

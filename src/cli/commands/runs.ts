@@ -1,0 +1,369 @@
+/**
+ * `klinecast runs list | show | compare | best | prune | export`: the seed's tools/list_training_runs.py, grown up.
+ * Thin over src/training's run store; this file only chooses what to print.
+ */
+import type { Command } from 'commander';
+import { basename, resolve } from 'node:path';
+import { UserError } from '../../util/errors.js';
+import {
+  DEFAULT_OUTPUT_DIR,
+  bestRun,
+  checkRunMetric,
+  deleteRunDir,
+  exportRun,
+  listRuns,
+  parseAge,
+  parseStatusList,
+  planPrune,
+  readRunDetails,
+  resolveRunRef,
+  runMetric,
+  sortRuns,
+  type RunInfo,
+} from '../../training/index.js';
+import { printJson, printTable, type Cell } from '../output.js';
+
+interface DirOption {
+  outputDir: string;
+}
+
+function withOutputDir(cmd: Command): Command {
+  return cmd.option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR);
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+const SPARK = '▁▂▃▄▅▆▇█';
+
+/** A one-line chart of a series (nulls as gaps), averaged down to at most `width` columns. */
+export function sparkline(values: Array<number | null>, width = 60): string {
+  const buckets: Array<number | null> = [];
+  const per = Math.max(1, Math.ceil(values.length / width));
+  for (let i = 0; i < values.length; i += per) {
+    const chunk = values.slice(i, i + per).filter((v): v is number => v !== null && Number.isFinite(v));
+    buckets.push(chunk.length ? chunk.reduce((a, b) => a + b, 0) / chunk.length : null);
+  }
+  const finite = buckets.filter((v): v is number => v !== null);
+  if (finite.length === 0) return '';
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return buckets.map((v) => (v === null ? ' ' : SPARK[hi === lo ? 3 : Math.round(((v - lo) / (hi - lo)) * (SPARK.length - 1))])).join('');
+}
+
+function fmt(value: number | null | undefined, digits = 4): Cell {
+  return value === null || value === undefined || !Number.isFinite(value) ? null : Number(value.toFixed(digits));
+}
+
+function pct(value: number | null | undefined): Cell {
+  return value === null || value === undefined ? null : `${(value * 100).toFixed(1)}%`;
+}
+
+function shortDate(iso: string | null): Cell {
+  return iso ? iso.slice(0, 16).replace('T', ' ') : null;
+}
+
+function runJson(run: RunInfo) {
+  return {
+    name: run.name,
+    dir: run.dir,
+    status: run.status,
+    reason: run.reason,
+    problems: run.problems,
+    symbol: run.symbol,
+    model_type: run.modelType,
+    created_at: run.createdAt,
+    best_val_loss: run.bestValLoss,
+    epochs_trained: run.epochsTrained,
+    eval_metrics: run.evalMetrics,
+    checkpoints: run.checkpoints,
+    has_model: run.hasModel,
+    size_bytes: run.sizeBytes,
+  };
+}
+
+function printNotes(runs: RunInfo[]): void {
+  for (const run of runs) {
+    const notes = [run.reason, ...run.problems].filter(Boolean);
+    if (notes.length) console.log(`  ${run.name}: ${notes.join('; ')}`);
+  }
+}
+
+function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out[prefix] = Array.isArray(value) && value.length > 8 ? `[${value.length} items]` : value;
+  }
+  return out;
+}
+
+function cellOf(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+interface ListOptions extends DirOption {
+  symbol?: string;
+  model?: string;
+  status?: string;
+  sort: string;
+  asc?: boolean;
+  desc?: boolean;
+  limit?: string;
+  json?: boolean;
+}
+
+function listCommand(opts: ListOptions): void {
+  const metric = checkRunMetric(opts.sort);
+  const statuses = opts.status ? parseStatusList(opts.status) : null;
+  let runs = listRuns(opts.outputDir).filter(
+    (r) =>
+      (opts.symbol === undefined || r.symbol === opts.symbol) &&
+      (opts.model === undefined || r.modelType === opts.model) &&
+      (statuses === null || statuses.includes(r.status)),
+  );
+  runs = sortRuns(runs, metric, opts.asc ? false : opts.desc ? true : undefined);
+  if (opts.limit !== undefined) {
+    const n = Number(opts.limit);
+    if (!Number.isInteger(n) || n <= 0) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+    runs = runs.slice(0, n);
+  }
+  if (opts.json) return printJson(runs.map(runJson));
+  if (runs.length === 0) {
+    console.log(`no runs in ${resolve(opts.outputDir)}`);
+    return;
+  }
+  printTable(
+    ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'created', 'size'],
+    runs.map((r) => [r.name, r.symbol, r.modelType, r.status, fmt(r.bestValLoss, 6), fmt(r.evalMetrics?.mae), fmt(r.evalMetrics?.skill), shortDate(r.createdAt), formatBytes(r.sizeBytes)]),
+  );
+  printNotes(runs);
+}
+
+function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
+  const details = readRunDetails(resolveRunRef(ref, opts.outputDir));
+  const { info } = details;
+  if (opts.json) return printJson({ ...runJson(info), metadata: info.metadata, config: details.config, model_config: details.modelConfig, training_args: details.trainingArgs, eval_results: details.evalResults, metrics: details.history, files: details.files });
+  console.log(`run      ${info.name}`);
+  console.log(`folder   ${info.dir}`);
+  console.log(`status   ${info.status}${info.reason ? ` (${info.reason})` : ''}`);
+  for (const p of info.problems) console.log(`problem  ${p}`);
+  if (info.metadata) {
+    const m = info.metadata;
+    console.log(`symbol   ${m.stock_symbol ?? '-'}    model ${m.model_type}    data ${m.data_source ?? '-'}`);
+    console.log(`created  ${m.created_at}    started ${m.started_at ?? '-'}    finished ${m.finished_at ?? '-'}`);
+    console.log(`process  ${m.pid} on ${m.host}, heartbeat ${m.heartbeat_at}, klinecast ${m.klinecast_version}`);
+    if (m.error) console.log(`error    ${m.error}`);
+  }
+  if (details.config) {
+    console.log('\nconfig');
+    printTable(['key', 'value'], Object.entries(flatten(details.config)).map(([k, v]) => [k, cellOf(v)]));
+  }
+  if (details.history.length) {
+    const epochs = [...new Set(details.history.map((r) => r.epoch))].sort((a, b) => a - b);
+    const keys = [...new Set(details.history.flatMap((r) => Object.keys(r)))].filter((k) => !['epoch', 'phase', 'timestamp'].includes(k) && details.history.some((r) => typeof r[k] === 'number'));
+    console.log(`\nmetrics over ${epochs.length} epochs (${epochs[0]}…${epochs.at(-1)})`);
+    const series = (key: string) => epochs.map((e) => {
+      const row = details.history.find((r) => r.epoch === e && typeof r[key] === 'number');
+      return row ? (row[key] as number) : null;
+    });
+    const width = Math.max(...keys.map((k) => k.length));
+    for (const key of keys) {
+      const values = series(key);
+      const finite = values.filter((v): v is number => v !== null);
+      console.log(`  ${key.padEnd(width)}  ${sparkline(values)}  first ${fmt(finite[0], 6)} min ${fmt(Math.min(...finite), 6)} last ${fmt(finite.at(-1), 6)}`);
+    }
+  }
+  const evalResults = details.evalResults as { test_metrics?: Record<string, number | null>; baselines?: { persistence?: Record<string, number | null>; zero_return?: Record<string, number | null> }; per_horizon?: Array<{ step: number; test_metrics: Record<string, number | null>; baselines: { persistence: Record<string, number | null> } }> | null; evaluated_at?: string; n_samples?: number } | null;
+  if (evalResults?.test_metrics) {
+    const t = evalResults.test_metrics;
+    const p = evalResults.baselines?.persistence ?? {};
+    const z = evalResults.baselines?.zero_return ?? {};
+    console.log(`\nevaluation on ${evalResults.n_samples ?? '?'} test days (${evalResults.evaluated_at ?? '?'})`);
+    printTable(
+      ['metric', 'model', 'persistence', 'zero return'],
+      [
+        ['MAE', fmt(t.mae), fmt(p.mae), null],
+        ['RMSE', fmt(t.rmse), fmt(p.rmse), null],
+        ['MAPE %', fmt(t.mape), fmt(p.mape), null],
+        ['R²', fmt(t.r2), fmt(p.r2), null],
+        ['return MAE', fmt(t.return_mae, 6), null, fmt(z.return_mae, 6)],
+        ['return RMSE', fmt(t.return_rmse, 6), null, fmt(z.return_rmse, 6)],
+        ['direction accuracy', pct(t.direction_accuracy), null, null],
+        ['IC', fmt(t.ic), null, null],
+        ['Rank IC', fmt(t.rank_ic), null, null],
+        ['skill vs persistence', fmt(t.skill), null, null],
+      ],
+    );
+    if (evalResults.per_horizon?.length) {
+      console.log('\nper horizon');
+      printTable(
+        ['step', 'MAE', 'persistence MAE', 'skill', 'direction', 'IC'],
+        evalResults.per_horizon.map((h) => [h.step, fmt(h.test_metrics.mae), fmt(h.baselines.persistence.mae), fmt(h.test_metrics.skill), pct(h.test_metrics.direction_accuracy), fmt(h.test_metrics.ic)]),
+      );
+    }
+  }
+  console.log('\nfiles');
+  const grouped = new Map<string, { bytes: number; count: number }>();
+  for (const f of details.files) {
+    const key = f.path.startsWith('checkpoints/') ? `${f.path.split('/').slice(0, 2).join('/')}/` : f.path;
+    const g = grouped.get(key) ?? { bytes: 0, count: 0 };
+    g.bytes += f.bytes;
+    g.count++;
+    grouped.set(key, g);
+  }
+  printTable(['path', 'size'], [...grouped].map(([path, g]) => [g.count > 1 ? `${path} (${g.count} files)` : path, formatBytes(g.bytes)]));
+  console.log(`total ${formatBytes(info.sizeBytes)} on disk`);
+}
+
+const COMPARE_METRICS: Array<[string, string]> = [
+  ['best val loss', 'best_val_loss'],
+  ['MAE', 'mae'],
+  ['RMSE', 'rmse'],
+  ['MAPE %', 'mape'],
+  ['R²', 'r2'],
+  ['direction accuracy', 'direction_accuracy'],
+  ['IC', 'ic'],
+  ['Rank IC', 'rank_ic'],
+  ['skill', 'skill'],
+  ['persistence MAE', 'persistence_mae'],
+  ['epochs', 'epochs'],
+];
+
+function compareCommand(refs: string[], opts: DirOption & { json?: boolean }): void {
+  if (refs.length < 2) throw new UserError('compare needs at least two runs');
+  const all = refs.map((ref) => readRunDetails(resolveRunRef(ref, opts.outputDir)));
+  const configs = all.map((d) => flatten(d.config ?? {}));
+  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
+  const differing = keys.filter((k) => new Set(configs.map((c) => JSON.stringify(c[k]))).size > 1);
+  if (opts.json) {
+    return printJson(all.map((d, i) => ({ ...runJson(d.info), config_differences: Object.fromEntries(differing.map((k) => [k, configs[i][k] ?? null])) })));
+  }
+  const rows: Cell[][] = [
+    ['symbol', ...all.map((d) => d.info.symbol)],
+    ['model', ...all.map((d) => d.info.modelType)],
+    ['status', ...all.map((d) => d.info.status)],
+    ['created', ...all.map((d) => shortDate(d.info.createdAt))],
+  ];
+  for (const [label, key] of COMPARE_METRICS) {
+    const values = all.map((d) => runMetric(d.info, key));
+    // Mark a run only when it alone is best; epochs and the baseline's own error are not scores.
+    const ranked = key === 'epochs' || key === 'persistence_mae' ? [] : sortRuns(all.map((d) => d.info), key);
+    const top = ranked.length >= 2 ? runMetric(ranked[0], key) : null;
+    const best = top !== null && runMetric(ranked[1], key) !== top ? ranked[0] : null;
+    rows.push([label, ...all.map((d, i) => {
+      const v = values[i];
+      if (v === null) return null;
+      const text = key === 'direction_accuracy' ? (pct(v) as string) : String(fmt(v, 6));
+      return best === d.info ? `${text} *` : text;
+    })]);
+  }
+  rows.push(['size', ...all.map((d) => formatBytes(d.info.sizeBytes))]);
+  for (const k of differing) rows.push([`config.${k}`, ...configs.map((c) => cellOf(c[k]))]);
+  printTable(['', ...all.map((d) => d.info.name)], rows.map((r) => r.map((c) => (typeof c === 'number' ? String(c) : c))));
+  console.log('* best of the compared runs');
+}
+
+function bestCommand(opts: DirOption & { symbol?: string; model?: string; metric: string; json?: boolean }): void {
+  const metric = checkRunMetric(opts.metric);
+  const run = bestRun(listRuns(opts.outputDir), metric, { symbol: opts.symbol, model: opts.model });
+  if (!run) {
+    const what = [opts.symbol && `symbol ${opts.symbol}`, opts.model && `model ${opts.model}`].filter(Boolean).join(' and ');
+    throw new UserError(`no completed run${what ? ` for ${what}` : ''} has ${opts.metric} in ${resolve(opts.outputDir)}`, 'run_not_found');
+  }
+  if (opts.json) return printJson({ ...runJson(run), metric, value: runMetric(run, metric) });
+  console.log(`${run.name}  ${opts.metric} ${fmt(runMetric(run, metric), 6)}`);
+  console.log(`  ${run.dir}`);
+}
+
+interface PruneOptions extends DirOption {
+  status?: string;
+  olderThan?: string;
+  keepBestBy: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+function pruneCommand(opts: PruneOptions): void {
+  if (!opts.status && !opts.olderThan) throw new UserError('prune needs --status and/or --older-than (e.g. --status failed,crashed --older-than 30d)');
+  const plan = planPrune(listRuns(opts.outputDir), {
+    statuses: opts.status ? parseStatusList(opts.status) : undefined,
+    olderThanMs: opts.olderThan ? parseAge(opts.olderThan) : undefined,
+    keepBestBy: checkRunMetric(opts.keepBestBy),
+  });
+  const bytes = plan.remove.reduce((s, r) => s + r.run.sizeBytes, 0);
+  if (opts.yes) for (const { run } of plan.remove) deleteRunDir(run.dir);
+  if (opts.json) {
+    return printJson({ dry_run: !opts.yes, removed: plan.remove.map((r) => ({ name: r.run.name, status: r.run.status, why: r.why, size_bytes: r.run.sizeBytes })), kept: plan.keep.map((r) => ({ name: r.run.name, why: r.why })) });
+  }
+  if (plan.remove.length === 0) {
+    console.log('nothing to prune');
+    return;
+  }
+  printTable(['name', 'symbol', 'status', 'why', 'size'], plan.remove.map((r) => [r.run.name, r.run.symbol, r.run.status, r.why, formatBytes(r.run.sizeBytes)]));
+  const protectedRuns = plan.keep.filter((k) => k.why.startsWith('best run') || k.why === 'still running');
+  for (const k of protectedRuns) console.log(`  kept ${k.run.name}: ${k.why}`);
+  console.log(opts.yes ? `deleted ${plan.remove.length} runs, freed ${formatBytes(bytes)}` : `dry run: would delete ${plan.remove.length} runs (${formatBytes(bytes)}); add --yes to delete`);
+}
+
+function exportCommand(ref: string, opts: DirOption & { to?: string; modelOnly?: boolean; json?: boolean }): void {
+  const dir = resolveRunRef(ref, opts.outputDir);
+  const result = exportRun(dir, opts.to ?? `${basename(dir)}.tar`, { modelOnly: opts.modelOnly });
+  if (opts.json) return printJson(result);
+  console.log(`exported ${result.files} files (${formatBytes(result.bytes)}) to ${result.to}`);
+}
+
+export function register(program: Command): void {
+  const runs = program.command('runs').description('list, inspect, compare, prune and export training runs (out/{run}/)');
+  withOutputDir(runs.command('list'))
+    .description('a table of runs: status (crashed and corrupt detected), best val loss, MAE, skill, size')
+    .option('--symbol <symbol>', 'only runs of this stock')
+    .option('--model <type>', 'only this model type (lstm, gru, transformer)')
+    .option('--status <list>', 'only these statuses, comma-separated (e.g. completed,crashed)')
+    .option('--sort <metric>', 'sort by a metric: created, name, size, epochs, val_loss, mae, rmse, mape, r2, direction_accuracy, ic, rank_ic, skill', 'created')
+    .option('--asc', 'ascending order')
+    .option('--desc', 'descending order')
+    .option('--limit <n>', 'show at most n runs')
+    .option('--json', 'machine-readable output')
+    .action((opts: ListOptions) => listCommand(opts));
+  withOutputDir(runs.command('show <run>'))
+    .description('config, metadata, metrics history chart, evaluation against the baselines, files and sizes')
+    .option('--json', 'machine-readable output')
+    .action((ref: string, opts: DirOption & { json?: boolean }) => showCommand(ref, opts));
+  withOutputDir(runs.command('compare <runs...>'))
+    .description('runs side by side: metrics (best marked) and the config keys that differ')
+    .option('--json', 'machine-readable output')
+    .action((refs: string[], opts: DirOption & { json?: boolean }) => compareCommand(refs, opts));
+  withOutputDir(runs.command('best'))
+    .description('the best completed run by a metric')
+    .option('--symbol <symbol>', 'only runs of this stock')
+    .option('--model <type>', 'only this model type')
+    .option('--metric <metric>', 'the metric to rank by (lower is better except skill, r2, ic, rank_ic, direction_accuracy)', 'mae')
+    .option('--json', 'machine-readable output')
+    .action((opts: DirOption & { symbol?: string; model?: string; metric: string; json?: boolean }) => bestCommand(opts));
+  withOutputDir(runs.command('prune'))
+    .description('delete runs by status and/or age, always keeping the best run of each symbol; a dry run unless --yes')
+    .option('--status <list>', 'statuses to delete, comma-separated (failed, crashed, interrupted, corrupt, completed...)')
+    .option('--older-than <age>', 'only runs older than this: 90m, 12h, 30d, 2w')
+    .option('--keep-best-by <metric>', 'the metric that picks the run kept per symbol', 'mae')
+    .option('--yes', 'really delete')
+    .option('--json', 'machine-readable output')
+    .action((opts: PruneOptions) => pruneCommand(opts));
+  withOutputDir(runs.command('export <run>'))
+    .description('pack a run as a .tar (default ./{run}.tar) or copy it to a new folder')
+    .option('--to <path>', 'destination: a path ending in .tar for an archive, anything else for a folder')
+    .option('--model-only', 'leave out checkpoints/ (only needed to resume training)')
+    .option('--json', 'machine-readable output')
+    .action((ref: string, opts: DirOption & { to?: string; modelOnly?: boolean; json?: boolean }) => exportCommand(ref, opts));
+}
