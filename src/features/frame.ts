@@ -60,8 +60,8 @@ export function assertFiniteRows(frame: FeatureFrame, from = 0, to = frame.rows)
       const v = frame.values[r * width + f];
       if (!Number.isFinite(v)) {
         throw new UserError(
-          `${frame.symbol}: feature "${frame.featureNames[f]}" is ${v} on ${frame.dates[r]}; check that day's bar ` +
-            `(and the bars before it) for zero or missing prices, or leave the feature out`,
+          `${frame.symbol}: feature "${frame.featureNames[f]}" is ${v} on ${frame.dates[r]}; check that bar and the ones ` +
+            `before it for zero or missing values (the source may lack this column), or leave the feature out`,
           'non_finite_feature',
           { symbol: frame.symbol, date: frame.dates[r], feature: frame.featureNames[f], value: String(v) },
         );
