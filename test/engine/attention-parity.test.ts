@@ -5,7 +5,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { Engine, Tensor } from '../../src/engine/runtime.js';
 import { referenceSkip } from '../helpers/env.js';
 import { assertClose, seededValues } from './transformer-gradcheck.js';
-import { torchReference } from './transformer-torch.js';
+import { torchGradients } from './transformer-torch.js';
 
 const skip = referenceSkip('torch');
 
@@ -26,7 +26,7 @@ test('MultiheadAttention matches nn.MultiheadAttention (eval): output, input and
   dy.set(seededValues(B * T * d, 8));
   const y = mha.forward(x);
   const dx = mha.backward(dy);
-  const ref = torchReference('mha', { dModel: d, numHeads: H, dropout: 0.2 }, mha.parameters(), x, dy);
+  const ref = torchGradients({ type: 'mha', d_model: d, nhead: H, dropout: 0.2 }, mha.parameters(), x, dy);
   assertClose(y.data(), ref.output, 1e-4, 1e-5, 'output');
   assertClose(dx.data(), ref.gradInput, 1e-4, 1e-5, 'grad input');
   assert.deepEqual(Object.keys(ref.grads), mha.parameters().map((p) => p.name));

@@ -4,7 +4,7 @@ import { LayerNorm } from '../../src/engine/layers/layernorm.js';
 import { Engine, Tensor } from '../../src/engine/runtime.js';
 import { referenceSkip } from '../helpers/env.js';
 import { assertClose, seededValues } from './transformer-gradcheck.js';
-import { torchReference } from './transformer-torch.js';
+import { torchGradients } from './transformer-torch.js';
 
 test('LayerNorm matches nn.LayerNorm: output, input gradient and weight/bias gradients', { skip: referenceSkip('torch') }, () => {
   const e = Engine.create();
@@ -18,7 +18,7 @@ test('LayerNorm matches nn.LayerNorm: output, input gradient and weight/bias gra
   dy.set(seededValues(B * T * n, 4));
   const y = ln.forward(x);
   const dx = ln.backward(dy);
-  const ref = torchReference('layernorm', { features: n }, ln.parameters(), x, dy);
+  const ref = torchGradients({ type: 'layernorm', features: n }, ln.parameters(), x, dy);
   assertClose(y.data(), ref.output, 1e-4, 1e-5, 'output');
   assertClose(dx.data(), ref.gradInput, 1e-4, 1e-5, 'grad input');
   assert.deepEqual(Object.keys(ref.grads), ['weight', 'bias']);

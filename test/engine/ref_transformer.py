@@ -1,50 +1,22 @@
-"""PyTorch reference for the Transformer parity tests (run by /usr/bin/python3, which has torch).
+"""PyTorch reference for the Transformer parity tests: test/helpers/torch_ref.py (same request format, same "grad"
+and "train" tasks, same safetensors files) with the Transformer module specs added:
 
-usage: ref_transformer.py IN.safetensors OUT.safetensors
+  {"type": "layernorm", "features"}
+  {"type": "mha", "d_model", "nhead", "dropout"}                 self-attention: nn.MultiheadAttention(x, x, x)
+  {"type": "encoder_layer", "d_model", "nhead", "ff", "dropout"} nn.TransformerEncoderLayer, batch_first, post-norm
+  {"type": "transformer", "input", "d_model", "nhead", "layers", "ff", "dropout", "head", "output"}
+                                                                   klinecast's TransformerModel (below)
 
-IN holds `input` (x), `grad_output` (the upstream gradient dy) and `param.<state_dict name>` for every weight; its
-metadata holds `kind` (layernorm | mha | encoder_layer | model) and `config` (JSON). The module is built in eval mode
-(dropout off), loaded with load_state_dict(strict=True), run forward, then backward from (output * dy).sum().
-OUT holds `output`, `grad_input` and `grad.<name>` for every parameter.
-The file format is parsed here by hand: Debian's python3-torch ships without the safetensors package.
+  usage: ref_transformer.py <dir>   (reads <dir>/inputs.safetensors, writes <dir>/outputs.safetensors)
 """
-import json
 import math
-import struct
+import os
 import sys
 
-import torch
-from torch import nn
-
-DTYPES = {'F32': torch.float32, 'F64': torch.float64, 'I64': torch.int64}
-
-
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n])
-    metadata = header.pop('__metadata__', {})
-    body = raw[8 + n:]
-    tensors = {}
-    for name, info in header.items():
-        start, end = info['data_offsets']
-        t = torch.frombuffer(bytearray(body[start:end]), dtype=DTYPES[info['dtype']]) if end > start else torch.zeros(0)
-        tensors[name] = t.reshape(info['shape']).clone()
-    return tensors, metadata
-
-
-def write_safetensors(path, tensors):
-    header, chunks, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    h = json.dumps(header).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(chunks))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'helpers'))
+import torch  # noqa: E402
+import torch_ref  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 class PositionalEncoding(nn.Module):
@@ -65,16 +37,16 @@ class PositionalEncoding(nn.Module):
 
 
 class TransformerModel(nn.Module):
-    """klinecast's TransformerModel in torch.nn: the module names are the state_dict names klinecast writes."""
+    """klinecast's TransformerModel in torch.nn: its named_parameters are the state_dict klinecast writes."""
 
-    def __init__(self, input_size, d_model, nhead, num_layers, dim_feedforward, dropout, output_size, head_hidden):
+    def __init__(self, input, d_model, nhead, layers, ff, dropout, head, output):
         super().__init__()
         self.d_model = d_model
-        self.input_projection = nn.Linear(input_size, d_model)
+        self.input_projection = nn.Linear(input, d_model)
         self.pos_encoder = PositionalEncoding(d_model, dropout)
-        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, batch_first=True)
-        self.transformer_encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
-        self.fc = nn.Sequential(nn.Linear(d_model, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, output_size))
+        layer = nn.TransformerEncoderLayer(d_model, nhead, ff, dropout, batch_first=True)
+        self.transformer_encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.fc = nn.Sequential(nn.Linear(d_model, head), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head, output))
 
     def forward(self, x):
         x = self.input_projection(x) * math.sqrt(self.d_model)
@@ -83,44 +55,27 @@ class TransformerModel(nn.Module):
         return self.fc(x[:, -1, :])
 
 
-class SelfAttention(nn.Module):
-    def __init__(self, d_model, nhead, dropout):
-        super().__init__()
-        self.attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-
+class SelfAttention(nn.MultiheadAttention):
     def forward(self, x):
-        return self.attn(x, x, x, need_weights=False)[0]
+        return super().forward(x, x, x, need_weights=False)[0]
 
 
-def build(kind, c):
-    if kind == 'layernorm':
-        return nn.LayerNorm(c['features'])
-    if kind == 'mha':
-        return SelfAttention(c['dModel'], c['numHeads'], c['dropout'])
-    if kind == 'encoder_layer':
-        return nn.TransformerEncoderLayer(c['dModel'], c['numHeads'], c['dimFeedforward'], c['dropout'], batch_first=True)
-    if kind == 'model':
-        return TransformerModel(c['inputSize'], c['hiddenSize'], c['numHeads'], c['numLayers'], c['dimFeedforward'],
-                                c['dropout'], c['outputSize'], c['headHiddenSize'])
-    raise ValueError(f'unknown kind {kind}')
+base_build = torch_ref.build
 
 
-def main():
-    torch.set_num_threads(1)
-    tensors, meta = read_safetensors(sys.argv[1])
-    module = build(meta['kind'], json.loads(meta['config']))
-    # the attention wrapper's parameters live one level down, under `attn.`
-    prefix = 'attn.' if meta['kind'] == 'mha' else ''
-    state = {prefix + k[len('param.'):]: v for k, v in tensors.items() if k.startswith('param.')}
-    module.load_state_dict(state, strict=True)
-    module.eval()
-    x = tensors['input'].requires_grad_(True)
-    y = module(x)
-    (y * tensors['grad_output']).sum().backward()
-    out = {'output': y, 'grad_input': x.grad}
-    for name, p in module.named_parameters():
-        out['grad.' + name[len(prefix):]] = p.grad
-    write_safetensors(sys.argv[2], out)
+def build(spec):
+    t = spec['type']
+    if t == 'layernorm':
+        return nn.LayerNorm(spec['features'])
+    if t == 'mha':
+        return SelfAttention(spec['d_model'], spec['nhead'], dropout=spec['dropout'], batch_first=True)
+    if t == 'encoder_layer':
+        return nn.TransformerEncoderLayer(spec['d_model'], spec['nhead'], spec['ff'], spec['dropout'], batch_first=True)
+    if t == 'transformer':
+        return TransformerModel(spec['input'], spec['d_model'], spec['nhead'], spec['layers'], spec['ff'], spec['dropout'],
+                                spec['head'], spec['output'])
+    return base_build(spec)
 
 
-main()
+torch_ref.build = build
+torch_ref.main()

@@ -1,6 +1,7 @@
 /**
- * Bridge to test/engine/ref_transformer.py: our weights, input and upstream gradient go to PyTorch through a
- * safetensors file, and PyTorch's output, input gradient and parameter gradients come back the same way.
+ * The Transformer tests' bridge to PyTorch: the request and file format of test/helpers/torch.ts (runTorch), served by
+ * test/engine/ref_transformer.py, which adds the layernorm / mha / encoder_layer / transformer module specs to
+ * test/helpers/torch_ref.py.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,36 +11,42 @@ import { fileURLToPath } from 'node:url';
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
 import type { Parameter, Tensor } from '../../src/engine/runtime.js';
 import { REFERENCE_PYTHON } from '../helpers/env.js';
+import type { RefTensor } from '../helpers/torch.js';
 
 const SCRIPT = fileURLToPath(new URL('./ref_transformer.py', import.meta.url));
 
-export interface TorchResult {
-  output: Float32Array;
-  gradInput: Float32Array;
-  /** keyed by state_dict name */
-  grads: Record<string, Float32Array>;
-}
-
-export function torchReference(
-  kind: 'layernorm' | 'mha' | 'encoder_layer' | 'model',
-  config: Record<string, number>,
-  params: Parameter[],
-  input: Tensor,
-  gradOutput: Tensor,
-): TorchResult {
-  const f32 = (t: Tensor): NamedTensor => ({ dtype: 'F32', shape: [...t.shape], data: t.data().slice() });
-  const tensors: Record<string, NamedTensor> = { input: f32(input), grad_output: f32(gradOutput) };
-  for (const p of params) tensors[`param.${p.name}`] = f32(p.value);
+export function runTorchTransformer(request: Record<string, unknown>, tensors: Record<string, RefTensor>): Record<string, RefTensor> {
   const dir = mkdtempSync(join(tmpdir(), 'klinecast-torch-'));
   try {
-    writeSafetensors(join(dir, 'in.safetensors'), tensors, { kind, config: JSON.stringify(config) });
-    const run = spawnSync(REFERENCE_PYTHON, [SCRIPT, join(dir, 'in.safetensors'), join(dir, 'out.safetensors')], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`ref_transformer.py failed: ${run.stderr}`);
-    const out = readSafetensors(join(dir, 'out.safetensors')).tensors;
-    const grads: Record<string, Float32Array> = {};
-    for (const [name, t] of Object.entries(out)) if (name.startsWith('grad.')) grads[name.slice(5)] = t.data as Float32Array;
-    return { output: out.output!.data as Float32Array, gradInput: out.grad_input!.data as Float32Array, grads };
+    const named: Record<string, NamedTensor> = {};
+    for (const [name, t] of Object.entries(tensors)) named[name] = { dtype: 'F32', shape: t.shape, data: t.data };
+    writeSafetensors(join(dir, 'inputs.safetensors'), named, { request: JSON.stringify(request) });
+    const run = spawnSync(REFERENCE_PYTHON, [SCRIPT, dir], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`ref_transformer.py failed (${run.status}): ${run.stderr}`);
+    const out: Record<string, RefTensor> = {};
+    for (const [name, t] of Object.entries(readSafetensors(join(dir, 'outputs.safetensors')).tensors)) {
+      out[name] = { shape: t.shape, data: t.data as Float32Array };
+    }
+    return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface GradReference {
+  output: Float32Array;
+  gradInput: Float32Array;
+  /** keyed by state_dict name, in torch's named_parameters order */
+  grads: Record<string, Float32Array>;
+}
+
+/** PyTorch's output, input gradient and parameter gradients in eval mode for upstream gradient dy (loss = Σ out·dy). */
+export function torchGradients(module: Record<string, unknown>, params: Parameter[], input: Tensor, dy: Tensor): GradReference {
+  const copy = (t: Tensor): RefTensor => ({ shape: [...t.shape], data: Float32Array.from(t.data()) });
+  const tensors: Record<string, RefTensor> = { x: copy(input), y: copy(dy) };
+  for (const p of params) tensors[`p.${p.name}`] = copy(p.value);
+  const out = runTorchTransformer({ task: 'grad', module, mode: 'eval', loss: 'dot' }, tensors);
+  const grads: Record<string, Float32Array> = {};
+  for (const [name, t] of Object.entries(out)) if (name.startsWith('grad.')) grads[name.slice(5)] = t.data;
+  return { output: out.out!.data, gradInput: out.dx!.data, grads };
 }

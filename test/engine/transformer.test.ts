@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { TransformerEncoderLayer } from '../../src/engine/layers/transformer.js';
 import { Rng } from '../../src/engine/rng.js';
 import { Engine, type Parameter, Tensor } from '../../src/engine/runtime.js';
-import { ModelConfigSchema } from '../../src/models/config.js';
+import { type ModelConfig, ModelConfigSchema } from '../../src/models/config.js';
 import { TransformerForecaster } from '../../src/models/transformer.js';
 import { referenceSkip } from '../helpers/env.js';
 import { assertClose, seededValues } from './transformer-gradcheck.js';
-import { torchReference } from './transformer-torch.js';
+import { torchGradients } from './transformer-torch.js';
 
 const skip = referenceSkip('torch');
 
@@ -18,6 +18,14 @@ function randomize(params: Parameter[], seed: number): void {
     if (/norm\d\.weight$/.test(p.name)) for (let j = 0; j < v.length; j++) v[j]! += 1;
     p.value.set(v);
   });
+}
+
+/** The torch.nn TransformerModel of ref_transformer.py with this config's sizes. */
+function torchSpec(c: ModelConfig): Record<string, unknown> {
+  return {
+    type: 'transformer', input: c.inputSize, d_model: c.hiddenSize, nhead: c.numHeads, layers: c.numLayers,
+    ff: c.dimFeedforward, dropout: c.dropout, head: c.headHiddenSize, output: c.outputSize,
+  };
 }
 
 function assertGradsMatch(params: Parameter[], grads: Record<string, Float32Array>): void {
@@ -38,7 +46,7 @@ test('TransformerEncoderLayer matches nn.TransformerEncoderLayer (eval): output,
   dy.set(seededValues(B * T * 16, 3));
   const y = layer.forward(x);
   const dx = layer.backward(dy);
-  const ref = torchReference('encoder_layer', options, layer.parameters(), x, dy);
+  const ref = torchGradients({ type: 'encoder_layer', d_model: 16, nhead: 4, ff: 24, dropout: 0.2 }, layer.parameters(), x, dy);
   assertClose(y.data(), ref.output, 1e-4, 1e-5, 'output');
   assertClose(dx.data(), ref.gradInput, 1e-4, 1e-5, 'grad input');
   assertGradsMatch(layer.parameters(), ref.grads);
@@ -61,7 +69,7 @@ for (const numLayers of [1, 2]) {
     const y = model.forward(x);
     assert.deepEqual(y.shape, [B, config.outputSize]);
     const dx = model.backward(dy);
-    const ref = torchReference('model', config as unknown as Record<string, number>, model.parameters(), x, dy);
+    const ref = torchGradients(torchSpec(config), model.parameters(), x, dy);
     assertClose(y.data(), ref.output, 1e-4, 1e-5, 'output');
     assertClose(dx.data(), ref.gradInput, 1e-4, 1e-5, 'grad input');
     assertGradsMatch(model.parameters(), ref.grads);
