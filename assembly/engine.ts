@@ -10,3 +10,4 @@ export * from './_transformer';
 export * from './_gemm';
 export * from './_elementwise';
 export * from './_rnn';
+export * from './_optim';
