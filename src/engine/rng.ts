@@ -24,12 +24,18 @@ export class Rng {
   }
 
   static fromState(state: RngState): Rng {
+    const rng = new Rng(0);
+    rng.setState(state);
+    return rng;
+  }
+
+  /** Restores a saved state in place: layers keep their reference to this Rng, so a resume must not replace it. */
+  setState(state: RngState): void {
     if (state?.algorithm !== 'xoshiro128**' || !Array.isArray(state.state) || state.state.length !== 4) {
       throw new Error('rng state: expected {algorithm: "xoshiro128**", state: [4 × uint32]}');
     }
-    const rng = new Rng(0);
-    rng.s.set(state.state.map((v) => v >>> 0));
-    return rng;
+    if (state.state.every((v) => v >>> 0 === 0)) throw new Error('rng state: all-zero state is invalid for xoshiro128**');
+    this.s.set(state.state.map((v) => v >>> 0));
   }
 
   getState(): RngState {
