@@ -1,3 +1,6 @@
+import { ModelConfigSchema, type ModelConfig } from '../models/config.js';
+import { UserError } from '../util/errors.js';
+
 /**
  * The files of one run folder, out/{run_name}/ (DESIGN.md §4, docs/TRAINING_OUTPUT_STANDARD.md).
  * Keys on disk are snake_case, as Hugging Face and the seed write them, so Python tools read them unchanged.
@@ -113,6 +116,48 @@ export interface ModelConfigFile {
   /** What the network outputs, e.g. "log_return": prices are close_t · exp(output). */
   target: string;
   [architecture: string]: unknown;
+}
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** What model/config.json needs beside the architecture. */
+export interface ModelInputs {
+  featureNames: string[];
+  seqLength: number;
+  horizon: number;
+  target: string;
+}
+
+/** model/config.json from the engine's ModelConfig (camelCase) and the dataset's inputs. */
+export function toModelConfigFile(config: ModelConfig, inputs: ModelInputs): ModelConfigFile {
+  const architecture = Object.fromEntries(Object.entries(config).map(([k, v]) => [snake(k), v]));
+  return {
+    ...architecture,
+    model_type: config.modelType,
+    feature_names: [...inputs.featureNames],
+    seq_length: inputs.seqLength,
+    horizon: inputs.horizon,
+    target: inputs.target,
+  };
+}
+
+/** The ModelConfig and inputs back from model/config.json, validated (a clear error names what is wrong). */
+export function fromModelConfigFile(file: unknown): { config: ModelConfig; inputs: ModelInputs } {
+  if (typeof file !== 'object' || file === null) throw new UserError('model/config.json is not an object', 'bad_model_config');
+  const f = file as Record<string, unknown>;
+  const architecture: Record<string, unknown> = {};
+  for (const key of Object.keys(ModelConfigSchema.shape)) if (f[snake(key)] !== undefined) architecture[key] = f[snake(key)];
+  const parsed = ModelConfigSchema.safeParse(architecture);
+  if (!parsed.success) {
+    throw new UserError(`model/config.json: ${parsed.error.issues.map((i) => `${i.path.map((p) => snake(String(p))).join('.')}: ${i.message}`).join('; ')}`, 'bad_model_config');
+  }
+  const names = f.feature_names;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new UserError('model/config.json: feature_names must be a list of strings', 'bad_model_config');
+  for (const key of ['seq_length', 'horizon'] as const) {
+    if (!Number.isInteger(f[key]) || (f[key] as number) <= 0) throw new UserError(`model/config.json: ${key} must be a positive integer`, 'bad_model_config');
+  }
+  if (typeof f.target !== 'string') throw new UserError('model/config.json: target must be a string', 'bad_model_config');
+  return { config: parsed.data, inputs: { featureNames: names as string[], seqLength: f.seq_length as number, horizon: f.horizon as number, target: f.target } };
 }
 
 /** model/training_args.json. */

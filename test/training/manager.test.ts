@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { decodeSafetensors } from '../../src/engine/io/index.js';
-import { TrainingManager, listFiles, runDirFor, validateRunName, type RunMetadata, type TrainerState } from '../../src/training/index.js';
+import { TrainingManager, fromModelConfigFile, listFiles, toModelConfigFile, runDirFor, validateRunName, type RunMetadata, type TrainerState } from '../../src/training/index.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { fakeWeights, writeCompletedRun } from './manager-fixtures.js';
 
@@ -162,4 +162,15 @@ test('open() refuses a run whose process is alive, and takes over a crashed one'
   assert.equal(TrainingManager.loadRun(manager.runDir).status, 'crashed');
   const reopened = TrainingManager.open(manager.runDir);
   assert.equal(reopened.getMetadata().pid, process.pid);
+});
+
+test('model/config.json round-trips the engine ModelConfig in snake_case and names a bad field', () => {
+  const config = { modelType: 'transformer' as const, inputSize: 52, hiddenSize: 128, numLayers: 2, dropout: 0.2, outputSize: 3, headHiddenSize: 64, numHeads: 4, dimFeedforward: 512 };
+  const inputs = { featureNames: ['close', 'ma_5'], seqLength: 60, horizon: 3, target: 'log_return' };
+  const file = toModelConfigFile(config, inputs);
+  assert.equal(file.hidden_size, 128);
+  assert.equal(file.dim_feedforward, 512);
+  assert.deepEqual(fromModelConfigFile(JSON.parse(JSON.stringify(file))), { config, inputs });
+  assert.throws(() => fromModelConfigFile({ ...file, hidden_size: -1 }), /hidden_size/);
+  assert.throws(() => fromModelConfigFile({ ...file, seq_length: 0 }), /seq_length/);
 });
