@@ -139,6 +139,11 @@ export class MultiheadAttention implements Layer {
     const dW = this.inProjWeight.grad.ptr;
     const db = this.inProjBias.grad.ptr;
     const dx = Tensor.scratch(e, c.x.shape);
+    // The key bias adds q·b_k to every score of a row, which softmax ignores: its exact gradient is zero. Summing dK
+    // would only accumulate roundoff, which Adam (dividing by its own tiny magnitude) turns into lr-sized random
+    // steps, so its gradient is kept as is instead (the column sums below cover it and are undone).
+    const keyBiasGrad = e.alloc(d);
+    k.copy(keyBiasGrad, db + d * 4, d);
     if (c.tq === T) {
       k.gemm_tn(3 * d, d, rows, 1, dq, 3 * d, c.x.ptr, d, 1, dW, d);
       k.col_sum_acc(db, dq, rows, 3 * d);
@@ -152,6 +157,7 @@ export class MultiheadAttention implements Layer {
       k.col_sum_acc(db, dq, B, d);
       k.gemm_nn(B, d, d, 1, dq, d, W, d, 1, dx.ptr + (T - 1) * d * 4, T * d);
     }
+    k.copy(db + d * 4, keyBiasGrad, d);
     return dx;
   }
 }
