@@ -10,6 +10,7 @@ export type { Network, NetworkFactory } from './network.js';
 export { RecurrentForecaster, createHead } from './recurrent.js';
 export { loadStateDict, stateDict, zeroGrad, type StateTensor } from './state.js';
 export { predict, trainStep } from './step.js';
+export { trainingFlopsPerSample } from './flops.js';
 
 /** Every architecture by its config.modelType; one line per model. */
 const NETWORKS: Partial<Record<ModelType, NetworkFactory>> = {
