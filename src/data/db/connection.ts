@@ -1,0 +1,230 @@
+import Database from 'better-sqlite3';
+import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
+import { createPool, type Pool, type PoolOptions } from 'mysql2';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UserError } from '../../util/errors.js';
+import type { DatabaseSchema, Db, Dialect } from './schema.js';
+
+export const DEFAULT_DATABASE_URL = 'sqlite:data/klinecast.db';
+
+export type DatabaseTarget =
+  | { dialect: 'sqlite'; path: string }
+  | { dialect: 'mysql'; host: string; port: number; user: string; password: string; database: string };
+
+/** An open database. `db` serves every query; `reader` serves long streaming reads (see openDatabase). */
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly dialect: Dialect;
+  /** the URL with any password masked, for messages */
+  readonly url: string;
+  readonly target: DatabaseTarget;
+  /**
+   * A Kysely for streaming reads that stay open across awaits. On MySQL it is `db` (a pool has
+   * more connections); on SQLite it is a second read-only connection, because the single write
+   * connection is held by a stream until it ends and any other query would wait on it forever.
+   */
+  reader(): Db;
+  close(): Promise<void>;
+}
+
+/** The URL to use: the explicit one, else KLINECAST_DATABASE_URL, else DB_HOST…DB_NAME, else the embedded default. */
+export function resolveDatabaseUrl(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return explicit;
+  if (env.KLINECAST_DATABASE_URL) return env.KLINECAST_DATABASE_URL;
+  if (env.DB_HOST || env.DB_NAME) {
+    const user = encodeURIComponent(env.DB_USER ?? 'root');
+    const password = env.DB_PASSWORD ? `:${encodeURIComponent(env.DB_PASSWORD)}` : '';
+    return `mysql://${user}${password}@${env.DB_HOST ?? '127.0.0.1'}:${env.DB_PORT ?? '3306'}/${encodeURIComponent(env.DB_NAME ?? 'stock_db')}`;
+  }
+  return DEFAULT_DATABASE_URL;
+}
+
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new UserError(`database URL "${url}" has no file path (expected sqlite:path/to/file.db)`);
+    return { dialect: 'sqlite', path };
+  }
+  if (url.startsWith('mysql:') || url.startsWith('mariadb:')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UserError(`database URL "${maskUrl(url)}" is not a valid URL (expected mysql://user:pass@host:port/db)`);
+    }
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    if (!database) throw new UserError(`database URL "${maskUrl(url)}" names no database (expected mysql://user:pass@host:port/db)`);
+    return {
+      dialect: 'mysql',
+      host: parsed.hostname || '127.0.0.1',
+      port: parsed.port ? Number(parsed.port) : 3306,
+      user: decodeURIComponent(parsed.username || 'root'),
+      password: decodeURIComponent(parsed.password),
+      database,
+    };
+  }
+  throw new UserError(`database URL "${maskUrl(url)}" is neither mysql://user:pass@host:port/db nor sqlite:path`);
+}
+
+export function maskUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+export interface OpenOptions {
+  /** MySQL: create the database when the server says it does not exist (used by migrate and quickstart). */
+  createDatabase?: boolean;
+}
+
+export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
+  const resolved = resolveDatabaseUrl(url);
+  const target = parseDatabaseUrl(resolved);
+  return target.dialect === 'sqlite' ? openSqlite(resolved, target) : openMysql(resolved, target, options);
+}
+
+/** Opens, runs `fn`, and always closes, so a CLI command never leaves a pool holding the process open. */
+export async function withDatabase<T>(url: string | undefined, fn: (handle: DatabaseHandle) => Promise<T>, options?: OpenOptions): Promise<T> {
+  const handle = await openDatabase(url, options);
+  try {
+    return await fn(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): DatabaseHandle {
+  const inMemory = target.path === ':memory:';
+  const file = inMemory ? ':memory:' : resolve(target.path);
+  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
+  let raw: Database.Database;
+  try {
+    raw = new Database(file);
+  } catch (err) {
+    throw new UserError(`cannot open SQLite database ${file}: ${(err as Error).message}`, 'db_unreachable');
+  }
+  // WAL lets the streaming reader run beside writes; NORMAL sync is safe under WAL and much faster.
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('busy_timeout = 10000');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('temp_store = MEMORY');
+  raw.pragma('cache_size = -32000');
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: raw }) });
+  let reader: Db | undefined;
+  return {
+    db,
+    dialect: 'sqlite',
+    url,
+    target,
+    reader() {
+      if (inMemory) return db;
+      if (!reader) {
+        const ro = new Database(file, { readonly: true, fileMustExist: true });
+        ro.pragma('busy_timeout = 10000');
+        reader = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: ro }) });
+      }
+      return reader;
+    },
+    async close() {
+      await reader?.destroy();
+      await db.destroy();
+    },
+  };
+}
+
+function mysqlPoolOptions(target: Extract<DatabaseTarget, { dialect: 'mysql' }>, withDatabase: boolean): PoolOptions {
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: withDatabase ? target.database : undefined,
+    connectionLimit: 8,
+    charset: 'utf8mb4',
+    // DECIMAL columns arrive as numbers and DATE columns as 'YYYY-MM-DD' (no time-zone shift).
+    decimalNumbers: true,
+    dateStrings: true,
+    supportBigNumbers: true,
+    connectTimeout: 10_000,
+  };
+}
+
+const UNREACHABLE_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'connection timed out',
+  ENOTFOUND: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EAI_AGAIN: 'host name lookup failed',
+  ECONNRESET: 'connection reset',
+  PROTOCOL_CONNECTION_LOST: 'connection lost',
+  ER_ACCESS_DENIED_ERROR: 'access denied',
+  ER_DBACCESS_DENIED_ERROR: 'access to the database denied',
+  ER_BAD_DB_ERROR: 'the database does not exist',
+};
+
+async function ping(pool: Pool): Promise<void> {
+  await new Promise<void>((res, rej) => pool.query('select 1', (err) => (err ? rej(err) : res())));
+}
+
+async function endPool(pool: Pool): Promise<void> {
+  await new Promise<void>((res) => pool.end(() => res()));
+}
+
+async function openMysql(url: string, target: Extract<DatabaseTarget, { dialect: 'mysql' }>, options: OpenOptions): Promise<DatabaseHandle> {
+  const where = `MySQL at ${target.host}:${target.port} (database "${target.database}", user "${target.user}")`;
+  let pool = createPool(mysqlPoolOptions(target, true));
+  try {
+    await ping(pool);
+  } catch (err) {
+    await endPool(pool);
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'ER_BAD_DB_ERROR' && options.createDatabase) {
+      await createMysqlDatabase(target, where);
+      pool = createPool(mysqlPoolOptions(target, true));
+      await ping(pool).catch(async (e) => {
+        await endPool(pool);
+        throw unreachable(where, e);
+      });
+    } else {
+      throw unreachable(where, err);
+    }
+  }
+  const db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
+  return {
+    db,
+    dialect: 'mysql',
+    url: maskUrl(url),
+    target,
+    reader: () => db,
+    close: () => db.destroy(),
+  };
+}
+
+function unreachable(where: string, err: unknown): UserError {
+  const code = (err as { code?: string }).code ?? '';
+  const reason = UNREACHABLE_CODES[code] ?? (err as Error).message ?? String(err);
+  const hint = code === 'ER_BAD_DB_ERROR' ? ' (run `klinecast db migrate` to create it)' : '';
+  return new UserError(`cannot connect to ${where}: ${reason}${code && !UNREACHABLE_CODES[code] ? ` [${code}]` : ''}${hint}`, 'db_unreachable');
+}
+
+async function createMysqlDatabase(target: Extract<DatabaseTarget, { dialect: 'mysql' }>, where: string): Promise<void> {
+  const pool = createPool({ ...mysqlPoolOptions(target, false), connectionLimit: 1 });
+  try {
+    const name = target.database.replace(/`/g, '``');
+    await new Promise<void>((res, rej) =>
+      pool.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, (err) => (err ? rej(err) : res())),
+    );
+  } catch (err) {
+    throw unreachable(where, err);
+  } finally {
+    await endPool(pool);
+  }
+}
+
+/** Current UTC time as 'YYYY-MM-DD HH:MM:SS', a spelling both dialects store and return unchanged. */
+export function sqlNow(): string {
+  return new Date().toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export { sql };

@@ -1,0 +1,102 @@
+import type { Generated, Kysely } from 'kysely';
+
+/**
+ * The tables klinecast reads and writes, as Kysely sees them. Only the columns klinecast uses are
+ * declared, so a user's own `stock_db` with extra columns (an `id`, timestamps) works unchanged.
+ * Dates travel as 'YYYY-MM-DD' strings on both dialects (mysql2 runs with dateStrings).
+ */
+export interface StockKlineTable {
+  symbol: string;
+  trade_date: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  pre_close: number;
+  change: number;
+  pct_chg: number;
+  vol: number;
+  amount: number;
+  turnover_rate: number | null;
+  pe: number | null;
+  pb: number | null;
+  total_mv: number | null;
+  circ_mv: number | null;
+  limit_status: number | null;
+}
+
+export interface StockBasicInfoTable {
+  symbol: string;
+  name: string;
+  exchange: string | null;
+  market: string | null;
+  stock_type: string | null;
+  industry: string | null;
+  list_date: string | null;
+  delist_date: string | null;
+  /** 1 / 0 (a number on both dialects) */
+  is_active: number;
+}
+
+export interface TradeCalendarTable {
+  trade_date: string;
+}
+
+/** One trained model, written by batch work (DESIGN.md §6); `metrics` is JSON text. */
+export interface ModelRegistryTable {
+  id: Generated<number>;
+  run_name: string;
+  symbol: string | null;
+  model_type: string;
+  config_hash: string;
+  status: string;
+  metrics: string | null;
+  path: string;
+  host: string;
+  /** 'YYYY-MM-DD HH:MM:SS' UTC */
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface MigrationTable {
+  name: string;
+  applied_at: string;
+}
+
+export interface DatabaseSchema {
+  stock_kline_data: StockKlineTable;
+  stock_basic_info: StockBasicInfoTable;
+  trade_calendar: TradeCalendarTable;
+  model_registry: ModelRegistryTable;
+  klinecast_migration: MigrationTable;
+}
+
+export type Db = Kysely<DatabaseSchema>;
+export type Dialect = 'mysql' | 'sqlite';
+
+/** Numeric scales of the MySQL DECIMAL columns; values are rounded to these before any write on either dialect. */
+export const KLINE_SCALE = {
+  open: 4,
+  high: 4,
+  low: 4,
+  close: 4,
+  pre_close: 4,
+  change: 4,
+  pct_chg: 4,
+  vol: 2,
+  amount: 4,
+  turnover_rate: 4,
+  pe: 4,
+  pb: 4,
+  total_mv: 4,
+  circ_mv: 4,
+} as const;
+
+export const KLINE_COLUMNS = [
+  'symbol', 'trade_date', 'open', 'high', 'low', 'close', 'pre_close', 'change', 'pct_chg', 'vol', 'amount',
+  'turnover_rate', 'pe', 'pb', 'total_mv', 'circ_mv', 'limit_status',
+] as const satisfies ReadonlyArray<keyof StockKlineTable>;
+
+export const BASIC_INFO_COLUMNS = [
+  'symbol', 'name', 'exchange', 'market', 'stock_type', 'industry', 'list_date', 'delist_date', 'is_active',
+] as const satisfies ReadonlyArray<keyof StockBasicInfoTable>;

@@ -1,0 +1,27 @@
+/** The data layer's public surface: connection, migrations, loader, calendar, import, demo market, checks. */
+export type { IsoDate, KlineBar, KlineSeries, LimitStatus, StockInfo, Symbol6 } from './types.js';
+export {
+  DEFAULT_DATABASE_URL,
+  maskUrl,
+  openDatabase,
+  parseDatabaseUrl,
+  resolveDatabaseUrl,
+  withDatabase,
+  type DatabaseHandle,
+  type DatabaseTarget,
+  type OpenOptions,
+} from './db/connection.js';
+export type { DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
+export { MIGRATIONS, migrate, type MigrationResult } from './db/migrations.js';
+export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
+export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
+export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
+export { addDays, daysBetween, isIsoDate, parseDateLoose, requireIsoDate, todayInChina } from './dates.js';
+export { boardOf, isSymbol6, parseSymbolLoose, requireSymbol, type Board, type BoardInfo } from './symbols.js';
+export { importCsvFiles, expandImportPaths, type FileImportResult, type ImportReport } from './import/importer.js';
+export type { ImportIssue } from './import/parse.js';
+export { CSV_FORMATS } from './import/formats.js';
+export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
+export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
+export { writeBars, type WriteCounts } from './writer.js';
+export { SeededRandom } from './rng.js';

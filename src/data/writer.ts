@@ -1,0 +1,98 @@
+import { sql } from 'kysely';
+import { barToRow, infoToRow, sameKlineRow } from './db/rows.js';
+import { KLINE_COLUMNS, type Db, type Dialect, type StockKlineTable } from './db/schema.js';
+import type { KlineBar, StockInfo } from './types.js';
+
+export interface WriteCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** Rows per multi-row statement: 1,000 × 17 parameters stays under SQLite's variable limit and MySQL's packet size. */
+const ROWS_PER_STATEMENT = 1000;
+
+const UPDATED_COLUMNS = KLINE_COLUMNS.filter((c) => c !== 'symbol' && c !== 'trade_date');
+
+/**
+ * Upserts bars, writing only rows that are new or differ from what is stored, so re-importing the same
+ * data changes nothing and the counts say exactly what happened. Call inside a transaction.
+ */
+export async function writeBars(db: Db, dialect: Dialect, bars: KlineBar[]): Promise<WriteCounts> {
+  const counts: WriteCounts = { inserted: 0, updated: 0, unchanged: 0 };
+  const bySymbol = new Map<string, StockKlineTable[]>();
+  for (const bar of bars) {
+    const row = barToRow(bar);
+    const list = bySymbol.get(row.symbol);
+    if (list) list.push(row);
+    else bySymbol.set(row.symbol, [row]);
+  }
+  const pending: StockKlineTable[] = [];
+  for (const [symbol, rows] of bySymbol) {
+    let first = rows[0].trade_date;
+    let last = first;
+    for (const r of rows) {
+      if (r.trade_date < first) first = r.trade_date;
+      if (r.trade_date > last) last = r.trade_date;
+    }
+    const stored = await db
+      .selectFrom('stock_kline_data')
+      .selectAll()
+      .where('symbol', '=', symbol)
+      .where('trade_date', '>=', first)
+      .where('trade_date', '<=', last)
+      .execute();
+    const byDate = new Map(stored.map((r) => [r.trade_date, r]));
+    for (const row of rows) {
+      const old = byDate.get(row.trade_date);
+      if (!old) counts.inserted++;
+      else if (sameKlineRow(old, row)) {
+        counts.unchanged++;
+        continue;
+      } else counts.updated++;
+      pending.push(row);
+      if (pending.length >= ROWS_PER_STATEMENT) await upsertRows(db, dialect, pending.splice(0));
+    }
+  }
+  if (pending.length) await upsertRows(db, dialect, pending);
+  return counts;
+}
+
+async function upsertRows(db: Db, dialect: Dialect, rows: StockKlineTable[]): Promise<void> {
+  const insert = db.insertInto('stock_kline_data').values(rows);
+  if (dialect === 'mysql') {
+    await insert
+      .onDuplicateKeyUpdate(Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, sql`values(${sql.ref(c)})`])))
+      .execute();
+  } else {
+    await insert
+      .onConflict((oc) => oc.columns(['symbol', 'trade_date']).doUpdateSet(Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+      .execute();
+  }
+}
+
+/** Inserts info rows for symbols not yet known; existing rows (a user's curated names) are left alone. */
+export async function insertMissingStockInfo(db: Db, infos: StockInfo[]): Promise<number> {
+  if (infos.length === 0) return 0;
+  const known = new Set(
+    (await db.selectFrom('stock_basic_info').select('symbol').where('symbol', 'in', infos.map((i) => i.symbol)).execute()).map((r) => r.symbol),
+  );
+  const fresh = infos.filter((i) => !known.has(i.symbol));
+  for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
+    await db.insertInto('stock_basic_info').orIgnore().values(fresh.slice(i, i + ROWS_PER_STATEMENT).map(infoToRow)).execute();
+  }
+  return fresh.length;
+}
+
+/** Inserts or replaces info rows (the demo generator owns its stocks' descriptions). */
+export async function upsertStockInfo(db: Db, dialect: Dialect, infos: StockInfo[]): Promise<void> {
+  const cols = ['name', 'exchange', 'market', 'stock_type', 'industry', 'list_date', 'delist_date', 'is_active'] as const;
+  for (let i = 0; i < infos.length; i += ROWS_PER_STATEMENT) {
+    const insert = db.insertInto('stock_basic_info').values(infos.slice(i, i + ROWS_PER_STATEMENT).map(infoToRow));
+    if (dialect === 'mysql') {
+      await insert.onDuplicateKeyUpdate(Object.fromEntries(cols.map((c) => [c, sql`values(${sql.ref(c)})`]))).execute();
+    } else {
+      await insert.onConflict((oc) => oc.column('symbol').doUpdateSet(Object.fromEntries(cols.map((c) => [c, sql.ref(`excluded.${c}`)])))).execute();
+    }
+  }
+}
