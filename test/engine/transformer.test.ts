@@ -6,10 +6,11 @@ import { Adam, clipGradNorm } from '../../src/engine/optim/index.js';
 import { Rng } from '../../src/engine/rng.js';
 import { Engine, type Parameter, Tensor } from '../../src/engine/runtime.js';
 import { type ModelConfig, ModelConfigSchema } from '../../src/models/config.js';
+import { createNetwork, trainStep, zeroGrad } from '../../src/models/index.js';
 import { TransformerForecaster } from '../../src/models/transformer.js';
 import { referenceSkip } from '../helpers/env.js';
 import type { RefTensor } from '../helpers/torch.js';
-import { assertClose, seededValues } from './transformer-gradcheck.js';
+import { assertClose, checkFiniteDifferences, seededValues } from './transformer-gradcheck.js';
 import { runTorchTransformer, torchGradients } from './transformer-torch.js';
 
 const skip = referenceSkip('torch');
@@ -132,4 +133,57 @@ test('TransformerModel after 20 Adam steps with grad-norm clipping (MSE, eval mo
     assert.deepEqual(ours.subarray(d, 2 * d), initial[`p.${p.name}`]!.data.subarray(d, 2 * d), `${p.name} key block unchanged`);
     for (const v of theirs.subarray(d, 2 * d)) assert.ok(Math.abs(v) <= steps * 3e-3, `torch key bias ${v} within ${steps} Adam steps`);
   }
+});
+
+test('training mode (every dropout on, attention dropout included): whole-model gradients agree with finite differences under the same masks', () => {
+  const e = Engine.create();
+  const rng = new Rng(8);
+  const config = ModelConfigSchema.parse({
+    modelType: 'transformer', inputSize: 3, hiddenSize: 8, numLayers: 2, numHeads: 2, dimFeedforward: 12, outputSize: 2, headHiddenSize: 6, dropout: 0.3,
+  });
+  const model = createNetwork(config, e, rng);
+  model.setTraining(true);
+  const [B, T] = [2, 5];
+  const xValues = seededValues(B * T * 3, 50);
+  const weights = seededValues(B * 2, 51);
+  const masks = rng.getState();
+  // every forward replays the same dropout masks, so the loss is one smooth function of the weights
+  const loss = (): number => {
+    rng.setState(masks);
+    e.resetArena();
+    const x = Tensor.scratch(e, [B, T, 3]);
+    x.set(xValues);
+    return model.forward(x).data().reduce((s, v, i) => s + v * weights[i]!, 0);
+  };
+  zeroGrad(model);
+  loss();
+  const dy = Tensor.scratch(e, [B, 2]);
+  dy.set(weights);
+  model.backward(dy);
+  const params = model.parameters();
+  const grads = new Map(params.map((p) => [p.name, Float32Array.from(p.grad.data())]));
+  e.resetArena();
+  const pick = new Rng(77);
+  for (const p of params) {
+    const indices = Array.from({ length: Math.min(6, p.value.size) }, () => pick.int(p.value.size));
+    checkFiniteDifferences({ what: p.name, input: () => p.value.data(), analytic: grads.get(p.name)!, loss, indices, h: 1e-3, tol: 3e-2 });
+  }
+});
+
+test('the same seed gives bit-identical transformer weights after training steps with dropout; another seed does not', () => {
+  const train = (seed: number): Float32Array[] => {
+    const e = Engine.create();
+    const config = ModelConfigSchema.parse({ modelType: 'transformer', inputSize: 4, hiddenSize: 8, numLayers: 2, numHeads: 2, dimFeedforward: 16, dropout: 0.3 });
+    const model = createNetwork(config, e, new Rng(seed));
+    const adam = new Adam(model.parameters(), { lr: 1e-2 });
+    for (let step = 0; step < 4; step++) {
+      trainStep(model, 'mse', seededValues(3 * 6 * 4, 60 + step), seededValues(3, 70 + step), 3);
+      clipGradNorm(model.parameters(), 1);
+      adam.step();
+    }
+    return model.parameters().map((p) => Float32Array.from(p.value.data()));
+  };
+  const a = train(42);
+  assert.deepEqual(train(42), a);
+  assert.notDeepEqual(train(43), a);
 });
