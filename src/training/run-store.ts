@@ -111,6 +111,8 @@ export interface RunInfo {
   checkpoints: string[];
   hasBest: boolean;
   hasModel: boolean;
+  /** Bytes of model/model.safetensors, or null before the final model is saved. */
+  modelBytes: number | null;
   sizeBytes: number;
 }
 
@@ -196,7 +198,12 @@ export function dirSize(dir: string): number {
   const seen = new Set<string>();
   let total = 0;
   for (const file of listFiles(dir)) {
-    const st = lstatSync(join(dir, file.path));
+    let st;
+    try {
+      st = lstatSync(join(dir, file.path));
+    } catch {
+      continue; // removed while walking (a rotation in progress)
+    }
     const key = `${st.dev}:${st.ino}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -245,6 +252,14 @@ export function bestValLossOf(history: MetricsEntry[]): number | null {
   return best;
 }
 
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
 /** Reads one run folder. Never throws: a damaged folder comes back with status `corrupt` and the reason. */
 export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
   const info: RunInfo = {
@@ -263,6 +278,7 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
     checkpoints: listCheckpointNames(dir),
     hasBest: existsSync(join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState)),
     hasModel: existsSync(join(dir, RUN_FILES.modelSafetensors)),
+    modelBytes: fileSize(join(dir, RUN_FILES.modelSafetensors)),
     sizeBytes: dirSize(dir),
   };
   const meta = readJson(join(dir, RUN_FILES.metadata));

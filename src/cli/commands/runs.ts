@@ -87,6 +87,7 @@ function runJson(run: RunInfo) {
     eval_metrics: run.evalMetrics,
     checkpoints: run.checkpoints,
     has_model: run.hasModel,
+    model_bytes: run.modelBytes,
     size_bytes: run.sizeBytes,
   };
 }
