@@ -251,3 +251,69 @@ export function gemm_batched(
     );
   }
 }
+
+/** Floats a fully packed op(B) [K, N] needs (gemm_pack_b's destination size): K × N rounded up to 8 columns. */
+export function gemm_packed_b_size(K: i32, N: i32): i32 {
+  return K * ((N + NR - 1) & ~(NR - 1));
+}
+
+/**
+ * Packs all of op(B) [K, N] once into `dst` (gemm_packed_b_size floats), so a GEMM repeated with the same B (the
+ * recurrent weight at every time step) skips the per-call packing. transB = 0: B stored [K, N]; 1: stored [N, K].
+ * Layout: 8-column panels one after another, each K rows of 8 floats, zero-padded past N.
+ */
+export function gemm_pack_b(transB: i32, K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
+  const brs: usize = transB ? 4 : <usize>ldb << 2;
+  const bcs: usize = transB ? <usize>ldb << 2 : 4;
+  const NP = (N + NR - 1) & ~(NR - 1);
+  for (let q = 0; q < NP; q += NR) {
+    let out = dst + (<usize>(q * K) << 2);
+    for (let c = 0; c < NR; c++) {
+      const j = q + c;
+      let o = out + (<usize>c << 2);
+      if (j < N) {
+        let src = b + <usize>j * bcs;
+        for (let k = 0; k < K; k++) {
+          store<f32>(o, load<f32>(src));
+          src += brs;
+          o += NR << 2;
+        }
+      } else {
+        for (let k = 0; k < K; k++) {
+          store<f32>(o, 0);
+          o += NR << 2;
+        }
+      }
+    }
+  }
+}
+
+/** C[M,N] = alpha·A[M,K]·op(B) + beta·C with op(B) prepacked by gemm_pack_b (same K and N). */
+export function gemm_nn_packed(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, packedB: usize, beta: f32, c: usize, ldc: i32): void {
+  if (M <= 0 || N <= 0) return;
+  const ldcBytes = <usize>ldc << 2;
+  if (K <= 0) {
+    scaleC(M, N, beta, c, ldcBytes);
+    return;
+  }
+  const ars: usize = <usize>lda << 2;
+  const NP = (N + NR - 1) & ~(NR - 1);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const betaK = k0 == 0 ? beta : <f32>1;
+    for (let i0 = 0; i0 < M; i0 += MC) {
+      const mc = min(MC, M - i0);
+      const mcPad = (mc + MR - 1) & ~(MR - 1);
+      packA(a, ars, 4, i0, mcPad, k0, kc, M);
+      for (let q = 0; q < NP; q += NR) {
+        const pb = packedB + (<usize>(q * K + k0 * NR) << 2);
+        const cols = min(NR, N - q);
+        for (let p = 0; p < mcPad; p += MR) {
+          const rows = min(MR, mc - p);
+          const pa = PACK_A + (<usize>(p * kc) << 2);
+          microKernel(kc, pa, pb, c + <usize>(i0 + p) * ldcBytes + (<usize>q << 2), ldcBytes, alpha, betaK, rows, cols);
+        }
+      }
+    }
+  }
+}

@@ -72,3 +72,20 @@ test('gemm_batched runs independent products at element strides (per-head attent
     ref.forEach((v, i) => assert.ok(Math.abs(got[i] - v) < 1e-5));
   }
 });
+
+test('gemm_nn_packed with B packed once by gemm_pack_b equals the unpacked products (both B layouts)', () => {
+  for (const [M, N, K] of [[32, 20, 9], [6, 13, 300], [4, 8, 1]] as const) {
+    for (const transB of [0, 1]) {
+      engine.resetArena();
+      const a = random(M * K), b = random(K * N), c = random(M * N);
+      const c0 = Float32Array.from(engine.f32(c, M * N));
+      const packed = engine.alloc(engine.k.gemm_packed_b_size(K, N));
+      const ldb = transB ? K : N;
+      engine.k.gemm_pack_b(transB, K, N, b, ldb, packed);
+      engine.k.gemm_nn_packed(M, N, K, 1, a, K, packed, 1, c, N);
+      const ref = reference(transB ? 'nt' : 'nn', M, N, K, engine.f32(a, M * K), K, engine.f32(b, K * N), ldb);
+      const got = engine.f32(c, M * N);
+      ref.forEach((v, i) => assert.ok(Math.abs(got[i] - (v + c0[i])) < 1e-5 * (1 + Math.sqrt(K)), `${M}x${N}x${K} t${transB} [${i}]`));
+    }
+  }
+});

@@ -179,11 +179,12 @@ export class Recurrent implements Layer {
     const cs = Tensor.scratch(e, [T + 1, B, H]);
     k.fill(hs.ptr, B * H, 0);
     k.fill(cs.ptr, B * H, 0);
+    const whh = this.packRecurrentWeight(p, 'forward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
     for (let t = 0; t < T; t++) {
       const g = gates.ptr + t * stepG;
-      if (t > 0) k.gemm_nt(B, G, H, 1, hs.ptr + t * stepH, H, p.weightHh.value.ptr, H, 1, g, G);
+      if (t > 0) k.gemm_nn_packed(B, G, H, 1, hs.ptr + t * stepH, H, whh, 1, g, G);
       k.lstm_cell_fwd(B, H, g, cs.ptr + t * stepH, cs.ptr + (t + 1) * stepH, hs.ptr + (t + 1) * stepH);
     }
     return { input, hs, gates, aux: cs, mask: undefined };
@@ -198,12 +199,13 @@ export class Recurrent implements Layer {
     const p = this.layers[l];
     const dGates = Tensor.scratch(e, [T, B, G]);
     const dc = e.allocZeroed(B * H);
+    const whh = this.packRecurrentWeight(p, 'backward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
     for (let t = T - 1; t >= 0; t--) {
       const dg = dGates.ptr + t * stepG;
       k.lstm_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepH, c.aux.ptr + (t + 1) * stepH, dOut.ptr + t * stepH, dc, dg);
-      if (t > 0) k.gemm_nn(B, H, G, 1, dg, G, p.weightHh.value.ptr, H, 1, dOut.ptr + (t - 1) * stepH, H);
+      if (t > 0) k.gemm_nn_packed(B, H, G, 1, dg, G, whh, 1, dOut.ptr + (t - 1) * stepH, H);
     }
     return this.accumulateWeightGrads(p, c, dGates, dGates, B, T, G, inSize, needInput);
   }
@@ -222,10 +224,11 @@ export class Recurrent implements Layer {
     k.bias_set(gh.ptr, p.biasHh.value.ptr, T * B, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
     k.fill(hs.ptr, B * H, 0);
+    const whh = this.packRecurrentWeight(p, 'forward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
     for (let t = 0; t < T; t++) {
-      if (t > 0) k.gemm_nt(B, G, H, 1, hs.ptr + t * stepH, H, p.weightHh.value.ptr, H, 1, gh.ptr + t * stepG, G);
+      if (t > 0) k.gemm_nn_packed(B, G, H, 1, hs.ptr + t * stepH, H, whh, 1, gh.ptr + t * stepG, G);
       k.gru_cell_fwd(B, H, gi.ptr + t * stepG, gh.ptr + t * stepG, hs.ptr + t * stepH, hs.ptr + (t + 1) * stepH);
     }
     return { input, hs, gates: gi, aux: gh, mask: undefined };
@@ -240,15 +243,30 @@ export class Recurrent implements Layer {
     const p = this.layers[l];
     const dGi = Tensor.scratch(e, [T, B, G]);
     const dGh = Tensor.scratch(e, [T, B, G]);
+    const whh = this.packRecurrentWeight(p, 'backward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
     for (let t = T - 1; t >= 0; t--) {
       const dgh = dGh.ptr + t * stepG;
       const dPrev = t > 0 ? dOut.ptr + (t - 1) * stepH : 0;
       k.gru_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepG, c.hs.ptr + t * stepH, dOut.ptr + t * stepH, dGi.ptr + t * stepG, dgh, dPrev, t > 0 ? 1 : 0);
-      if (t > 0) k.gemm_nn(B, H, G, 1, dgh, G, p.weightHh.value.ptr, H, 1, dPrev, H);
+      if (t > 0) k.gemm_nn_packed(B, H, G, 1, dgh, G, whh, 1, dPrev, H);
     }
     return this.accumulateWeightGrads(p, c, dGi, dGh, B, T, G, inSize, needInput);
+  }
+
+  /**
+   * W_hh packed once per pass into GEMM panels, because every time step multiplies by it: forward needs W_hhᵀ
+   * (h·W_hhᵀ), backward W_hh itself (dgates·W_hh).
+   */
+  private packRecurrentWeight(p: LayerParams, pass: 'forward' | 'backward'): number {
+    const k = this.engine.k;
+    const H = this.hiddenSize;
+    const G = this.gates * H;
+    const [K, N] = pass === 'forward' ? [H, G] : [G, H];
+    const packed = this.engine.alloc(k.gemm_packed_b_size(K, N));
+    k.gemm_pack_b(pass === 'forward' ? 1 : 0, K, N, p.weightHh.value.ptr, H, packed);
+    return packed;
   }
 
   /**
