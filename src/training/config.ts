@@ -1,0 +1,138 @@
+/**
+ * TrainConfig: the one schema of a training run, saved whole as out/{run}/config.json. Defaults follow the seed
+ * (seq 60, hidden 128, 2 layers, dropout 0.2, batch 32, lr 1e-3, patience 10, 50 epochs). Sources merge as
+ * defaults < --config file.json < CLI flags, and the result is validated once here; everything after trusts it.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { maskUrl } from '../data/db/connection.js';
+import { DatasetConfigSchema } from '../features/index.js';
+import { ModelConfigSchema } from '../models/config.js';
+import { UserError } from '../util/errors.js';
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+
+/** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
+export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true });
+
+export const SchedulerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('none') }),
+  z.object({
+    type: z.literal('plateau'),
+    factor: z.number().positive().lt(1).default(0.5),
+    patience: z.number().int().min(0).default(5),
+    threshold: z.number().min(0).default(1e-4),
+    minLr: z.number().min(0).default(0),
+  }),
+  z.object({ type: z.literal('step'), stepSize: z.number().int().positive().default(10), gamma: z.number().positive().default(0.5) }),
+  /** tMax defaults to the number of epochs. */
+  z.object({ type: z.literal('cosine'), tMax: z.number().int().positive().optional(), etaMin: z.number().min(0).default(0) }),
+]);
+export type SchedulerConfig = z.infer<typeof SchedulerSchema>;
+
+export const TrainingSchema = z.object({
+  epochs: z.number().int().positive().default(50),
+  batchSize: z.number().int().positive().default(32),
+  learningRate: z.number().positive().default(1e-3),
+  optimizer: z.enum(['adam', 'adamw']).default('adam'),
+  /** Adam: L2 added to the gradient; AdamW: decoupled decay. */
+  weightDecay: z.number().min(0).default(0),
+  loss: z.enum(['mse', 'huber', 'mae']).default('mse'),
+  /** Epochs without improvement of metricForBestModel before stopping; 0 turns early stopping off. */
+  patience: z.number().int().min(0).default(10),
+  /** Max global gradient norm; 0 turns clipping off. */
+  gradClip: z.number().min(0).default(1.0),
+  scheduler: SchedulerSchema.default({ type: 'none' }),
+  /** A checkpoint every N epochs (plus every new best and the last epoch). */
+  checkpointInterval: z.number().int().positive().default(1),
+  /** checkpoint-{N} folders kept; best/ is never removed. */
+  saveTotalLimit: z.number().int().positive().nullable().default(3),
+  metricForBestModel: z.enum(['val_loss', 'train_loss']).default('val_loss'),
+  seed: z.number().int().min(0).max(0xffffffff).default(42),
+});
+export type TrainingConfig = z.infer<typeof TrainingSchema>;
+
+export const TrainConfigSchema = z.object({
+  data: z
+    .object({
+      /** Where bars came from, password masked (config.json is shared; secrets are not). */
+      database: z.string().nullable().default(null),
+      symbol: z.string().regex(/^\d{6}$/, 'must be a 6-digit A-share code such as 600519').nullable().default(null),
+      startDate: isoDate.nullable().default(null),
+      endDate: isoDate.nullable().default(null),
+    })
+    .strict()
+    .default({ database: null, symbol: null, startDate: null, endDate: null }),
+  dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
+  model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({ modelType: 'lstm' })),
+  training: TrainingSchema.strict().default(() => TrainingSchema.parse({})),
+  output: z
+    .object({ outputDir: z.string().min(1).default('out'), runName: z.string().min(1).nullable().default(null) })
+    .strict()
+    .default({ outputDir: 'out', runName: null }),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep merge of config layers: objects merge key by key, anything else (arrays included) is replaced; undefined is skipped. */
+export function mergeConfig(...layers: unknown[]): Plain {
+  const out: Plain = {};
+  for (const layer of layers) {
+    if (!isPlain(layer)) continue;
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      out[key] = isPlain(value) && isPlain(out[key]) ? mergeConfig(out[key], value) : isPlain(value) ? mergeConfig(value) : value;
+    }
+  }
+  return out;
+}
+
+/** Validates a merged config; the error names every bad field by its path (e.g. training.learningRate). */
+export function parseTrainConfig(input: unknown, source = 'training config'): TrainConfig {
+  const parsed = TrainConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const path = i.path.join('.') || '(root)';
+      return i.code === 'unrecognized_keys' ? `${path === '(root)' ? '' : `${path}: `}unknown field(s) ${i.keys.join(', ')}` : `${path}: ${i.message}`;
+    });
+    throw new UserError(`invalid ${source}: ${issues.join('; ')}`, 'bad_config');
+  }
+  const config = parsed.data;
+  const { startDate, endDate } = config.data;
+  if (startDate && endDate && startDate > endDate) throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
+  if (config.model.modelType === 'transformer' && config.model.hiddenSize % config.model.numHeads !== 0) {
+    throw new UserError(`invalid ${source}: model.hiddenSize ${config.model.hiddenSize} must be divisible by model.numHeads ${config.model.numHeads}`, 'bad_config');
+  }
+  if (config.data.database) config.data.database = maskUrl(config.data.database);
+  return config;
+}
+
+/** Reads a --config JSON file (a partial TrainConfig); a missing or malformed file is a UserError naming it. */
+export function readConfigFile(path: string): Plain {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read config file ${path}: ${(err as Error).message}`, 'not_found');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`config file ${path} is not valid JSON: ${(err as Error).message}`, 'bad_config');
+  }
+  if (!isPlain(value)) throw new UserError(`config file ${path} must hold a JSON object`, 'bad_config');
+  return value;
+}
+
+/** defaults < file < overrides, validated once. */
+export function resolveTrainConfig(options: { file?: string; overrides?: unknown } = {}): TrainConfig {
+  const fromFile = options.file ? readConfigFile(options.file) : {};
+  return parseTrainConfig(mergeConfig(fromFile, options.overrides), options.file ? `training config (${options.file} + flags)` : 'training config');
+}

@@ -1,0 +1,463 @@
+/**
+ * The Trainer: one readable epoch loop, top to bottom (nanoGPT style). It owns the engine, the network, the optimizer,
+ * the LR schedule and the one seeded Rng (weight init, dropout masks and the epoch shuffle), so that everything a
+ * resume must restore is right here. Files go through an optional TrainingManager: without one the Trainer trains in
+ * memory (backtests); with one it writes metrics, logs, checkpoints and heartbeats into out/{run}/.
+ */
+import { readSafetensors, type NamedTensor } from '../engine/io/index.js';
+import { Adam, AdamW, clipGradNorm, createSchedule, type LrSchedule, type Optimizer, type ScheduleSpec } from '../engine/optim/index.js';
+import { Rng, type RngState } from '../engine/rng.js';
+import { Engine } from '../engine/runtime.js';
+import { evaluateForecasts, type Evaluation } from '../evaluation/index.js';
+import type { Dataset, WindowSet } from '../features/index.js';
+import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, type ModelConfig, type Network } from '../models/index.js';
+import { ProgressLine } from '../cli/output.js';
+import type { TrainConfig, TrainingConfig } from './config.js';
+import type { LoadedCheckpoint, StateDict, TrainingManager } from './manager.js';
+import { CHECKPOINT_FILES, type TrainerStateInput } from './run-files.js';
+
+/** What one finished epoch reports to callbacks and to logs/metrics.json. */
+export interface EpochSummary {
+  epoch: number;
+  epochs: number;
+  globalStep: number;
+  trainLoss: number;
+  valLoss: number | null;
+  /** The learning rate the epoch's steps used. */
+  lr: number;
+  epochSeconds: number;
+  isBest: boolean;
+  bestMetric: number;
+  epochsWithoutImprovement: number;
+}
+
+export interface StepInfo {
+  epoch: number;
+  /** 1-based step within the epoch. */
+  step: number;
+  stepsPerEpoch: number;
+  globalStep: number;
+  loss: number;
+}
+
+/**
+ * Hooks in the loop, Hugging Face TrainerCallback style. onEpochEnd may return 'stop' to end training after this
+ * epoch (its checkpoint is still written).
+ */
+export interface TrainerCallbacks {
+  onTrainBegin?(info: { startEpoch: number; epochs: number; resumed: boolean }): void;
+  onStepEnd?(info: StepInfo): void;
+  onEpochEnd?(summary: EpochSummary): void | 'stop';
+  onCheckpoint?(info: { epoch: number; path: string; isBest: boolean; complete: boolean }): void;
+  onTrainEnd?(result: FitResult): void;
+}
+
+export type StopReason = 'max_epochs' | 'early_stopping' | 'callback' | 'interrupted';
+
+export interface FitResult {
+  stopReason: StopReason;
+  /** Epochs completed (an interrupted epoch does not count). */
+  epochsTrained: number;
+  globalStep: number;
+  bestEpoch: number | null;
+  /** Best value of metricForBestModel. */
+  bestMetric: number | null;
+  /** Validation loss of the best epoch (null without a validation segment). */
+  bestValLoss: number | null;
+  /** What the interrupt was (SIGINT, SIGTERM, or a requestStop reason). */
+  interruptedBy: string | null;
+}
+
+export interface TrainerOptions {
+  manager?: TrainingManager | null;
+  callbacks?: TrainerCallbacks[];
+  /** Draw a progress line on stderr (epoch, step, loss, ETA). */
+  progress?: boolean;
+  /** Turn SIGINT/SIGTERM into "finish this step, checkpoint, stop". */
+  handleSignals?: boolean;
+}
+
+/** Where an interrupted epoch stood, saved in trainer_state.json so a resume continues the very same epoch. */
+interface EpochPosition {
+  epoch: number;
+  order: Int32Array;
+  nextBatch: number;
+  lossSum: number;
+  samples: number;
+  seconds: number;
+}
+
+const EVAL_BATCH = 256;
+const HEARTBEAT_MS = 30_000;
+
+function toNamed(dict: Record<string, { shape: number[]; data: Float32Array }>): StateDict {
+  const out: StateDict = {};
+  for (const [name, t] of Object.entries(dict)) out[name] = { dtype: 'F32', shape: t.shape, data: t.data };
+  return out;
+}
+
+/** Weights as the model loads them; weights are always F32 (anything else is a corrupt file). */
+function asF32(dict: Record<string, NamedTensor>, source: string): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(dict)) {
+    if (t.dtype !== 'F32') throw new Error(`${source}: weight ${name} is ${t.dtype}, expected F32`);
+    out[name] = { shape: t.shape, data: t.data as Float32Array };
+  }
+  return out;
+}
+
+function scheduleSpec(training: TrainingConfig): ScheduleSpec | null {
+  const s = training.scheduler;
+  switch (s.type) {
+    case 'none':
+      return null;
+    case 'plateau':
+      return { type: 'plateau', mode: 'min', factor: s.factor, patience: s.patience, threshold: s.threshold, minLr: s.minLr };
+    case 'step':
+      return { type: 'step', stepSize: s.stepSize, gamma: s.gamma };
+    case 'cosine':
+      return { type: 'cosine', tMax: s.tMax ?? training.epochs, etaMin: s.etaMin };
+  }
+}
+
+/** Mean loss in float64 over a whole segment, with the loss the model trains on. */
+function meanLoss(kind: TrainingConfig['loss'], pred: Float32Array, target: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const d = pred[i] - target[i];
+    const a = Math.abs(d);
+    sum += kind === 'mse' ? d * d : kind === 'mae' ? a : a <= 1 ? 0.5 * d * d : a - 0.5;
+  }
+  return sum / pred.length;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class Trainer {
+  readonly engine: Engine;
+  readonly rng: Rng;
+  readonly network: Network;
+  readonly modelConfig: ModelConfig;
+  readonly optimizer: Optimizer;
+  readonly schedule: LrSchedule | null;
+  readonly training: TrainingConfig;
+  private readonly manager: TrainingManager | null;
+  private readonly callbacks: TrainerCallbacks[];
+
+  // The loop's state: everything here is in trainer_state.json.
+  private completedEpochs = 0;
+  private globalStep = 0;
+  private bestMetric: number | null = null;
+  private bestEpoch: number | null = null;
+  private bestValLoss: number | null = null;
+  private epochsWithoutImprovement = 0;
+  private position: EpochPosition | null = null;
+  private bestWeights: StateDict | null = null;
+
+  private stopRequest: string | null = null;
+  private lastHeartbeat = 0;
+
+  constructor(
+    readonly dataset: Dataset,
+    config: Pick<TrainConfig, 'model' | 'training'>,
+    private readonly options: TrainerOptions = {},
+  ) {
+    this.training = config.training;
+    this.manager = options.manager ?? null;
+    this.callbacks = options.callbacks ?? [];
+    this.modelConfig = ModelConfigSchema.parse({ ...config.model, inputSize: dataset.featureNames.length, outputSize: dataset.horizon });
+    this.engine = Engine.create();
+    this.rng = new Rng(this.training.seed);
+    this.network = createNetwork(this.modelConfig, this.engine, this.rng);
+    const opts = { lr: this.training.learningRate, weightDecay: this.training.weightDecay };
+    this.optimizer = this.training.optimizer === 'adamw' ? new AdamW(this.network.parameters(), opts) : new Adam(this.network.parameters(), opts);
+    const spec = scheduleSpec(this.training);
+    this.schedule = spec ? createSchedule(this.optimizer, spec) : null;
+  }
+
+  /** Parameters in the network. */
+  get parameterCount(): number {
+    return this.network.parameters().reduce((n, p) => n + p.value.size, 0);
+  }
+
+  /** Ends training after the current step: a last checkpoint is written and fit() returns 'interrupted'. */
+  requestStop(reason: string): void {
+    this.stopRequest ??= reason;
+  }
+
+  weights(): StateDict {
+    return toNamed(stateDict(this.network));
+  }
+
+  /** The weights of the best epoch so far (the current ones before any epoch ended). */
+  bestStateDict(): StateDict {
+    return this.bestWeights ?? this.weights();
+  }
+
+  /**
+   * Continues from a checkpoint: model, optimizer (moments, step, lr), schedule, RNG, early-stopping and best
+   * tracking, and, for a checkpoint written mid-epoch, the epoch's shuffled order and the next batch. The best
+   * weights come from checkpoints/best/ when it exists.
+   */
+  restore(checkpoint: LoadedCheckpoint, bestDir: string | null = null): void {
+    const s = checkpoint.trainerState;
+    loadStateDict(this.network, asF32(checkpoint.weights, checkpoint.path));
+    this.optimizer.loadStateDict(checkpoint.optimizerState, checkpoint.optimizerMetadata);
+    if (this.schedule) {
+      if (!s.scheduler) throw new Error(`checkpoint ${checkpoint.path} has no scheduler state but this run uses a ${this.schedule.type} schedule`);
+      this.schedule.loadStateDict(s.scheduler);
+    }
+    this.rng.setState(checkpoint.rngState as RngState);
+    this.completedEpochs = Number(s.completed_epochs ?? s.epoch);
+    this.globalStep = s.global_step;
+    this.bestMetric = s.best_metric;
+    this.bestEpoch = (s.best_epoch as number | null | undefined) ?? null;
+    this.bestValLoss = (s.best_val_loss as number | null | undefined) ?? null;
+    this.epochsWithoutImprovement = s.early_stopping.epochs_without_improvement;
+    const p = s.epoch_position as { epoch: number; order: number[]; next_batch: number; loss_sum: number; samples: number; seconds: number } | null | undefined;
+    this.position = p ? { epoch: p.epoch, order: Int32Array.from(p.order), nextBatch: p.next_batch, lossSum: p.loss_sum, samples: p.samples, seconds: p.seconds } : null;
+    this.bestWeights = bestDir ? readSafetensors(`${bestDir}/${CHECKPOINT_FILES.weights}`).tensors : this.bestMetric === null ? null : this.weights();
+  }
+
+  /** Epochs this trainer has completed (after restore: the checkpoint's). */
+  get epochsCompleted(): number {
+    return this.completedEpochs;
+  }
+
+  async fit(): Promise<FitResult> {
+    const { epochs, batchSize, loss, gradClip, patience } = this.training;
+    const train = this.dataset.train;
+    const val = this.dataset.val;
+    const n = train.size;
+    const stepsPerEpoch = Math.ceil(n / batchSize);
+    const xBatch = new Float32Array(batchSize * train.seqLength * train.numFeatures);
+    const yBatch = new Float32Array(batchSize * train.horizon);
+    const startEpoch = this.position?.epoch ?? this.completedEpochs + 1;
+    const resumed = this.globalStep > 0;
+    const progress = this.options.progress ? new ProgressLine('train', (epochs - startEpoch + 1) * stepsPerEpoch) : null;
+    let progressDone = 0;
+    const removeSignals = this.options.handleSignals ? this.installSignalHandlers() : () => {};
+    this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, resumed }));
+    this.log(`${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`);
+
+    let stopReason: StopReason = 'max_epochs';
+    try {
+      for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+        // --- train: one pass over the windows in a seeded shuffled order (or the interrupted pass, continued) ---
+        const resumeAt = this.position?.epoch === epoch ? this.position : null;
+        const order = resumeAt?.order ?? this.shuffledOrder(n);
+        let lossSum = resumeAt?.lossSum ?? 0;
+        let samples = resumeAt?.samples ?? 0;
+        const started = performance.now() - (resumeAt?.seconds ?? 0) * 1000;
+        const lr = this.optimizer.lr;
+        this.position = null;
+        for (let b = resumeAt?.nextBatch ?? 0; b < stepsPerEpoch; b++) {
+          const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
+          const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
+          const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
+          const stepLoss = trainStep(this.network, loss, x, y, idx.length);
+          if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
+          this.optimizer.step();
+          this.globalStep++;
+          lossSum += stepLoss * idx.length;
+          samples += idx.length;
+          progress?.update(++progressDone, `epoch ${epoch}/${epochs} step ${b + 1}/${stepsPerEpoch} loss ${(lossSum / samples).toFixed(5)}`);
+          const info = { epoch, step: b + 1, stepsPerEpoch, globalStep: this.globalStep, loss: stepLoss };
+          this.callbacks.forEach((c) => c.onStepEnd?.(info));
+          this.heartbeatIfDue();
+          await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between steps
+          if (this.stopRequest !== null && b + 1 < stepsPerEpoch) {
+            this.position = { epoch, order, nextBatch: b + 1, lossSum, samples, seconds: (performance.now() - started) / 1000 };
+            this.saveCheckpoint(epoch, false, { train_loss: lossSum / samples }, false);
+            this.log(`interrupted by ${this.stopRequest} in epoch ${epoch} after step ${b + 1}/${stepsPerEpoch}; resume continues from here`);
+            stopReason = 'interrupted';
+            return this.finish(stopReason, progress);
+          }
+        }
+        const trainLoss = lossSum / samples;
+
+        // --- validate: no shuffling, no dropout ---
+        const valLoss = val.size > 0 ? meanLoss(loss, this.predictScaled(val), val.y) : null;
+        const metric = this.training.metricForBestModel === 'val_loss' && valLoss !== null ? valLoss : trainLoss;
+
+        // --- best tracking and early stopping ---
+        const isBest = this.bestMetric === null || metric < this.bestMetric;
+        if (isBest) {
+          this.bestMetric = metric;
+          this.bestEpoch = epoch;
+          this.bestValLoss = valLoss;
+          this.bestWeights = this.weights();
+          this.epochsWithoutImprovement = 0;
+        } else {
+          this.epochsWithoutImprovement++;
+        }
+        this.schedule?.step(metric);
+        this.completedEpochs = epoch;
+        const epochSeconds = (performance.now() - started) / 1000;
+
+        const summary: EpochSummary = {
+          epoch,
+          epochs,
+          globalStep: this.globalStep,
+          trainLoss,
+          valLoss,
+          lr,
+          epochSeconds,
+          isBest,
+          bestMetric: this.bestMetric ?? metric,
+          epochsWithoutImprovement: this.epochsWithoutImprovement,
+        };
+        this.manager?.logMetrics(epoch, { train_loss: trainLoss, val_loss: valLoss, lr, epoch_time: epochSeconds, global_step: this.globalStep }, 'train');
+        this.log(
+          `epoch ${epoch}/${epochs} train_loss=${trainLoss.toFixed(6)} val_loss=${valLoss === null ? '-' : valLoss.toFixed(6)} ` +
+            `lr=${lr.toExponential(3)} time=${epochSeconds.toFixed(2)}s${isBest ? ' (best)' : ''}`,
+        );
+        let stop: StopReason | null = null;
+        if (patience > 0 && this.epochsWithoutImprovement >= patience) stop = 'early_stopping';
+        for (const c of this.callbacks) if (c.onEpochEnd?.(summary) === 'stop') stop ??= 'callback';
+        if (this.stopRequest !== null) stop = 'interrupted';
+        const last = epoch === epochs || stop !== null;
+        if (epoch % this.training.checkpointInterval === 0 || isBest || last) {
+          this.saveCheckpoint(epoch, isBest, { train_loss: trainLoss, val_loss: valLoss }, true);
+        }
+        this.manager?.heartbeat();
+        if (stop !== null) {
+          stopReason = stop;
+          if (stop === 'early_stopping') this.log(`early stopping: ${this.epochsWithoutImprovement} epochs without improvement of ${this.training.metricForBestModel} (best ${this.bestMetric} at epoch ${this.bestEpoch})`);
+          break;
+        }
+      }
+      return this.finish(stopReason, progress);
+    } finally {
+      removeSignals();
+    }
+  }
+
+  private finish(stopReason: StopReason, progress: ProgressLine | null): FitResult {
+    progress?.finish();
+    const result: FitResult = {
+      stopReason,
+      epochsTrained: this.completedEpochs,
+      globalStep: this.globalStep,
+      bestEpoch: this.bestEpoch,
+      bestMetric: this.bestMetric,
+      bestValLoss: this.bestValLoss,
+      interruptedBy: stopReason === 'interrupted' ? this.stopRequest : null,
+    };
+    this.callbacks.forEach((c) => c.onTrainEnd?.(result));
+    return result;
+  }
+
+  private shuffledOrder(n: number): Int32Array {
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    this.rng.shuffle(order);
+    return order;
+  }
+
+  private trainerState(complete: boolean): TrainerStateInput {
+    const p = this.position;
+    return {
+      global_step: this.globalStep,
+      best_metric: this.bestMetric,
+      metric_for_best_model: this.training.metricForBestModel,
+      greater_is_better: false,
+      early_stopping: { patience: this.training.patience, best_metric: this.bestMetric, epochs_without_improvement: this.epochsWithoutImprovement },
+      scheduler: this.schedule?.stateDict() ?? null,
+      completed_epochs: this.completedEpochs,
+      epoch_complete: complete,
+      best_epoch: this.bestEpoch,
+      best_val_loss: this.bestValLoss,
+      num_train_epochs: this.training.epochs,
+      train_batch_size: this.training.batchSize,
+      seed: this.training.seed,
+      epoch_position: p
+        ? { epoch: p.epoch, order: Array.from(p.order), next_batch: p.nextBatch, loss_sum: p.lossSum, samples: p.samples, seconds: p.seconds }
+        : null,
+    };
+  }
+
+  private saveCheckpoint(epoch: number, isBest: boolean, metrics: Record<string, number | null>, complete: boolean): void {
+    if (!this.manager) return;
+    const path = this.manager.saveCheckpoint({
+      weights: this.weights(),
+      optimizerState: this.optimizer.stateDict(),
+      optimizerMetadata: this.optimizer.stateMetadata(),
+      trainerState: this.trainerState(complete),
+      rngState: this.rng.getState(),
+      epoch,
+      metrics,
+      isBest,
+    });
+    this.callbacks.forEach((c) => c.onCheckpoint?.({ epoch, path, isBest, complete }));
+  }
+
+  private heartbeatIfDue(): void {
+    if (!this.manager) return;
+    const now = Date.now();
+    if (now - this.lastHeartbeat < HEARTBEAT_MS) return;
+    this.lastHeartbeat = now;
+    this.manager.heartbeat();
+  }
+
+  private log(message: string): void {
+    this.manager?.saveTrainingLog(message);
+  }
+
+  private installSignalHandlers(): () => void {
+    const handler = (signal: NodeJS.Signals) => {
+      this.requestStop(signal);
+      process.stderr.write(`\n${signal}: finishing the current step and writing a checkpoint (send again to abort now)\n`);
+      remove(); // a second signal gets Node's default behaviour
+    };
+    const remove = () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return remove;
+  }
+
+  /** Scaled network outputs for every window of a segment, in order (evaluation mode). */
+  predictScaled(set: WindowSet): Float32Array {
+    const out = new Float32Array(set.size * set.horizon);
+    const stride = set.seqLength * set.numFeatures;
+    const buffer = new Float32Array(Math.min(EVAL_BATCH, set.size) * stride);
+    for (let start = 0; start < set.size; start += EVAL_BATCH) {
+      const count = Math.min(EVAL_BATCH, set.size - start);
+      const idx = new Int32Array(count);
+      for (let i = 0; i < count; i++) idx[i] = start + i;
+      const x = set.gatherX(idx, buffer.subarray(0, count * stride));
+      out.set(predict(this.network, x, count), start * set.horizon);
+    }
+    return out;
+  }
+
+  /** Loads weights into the network (e.g. the best ones before evaluating). */
+  loadWeights(weights: Record<string, NamedTensor>, source = 'weights'): void {
+    loadStateDict(this.network, asF32(weights, source));
+  }
+
+  /** The current network on a segment against the persistence and zero-return baselines (DESIGN.md §5). */
+  evaluate(set: WindowSet = this.dataset.test): Evaluation {
+    return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set));
+  }
+}
+
+/** Scaled network outputs on a segment → log returns → metrics and the predictions file. */
+export function evaluateScaled(set: WindowSet, targetScaler: Dataset['targetScaler'], scaled: Float32Array): Evaluation {
+  const h = set.horizon;
+  const predicted = new Float64Array(set.size * h);
+  for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
+  return evaluateForecasts({
+    dates: set.endDates,
+    lastClose: set.lastClose,
+    actualReturns: set.returns,
+    predictedReturns: predicted,
+    targetDates: set.targetDates,
+    split: set.name,
+  });
+}
