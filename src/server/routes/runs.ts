@@ -1,0 +1,125 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  RUN_FILES,
+  RUN_METRICS,
+  canonicalMetric,
+  listRuns,
+  parseStatusList,
+  readRunDetails,
+  runDirFor,
+  sortRuns,
+  type RunInfo,
+} from '../../training/index.js';
+import { readJson } from '../../training/run-store.js';
+import type { ServerContext } from '../context.js';
+import { HttpError } from '../errors.js';
+import { queryInt, routeSchema, runNameField, symbolField } from '../schema.js';
+
+export const RunParams = z.object({ name: runNameField }).strict();
+
+/** The filters of `klinecast runs list`. */
+const RunsQuery = z
+  .object({
+    symbol: symbolField.optional(),
+    model: z.enum(['lstm', 'gru', 'transformer']).optional(),
+    /** Comma-separated statuses, e.g. completed,crashed. */
+    status: z
+      .string()
+      .max(200)
+      .superRefine((text, ctx) => {
+        try {
+          parseStatusList(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
+    sort: z.enum(RUN_METRICS).default('created'),
+    order: z.enum(['asc', 'desc']).optional(),
+    limit: queryInt(1, 10_000).optional(),
+  })
+  .strict();
+
+const PredictionsQuery = z.object({ step: queryInt(1, 1000).optional() }).strict();
+
+/** A run as the API lists it. The server's folder path is left out: clients address runs by name. */
+export function runJson(run: RunInfo) {
+  return {
+    name: run.name,
+    status: run.status,
+    reason: run.reason,
+    problems: run.problems,
+    symbol: run.symbol,
+    model_type: run.modelType,
+    created_at: run.createdAt,
+    finished_at: run.metadata?.finished_at ?? null,
+    best_val_loss: run.bestValLoss,
+    epochs_trained: run.epochsTrained,
+    eval_metrics: run.evalMetrics,
+    checkpoints: run.checkpoints,
+    has_best: run.hasBest,
+    has_model: run.hasModel,
+    size_bytes: run.sizeBytes,
+  };
+}
+
+/** The folder of an existing run, or 404. The name was validated by the params schema, so it cannot leave outputDir. */
+export function existingRunDir(ctx: ServerContext, name: string): string {
+  const dir = runDirFor(ctx.outputDir, name);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new HttpError(404, 'run_not_found', `no run named ${name}`);
+  return dir;
+}
+
+export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  app.get('/api/v1/runs', { schema: routeSchema({ querystring: RunsQuery, summary: 'Training runs, filtered and sorted as `klinecast runs list`', tags: ['runs'] }) }, async (request) => {
+    const q = request.query as z.output<typeof RunsQuery>;
+    const statuses = q.status ? parseStatusList(q.status) : null;
+    let runs = listRuns(ctx.outputDir).filter(
+      (r) => (q.symbol === undefined || r.symbol === q.symbol) && (q.model === undefined || r.modelType === q.model) && (statuses === null || statuses.includes(r.status)),
+    );
+    runs = sortRuns(runs, canonicalMetric(q.sort), q.order === undefined ? undefined : q.order === 'desc');
+    const total = runs.length;
+    if (q.limit !== undefined) runs = runs.slice(0, q.limit);
+    return { items: runs.map(runJson), total };
+  });
+
+  app.get('/api/v1/runs/:name', { schema: routeSchema({ params: RunParams, summary: 'One run: status, config, model config, training args, test results, files', tags: ['runs'] }) }, async (request) => {
+    const { name } = request.params as z.output<typeof RunParams>;
+    const details = readRunDetails(existingRunDir(ctx, name));
+    return {
+      run: runJson(details.info),
+      metadata: details.info.metadata,
+      config: details.config,
+      model_config: details.modelConfig,
+      training_args: details.trainingArgs,
+      eval_results: details.evalResults,
+      files: details.files,
+    };
+  });
+
+  app.get('/api/v1/runs/:name/metrics', { schema: routeSchema({ params: RunParams, summary: 'Per-epoch metrics (logs/metrics.json) and test results', tags: ['runs'] }) }, async (request) => {
+    const { name } = request.params as z.output<typeof RunParams>;
+    const details = readRunDetails(existingRunDir(ctx, name));
+    return { run: name, status: details.info.status, history: details.history, eval_results: details.evalResults };
+  });
+
+  app.get(
+    '/api/v1/runs/:name/predictions',
+    { schema: routeSchema({ params: RunParams, querystring: PredictionsQuery, summary: 'Test-set predictions against actual prices (results/predictions.json)', tags: ['runs'] }) },
+    async (request) => {
+      const { name } = request.params as z.output<typeof RunParams>;
+      const { step } = request.query as z.output<typeof PredictionsQuery>;
+      const read = readJson(join(existingRunDir(ctx, name), RUN_FILES.predictions));
+      if (!read.ok) {
+        if (read.missing) throw new HttpError(404, 'predictions_not_found', `run ${name} has no ${RUN_FILES.predictions} yet (it is written after evaluation)`);
+        throw new HttpError(409, 'run_files_unreadable', `run ${name}: ${read.reason}`);
+      }
+      const file = read.value as { records?: Array<{ step?: number }> } & Record<string, unknown>;
+      if (step === undefined || !Array.isArray(file.records)) return { run: name, ...file };
+      return { run: name, ...file, records: file.records.filter((r) => r.step === step) };
+    },
+  );
+}

@@ -1,0 +1,131 @@
+/**
+ * Shared by the server tests: a throwaway MariaDB database holding real bars of a few stocks, fixture run folders
+ * written through the public TrainingManager API, and a real server listening on loopback.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { migrate, openDatabase, writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
+import { upsertStockInfo } from '../../src/data/writer.js';
+import { createServer, type ServerOptions } from '../../src/server/index.js';
+import { readAshare } from '../helpers/ashare.js';
+import { mysql } from '../helpers/env.js';
+import { writeCompletedRun } from '../training/manager-fixtures.js';
+
+export const STOCKS = [
+  { symbol: '600519', name: '贵州茅台', stockType: '主板', exchange: 'SSE', market: 'SH', industry: '白酒' },
+  { symbol: '000001', name: '平安银行', stockType: '主板', exchange: 'SZSE', market: 'SZ', industry: '银行' },
+  { symbol: '300750', name: '宁德时代', stockType: '创业板', exchange: 'SZSE', market: 'SZ', industry: '电池' },
+] as const;
+
+/** Bars per stock: the last ~2 years keep setup under a second. */
+export const BARS_PER_STOCK = 500;
+
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  name: string;
+  drop(): Promise<void>;
+}
+
+function barsOf(symbol: string): KlineBar[] {
+  const s = readAshare(symbol);
+  const from = Math.max(0, s.dates.length - BARS_PER_STOCK);
+  const bars: KlineBar[] = [];
+  for (let i = from; i < s.dates.length; i++) {
+    bars.push({
+      symbol,
+      tradeDate: s.dates[i],
+      open: s.open[i],
+      high: s.high[i],
+      low: s.low[i],
+      close: s.close[i],
+      preClose: s.preClose[i],
+      change: s.change[i],
+      pctChg: s.pctChg[i],
+      vol: s.vol[i],
+      amount: s.amount[i],
+      turnoverRate: null,
+      pe: null,
+      pb: null,
+      totalMv: null,
+      circMv: null,
+      limitStatus: null,
+    });
+  }
+  return bars;
+}
+
+/** A new database klinecast_t_<hex> on the test MariaDB with the schema and real bars; drop() removes it. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (!mysql.url) throw new Error('KLINECAST_TEST_MYSQL_URL is not set');
+  const name = `klinecast_t_${randomBytes(6).toString('hex')}`;
+  const url = new URL(mysql.url);
+  url.pathname = `/${name}`;
+  const handle = await openDatabase(url.toString(), { createDatabase: true });
+  await migrate(handle);
+  await handle.db.transaction().execute(async (trx) => {
+    for (const stock of STOCKS) await writeBars(trx, handle.dialect, barsOf(stock.symbol));
+    await upsertStockInfo(
+      trx,
+      handle.dialect,
+      STOCKS.map((s) => ({ symbol: s.symbol, name: s.name, exchange: s.exchange, market: s.market, stockType: s.stockType, industry: s.industry, listDate: null, delistDate: null, isActive: true })),
+    );
+  });
+  return {
+    handle,
+    name,
+    async drop() {
+      const { sql } = await import('kysely');
+      await sql.raw(`DROP DATABASE IF EXISTS \`${name}\``).execute(handle.db);
+      await handle.close();
+    },
+  };
+}
+
+export interface FixtureRuns {
+  outputDir: string;
+  /** Completed runs: two of 600519 (the second with the lower MAE), one of 000001. */
+  completed: string[];
+  bestFor600519: string;
+  cleanup(): void;
+}
+
+/** An output folder with completed runs written by TrainingManager, a corrupt folder and a file outside it. */
+export function writeFixtureRuns(): FixtureRuns {
+  const root = mkdtempSync(join(tmpdir(), 'klinecast-server-'));
+  const outputDir = join(root, 'out');
+  const a = writeCompletedRun(outputDir, { symbol: '600519', runName: '600519_lstm_fixture', maeScale: 1 }).runName;
+  const b = writeCompletedRun(outputDir, { symbol: '600519', modelType: 'gru', runName: '600519_gru_fixture', maeScale: 1.8 }).runName;
+  const c = writeCompletedRun(outputDir, { symbol: '000001', runName: '000001_lstm_fixture' }).runName;
+  mkdirSync(join(outputDir, 'half_created'));
+  // A secret beside out/: path traversal attempts aim at it.
+  writeFileSync(join(root, 'secret.json'), '{"secret": true}\n');
+  return { outputDir, completed: [a, b, c], bestFor600519: b, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const app = await createServer({ webDir: null, ...options });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url, close: () => app.close() };
+}
+
+/** fetch + JSON, returning status, headers and body. */
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // non-JSON (HTML, assets)
+  }
+  return { status: res.status, headers: res.headers, body };
+}
