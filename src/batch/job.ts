@@ -1,0 +1,45 @@
+/**
+ * The one unit of batch work: train one symbol's series with one config into one run folder.
+ * The pool and the queue are generic over this contract, so they are tested with tiny job functions and
+ * run the real trainer (src/batch/train-job.ts) in production.
+ */
+import type { KlineSeries } from '../data/types.js';
+
+export type JobMetrics = Record<string, number | null>;
+
+export interface JobInput {
+  series: KlineSeries;
+  /** the resolved training config, already validated in the main thread */
+  config: unknown;
+  /** folder the run folder is created in */
+  outputDir: string;
+  /** the run name to claim; batch chooses it so that a resumed batch can find a run it lost track of */
+  runName: string;
+  /** fraction of the job done, 0..1, with a short note (e.g. "epoch 3/10") */
+  onProgress(fraction: number, note?: string): void;
+}
+
+export type JobOutput =
+  | { status: 'completed'; runName: string; path: string; modelType: string; metrics: JobMetrics }
+  /** the stock cannot be trained with this config (too little data after warm-up, no test segment …) */
+  | { status: 'skipped'; reason: string };
+
+export type JobFunction = (input: JobInput) => Promise<JobOutput>;
+
+/**
+ * Where a worker thread finds the job function: a module URL and the export name. A module, not a
+ * closure, because functions cannot cross into a worker thread.
+ */
+export interface JobRef {
+  module: string;
+  export: string;
+}
+
+/** Main-thread side of a job kind: what it is called in run names and a cheap check before data is sent to a thread. */
+export interface JobKind {
+  ref: JobRef;
+  /** model type for run names and the registry */
+  modelType: string;
+  /** a reason to skip this series without training it, or null */
+  precheck(series: KlineSeries): string | null;
+}

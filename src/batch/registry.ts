@@ -1,0 +1,124 @@
+/**
+ * The model registry: one row per trained run in the `model_registry` table (src/data migration
+ * 003_model_registry), so runs trained by many machines into many folders are visible in one place.
+ * Registering is an upsert on run_name, so registering the same run twice leaves one row.
+ */
+import { hostname } from 'node:os';
+import { sqlNow } from '../data/db/connection.js';
+import type { Db, Dialect, ModelRegistryTable } from '../data/db/schema.js';
+import type { JobMetrics } from './job.js';
+
+export type RegistryStatus = 'completed' | 'failed';
+
+export interface RegistryEntry {
+  runName: string;
+  symbol: string | null;
+  modelType: string;
+  configHash: string;
+  status: RegistryStatus;
+  metrics: JobMetrics | null;
+  /** absolute path of the run folder on `host` (or on shared storage) */
+  path: string;
+  host: string;
+  /** 'YYYY-MM-DD HH:MM:SS' UTC */
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface RegistryFilter {
+  symbol?: string;
+  modelType?: string;
+  status?: RegistryStatus[];
+  configHash?: string;
+  host?: string;
+  /** newest first; at most this many */
+  limit?: number;
+}
+
+type RegistryRow = Omit<ModelRegistryTable, 'id'>;
+
+function toRow(e: RegistryEntry): RegistryRow {
+  return {
+    run_name: e.runName,
+    symbol: e.symbol,
+    model_type: e.modelType,
+    config_hash: e.configHash,
+    status: e.status,
+    metrics: e.metrics ? JSON.stringify(e.metrics) : null,
+    path: e.path,
+    host: e.host,
+    created_at: e.createdAt,
+    finished_at: e.finishedAt,
+  };
+}
+
+function fromRow(r: RegistryRow): RegistryEntry {
+  let metrics: JobMetrics | null = null;
+  if (r.metrics) {
+    try {
+      metrics = JSON.parse(r.metrics) as JobMetrics;
+    } catch {
+      metrics = null;
+    }
+  }
+  return {
+    runName: r.run_name,
+    symbol: r.symbol,
+    modelType: r.model_type,
+    configHash: r.config_hash,
+    status: r.status as RegistryStatus,
+    metrics,
+    path: r.path,
+    host: r.host,
+    createdAt: String(r.created_at),
+    finishedAt: r.finished_at === null ? null : String(r.finished_at),
+  };
+}
+
+/** Fills host and timestamps for a run finished here and now. */
+export function localEntry(entry: Omit<RegistryEntry, 'host' | 'createdAt' | 'finishedAt'> & Partial<Pick<RegistryEntry, 'createdAt' | 'finishedAt'>>): RegistryEntry {
+  const now = sqlNow();
+  return { host: hostname(), createdAt: now, finishedAt: now, ...entry };
+}
+
+/** ISO-8601 as the registry's 'YYYY-MM-DD HH:MM:SS' UTC. */
+export function registryTime(iso: string | null | undefined): string | null {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? new Date(t).toISOString().slice(0, 19).replace('T', ' ') : null;
+}
+
+export async function registerRun(db: Db, dialect: Dialect, entry: RegistryEntry): Promise<void> {
+  const row = toRow(entry);
+  const { run_name: _key, created_at: _created, ...update } = row;
+  const insert = db.insertInto('model_registry').values(row);
+  if (dialect === 'mysql') await insert.onDuplicateKeyUpdate(update).execute();
+  else await insert.onConflict((oc) => oc.column('run_name').doUpdateSet(update)).execute();
+}
+
+export async function listRegistry(db: Db, filter: RegistryFilter = {}): Promise<RegistryEntry[]> {
+  let q = db.selectFrom('model_registry').select([
+    'run_name', 'symbol', 'model_type', 'config_hash', 'status', 'metrics', 'path', 'host', 'created_at', 'finished_at',
+  ]);
+  if (filter.symbol) q = q.where('symbol', '=', filter.symbol);
+  if (filter.modelType) q = q.where('model_type', '=', filter.modelType);
+  if (filter.status && filter.status.length) q = q.where('status', 'in', filter.status);
+  if (filter.configHash) q = q.where('config_hash', '=', filter.configHash);
+  if (filter.host) q = q.where('host', '=', filter.host);
+  q = q.orderBy('created_at', 'desc').orderBy('run_name');
+  if (filter.limit !== undefined) q = q.limit(filter.limit);
+  return (await q.execute()).map(fromRow);
+}
+
+/** The completed run of (symbol, config), if any machine already trained it: a retried queue job reuses it instead of training twice. */
+export async function findCompleted(db: Db, symbol: string, configHashValue: string): Promise<RegistryEntry | null> {
+  const row = await db
+    .selectFrom('model_registry')
+    .select(['run_name', 'symbol', 'model_type', 'config_hash', 'status', 'metrics', 'path', 'host', 'created_at', 'finished_at'])
+    .where('symbol', '=', symbol)
+    .where('config_hash', '=', configHashValue)
+    .where('status', '=', 'completed')
+    .orderBy('created_at')
+    .executeTakeFirst();
+  return row ? fromRow(row) : null;
+}
