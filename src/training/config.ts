@@ -13,7 +13,9 @@ import { UserError } from '../util/errors.js';
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
 /** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
-export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true });
+export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true }).extend({
+  modelType: ModelConfigSchema.shape.modelType.default('lstm'),
+});
 
 export const SchedulerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
@@ -64,7 +66,7 @@ export const TrainConfigSchema = z.object({
     .strict()
     .default({ database: null, symbol: null, startDate: null, endDate: null }),
   dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
-  model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({ modelType: 'lstm' })),
+  model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({})),
   training: TrainingSchema.strict().default(() => TrainingSchema.parse({})),
   output: z
     .object({ outputDir: z.string().min(1).default('out'), runName: z.string().min(1).nullable().default(null) })
@@ -94,11 +96,11 @@ export function mergeConfig(...layers: unknown[]): Plain {
 }
 
 /** Validates a merged config; the error names every bad field by its path (e.g. training.learningRate). */
-export function parseTrainConfig(input: unknown, source = 'training config'): TrainConfig {
+export function parseTrainConfig(input: unknown, source = 'training config', describePath: (path: string) => string = (p) => p): TrainConfig {
   const parsed = TrainConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
-      const path = i.path.join('.') || '(root)';
+      const path = describePath(i.path.join('.')) || '(root)';
       return i.code === 'unrecognized_keys' ? `${path === '(root)' ? '' : `${path}: `}unknown field(s) ${i.keys.join(', ')}` : `${path}: ${i.message}`;
     });
     throw new UserError(`invalid ${source}: ${issues.join('; ')}`, 'bad_config');
@@ -131,8 +133,9 @@ export function readConfigFile(path: string): Plain {
   return value;
 }
 
-/** defaults < file < overrides, validated once. */
-export function resolveTrainConfig(options: { file?: string; overrides?: unknown } = {}): TrainConfig {
+/** defaults < file < overrides, validated once; describePath lets the CLI name its flag beside a bad field. */
+export function resolveTrainConfig(options: { file?: string; overrides?: unknown; describePath?: (path: string) => string } = {}): TrainConfig {
   const fromFile = options.file ? readConfigFile(options.file) : {};
-  return parseTrainConfig(mergeConfig(fromFile, options.overrides), options.file ? `training config (${options.file} + flags)` : 'training config');
+  const source = options.file ? `training config (${options.file} + flags)` : 'training config';
+  return parseTrainConfig(mergeConfig(fromFile, options.overrides), source, options.describePath);
 }

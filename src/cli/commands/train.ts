@@ -1,0 +1,202 @@
+/**
+ * `klinecast train` and `klinecast eval <run>`: thin over src/training's runTraining / evaluateRun. This file maps
+ * flags onto TrainConfig fields (one table, so every hyper-parameter has exactly one flag) and prints the summary.
+ */
+import type { Command } from 'commander';
+import { UserError } from '../../util/errors.js';
+import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
+import { formatDuration, printJson, printTable, type Cell } from '../output.js';
+import { formatBytes } from './runs.js';
+
+type Kind = 'int' | 'number' | 'string' | 'list' | 'split';
+
+/** flag → config path. The flag's own name is what an error about that field mentions. */
+const FLAGS: Array<{ flag: string; path: string; kind: Kind; help: string }> = [
+  { flag: 'symbol', path: 'data.symbol', kind: 'string', help: '6-digit stock code, e.g. 600519' },
+  { flag: 'start', path: 'data.startDate', kind: 'string', help: 'first trading date to load (YYYY-MM-DD)' },
+  { flag: 'end', path: 'data.endDate', kind: 'string', help: 'last trading date to load (YYYY-MM-DD)' },
+  { flag: 'model', path: 'model.modelType', kind: 'string', help: 'lstm | gru | transformer (default lstm)' },
+  { flag: 'seq-length', path: 'dataset.seqLength', kind: 'int', help: 'days in one input window (default 60)' },
+  { flag: 'horizon', path: 'dataset.horizon', kind: 'int', help: 'days predicted directly (default 1)' },
+  { flag: 'features', path: 'dataset.features', kind: 'list', help: 'comma-separated feature names (default: the 50-feature set)' },
+  { flag: 'split', path: 'dataset.split', kind: 'split', help: 'train,val,test ratios (default 0.7,0.15,0.15)' },
+  { flag: 'hidden-size', path: 'model.hiddenSize', kind: 'int', help: 'LSTM/GRU hidden size or Transformer d_model (default 128)' },
+  { flag: 'num-layers', path: 'model.numLayers', kind: 'int', help: 'stacked layers (default 2)' },
+  { flag: 'dropout', path: 'model.dropout', kind: 'number', help: 'dropout (default 0.2)' },
+  { flag: 'head-hidden-size', path: 'model.headHiddenSize', kind: 'int', help: 'hidden units of the MLP head (default 64)' },
+  { flag: 'num-heads', path: 'model.numHeads', kind: 'int', help: 'Transformer attention heads (default 4)' },
+  { flag: 'dim-feedforward', path: 'model.dimFeedforward', kind: 'int', help: 'Transformer feed-forward size (default 512)' },
+  { flag: 'epochs', path: 'training.epochs', kind: 'int', help: 'maximum epochs (default 50)' },
+  { flag: 'batch-size', path: 'training.batchSize', kind: 'int', help: 'windows per step (default 32)' },
+  { flag: 'lr', path: 'training.learningRate', kind: 'number', help: 'learning rate (default 1e-3)' },
+  { flag: 'optimizer', path: 'training.optimizer', kind: 'string', help: 'adam | adamw (default adam)' },
+  { flag: 'weight-decay', path: 'training.weightDecay', kind: 'number', help: 'weight decay (default 0)' },
+  { flag: 'loss', path: 'training.loss', kind: 'string', help: 'mse | huber | mae (default mse)' },
+  { flag: 'patience', path: 'training.patience', kind: 'int', help: 'early-stopping patience in epochs, 0 = off (default 10)' },
+  { flag: 'grad-clip', path: 'training.gradClip', kind: 'number', help: 'max gradient norm, 0 = off (default 1.0)' },
+  { flag: 'scheduler', path: 'training.scheduler.type', kind: 'string', help: 'none | plateau | step | cosine (default none)' },
+  { flag: 'scheduler-factor', path: 'training.scheduler.factor', kind: 'number', help: 'plateau: lr factor (default 0.5)' },
+  { flag: 'scheduler-patience', path: 'training.scheduler.patience', kind: 'int', help: 'plateau: epochs to wait (default 5)' },
+  { flag: 'step-size', path: 'training.scheduler.stepSize', kind: 'int', help: 'step: epochs between decays (default 10)' },
+  { flag: 'gamma', path: 'training.scheduler.gamma', kind: 'number', help: 'step: decay factor (default 0.5)' },
+  { flag: 't-max', path: 'training.scheduler.tMax', kind: 'int', help: 'cosine: period in epochs (default: epochs)' },
+  { flag: 'eta-min', path: 'training.scheduler.etaMin', kind: 'number', help: 'cosine: minimum lr (default 0)' },
+  { flag: 'checkpoint-interval', path: 'training.checkpointInterval', kind: 'int', help: 'checkpoint every N epochs (default 1)' },
+  { flag: 'save-total-limit', path: 'training.saveTotalLimit', kind: 'int', help: 'checkpoints kept, best/ always kept (default 3)' },
+  { flag: 'metric-for-best-model', path: 'training.metricForBestModel', kind: 'string', help: 'val_loss | train_loss (default val_loss)' },
+  { flag: 'seed', path: 'training.seed', kind: 'int', help: 'random seed (default 42)' },
+  { flag: 'run-name', path: 'output.runName', kind: 'string', help: 'custom run folder name (default {symbol}_{model}_{YYYYMMDD_HHMMSS})' },
+  { flag: 'output-dir', path: 'output.outputDir', kind: 'string', help: 'folder holding runs (default out)' },
+];
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function convert(flag: string, kind: Kind, raw: string): unknown {
+  switch (kind) {
+    case 'string':
+      return raw;
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'split': {
+      const parts = raw.split(',').map(Number);
+      if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v))) throw new UserError(`--${flag} must be three ratios train,val,test such as 0.7,0.15,0.15, got "${raw}"`);
+      return { type: 'ratio', train: parts[0], val: parts[1], test: parts[2] };
+    }
+    case 'int':
+    case 'number': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) throw new UserError(`--${flag} must be a number, got "${raw}"`);
+      if (kind === 'int' && !Number.isInteger(value)) throw new UserError(`--${flag} must be a whole number, got "${raw}"`);
+      return value;
+    }
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys[keys.length - 1]] = value;
+}
+
+/** The config layer the flags give (only flags actually passed). */
+export function flagOverrides(opts: Record<string, unknown>): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  for (const f of FLAGS) {
+    const raw = opts[camel(f.flag)];
+    if (raw === undefined) continue;
+    setPath(overrides, f.path, convert(f.flag, f.kind, String(raw)));
+  }
+  const scheduler = (overrides.training as { scheduler?: Record<string, unknown> } | undefined)?.scheduler;
+  if (scheduler && scheduler.type === undefined) {
+    throw new UserError('scheduler settings were given without --scheduler plateau|step|cosine');
+  }
+  return overrides;
+}
+
+/** "training.learningRate" → "training.learningRate (--lr)", so an error names the flag the user typed. */
+function describePath(path: string): string {
+  const f = FLAGS.find((x) => x.path === path || (x.path.startsWith(`${path}.`) && x.path.endsWith('.type')));
+  return f ? `${path} (--${f.flag})` : path;
+}
+
+function num(value: number | null | undefined, digits = 4): Cell {
+  return value === null || value === undefined || !Number.isFinite(value) ? null : Number(value.toFixed(digits));
+}
+
+function printReport(report: TrainingReport): void {
+  console.log('');
+  console.log(`run        ${report.runName} (${report.status}${report.status === 'completed' ? `, ${report.stopReason.replace('_', ' ')}` : ` by ${report.interruptedBy}`})`);
+  console.log(`folder     ${report.runDir}`);
+  console.log(`epochs     ${report.epochsTrained} trained, best epoch ${report.bestEpoch ?? '-'}, best val loss ${num(report.bestValLoss, 6) ?? '-'}`);
+  console.log(`samples    train ${report.trainSamples}, val ${report.valSamples}, test ${report.testSamples}`);
+  console.log(`model      ${report.parameters.toLocaleString('en-US')} parameters${report.modelBytes !== null ? `, ${formatBytes(report.modelBytes)} (model.safetensors)` : ''}`);
+  console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
+  if (report.test && report.baselines) {
+    const t = report.test;
+    const p = report.baselines.persistence;
+    console.log('');
+    printTable(
+      ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
+      [
+        ['model', num(t.mae), num(t.rmse), num(t.mape), num(t.r2), num(t.direction_accuracy), num(t.ic), num(t.rank_ic)],
+        ['persistence', num(p.mae), num(p.rmse), num(p.mape), num(p.r2), null, null, null],
+      ],
+    );
+    const skill = t.skill;
+    console.log(`\nskill vs persistence: ${skill === null ? '-' : `${(skill * 100).toFixed(2)}%`} (1 − MAE / MAE of "tomorrow = today"; > 0 beats it)`);
+  } else {
+    console.log(`\nresume with: klinecast train --resume ${report.runDir}`);
+  }
+}
+
+interface TrainOptions extends Record<string, unknown> {
+  config?: string;
+  resume?: string;
+  database?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export function register(program: Command): void {
+  const train = program
+    .command('train')
+    .description('train one model on one stock from the database and write out/{run}/ (checkpoints, final model, test evaluation)')
+    .option('--config <file.json>', 'a (partial) TrainConfig JSON file; flags override it')
+    .option('--resume <run>', 'continue out/<run> from its newest checkpoint (uses the run\'s saved config)')
+    .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress line on stderr');
+  for (const f of FLAGS) train.option(`--${f.flag} <${f.kind === 'string' ? 'value' : f.kind}>`, f.help);
+  train.action(async (opts: TrainOptions) => {
+    let report: TrainingReport;
+    if (opts.resume) {
+      const extra = FLAGS.filter((f) => opts[camel(f.flag)] !== undefined && f.flag !== 'output-dir').map((f) => `--${f.flag}`);
+      if (extra.length > 0 || opts.config) {
+        throw new UserError(`--resume continues the run with its saved config.json; drop ${[...extra, ...(opts.config ? ['--config'] : [])].join(', ')}`);
+      }
+      report = await runTraining({
+        resume: opts.resume,
+        outputDir: opts.outputDir as string | undefined,
+        databaseUrl: opts.database,
+        progress: opts.progress !== false,
+        handleSignals: true,
+      });
+    } else {
+      const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts), describePath });
+      if (!config.data.symbol) throw new UserError('--symbol is required (a 6-digit code such as 600519), or data.symbol in --config');
+      report = await runTraining({ config, databaseUrl: opts.database, progress: opts.progress !== false, handleSignals: true });
+    }
+    if (opts.json) printJson(report);
+    else printReport(report);
+    // 130 = "terminated by Ctrl-C", as shells report it; the checkpoint is written.
+    if (report.status === 'interrupted') process.exitCode = 130;
+  });
+
+  program
+    .command('eval <run>')
+    .description("re-evaluate a run's final model on its test segment (data reloaded from the database) and rewrite results/")
+    .option('--output-dir <dir>', 'folder holding the runs', 'out')
+    .option('--database <url>', 'database to reload the bars from (default: the configured one)')
+    .option('--json', 'print the evaluation as JSON')
+    .action(async (run: string, opts: { outputDir: string; database?: string; json?: boolean }) => {
+      const result = await evaluateRun(run, { outputDir: opts.outputDir, databaseUrl: opts.database });
+      const r = result.evaluation.results;
+      if (opts.json) {
+        printJson({ run: result.runName, dir: result.runDir, previous_mae: result.previousMae, ...r });
+        return;
+      }
+      const t = r.test_metrics;
+      const p = r.baselines.persistence;
+      console.log(`run ${result.runName}: ${r.n_samples} test days, horizon ${r.horizon}`);
+      printTable(
+        ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
+        [
+          ['model', num(t.mae), num(t.rmse), num(t.mape), num(t.r2), num(t.direction_accuracy), num(t.ic), num(t.rank_ic)],
+          ['persistence', num(p.mae), num(p.rmse), num(p.mape), num(p.r2), null, null, null],
+        ],
+      );
+      console.log(`\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${num(result.previousMae) ?? '-'}`);
+      console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);
+    });
+}
