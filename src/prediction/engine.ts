@@ -1,0 +1,218 @@
+/**
+ * PredictionEngine: trained runs → forecasts for symbols in the database. It chooses the run (given, or the best
+ * completed one for the symbol by test MAE), loads it once (cached, reloaded when its weights file changes), reads
+ * the symbol's bars from the same first day training read up to the requested end date, and forecasts the run's
+ * horizon directly. Reading is all it does: nothing is written anywhere.
+ */
+import { statSync } from 'node:fs';
+import { z } from 'zod';
+import { StockDataLoader, TradingCalendar, requireIsoDate, requireSymbol, type DatabaseHandle, type IsoDate, type KlineSeries } from '../data/index.js';
+import { DEFAULT_OUTPUT_DIR, bestRun, listRuns, resolveRunRef, type RunInfo } from '../training/index.js';
+import { UserError } from '../util/errors.js';
+import { ForecastOptionsSchema, forecastPrepared, prepareInput, type Forecast, type PreparedInput } from './forecast.js';
+import { loadRunModel, weightsPathOf, type CheckpointChoice, type RunModel } from './model.js';
+
+export const PredictRequestSchema = ForecastOptionsSchema.extend({
+  /** Run name (inside the engine's output dir) or path; default: the best completed run for the symbol by test MAE. */
+  run: z.string().min(1).optional(),
+  checkpoint: z.enum(['final', 'best']).default('final'),
+  /** Forecast from the last bar on or before this date; default: the last bar in the database. */
+  endDate: z.string().optional(),
+  /** Apply a run trained on one symbol to another one (the forecast then carries a warning). */
+  allowOtherSymbol: z.boolean().default(false),
+}).strict();
+export type PredictRequest = z.input<typeof PredictRequestSchema>;
+type ParsedRequest = z.infer<typeof PredictRequestSchema>;
+
+export interface PredictionEngineOptions {
+  database: DatabaseHandle;
+  /** Where runs live; default "out". */
+  outputDir?: string;
+  /** Loaded runs kept in memory (each holds its own engine instance); least recently used ones are dropped. */
+  maxCachedModels?: number;
+}
+
+export interface PredictionFailure {
+  symbol: string;
+  code: string;
+  message: string;
+}
+
+export interface BatchForecast {
+  forecasts: Forecast[];
+  /** Symbols that could not be forecast (no bars, too little history, ...): one failure never stops the rest. */
+  failures: PredictionFailure[];
+}
+
+/** The metric bestRunFor ranks by: test MAE in price units, comparable between runs of one symbol. */
+export const BEST_RUN_METRIC = 'mae';
+
+function parseRequest(input: PredictRequest): ParsedRequest {
+  const parsed = PredictRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new UserError(`invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`, 'bad_input');
+  }
+  const request = parsed.data;
+  if (request.endDate !== undefined) request.endDate = requireIsoDate(request.endDate, 'end date');
+  return request;
+}
+
+export class PredictionEngine {
+  readonly outputDir: string;
+  readonly loader: StockDataLoader;
+  private readonly database: DatabaseHandle;
+  private readonly maxCachedModels: number;
+  /** Insertion order is recency order: a hit is re-inserted at the end. */
+  private readonly models = new Map<string, RunModel>();
+
+  constructor(options: PredictionEngineOptions) {
+    this.database = options.database;
+    this.outputDir = options.outputDir ?? DEFAULT_OUTPUT_DIR;
+    this.loader = new StockDataLoader(options.database);
+    this.maxCachedModels = Math.max(1, options.maxCachedModels ?? 8);
+  }
+
+  /** A run's model, from the cache when its weights file is unchanged since it was loaded. */
+  loadRun(ref: string, checkpoint: CheckpointChoice = 'final'): RunModel {
+    const dir = resolveRunRef(ref, this.outputDir);
+    const key = `${checkpoint}:${dir}`;
+    const cached = this.models.get(key);
+    if (cached) {
+      let mtime: number | null = null;
+      try {
+        mtime = statSync(weightsPathOf(dir, checkpoint)).mtimeMs;
+      } catch {
+        mtime = null;
+      }
+      this.models.delete(key);
+      if (mtime === cached.weightsMtimeMs) {
+        this.models.set(key, cached);
+        return cached;
+      }
+    }
+    const model = loadRunModel(dir, { checkpoint });
+    this.models.set(key, model);
+    while (this.models.size > this.maxCachedModels) this.models.delete(this.models.keys().next().value as string);
+    return model;
+  }
+
+  /** Drops every loaded model. */
+  clearCache(): void {
+    this.models.clear();
+  }
+
+  /** The best completed run for a symbol by test MAE (with a saved model); a UserError when there is none. */
+  bestRunFor(symbol: string): RunInfo {
+    const sym = requireSymbol(symbol);
+    const runs = listRuns(this.outputDir).filter((r) => r.hasModel);
+    const best = bestRun(runs, BEST_RUN_METRIC, { symbol: sym });
+    if (!best) {
+      throw new UserError(
+        `no completed run with test metrics for ${sym} in ${this.outputDir}; train one (klinecast train --symbol ${sym}) or name a run with --run`,
+        'run_not_found',
+        { symbol: sym },
+      );
+    }
+    return best;
+  }
+
+  /** The forecast for one symbol: the next `days` (default: the run's horizon) trading days after its last bar. */
+  async predict(symbol: string, request: PredictRequest = {}): Promise<Forecast> {
+    const { forecasts, failures } = await this.predictMany([symbol], request);
+    if (failures.length) {
+      const f = failures[0];
+      throw new UserError(f.message, f.code, { symbol: f.symbol });
+    }
+    return forecasts[0];
+  }
+
+  /**
+   * Forecasts for many symbols. Symbols are grouped by run (the given one, or each symbol's best run); each group's
+   * bars come from one query and its windows go through the network as one batch. A symbol that cannot be forecast
+   * is listed in `failures` with the reason; a bad request (options, run, days) throws for all.
+   */
+  async predictMany(symbols: readonly string[], input: PredictRequest = {}): Promise<BatchForecast> {
+    const request = parseRequest(input);
+    const failures: PredictionFailure[] = [];
+    const groups = new Map<string, string[]>();
+    const unique = [...new Set(symbols.map((s) => requireSymbol(s)))];
+    for (const symbol of unique) {
+      let run = request.run;
+      if (run === undefined) {
+        try {
+          run = this.bestRunFor(symbol).name;
+        } catch (err) {
+          if (!(err instanceof UserError) || symbols.length === 1) throw err;
+          failures.push({ symbol, code: err.code, message: err.message });
+          continue;
+        }
+      }
+      groups.set(run, [...(groups.get(run) ?? []), symbol]);
+    }
+    const calendar = await TradingCalendar.load(this.database.db);
+    const forecasts: Forecast[] = [];
+    for (const [run, members] of groups) {
+      const model = this.loadRun(run, request.checkpoint);
+      const series = await this.loadHistory(model, members, request.endDate);
+      const prepared: PreparedInput[] = [];
+      for (const symbol of members) {
+        try {
+          const warnings = this.symbolWarnings(model, symbol, request.allowOtherSymbol);
+          const s = series.get(symbol);
+          if (!s || s.dates.length === 0) {
+            throw new UserError(
+              `no bars for ${symbol}${request.endDate ? ` on or before ${request.endDate}` : ''} in the database (${this.database.url}); import them first (klinecast data import)`,
+              'symbol_not_found',
+            );
+          }
+          const p = prepareInput(model, s, request.endDate, warnings);
+          const latest = calendar.lastStored;
+          const asOf = latest === null || (request.endDate !== undefined && request.endDate < latest) ? request.endDate : latest;
+          const marketDay = asOf === undefined ? undefined : calendar.between(p.input.lastDate, asOf).at(-1);
+          if (marketDay !== undefined && p.input.lastDate < marketDay) {
+            p.warnings.push(`the last bar of ${symbol} is ${p.input.lastDate}, before the market's last trading day ${marketDay} (suspended, or the data is behind)`);
+          }
+          prepared.push(p);
+        } catch (err) {
+          if (!(err instanceof UserError)) throw err;
+          failures.push({ symbol, code: err.code, message: err.message });
+        }
+      }
+      forecasts.push(...forecastPrepared(model, prepared, calendar, request));
+    }
+    const order = new Map(unique.map((s, i) => [s, i]));
+    forecasts.sort((a, b) => order.get(a.symbol)! - order.get(b.symbol)!);
+    return { forecasts, failures };
+  }
+
+  /**
+   * A run applies to its own symbol. A run trained on one stock has its scaler fit on that stock's history, so
+   * another stock's inputs land where the model has not learned; the features are scale-free, which makes it
+   * possible rather than meaningless, so it is allowed on request with a warning. A run without a symbol
+   * (a general model) applies to any.
+   */
+  private symbolWarnings(model: RunModel, symbol: string, allowOther: boolean): string[] {
+    if (model.symbol === null || model.symbol === symbol) return [];
+    if (!allowOther) {
+      throw new UserError(
+        `run ${model.run} was trained on ${model.symbol}, not ${symbol}; its scaler and weights fit ${model.symbol}'s history. ` +
+          `Use a run trained on ${symbol}, or allow other symbols explicitly (--allow-other-symbol) to apply it anyway`,
+        'symbol_mismatch',
+        { run: model.run, runSymbol: model.symbol, symbol },
+      );
+    }
+    return [`run ${model.run} was trained on ${model.symbol}; applied to ${symbol}, its inputs are scaled with ${model.symbol}'s statistics`];
+  }
+
+  /** Bars from the run's recorded history start up to endDate, one query for the group. */
+  private async loadHistory(model: RunModel, symbols: string[], endDate: IsoDate | undefined): Promise<Map<string, KlineSeries>> {
+    const out = new Map<string, KlineSeries>();
+    const start = model.historyStart ?? undefined;
+    if (symbols.length === 1) {
+      out.set(symbols[0], await this.loader.loadSeries(symbols[0], start, endDate));
+      return out;
+    }
+    for await (const s of this.loader.streamSeries({ symbols, start, end: endDate })) out.set(s.symbol, s);
+    return out;
+  }
+}

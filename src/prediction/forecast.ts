@@ -1,0 +1,185 @@
+/**
+ * From K-line series to forecasts with a loaded run, no database: the same features and the saved scaler as in
+ * training (buildInferenceInput), one evaluation-mode forward pass over the whole batch of windows for the point
+ * forecasts, Monte-Carlo dropout per window for the intervals, and forecast dates from the trading calendar.
+ */
+import { z } from 'zod';
+import type { IsoDate, KlineSeries, TradingCalendar } from '../data/index.js';
+import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
+import { UserError } from '../util/errors.js';
+import { forwardDropoutSamples, forwardPoint, type CheckpointChoice, type RunModel } from './model.js';
+
+export const DEFAULT_SAMPLES = 100;
+export const DEFAULT_LEVEL = 0.9;
+export const DEFAULT_SEED = 42;
+/**
+ * |log return| of the last forecast day below which the trend is "flat": 0.1%, one price tick (0.01 CNY) on a
+ * 10 CNY stock, so a forecast that moves less than the market can quote is not called a trend.
+ */
+export const TREND_FLAT_BAND = 0.001;
+
+export const ForecastOptionsSchema = z
+  .object({
+    /** Trading days to forecast, 1…the run's horizon; default: the whole horizon. */
+    days: z.number().int().positive().optional(),
+    /** Monte-Carlo dropout passes for the interval; 0 gives no interval. */
+    samples: z.number().int().min(0).max(10_000).default(DEFAULT_SAMPLES),
+    /** Central coverage of the interval, e.g. 0.9 for the 5%–95% quantiles of the samples. */
+    level: z.number().gt(0).lt(1).default(DEFAULT_LEVEL),
+    seed: z.number().int().min(0).max(0xffffffff).default(DEFAULT_SEED),
+  })
+  .strict();
+export type ForecastOptionsInput = z.input<typeof ForecastOptionsSchema>;
+export type ForecastOptions = z.infer<typeof ForecastOptionsSchema>;
+
+export function parseForecastOptions(input: ForecastOptionsInput = {}): ForecastOptions {
+  const parsed = ForecastOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new UserError(`invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`, 'bad_input');
+  }
+  return parsed.data;
+}
+
+export interface ForecastDay {
+  /** The trading day forecast (weekends and exchange holidays skipped). */
+  date: IsoDate;
+  price: number;
+  /** Predicted log return from the base close: price = baseClose · exp(return). */
+  return: number;
+  /** Interval bounds at `level`, null when samples = 0. */
+  lower: number | null;
+  upper: number | null;
+}
+
+export type Trend = 'up' | 'down' | 'flat';
+
+export interface Forecast {
+  symbol: string;
+  /** The run whose model made the forecast, and which of its weights. */
+  run: string;
+  checkpoint: CheckpointChoice;
+  /** The last bar the forecast starts from (after its close), and that close. */
+  baseDate: IsoDate;
+  baseClose: number;
+  /** The run's trained horizon; `predictions` holds the first `days` of it. */
+  horizon: number;
+  predictions: ForecastDay[];
+  /** The sign of the last forecast day's return, "flat" within ±TREND_FLAT_BAND. */
+  trend: Trend;
+  /** null when samples = 0. */
+  level: number | null;
+  samples: number;
+  seed: number;
+  /** Things the caller should know (e.g. a model applied to another symbol than it was trained on). */
+  warnings: string[];
+}
+
+/** The days asked for, checked against the run's horizon: the network predicts its horizon directly, never recursively. */
+export function requestedDays(model: RunModel, days: number | undefined): number {
+  const horizon = model.bundle.horizon;
+  if (days === undefined) return horizon;
+  if (days > horizon) {
+    throw new UserError(
+      `run ${model.run} predicts ${horizon} trading day${horizon === 1 ? '' : 's'} ahead (its horizon); ${days} days were asked. ` +
+        `Train a run with horizon ≥ ${days} to forecast further: klinecast does not feed forecasts back as inputs.`,
+      'days_beyond_horizon',
+      { days, horizon, run: model.run },
+    );
+  }
+  return days;
+}
+
+/** numpy's default (linear) quantile of ascending values. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function trendOf(lastReturn: number): Trend {
+  return lastReturn > TREND_FLAT_BAND ? 'up' : lastReturn < -TREND_FLAT_BAND ? 'down' : 'flat';
+}
+
+/**
+ * Log-return bounds per day from the dropout samples: the (1−level)/2 and (1+level)/2 quantiles, widened to
+ * include the point forecast when they miss it. The point forecast is what the model predicts (dropout off) and
+ * what the chart draws, and dropout's nonlinearity can shift the sample cloud a little away from it; a band that
+ * excluded the line it surrounds would read as a contradiction, and widening only ever makes the band more cautious.
+ */
+function intervalReturns(model: RunModel, scaledSamples: Float32Array, samples: number, level: number, pointReturns: number[], days: number): Array<[number, number]> {
+  const h = model.bundle.horizon;
+  const { center, scale } = model.bundle.targetScaler;
+  const column = new Float64Array(samples);
+  const bounds: Array<[number, number]> = [];
+  for (let k = 0; k < days; k++) {
+    for (let s = 0; s < samples; s++) column[s] = scaledSamples[s * h + k] * scale[k] + center[k];
+    column.sort();
+    const lo = quantileSorted(column, (1 - level) / 2);
+    const hi = quantileSorted(column, (1 + level) / 2);
+    bounds.push([Math.min(lo, pointReturns[k]), Math.max(hi, pointReturns[k])]);
+  }
+  return bounds;
+}
+
+/** A series prepared for the network: its scaled window and what the forecast needs beside it. */
+export interface PreparedInput {
+  symbol: string;
+  input: InferenceInput;
+  warnings: string[];
+}
+
+/** The window ending at the last bar (≤ asOf) of a series, scaled with the run's saved scaler. */
+export function prepareInput(model: RunModel, series: KlineSeries, asOf?: IsoDate, warnings: string[] = []): PreparedInput {
+  return { symbol: series.symbol, input: buildInferenceInput(series, model.bundle, asOf), warnings };
+}
+
+/**
+ * Forecasts for prepared windows: one forward pass over all of them for the point forecasts (chunked only to bound
+ * engine memory), then `samples` dropout passes per window for the intervals, reseeded per window so that a
+ * window's forecast is the same alone or in any batch.
+ */
+export function forecastPrepared(model: RunModel, prepared: PreparedInput[], calendar: TradingCalendar, options: ForecastOptions): Forecast[] {
+  if (prepared.length === 0) return [];
+  const days = requestedDays(model, options.days);
+  const { seqLength, featureNames, horizon } = model.bundle;
+  const stride = seqLength * featureNames.length;
+  const x = new Float32Array(prepared.length * stride);
+  prepared.forEach((p, i) => x.set(p.input.x, i * stride));
+  const scaled = forwardPoint(model, x, prepared.length);
+  return prepared.map((p, i) => {
+    const { lastClose, lastDate } = p.input;
+    const { returns } = reconstructPrices(scaled.subarray(i * horizon, (i + 1) * horizon), lastClose, model.targetScaler);
+    const pointReturns = returns.slice(0, days);
+    const bounds =
+      options.samples > 0 ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days) : null;
+    const dates = calendar.next(lastDate, days);
+    const predictions: ForecastDay[] = pointReturns.map((r, k) => ({
+      date: dates[k],
+      price: lastClose * Math.exp(r),
+      return: r,
+      lower: bounds ? lastClose * Math.exp(bounds[k][0]) : null,
+      upper: bounds ? lastClose * Math.exp(bounds[k][1]) : null,
+    }));
+    return {
+      symbol: p.symbol,
+      run: model.run,
+      checkpoint: model.checkpoint,
+      baseDate: lastDate,
+      baseClose: lastClose,
+      horizon,
+      predictions,
+      trend: trendOf(pointReturns[days - 1]),
+      level: bounds ? options.level : null,
+      samples: options.samples,
+      seed: options.seed,
+      warnings: p.warnings,
+    };
+  });
+}
+
+/** Forecasts straight from series in memory (what the engine does after loading them; also the benchmark's path). */
+export function forecastSeries(model: RunModel, series: KlineSeries[], calendar: TradingCalendar, options: ForecastOptionsInput = {}, asOf?: IsoDate): Forecast[] {
+  const parsed = parseForecastOptions(options);
+  return forecastPrepared(model, series.map((s) => prepareInput(model, s, asOf)), calendar, parsed);
+}

@@ -1,0 +1,32 @@
+/** Predictions: a trained run → forecasts of the next trading days with Monte-Carlo dropout intervals. */
+export {
+  DEFAULT_LEVEL,
+  DEFAULT_SAMPLES,
+  DEFAULT_SEED,
+  ForecastOptionsSchema,
+  TREND_FLAT_BAND,
+  forecastPrepared,
+  forecastSeries,
+  parseForecastOptions,
+  prepareInput,
+  quantileSorted,
+  requestedDays,
+  trendOf,
+  type Forecast,
+  type ForecastDay,
+  type ForecastOptions,
+  type ForecastOptionsInput,
+  type PreparedInput,
+  type Trend,
+} from './forecast.js';
+export { FORWARD_CHUNK, forwardDropoutSamples, forwardPoint, loadRunModel, weightsPathOf, type CheckpointChoice, type RunModel } from './model.js';
+export {
+  BEST_RUN_METRIC,
+  PredictRequestSchema,
+  PredictionEngine,
+  type BatchForecast,
+  type PredictRequest,
+  type PredictionEngineOptions,
+  type PredictionFailure,
+} from './engine.js';
+export { createPredictor, toApiForecast } from './server.js';

@@ -1,0 +1,31 @@
+/**
+ * The prediction engine behind the HTTP API's Predictor port (src/server/ports.ts): the server has already
+ * validated the symbol, chosen the run and read the last bar date, so this only forecasts and renames fields
+ * to the API's snake_case.
+ */
+import type { Forecast as ApiForecast, Predictor } from '../server/ports.js';
+import type { Forecast } from './forecast.js';
+import type { PredictionEngine } from './engine.js';
+
+export function toApiForecast(f: Forecast): ApiForecast {
+  return {
+    symbol: f.symbol,
+    run: f.run,
+    base_date: f.baseDate,
+    base_close: f.baseClose,
+    horizon: f.horizon,
+    interval_level: f.level,
+    trend: f.trend,
+    predictions: f.predictions.map((d) => ({ date: d.date, price: d.price, return: d.return, lower: d.lower, upper: d.upper })),
+  };
+}
+
+/** A Predictor for the server; `samples`/`level`/`seed` fix the interval every API forecast carries. */
+export function createPredictor(engine: PredictionEngine, defaults: { samples?: number; level?: number; seed?: number } = {}): Predictor {
+  return {
+    async predict(symbol, options) {
+      const forecast = await engine.predict(symbol, { ...defaults, days: options.days, run: options.run, endDate: options.endDate });
+      return toApiForecast(forecast);
+    },
+  };
+}
