@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
 import * as runsCommand from './commands/runs.js';
-import * as trainCommand from './commands/train.js';
+import * as serveCommand from './commands/serve.js';
 
 // Each command module exports `register(program)`; this list is the whole CLI surface (DESIGN.md §6).
-const commandModules: Array<{ register(program: Command): void }> = [trainCommand, runsCommand];
+const commandModules: Array<{ register(program: Command): void }> = [runsCommand, serveCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));

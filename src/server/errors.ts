@@ -50,6 +50,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
+/** A database without the schema (never migrated, or a user's own database missing a table). */
+function isMissingTable(err: Error): boolean {
+  return (err as { code?: string }).code === 'ER_NO_SUCH_TABLE' || /no such table/i.test(err.message);
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     if (err instanceof RequestValidationError) return sendError(request, reply, 400, err.code, err.message, { part: err.part, issues: err.issues });
@@ -60,6 +65,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const fastifyCode = (err as FastifyError).code;
       const code = (err as { klinecastCode?: string }).klinecastCode ?? FASTIFY_STATUS_CODES[status] ?? 'bad_request';
       return sendError(request, reply, status, code, err.message, fastifyCode ? { fastify_code: fastifyCode } : null);
+    }
+    if (isMissingTable(err)) {
+      return sendError(request, reply, 503, 'database_not_ready', `the database lacks klinecast's tables (${err.message}); run \`klinecast db migrate\``);
     }
     request.log.error({ err }, 'request failed');
     return sendError(request, reply, 500, 'internal_error', 'internal server error; the server log has the details under this request id');
