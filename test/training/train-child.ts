@@ -1,0 +1,58 @@
+/**
+ * A training run in its own process, for the resume, signal and crash tests: they need a real SIGKILL / SIGINT of a
+ * process, not a simulated one. argv[2] is a JSON ChildSpec; the report is printed as one JSON line on stdout.
+ */
+import type { KlineSeries } from '../../src/data/types.js';
+import { resolveTrainConfig, runTraining, type TrainerCallbacks } from '../../src/training/index.js';
+import { readAshare } from '../helpers/ashare.js';
+
+export interface ChildSpec {
+  symbol: string;
+  /** Train on the last `rows` bars of the real CSV. */
+  rows: number;
+  overrides: Record<string, unknown>;
+  resume?: string;
+  /** SIGKILL this process right after checkpoint-{N} (a whole epoch) is written. */
+  killAfterEpoch?: number;
+  /** Send SIGINT to this process after this global step. */
+  interruptAtStep?: number;
+}
+
+export function tailSeries(series: KlineSeries, rows: number): KlineSeries {
+  const from = Math.max(0, series.dates.length - rows);
+  const cut = (a: Float64Array) => a.slice(from);
+  return {
+    symbol: series.symbol,
+    dates: series.dates.slice(from),
+    open: cut(series.open),
+    high: cut(series.high),
+    low: cut(series.low),
+    close: cut(series.close),
+    preClose: cut(series.preClose),
+    change: cut(series.change),
+    pctChg: cut(series.pctChg),
+    vol: cut(series.vol),
+    amount: cut(series.amount),
+    turnoverRate: cut(series.turnoverRate),
+  };
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as ChildSpec;
+  const series = tailSeries(readAshare(spec.symbol), spec.rows);
+  const callbacks: TrainerCallbacks = {
+    onCheckpoint: ({ epoch, complete }) => {
+      if (complete && epoch === spec.killAfterEpoch) process.kill(process.pid, 'SIGKILL');
+    },
+    onStepEnd: ({ globalStep }) => {
+      if (globalStep === spec.interruptAtStep) process.kill(process.pid, 'SIGINT');
+    },
+  };
+  const report = spec.resume
+    ? await runTraining({ resume: spec.resume, series, callbacks: [callbacks], handleSignals: true })
+    : await runTraining({ config: resolveTrainConfig({ overrides: spec.overrides }), series, callbacks: [callbacks], handleSignals: true });
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.exitCode = report.status === 'interrupted' ? 130 : 0;
+}
+
+if (process.argv[1]?.endsWith('train-child.ts')) await main();
