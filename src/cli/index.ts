@@ -3,11 +3,12 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
+import * as predictCommand from './commands/predict.js';
 import * as runsCommand from './commands/runs.js';
 import * as serveCommand from './commands/serve.js';
 
 // Each command module exports `register(program)`; this list is the whole CLI surface (DESIGN.md §6).
-const commandModules: Array<{ register(program: Command): void }> = [runsCommand, serveCommand];
+const commandModules: Array<{ register(program: Command): void }> = [predictCommand, runsCommand, serveCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));

@@ -1,0 +1,84 @@
+/**
+ * `klinecast predict --symbol S [--run R]`: the next trading days' prices from a trained run, with a Monte-Carlo
+ * dropout interval. Thin over src/prediction's PredictionEngine; it prints and never writes anything.
+ */
+import type { Command } from 'commander';
+import { withDatabase } from '../../data/index.js';
+import { DEFAULT_LEVEL, DEFAULT_SAMPLES, DEFAULT_SEED, PredictionEngine, type Forecast } from '../../prediction/index.js';
+import { DEFAULT_OUTPUT_DIR } from '../../training/index.js';
+import { UserError } from '../../util/errors.js';
+import { printJson, printTable } from '../output.js';
+
+interface PredictFlags {
+  symbol: string;
+  run?: string;
+  days?: string;
+  endDate?: string;
+  samples: string;
+  level: string;
+  seed: string;
+  best?: boolean;
+  allowOtherSymbol?: boolean;
+  json?: boolean;
+  outputDir: string;
+  database?: string;
+}
+
+function integerFlag(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value)) throw new UserError(`--${flag} must be a whole number, not "${raw}"`);
+  return value;
+}
+
+function numberFlag(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value)) throw new UserError(`--${flag} must be a number, not "${raw}"`);
+  return value;
+}
+
+const signedPct = (r: number) => `${r >= 0 ? '+' : ''}${((Math.exp(r) - 1) * 100).toFixed(2)}%`;
+
+function printForecast(f: Forecast): void {
+  console.log(`${f.symbol}  run ${f.run}${f.checkpoint === 'best' ? ' (best checkpoint)' : ''}`);
+  console.log(`base ${f.baseDate} close ${f.baseClose}   trend ${f.trend}   horizon ${f.horizon}`);
+  const interval = f.level === null ? null : `${Math.round(f.level * 100)}% interval (${f.samples} MC-dropout samples, seed ${f.seed})`;
+  printTable(
+    ['date', 'price', 'change', ...(interval ? ['lower', 'upper'] : [])],
+    f.predictions.map((d) => [d.date, Number(d.price.toFixed(3)), signedPct(d.return), ...(interval ? [Number(d.lower!.toFixed(3)), Number(d.upper!.toFixed(3))] : [])]),
+  );
+  if (interval) console.log(interval);
+  for (const w of f.warnings) console.error(`warning: ${w}`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('predict')
+    .description("forecast a stock's next trading days with a trained run (default: the symbol's best completed run by test MAE)")
+    .requiredOption('--symbol <code>', '6-digit stock code, e.g. 600519')
+    .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
+    .option('--days <n>', "trading days to forecast, up to the run's horizon (default: the horizon)")
+    .option('--end-date <date>', 'forecast from the last bar on or before this date (default: the latest bar)')
+    .option('--samples <n>', 'Monte-Carlo dropout samples for the interval, 0 for none', String(DEFAULT_SAMPLES))
+    .option('--level <p>', 'interval coverage, e.g. 0.9', String(DEFAULT_LEVEL))
+    .option('--seed <n>', 'seed of the dropout samples', String(DEFAULT_SEED))
+    .option('--best', "use the run's best checkpoint (checkpoints/best/) instead of the final model")
+    .option('--allow-other-symbol', 'apply a run trained on another stock (prints a warning)')
+    .option('--json', 'print the forecast as JSON')
+    .option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR)
+    .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
+    .action(async (opts: PredictFlags) => {
+      const request = {
+        run: opts.run,
+        days: opts.days === undefined ? undefined : integerFlag('days', opts.days),
+        endDate: opts.endDate,
+        samples: integerFlag('samples', opts.samples),
+        level: numberFlag('level', opts.level),
+        seed: integerFlag('seed', opts.seed),
+        checkpoint: opts.best ? ('best' as const) : ('final' as const),
+        allowOtherSymbol: Boolean(opts.allowOtherSymbol),
+      };
+      const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir }).predict(opts.symbol, request));
+      if (opts.json) printJson(forecast);
+      else printForecast(forecast);
+    });
+}
