@@ -103,6 +103,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     reply.header('x-request-id', request.id);
   });
 
+  // The API takes JSON bodies only; anything else is answered 415 instead of reaching a schema as a string.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
 

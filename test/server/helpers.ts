@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { migrate, openDatabase, writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
 import { upsertStockInfo } from '../../src/data/writer.js';
-import { createServer, type ServerOptions } from '../../src/server/index.js';
+import { createServer, type Forecast, type PredictOptions, type Predictor, type ServerOptions, type TrainingJob, type TrainingJobs } from '../../src/server/index.js';
+import type { TrainConfig } from '../../src/training/config.js';
+import { UserError } from '../../src/util/errors.js';
 import { readAshare } from '../helpers/ashare.js';
 import { mysql } from '../helpers/env.js';
 import { writeCompletedRun } from '../training/manager-fixtures.js';
@@ -128,4 +130,63 @@ export async function call(url: string, init: RequestInit = {}): Promise<{ statu
     // non-JSON (HTML, assets)
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Test doubles of the two pluggable services. They stand in for the PredictionEngine and the Trainer so the routes'
+// own behaviour (run choice, cache, auth, error mapping) is tested; they compute nothing.
+
+export class RecordingPredictor implements Predictor {
+  readonly calls: Array<{ symbol: string } & PredictOptions> = [];
+  constructor(private readonly horizon = 5) {}
+
+  async predict(symbol: string, options: PredictOptions): Promise<Forecast> {
+    this.calls.push({ symbol, ...options });
+    if (options.days > this.horizon) throw new UserError(`days ${options.days} exceeds the run's horizon ${this.horizon}`, 'horizon_exceeded');
+    const base = 100;
+    const predictions = Array.from({ length: options.days }, (_, i) => ({
+      date: `2099-01-${String(i + 1).padStart(2, '0')}`,
+      price: base * Math.exp(0.01 * (i + 1)),
+      return: 0.01 * (i + 1),
+      lower: base * Math.exp(0.01 * (i + 1) - 0.02),
+      upper: base * Math.exp(0.01 * (i + 1) + 0.02),
+    }));
+    return { symbol, run: options.run, base_date: options.endDate, base_close: base, horizon: this.horizon, interval_level: 0.9, trend: 'up', predictions };
+  }
+}
+
+export class RecordingTrainingJobs implements TrainingJobs {
+  readonly configs: TrainConfig[] = [];
+  private readonly jobs = new Map<string, TrainingJob>();
+
+  async start(config: TrainConfig): Promise<TrainingJob> {
+    this.configs.push(config);
+    const id = `job-${this.jobs.size + 1}`;
+    const job: TrainingJob = {
+      id,
+      state: 'queued',
+      symbol: config.data.symbol,
+      model_type: config.model.modelType,
+      run_name: null,
+      progress: null,
+      error: null,
+      created_at: new Date().toISOString(),
+      started_at: null,
+      finished_at: null,
+    };
+    this.jobs.set(id, job);
+    return job;
+  }
+
+  async get(id: string): Promise<TrainingJob | null> {
+    return this.jobs.get(id) ?? null;
+  }
+
+  async cancel(id: string): Promise<TrainingJob | null> {
+    const job = this.jobs.get(id);
+    if (!job) return null;
+    job.state = 'cancelled';
+    job.finished_at = new Date().toISOString();
+    return job;
+  }
 }

@@ -12,8 +12,18 @@ export const StartTrainingBody = z
     symbol: symbolField,
     model_type: z.enum(['lstm', 'gru', 'transformer']).default('lstm'),
     run_name: runNameField.optional(),
-    /** A partial training config (the shape of config.json: dataset, model, training, data.startDate/endDate). */
-    config: z.record(z.string(), z.unknown()).optional(),
+    /** A partial training config in the shape of config.json; the fields inside are checked by the training schema. */
+    config: z
+      .object({
+        data: z.record(z.string(), z.unknown()).optional(),
+        dataset: z.record(z.string(), z.unknown()).optional(),
+        model: z.record(z.string(), z.unknown()).optional(),
+        training: z.record(z.string(), z.unknown()).optional(),
+        /** Refused with forbidden_field: where runs go is the server's choice. */
+        output: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -27,8 +37,7 @@ function jobs(ctx: ServerContext): TrainingJobs {
 /** The request's config merged under what the server fixes: where data comes from and where runs go are the server's. */
 function trainConfigOf(ctx: ServerContext, body: z.output<typeof StartTrainingBody>) {
   const config = body.config ?? {};
-  const data = config.data as Record<string, unknown> | undefined;
-  if (config.output !== undefined || (data && typeof data === 'object' && 'database' in data)) {
+  if (config.output !== undefined || (config.data && 'database' in config.data)) {
     throw new HttpError(400, 'forbidden_field', 'config.output and config.data.database are set by the server, not by a request');
   }
   return parseTrainConfig(
