@@ -1,0 +1,282 @@
+/**
+ * `klinecast batch` on one machine: stream every stock's series from the database in the main thread, hand
+ * each to a free worker thread (its columns transferred, not copied), record every outcome in the progress
+ * file as it happens, and finish with results/batch_summary.json and the registry.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { DatabaseHandle } from '../data/db/connection.js';
+import { StockDataLoader } from '../data/loader.js';
+import type { IsoDate, KlineSeries } from '../data/types.js';
+import { readRun } from '../training/run-store.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
+import { configHash } from './config-hash.js';
+import type { JobKind, JobOutput } from './job.js';
+import { WorkerPool } from './pool.js';
+import {
+  RUNS_DIR,
+  SUMMARY_FILE,
+  countStatuses,
+  emptyStock,
+  readProgress,
+  writeProgress,
+  type BatchProgress,
+  type StockProgress,
+  type StockStatus,
+} from './progress.js';
+import { localEntry, registerRun } from './registry.js';
+
+export interface LocalBatchOptions {
+  handle: DatabaseHandle;
+  kind: JobKind;
+  /** the resolved training config every stock is trained with */
+  config: unknown;
+  /** 'all' active stocks (of `stockType`), or these codes */
+  symbols: 'all' | string[];
+  stockType?: string;
+  limit?: number;
+  /** date range of the bars loaded for each stock */
+  start?: IsoDate;
+  end?: IsoDate;
+  workers: number;
+  /** the batch folder: batch_progress.json, results/batch_summary.json and runs/ */
+  batchDir: string;
+  resume?: boolean;
+  retryFailed?: boolean;
+  /** register completed runs in the database's model registry (default true) */
+  register?: boolean;
+  resourceLimits?: ResourceLimits;
+  onUpdate?(state: BatchState): void;
+}
+
+export interface BatchState {
+  total: number;
+  /** stocks this invocation has to process (the rest were settled by an earlier run) */
+  todo: number;
+  /** of `todo`, finished in this invocation */
+  processed: number;
+  counts: Record<StockStatus, number>;
+  running: number;
+  /** completed + failed stocks per minute in this invocation */
+  perMinute: number;
+  etaSeconds: number;
+  note: string;
+}
+
+export interface BatchStockSummary extends StockProgress {
+  symbol: string;
+}
+
+export interface BatchSummary {
+  batchDir: string;
+  runsDir: string;
+  modelType: string;
+  configHash: string;
+  startedAt: string;
+  finishedAt: string;
+  /** wall time of this invocation */
+  seconds: number;
+  counts: Record<StockStatus, number>;
+  /** completed + failed stocks per minute in this invocation */
+  perMinute: number;
+  threadsReplaced: number;
+  stocks: BatchStockSummary[];
+}
+
+export async function resolveSymbols(handle: DatabaseHandle, symbols: 'all' | string[], stockType?: string, limit?: number): Promise<string[]> {
+  const loader = new StockDataLoader(handle);
+  let list: string[];
+  if (symbols === 'all') {
+    list = (await loader.getAllActiveStocks(stockType)).map((s) => s.symbol);
+    // A database filled only with K-lines has no stock_basic_info rows: every symbol with bars is the market.
+    if (list.length === 0 && !stockType) list = await loader.listSymbols();
+  } else {
+    list = [...new Set(symbols)];
+    if (stockType) {
+      const ofType = new Set((await loader.getAllActiveStocks(stockType)).map((s) => s.symbol));
+      list = list.filter((s) => ofType.has(s));
+    }
+  }
+  list.sort();
+  if (limit !== undefined) list = list.slice(0, limit);
+  if (list.length === 0) throw new UserError(`no stocks to train${stockType ? ` of type ${stockType}` : ''}: check --symbols/--stock-type and the database`);
+  return list;
+}
+
+function stampOf(date: Date): string {
+  return date.toISOString().slice(0, 19).replace(/-/g, '').replace('T', '_').replace(/:/g, '');
+}
+
+function openProgress(batchDir: string, kind: JobKind, config: unknown, hash: string, resume: boolean): BatchProgress {
+  const existing = readProgress(batchDir);
+  if (existing && !resume) {
+    throw new UserError(`${batchDir} already holds a batch (batch_progress.json); pass --resume to continue it or choose another --output-dir`);
+  }
+  if (existing) {
+    if (existing.configHash !== hash) {
+      throw new UserError(
+        `the batch in ${batchDir} was started with another config (hash ${existing.configHash}, now ${hash}); resume with the same --model/--config or use another --output-dir`,
+      );
+    }
+    return existing;
+  }
+  const now = new Date();
+  return { version: 1, modelType: kind.modelType, configHash: hash, config, stamp: stampOf(now), createdAt: now.toISOString(), updatedAt: now.toISOString(), stocks: {} };
+}
+
+/**
+ * A stock not recorded as finished may still have a run folder: the batch was killed after the run completed
+ * but before the progress file said so (adopt it), or mid-training (remove the partial folder and train again).
+ */
+function reconcileRunFolders(runsDir: string, baseName: string): { adopted: { name: string; dir: string; metrics: Record<string, number | null> } | null } {
+  if (!existsSync(runsDir)) return { adopted: null };
+  const candidates = readdirSync(runsDir).filter((n) => n === baseName || new RegExp(`^${baseName}_\\d+$`).test(n));
+  for (const name of candidates) {
+    const info = readRun(join(runsDir, name));
+    if (info.status === 'completed') return { adopted: { name, dir: info.dir, metrics: flattenMetrics(info.evalMetrics) } };
+  }
+  for (const name of candidates) {
+    const info = readRun(join(runsDir, name));
+    if (info.status !== 'failed') rmSync(info.dir, { recursive: true, force: true });
+  }
+  return { adopted: null };
+}
+
+function flattenMetrics(value: unknown): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (typeof v === 'number' || v === null) out[k] = v as number | null;
+  }
+  return out;
+}
+
+export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSummary> {
+  const batchDir = resolve(options.batchDir);
+  const runsDir = join(batchDir, RUNS_DIR);
+  const { kind, config } = options;
+  const hash = configHash({ model: kind.modelType, config });
+  const symbols = await resolveSymbols(options.handle, options.symbols, options.stockType, options.limit);
+  const progress = openProgress(batchDir, kind, config, hash, Boolean(options.resume));
+
+  const todo: string[] = [];
+  for (const s of symbols) {
+    const entry = (progress.stocks[s] ??= emptyStock());
+    if (entry.status === 'pending' || (entry.status === 'failed' && options.retryFailed)) todo.push(s);
+  }
+  writeProgress(batchDir, progress);
+
+  const startedAt = new Date();
+  let processed = 0;
+  let trainedOrFailed = 0;
+  let running = 0;
+  let note = '';
+  const report = () => {
+    if (!options.onUpdate) return;
+    const minutes = (Date.now() - startedAt.getTime()) / 60000;
+    const perMinute = minutes > 0 ? trainedOrFailed / minutes : 0;
+    const left = todo.length - processed;
+    options.onUpdate({
+      total: symbols.length,
+      todo: todo.length,
+      processed,
+      counts: countStatuses(progress, symbols),
+      running,
+      perMinute,
+      etaSeconds: perMinute > 0 ? (left / perMinute) * 60 : NaN,
+      note,
+    });
+  };
+
+  const settle = (symbol: string, patch: Partial<StockProgress> & { status: StockStatus }, trained: boolean) => {
+    const entry = progress.stocks[symbol];
+    Object.assign(entry, patch, { finishedAt: new Date().toISOString() });
+    processed++;
+    if (trained) trainedOrFailed++;
+    writeProgress(batchDir, progress);
+    report();
+  };
+
+  const register = async (symbol: string, runName: string, path: string, metrics: Record<string, number | null>) => {
+    if (options.register === false) return;
+    await registerRun(options.handle.db, options.handle.dialect, localEntry({ runName, symbol, modelType: kind.modelType, configHash: hash, status: 'completed', metrics, path }));
+  };
+
+  report();
+  const pool = todo.length > 0 ? new WorkerPool({ size: options.workers, job: kind.ref, resourceLimits: options.resourceLimits }) : null;
+  const inFlight = new Set<Promise<void>>();
+  const seen = new Set<string>();
+  try {
+    const loader = new StockDataLoader(options.handle);
+    const stream = todo.length > 0 ? loader.streamSeries({ symbols: todo, start: options.start, end: options.end }) : emptyStream();
+    for await (const series of stream) {
+      const symbol = series.symbol;
+      seen.add(symbol);
+      const skip = kind.precheck(series);
+      if (skip) {
+        settle(symbol, { status: 'skipped', reason: skip, runName: null, path: null, metrics: null }, false);
+        continue;
+      }
+      const baseName = `${symbol}_${kind.modelType}_${progress.stamp}`;
+      const { adopted } = reconcileRunFolders(runsDir, baseName);
+      if (adopted) {
+        await register(symbol, adopted.name, adopted.dir, adopted.metrics);
+        settle(symbol, { status: 'completed', runName: adopted.name, path: adopted.dir, metrics: adopted.metrics, reason: null }, false);
+        continue;
+      }
+      // Hold at most two stocks per thread in memory: the loader waits while the pool is busy.
+      while (pool!.load >= options.workers * 2) await Promise.race(inFlight);
+      const entry = progress.stocks[symbol];
+      entry.attempts++;
+      running++;
+      const t0 = Date.now();
+      const job = pool!
+        .run({ series, config, outputDir: runsDir, runName: baseName, onProgress: (f, n) => ((note = `${symbol} ${n ?? `${Math.round(f * 100)}%`}`), report()) })
+        .then(
+          async (output: JobOutput) => {
+            running--;
+            const seconds = (Date.now() - t0) / 1000;
+            if (output.status === 'skipped') {
+              settle(symbol, { status: 'skipped', reason: output.reason, runName: null, path: null, metrics: null, seconds }, true);
+              return;
+            }
+            await register(symbol, output.runName, output.path, output.metrics);
+            settle(symbol, { status: 'completed', runName: output.runName, path: output.path, metrics: output.metrics, reason: null, seconds }, true);
+          },
+          (err: Error) => {
+            running--;
+            settle(symbol, { status: 'failed', reason: err.message, runName: null, path: null, metrics: null, seconds: (Date.now() - t0) / 1000 }, true);
+          },
+        )
+        .finally(() => inFlight.delete(job));
+      inFlight.add(job);
+    }
+    await Promise.all(inFlight);
+    for (const symbol of todo) {
+      if (!seen.has(symbol)) settle(symbol, { status: 'skipped', reason: 'no K-line data in the database for the requested dates' }, false);
+    }
+  } finally {
+    await pool?.close();
+  }
+
+  const finishedAt = new Date();
+  const seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+  const summary: BatchSummary = {
+    batchDir,
+    runsDir,
+    modelType: kind.modelType,
+    configHash: hash,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    seconds,
+    counts: countStatuses(progress, symbols),
+    perMinute: seconds > 0 ? trainedOrFailed / (seconds / 60) : 0,
+    threadsReplaced: pool?.replacedThreads ?? 0,
+    stocks: symbols.map((symbol) => ({ symbol, ...progress.stocks[symbol] })),
+  };
+  writeJsonAtomic(join(batchDir, SUMMARY_FILE), summary);
+  return summary;
+}
+
+async function* emptyStream(): AsyncGenerator<KlineSeries> {}
