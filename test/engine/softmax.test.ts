@@ -22,9 +22,12 @@ for (const [rows, n] of [[3, 8], [5, 7], [2, 1], [4, 60]] as const) {
     const y = e.alloc(rows * n);
     const values = seededValues(rows * n, 7 + n, 4);
     values[0] = 1000; // would overflow exp without subtracting the row max
+    if (n > 1) values[1] = 1000; // two maxima: the row sum is 2, so the far-away weights would land below f32's normal range
     e.f32(x, rows * n).set(values);
     e.k.softmax_forward(x, y, rows, n, 0.5);
     assertClose(e.f32(y, rows * n), softmaxRef(values, rows, n, 0.5), 2e-6, 1e-9, 'softmax');
+    // weights far below f32 resolution are exactly zero, never subnormal (subnormals make the backward crawl)
+    for (const v of e.f32(y, rows * n)) assert.ok(v === 0 || v >= 1.1754944e-38, `subnormal softmax weight ${v}`);
     for (let r = 0; r < rows; r++) {
       const row = e.f32(y + r * n * 4, n);
       assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6, `row ${r} sums to 1`);
