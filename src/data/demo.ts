@@ -135,6 +135,12 @@ function describeStocks(count: number, seed: number, start: IsoDate): StockParam
   const rng = new SeededRandom(seed, 2);
   const symbols = new Set<string>();
   const names = new Set<string>();
+  // Prefixes are dealt without replacement (a shuffled deck), so names look like distinct companies.
+  const deck = [...NAME_PREFIXES];
+  for (let i = deck.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [deck[i], deck[j]] = [deck[j], deck[i]];
+  }
   const out: StockParams[] = [];
   for (let i = 0; i < count; i++) {
     const board = BOARD_PATTERN[i % BOARD_PATTERN.length];
@@ -150,7 +156,7 @@ function describeStocks(count: number, seed: number, start: IsoDate): StockParam
     let name: string;
     let attempts = 0;
     do {
-      name = rng.pick(NAME_PREFIXES) + rng.pick(ind.suffixes);
+      name = (attempts === 0 ? deck[i % deck.length] : rng.pick(NAME_PREFIXES)) + rng.pick(ind.suffixes);
       if (++attempts > 50) name = `${name}${i}`;
     } while (names.has(name));
     names.add(name);

@@ -25,3 +25,4 @@ export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, ty
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
 export { writeBars, type WriteCounts } from './writer.js';
 export { SeededRandom } from './rng.js';
+export { summariseDatabase, type DatabaseSummary, type StockSummary } from './summary.js';

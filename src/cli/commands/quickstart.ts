@@ -1,0 +1,100 @@
+/**
+ * `klinecast quickstart` (what `npm start` runs): on the embedded default it creates the SQLite database,
+ * fills it with the demo market when it holds no bars, and shows what is there. It is a list of steps so
+ * the training, evaluation and prediction steps join the same flow.
+ */
+import type { Command } from 'commander';
+import {
+  DEMO_DEFAULTS,
+  generateDemoMarket,
+  migrate,
+  summariseDatabase,
+  withDatabase,
+  writeDemoMarket,
+  type DatabaseHandle,
+} from '../../data/index.js';
+import { ProgressLine, printJson, printTable } from '../output.js';
+import { withDatabaseOptions, type DatabaseOptions } from './db.js';
+
+export interface QuickstartContext {
+  handle: DatabaseHandle;
+  options: DatabaseOptions;
+  /** each step's result under its name: the JSON output, and what later steps read */
+  results: Record<string, unknown>;
+  /** a line for people (stderr under --json, so stdout stays machine-readable) */
+  say(message: string): void;
+}
+
+export interface QuickstartStep {
+  name: string;
+  run(ctx: QuickstartContext): Promise<unknown>;
+}
+
+export async function runQuickstart(options: DatabaseOptions): Promise<Record<string, unknown>> {
+  const steps: QuickstartStep[] = [
+    {
+      name: 'migrate',
+      async run({ handle, say }) {
+        const result = await migrate(handle);
+        say(`database ${handle.url}: ${result.applied.length ? `created ${result.applied.join(', ')}` : 'schema up to date'}`);
+        return result;
+      },
+    },
+    {
+      name: 'demo',
+      async run({ handle, say }) {
+        const existing = await handle.db.selectFrom('stock_kline_data').select('symbol').limit(1).executeTakeFirst();
+        if (existing) {
+          say('database already holds bars: demo market not needed');
+          return { generated: false };
+        }
+        const market = generateDemoMarket(DEMO_DEFAULTS);
+        const progress = new ProgressLine('demo market', market.stocks.length);
+        const result = await writeDemoMarket(handle, market, { onStock: (done) => progress.update(done) });
+        progress.finish();
+        say(`demo market: ${result.stocks} stocks × ${result.tradingDays} trading days (${result.start} .. ${result.end}, seed ${result.seed}), ${result.inserted} bars`);
+        return { generated: true, ...result };
+      },
+    },
+    {
+      name: 'summary',
+      async run({ handle, options }) {
+        const summary = await summariseDatabase(handle);
+        if (!options.json) {
+          console.log('');
+          printTable(
+            ['symbol', 'name', 'board', 'industry', 'bars', 'first', 'last', 'last close'],
+            summary.perStock.map((s) => [s.symbol, s.name, s.stockType, s.industry, s.bars, s.first, s.last, s.lastClose.toFixed(2)]),
+          );
+          console.log(`\n${summary.stocks} stocks, ${summary.bars} bars, ${summary.first ?? '-'} .. ${summary.last ?? '-'}, ${summary.tradingDays} trading days in the calendar (${summary.database})`);
+          console.log('next: `klinecast data check` audits the data; `klinecast data import <csv|dir>` adds tushare/akshare/baostock exports');
+        }
+        return summary;
+      },
+    },
+  ];
+
+  return withDatabase(
+    options.database,
+    async (handle) => {
+      const ctx: QuickstartContext = {
+        handle,
+        options,
+        results: {},
+        say: (message) => (options.json ? console.error(message) : console.log(message)),
+      };
+      for (const step of steps) ctx.results[step.name] = await step.run(ctx);
+      return ctx.results;
+    },
+    { createDatabase: true },
+  );
+}
+
+export function register(program: Command): void {
+  withDatabaseOptions(
+    program.command('quickstart').description('create the database (embedded SQLite by default), fill it with the demo market if empty, and summarise it'),
+  ).action(async (opts: DatabaseOptions) => {
+    const results = await runQuickstart(opts);
+    if (opts.json) printJson(results);
+  });
+}
