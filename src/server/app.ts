@@ -16,7 +16,7 @@ import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../training/index.js';
 import { createPredictionCache, type PredictionCache } from './cache.js';
 import type { ServerContext } from './context.js';
-import { HttpError, registerErrorHandling } from './errors.js';
+import { HttpError, registerErrorHandling, sendError } from './errors.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes } from './routes/predict.js';
@@ -86,6 +86,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
     requestIdHeader: false,
     routerOptions: { maxParamLength: 512 },
+    // Errors the router raises before any hook (a malformed percent-encoding in the URL) get the same shape.
+    frameworkErrors: (error, request, reply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      reply.header('x-request-id', request.id);
+      sendError(request, reply, status, 'bad_url', error.message, { fastify_code: error.code });
+    },
   });
   const apiKey = options.apiKey === undefined ? (process.env.KLINECAST_API_KEY ?? null) : options.apiKey;
   const ctx: ServerContext = {
