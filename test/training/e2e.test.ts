@@ -1,0 +1,161 @@
+/**
+ * End to end on each dialect, through the real CLI: demo market + a real stock imported into the database →
+ * `klinecast train` (tiny config) → the run folder has exactly the DESIGN.md §4 layout, every JSON parses, the saved
+ * weights reproduce results/predictions.json in the engine, torch.load of pytorch_model.bin rebuilds the same outputs
+ * in a torch.nn model, and `klinecast eval` re-scores the model to the same numbers.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateDemoMarket, importCsvFiles, StockDataLoader, writeDemoMarket } from '../../src/data/index.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
+import { buildDataset } from '../../src/features/index.js';
+import { fromModelConfigFile, listFiles, readRunConfig, Trainer, type PredictionsFile, type TrainingReport } from '../../src/training/index.js';
+import { forEachDialect } from '../helpers/db.js';
+import { ASHARE_DIR, REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
+import { assertClose } from '../helpers/torch.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
+const TORCH_REF_DIR = fileURLToPath(new URL('../helpers/', import.meta.url));
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', env: { ...process.env, KLINECAST_DATABASE_URL: '' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const TINY = ['--seq-length', '15', '--hidden-size', '16', '--num-layers', '2', '--head-hidden-size', '8', '--epochs', '3', '--batch-size', '64', '--save-total-limit', '2'];
+
+const LAYOUT = (checkpoints: string[]) => [
+  ...['best', ...checkpoints].flatMap((c) => ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`)),
+  'config.json',
+  'logs/metrics.json',
+  'logs/training.log',
+  'metadata.json',
+  'model/config.json',
+  'model/model.safetensors',
+  'model/pytorch_model.bin',
+  'model/scaler.json',
+  'model/training_args.json',
+  'results/eval_results.json',
+  'results/predictions.json',
+];
+
+/** torch.load(pytorch_model.bin) into the seed's LSTMModel/GRUModel shape, run on the test windows. */
+const TORCH_SCRIPT = `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+from torch_ref import Forecaster, read_safetensors, write_safetensors
+model_dir, inputs, outputs = sys.argv[2], sys.argv[3], sys.argv[4]
+cfg = json.load(open(model_dir + '/config.json'))
+state = torch.load(model_dir + '/pytorch_model.bin', weights_only=True)
+m = Forecaster(cfg['model_type'], len(cfg['feature_names']), cfg['hidden_size'], cfg['num_layers'], cfg['dropout'], cfg['head_hidden_size'], cfg['horizon'])
+m.load_state_dict(state, strict=True)
+m.eval()
+x, _ = read_safetensors(inputs)
+with torch.no_grad():
+    write_safetensors(outputs, {'out': m(x['x'])})
+`;
+
+forEachDialect(
+  'import → klinecast train → §4 layout, valid JSON, reloaded weights and torch.load reproduce predictions.json → klinecast eval',
+  async (tdb) => {
+    const market = generateDemoMarket({ stocks: 2, start: '2021-01-01', end: '2023-12-31', seed: 7 });
+    await writeDemoMarket(tdb.handle, market);
+    const imported = await importCsvFiles(tdb.handle, [join(ASHARE_DIR, '000001.csv')]);
+    assert.ok(imported.totals.inserted > 1000, JSON.stringify(imported.totals));
+    const symbol = market.stocks[0].symbol;
+    const out = join(tdb.dir, 'out');
+
+    // bad input (checked once; it does not depend on the dialect): clear errors, exit 2, no run folder
+    if (tdb.dialect === 'sqlite') {
+      const bad = cli(['train', '--database', tdb.url, '--symbol', '999999', '--output-dir', out]);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /no bars for 999999/);
+      const badFlag = cli(['train', '--database', tdb.url, '--symbol', symbol, '--dropout', '1.5', '--lr', '0', '--output-dir', out]);
+      assert.equal(badFlag.status, 2);
+      assert.match(badFlag.stderr, /model\.dropout \(--dropout\): .*training\.learningRate \(--lr\)/);
+      const tooShort = cli(['train', '--database', tdb.url, '--symbol', symbol, '--start', '2023-10-01', '--output-dir', out]);
+      assert.equal(tooShort.status, 2);
+      assert.match(tooShort.stderr, /has \d+ rows, but this dataset needs at least/);
+      assert.ok(!existsSync(out), 'a rejected run left a folder behind');
+    }
+
+    const run = cli(['train', '--database', tdb.url, '--symbol', symbol, '--output-dir', out, '--json', ...TINY]);
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as TrainingReport;
+    assert.equal(report.status, 'completed');
+    assert.equal(report.epochsTrained, 3);
+    assert.ok(report.test && report.baselines && typeof report.test.skill === 'number');
+    const dir = report.runDir;
+    assert.match(report.runName, new RegExp(`^${symbol}_lstm_\\d{8}_\\d{6}$`));
+
+    const files = listFiles(dir).map((f) => f.path);
+    const checkpoints = files.filter((f) => /^checkpoints\/checkpoint-\d+\/trainer_state\.json$/.test(f)).map((f) => f.split('/')[1]);
+    assert.ok(checkpoints.length >= 2 && checkpoints.length <= 3, `checkpoints ${checkpoints}`);
+    assert.deepEqual(files, LAYOUT(checkpoints).sort());
+    for (const f of files.filter((p) => p.endsWith('.json'))) JSON.parse(readFileSync(join(dir, f), 'utf8'));
+
+    const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+    assert.equal(metadata.status, 'completed');
+    assert.equal(metadata.eval_metrics.skill, report.test.skill);
+    assert.ok(!String(metadata.data_source).includes(':@') && metadata.data_source.startsWith(tdb.dialect));
+    const metrics = JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8'));
+    assert.deepEqual(metrics.map((m: { epoch: number }) => m.epoch), [1, 2, 3]);
+    for (const m of metrics) for (const k of ['train_loss', 'val_loss', 'lr', 'epoch_time']) assert.equal(typeof m[k], 'number', k);
+    assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] /);
+    const modelConfig = JSON.parse(readFileSync(join(dir, 'model/config.json'), 'utf8'));
+    assert.equal(modelConfig.seq_length, 15);
+    assert.equal(modelConfig.feature_names.length, 50);
+    const args = JSON.parse(readFileSync(join(dir, 'model/training_args.json'), 'utf8'));
+    assert.equal(args.best_val_loss, report.bestValLoss);
+
+    // reload: the same dataset from the database, the saved weights → exactly the saved predictions
+    const saved = readRunConfig(dir);
+    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol, saved.firstDate ?? undefined, saved.lastDate ?? undefined);
+    const dataset = buildDataset(series, saved.config.dataset);
+    const { config: arch } = fromModelConfigFile(modelConfig);
+    const trainer = new Trainer(dataset, { model: arch, training: saved.config.training });
+    trainer.loadWeights(readSafetensors(join(dir, 'model/model.safetensors')).tensors);
+    const scaled = trainer.predictScaled(dataset.test);
+    const predictions = JSON.parse(readFileSync(join(dir, 'results/predictions.json'), 'utf8')) as PredictionsFile;
+    assert.equal(predictions.records.length, dataset.test.size);
+    predictions.records.forEach((r, i) => {
+      assert.equal(r.date, dataset.test.endDates[i]);
+      assert.equal(r.predicted_return, dataset.targetScaler.inverseRow([scaled[i]])[0]);
+    });
+
+    // PyTorch: torch.load the .bin into torch.nn and run the same windows
+    if (!referenceSkip('torch')) {
+      const inputs = join(tdb.dir, 'x.safetensors');
+      const outputs = join(tdb.dir, 'torch_out.safetensors');
+      writeSafetensors(inputs, { x: { dtype: 'F32', shape: [dataset.test.size, 15, 50], data: dataset.test.X } });
+      const py = spawnSync(REFERENCE_PYTHON, ['-c', TORCH_SCRIPT, TORCH_REF_DIR, join(dir, 'model'), inputs, outputs], { encoding: 'utf8' });
+      assert.equal(py.status, 0, py.stderr);
+      assertClose('torch outputs', readSafetensors(outputs).tensors.out.data as Float32Array, scaled);
+    }
+
+    // klinecast eval: re-scored from the database to the same metrics
+    const evaluated = cli(['eval', dir, '--database', tdb.url, '--json']);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const again = JSON.parse(evaluated.stdout);
+    assert.equal(again.test_metrics.mae, report.test.mae);
+    assert.equal(again.previous_mae, report.test.mae);
+  },
+  { timeout: 240_000 },
+);
+
+forEachDialect(
+  'a real stock (000001) trains from the database and the summary shows skill against persistence',
+  async (tdb) => {
+    await importCsvFiles(tdb.handle, [join(ASHARE_DIR, '000001.csv')]);
+    const run = cli(['train', '--database', tdb.url, '--symbol', '000001', '--start', '2015-01-01', '--output-dir', join(tdb.dir, 'out'), ...TINY, '--model', 'gru']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^run +000001_gru_\d{8}_\d{6} \(completed/m);
+    assert.match(run.stdout, /^persistence +\d+\.\d+/m);
+    assert.match(run.stdout, /^skill vs persistence: -?\d+\.\d+%/m);
+    assert.match(run.stdout, /parameters, [\d.]+ KB \(model\.safetensors\)/);
+  },
+  { timeout: 240_000 },
+);
