@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
+import * as batchCommand from './commands/batch.js';
 import * as dataCommand from './commands/data.js';
 import * as dbCommand from './commands/db.js';
 import * as quickstartCommand from './commands/quickstart.js';
@@ -10,9 +11,10 @@ import * as predictCommand from './commands/predict.js';
 import * as runsCommand from './commands/runs.js';
 import * as serveCommand from './commands/serve.js';
 import * as trainCommand from './commands/train.js';
+import * as workerCommand from './commands/worker.js';
 
 // Each command module exports `register(program)`; this list is the whole CLI surface (DESIGN.md §6).
-const commandModules: Array<{ register(program: Command): void }> = [quickstartCommand, dbCommand, dataCommand, trainCommand, predictCommand, runsCommand, serveCommand];
+const commandModules: Array<{ register(program: Command): void }> = [quickstartCommand, dbCommand, dataCommand, trainCommand, predictCommand, runsCommand, batchCommand, workerCommand, serveCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));

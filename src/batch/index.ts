@@ -1,0 +1,26 @@
+/** Batch training of many stocks: the local worker-thread pool, the BullMQ queue, and the model registry. */
+export type { JobFunction, JobInput, JobKind, JobMetrics, JobOutput, JobRef } from './job.js';
+export { JobFailedError, WorkerCrashedError, WorkerPool, type PoolOptions, type PoolTask } from './pool.js';
+export { canonicalJson, configHash, jobIdFor } from './config-hash.js';
+export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary, type BatchSummary, type LocalBatchOptions } from './local.js';
+export { PROGRESS_FILE, RUNS_DIR, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
+export { findCompleted, listRegistry, localEntry, registerRun, registryTime, type RegistryEntry, type RegistryFilter, type RegistryStatus } from './registry.js';
+export {
+  DEFAULT_QUEUE_PREFIX,
+  QUEUE_NAME,
+  enqueueTraining,
+  queueStatus,
+  queuedJob,
+  startQueueWorker,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobProgress,
+  type QueueCounts,
+  type QueueTarget,
+  type QueueWorkerHandle,
+  type QueueWorkerOptions,
+  type TrainJobData,
+  type TrainJobResult,
+  type WorkerEvent,
+} from './queue.js';
+export { batchConfig, trainJob, trainKind } from './train-job.js';

@@ -1,0 +1,181 @@
+/**
+ * `klinecast batch`: train one model per stock for many stocks, on a local worker-thread pool or, with --queue,
+ * as BullMQ jobs for `klinecast worker` processes anywhere. `klinecast batch status --queue …` counts the jobs.
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_QUEUE_PREFIX,
+  RUNS_DIR,
+  SUMMARY_FILE,
+  batchConfig,
+  enqueueTraining,
+  queueStatus,
+  resolveSymbols,
+  runLocalBatch,
+  trainKind,
+  type BatchSummary,
+} from '../../batch/index.js';
+import { migrate, openDatabase, requireSymbol } from '../../data/index.js';
+import { resolveTrainConfig, type TrainConfig } from '../../training/index.js';
+import { UserError } from '../../util/errors.js';
+import { ProgressLine, formatDuration, printJson, printTable } from '../output.js';
+
+interface BatchOptions {
+  symbols: string;
+  stockType?: string;
+  model?: string;
+  config?: string;
+  workers?: string;
+  limit?: string;
+  resume?: boolean;
+  retryFailed?: boolean;
+  outputDir: string;
+  database?: string;
+  queue?: string;
+  queuePrefix: string;
+  attempts: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export const DEFAULT_BATCH_DIR = 'out/batch';
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** all | CODE,CODE | @file (codes separated by commas, spaces or lines; # starts a comment). */
+export function parseSymbolsOption(value: string): 'all' | string[] {
+  const text = value.trim();
+  if (text === 'all') return 'all';
+  let list: string[];
+  if (text.startsWith('@')) {
+    const file = text.slice(1);
+    let body: string;
+    try {
+      body = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UserError(`cannot read symbols file ${file}: ${(err as Error).message}`);
+    }
+    list = body.split('\n').map((l) => l.replace(/#.*/, '')).join(',').split(/[\s,]+/);
+  } else list = text.split(',');
+  list = list.map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new UserError(`--symbols "${value}" names no stock (use all, 600519,000001 or @file)`);
+  return list.map((s) => {
+    try {
+      return requireSymbol(s);
+    } catch {
+      throw new UserError(`--symbols: "${s}" is not a 6-digit A-share code`);
+    }
+  });
+}
+
+function batchTrainConfig(opts: BatchOptions): TrainConfig {
+  const overrides = opts.model ? { model: { modelType: opts.model } } : undefined;
+  return batchConfig(resolveTrainConfig({ file: opts.config, overrides }));
+}
+
+function printSummary(summary: BatchSummary): void {
+  const rows = summary.stocks.map((s) => [
+    s.symbol,
+    s.status,
+    s.runName ?? '-',
+    s.metrics?.mae ?? null,
+    s.metrics?.direction_accuracy ?? null,
+    s.metrics?.skill ?? null,
+    s.seconds === null ? null : Number(s.seconds.toFixed(1)),
+    s.reason ? s.reason.slice(0, 80) : '',
+  ]);
+  printTable(['symbol', 'status', 'run', 'mae', 'direction', 'skill', 'seconds', 'reason'], rows);
+  const c = summary.counts;
+  console.log(
+    `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
+      `(${summary.perMinute.toFixed(1)} stocks/min${summary.threadsReplaced ? `, ${summary.threadsReplaced} crashed thread(s) replaced` : ''})`,
+  );
+  console.log(`runs: ${summary.runsDir}\nsummary: ${join(summary.batchDir, SUMMARY_FILE)}`);
+}
+
+async function runBatch(opts: BatchOptions): Promise<void> {
+  const config = batchTrainConfig(opts);
+  const kind = trainKind(config);
+  const symbolsOption = parseSymbolsOption(opts.symbols);
+  const limit = positiveInt(opts.limit, '--limit');
+  const handle = await openDatabase(opts.database);
+  try {
+    await migrate(handle);
+    const symbols = await resolveSymbols(handle, symbolsOption, opts.stockType, limit);
+    if (opts.queue) {
+      const result = await enqueueTraining({ url: opts.queue, prefix: opts.queuePrefix }, kind, config, symbols, { attempts: positiveInt(opts.attempts, '--attempts') });
+      if (opts.json) printJson(result);
+      else console.log(`enqueued ${result.queued} job(s) (${result.alreadyQueued} already queued) for config ${result.configHash} on ${opts.queue}`);
+      return;
+    }
+    const workers = positiveInt(opts.workers, '--workers') ?? availableParallelism();
+    const showProgress = opts.progress && !opts.json;
+    let bar: ProgressLine | null = null;
+    const summary = await runLocalBatch({
+      handle,
+      kind,
+      config,
+      symbols,
+      workers,
+      batchDir: opts.outputDir,
+      resume: opts.resume,
+      retryFailed: opts.retryFailed,
+      start: config.data.startDate ?? undefined,
+      end: config.data.endDate ?? undefined,
+      onUpdate(state) {
+        if (!showProgress) return;
+        bar ??= new ProgressLine('batch', state.todo);
+        const c = state.counts;
+        bar.update(state.processed, `done ${c.completed} failed ${c.failed} skipped ${c.skipped} | ${state.perMinute.toFixed(1)}/min | ${state.note}`);
+      },
+    });
+    (bar as ProgressLine | null)?.finish();
+    if (opts.json) printJson(summary);
+    else printSummary(summary);
+    if (summary.counts.failed > 0) process.exitCode = 1;
+  } finally {
+    await handle.close();
+  }
+}
+
+export function register(program: Command): void {
+  const batch = program
+    .command('batch')
+    .description('train one model per stock for many stocks (local worker threads, or BullMQ jobs with --queue)')
+    .option('--symbols <list>', 'all | CODE,CODE | @file', 'all')
+    .option('--stock-type <type>', 'only stocks of this board (主板, 创业板, 科创板 …)')
+    .option('--model <type>', 'lstm | gru | transformer (default: the config\'s)')
+    .option('--config <file.json>', 'a (partial) TrainConfig JSON file for every stock')
+    .option('--workers <n>', 'worker threads (default: the number of cores)')
+    .option('--limit <n>', 'at most this many stocks (in symbol order)')
+    .option('--resume', 'continue the batch in --output-dir: completed stocks are not trained again')
+    .option('--retry-failed', 'with --resume, train the stocks that failed last time again')
+    .option('--output-dir <dir>', `the batch folder (batch_progress.json, ${SUMMARY_FILE}, ${RUNS_DIR}/)`, DEFAULT_BATCH_DIR)
+    .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
+    .option('--queue <redis-url>', 'enqueue BullMQ jobs on this Redis instead of training here')
+    .option('--queue-prefix <prefix>', 'BullMQ key prefix (separate queues on one Redis)', DEFAULT_QUEUE_PREFIX)
+    .option('--attempts <n>', 'with --queue: tries per job before it fails', '3')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress line on stderr')
+    .action((opts: BatchOptions) => runBatch(opts));
+
+  batch
+    .command('status')
+    .description('waiting / active / completed / failed job counts of the queue')
+    .requiredOption('--queue <redis-url>', 'the Redis the jobs are on')
+    .option('--queue-prefix <prefix>', 'BullMQ key prefix', DEFAULT_QUEUE_PREFIX)
+    .option('--json', 'print the counts as JSON')
+    .action(async (opts: { queue: string; queuePrefix: string; json?: boolean }) => {
+      const counts = await queueStatus({ url: opts.queue, prefix: opts.queuePrefix });
+      if (opts.json) printJson(counts);
+      else printTable(['waiting', 'active', 'delayed', 'completed', 'failed'], [[counts.waiting, counts.active, counts.delayed, counts.completed, counts.failed]]);
+    });
+}
