@@ -1,0 +1,136 @@
+/**
+ * Inference latency of the PredictionEngine with the seed's default model (LSTM, hidden 128, 2 layers, dropout 0.2,
+ * seq 60, the 50 default features), horizon 5, trained for one epoch on a demo stock (weights' values do not change
+ * the cost).
+ *
+ *  - one symbol, end to end through the engine (SQLite read of the history, features, saved scaler, forward,
+ *    calendar): the first call (loading the run) and warm calls, with and without MC dropout;
+ *  - 1,000 symbols: a seeded demo market of 1,000 stocks generated in memory (not written to a database: the demo
+ *    writer would take minutes), forecast as one batch with forecastSeries: features + one batched forward for the
+ *    point forecasts, then the MC-dropout passes per symbol.
+ *
+ * Run: npm run bench:predict [-- --symbols 1000 --samples 100]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TradingCalendar, generateDemoMarket, migrate, openDatabase, writeDemoMarket, type KlineBar, type KlineSeries } from '../src/data/index.js';
+import { PredictionEngine, forecastSeries, prepareInput } from '../src/prediction/index.js';
+import { parseTrainConfig, runTraining } from '../src/training/index.js';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const SYMBOLS = flag('symbols', 1000);
+const SAMPLES = flag('samples', 100);
+const REPEATS = flag('repeats', 10);
+
+function seriesOf(bars: KlineBar[]): KlineSeries {
+  const col = (f: (b: KlineBar) => number | null) => Float64Array.from(bars, (b) => f(b) ?? NaN);
+  return {
+    symbol: bars[0].symbol,
+    dates: bars.map((b) => b.tradeDate),
+    open: col((b) => b.open),
+    high: col((b) => b.high),
+    low: col((b) => b.low),
+    close: col((b) => b.close),
+    preClose: col((b) => b.preClose),
+    change: col((b) => b.change),
+    pctChg: col((b) => b.pctChg),
+    vol: col((b) => b.vol),
+    amount: col((b) => b.amount),
+    turnoverRate: col((b) => b.turnoverRate),
+  };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeIt(fn: () => Promise<unknown> | unknown, repeats: number): Promise<number> {
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+const root = mkdtempSync(join(tmpdir(), 'klinecast-bench-predict-'));
+try {
+  const url = `sqlite:${join(root, 'market.db')}`;
+  const handle = await openDatabase(url);
+  await migrate(handle);
+  const demoOptions = { start: '2021-01-01', end: '2024-12-31', seed: 42 };
+  const small = generateDemoMarket({ stocks: 2, ...demoOptions });
+  await writeDemoMarket(handle, small);
+  const symbol = small.stocks[0].symbol;
+  const outputDir = join(root, 'out');
+  const tTrain = performance.now();
+  await runTraining({
+    config: parseTrainConfig({
+      data: { symbol },
+      dataset: { horizon: 5 },
+      model: { modelType: 'lstm' },
+      training: { epochs: 1 },
+      output: { outputDir, runName: 'bench' },
+    }),
+    databaseUrl: url,
+  });
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), node ${process.version}`);
+  console.log(`model: lstm hidden 128 x 2 layers, seq 60, 50 features, horizon 5 (trained 1 epoch in ${trainSeconds.toFixed(1)} s)`);
+
+  // --- one symbol, end to end -------------------------------------------------------------------------------------
+  const engine = new PredictionEngine({ database: handle, outputDir });
+  const t0 = performance.now();
+  await engine.predict(symbol, { run: 'bench', samples: 0 });
+  const cold = performance.now() - t0;
+  const point = await timeIt(() => engine.predict(symbol, { run: 'bench', samples: 0 }), REPEATS);
+  const mc = await timeIt(() => engine.predict(symbol, { run: 'bench', samples: SAMPLES }), REPEATS);
+  const noRun = await timeIt(() => engine.predict(symbol, { samples: 0 }), REPEATS);
+  console.log('\none symbol through PredictionEngine.predict (SQLite), median of', REPEATS);
+  console.log(`  first call (loads the run, no MC):   ${cold.toFixed(1)} ms`);
+  console.log(`  warm, point forecast only:           ${point.toFixed(1)} ms`);
+  console.log(`  warm, ${SAMPLES} MC-dropout samples:       ${mc.toFixed(1)} ms`);
+  console.log(`  warm, best run looked up, no MC:     ${noRun.toFixed(1)} ms`);
+
+  // --- many symbols, in memory --------------------------------------------------------------------------------------
+  const tGen = performance.now();
+  const market = generateDemoMarket({ stocks: SYMBOLS, ...demoOptions });
+  const model = engine.loadRun('bench');
+  // Demo stocks listed late in the range have too little history for one window; they are left out (and counted).
+  const generated = market.stocks.map((_, i) => seriesOf(market.bars(i)));
+  const series = generated.filter((s) => {
+    try {
+      prepareInput(model, s);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const genSeconds = (performance.now() - tGen) / 1000;
+  const rows = series.reduce((n, s) => n + s.dates.length, 0);
+  const N = series.length;
+  const calendar = await TradingCalendar.load(handle.db);
+  console.log(`\n${N} symbols (of ${SYMBOLS} generated; ${SYMBOLS - N} too short): demo market in memory (${rows} bars, ${genSeconds.toFixed(1)} s, not timed), one forecastSeries call`);
+  const tFeat = performance.now();
+  forecastSeries(model, series, calendar, { samples: 0 });
+  const batchPoint = performance.now() - tFeat;
+  console.log(`  point forecasts:                     ${batchPoint.toFixed(0)} ms  (${(batchPoint / N).toFixed(2)} ms/symbol)`);
+  const tMc = performance.now();
+  forecastSeries(model, series, calendar, { samples: SAMPLES });
+  const batchMc = performance.now() - tMc;
+  console.log(`  with ${SAMPLES} MC-dropout samples:        ${batchMc.toFixed(0)} ms  (${(batchMc / N).toFixed(2)} ms/symbol, ${((N * (SAMPLES + 1)) / (batchMc / 1000)).toFixed(0)} windows/s)`);
+  const tOne = performance.now();
+  for (const s of series.slice(0, 100)) forecastSeries(model, [s], calendar, { samples: 0 });
+  const oneByOne = (performance.now() - tOne) / 100;
+  console.log(`  (point forecasts one call per symbol: ${oneByOne.toFixed(2)} ms/symbol, first 100)`);
+  await handle.close();
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
