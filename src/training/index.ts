@@ -37,3 +37,5 @@ export { Trainer, evaluateScaled } from './trainer.js';
 export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, TrainerOptions } from './trainer.js';
 export { evaluateRun, loadTrainingSeries, readRunConfig, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
+export { Forecaster } from './forecaster.js';
+export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';
