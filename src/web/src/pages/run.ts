@@ -21,7 +21,7 @@ export function lossChartOption(history: MetricsRow[]) {
     xAxis: { type: 'value', name: 'epoch', minInterval: 1 },
     yAxis: [
       { type: 'value', name: 'loss', scale: true },
-      { type: 'value', name: 'lr', scale: true, splitLine: { show: false }, axisLabel: { formatter: (v: number) => v.toExponential(0) } },
+      { type: 'value', name: 'lr', scale: true, splitLine: { show: false }, axisLabel: { formatter: (v: number) => (v === 0 ? '0' : v.toExponential(1)) } },
     ],
     series: [
       { name: 'train loss', type: 'line', data: perEpoch(history, 'train_loss'), color: PALETTE[0], showSymbol: false },

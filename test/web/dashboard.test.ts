@@ -1,0 +1,182 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core; no browser is
+ * downloaded). Each page is opened on fixture runs and real bars, and the charts are checked to hold data: the
+ * page exposes what every ECharts instance holds (series and point counts) through window.klinecastCharts().
+ * Screenshots go to test-artifacts/. The forecast and training parts come with the PredictionEngine and Trainer.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
+import { mysql } from '../helpers/env.js';
+import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ARTIFACTS = `${ROOT}test-artifacts`;
+
+function browserSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.KLINECAST_REQUIRE_BROWSER === '1') throw new Error(`${CHROMIUM} is missing but KLINECAST_REQUIRE_BROWSER=1 (apt-get install chromium)`);
+  const text = `SKIPPED: browser tests need ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+  console.warn(`\n*** ${text} ***\n`);
+  return text;
+}
+
+const skip = mysql.skip || browserSkip();
+
+interface ChartSummary {
+  id: string;
+  series: Array<{ name: string; type: string; points: number }>;
+}
+
+describe('dashboard in headless Chromium', { skip }, () => {
+  let db: TestDatabase;
+  let runs: FixtureRuns;
+  let server: RunningServer;
+  let browser: Browser;
+  const foreignRequests: string[] = [];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    if (skip) return;
+    if (!existsSync(`${DEFAULT_WEB_DIR}/index.html`)) {
+      // `npm test` builds first; a direct run of this file builds the dashboard once here.
+      const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+      assert.equal(built.status, 0, 'npm run build:web failed');
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    db = await createTestDatabase();
+    runs = writeFixtureRuns();
+    server = await createDashboardServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+  });
+
+  async function createDashboardServer(): Promise<RunningServer> {
+    return startServer({ database: db.handle, outputDir: runs.outputDir, apiKey: null, rateLimit: false, webDir: DEFAULT_WEB_DIR });
+  }
+
+  after(async () => {
+    if (skip) return;
+    await browser?.close();
+    await server?.close();
+    await db?.drop();
+    runs?.cleanup();
+  });
+
+  async function open(hash: string): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('request', (req) => {
+      if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) foreignRequests.push(req.url());
+    });
+    page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
+    await page.goto(`${server.url}/${hash}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    return page;
+  }
+
+  async function charts(page: Page): Promise<Map<string, ChartSummary['series']>> {
+    const list = (await page.evaluate(() => window.klinecastCharts())) as ChartSummary[];
+    return new Map(list.map((c) => [c.id, c.series]));
+  }
+
+  function points(series: ChartSummary['series'] | undefined, name: string): number {
+    const s = series?.find((x) => x.name === name);
+    assert.ok(s, `no series ${name} in ${JSON.stringify(series)}`);
+    return s.points;
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-${name}.png`, fullPage: true });
+  }
+
+  test('the server serves the built dashboard at /', async () => {
+    const res = await fetch(`${server.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /<div id="app">|<main id="app">/);
+  });
+
+  test('Runs: table with status badges, sorting and filtering', async () => {
+    const page = await open('#/runs');
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 4);
+    assert.equal(await page.locator('#runs-table tbody .badge[data-status="completed"]').count(), 3);
+    assert.equal(await page.locator('#runs-table tbody .badge[data-status="corrupt"]').count(), 1);
+    await page.click('#runs-table th[data-key="mae"]');
+    const byMae = await page.locator('#runs-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
+    assert.equal(byMae[0], runs.bestFor600519, `sorted by MAE: ${byMae.join(', ')}`);
+    assert.equal(byMae.at(-1), 'half_created', 'runs without MAE go last');
+    await page.fill('#runs-filter', '000001');
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 1);
+    await page.fill('#runs-filter', '');
+    await page.selectOption('#runs-model', 'gru');
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 1);
+    await page.selectOption('#runs-model', '');
+    await shot(page, 'runs');
+    await page.close();
+  });
+
+  test('Run: loss/lr curves, metrics beside persistence, test predictions, config and files', async () => {
+    const page = await open('#/run/600519_lstm_fixture');
+    const c = await charts(page);
+    for (const name of ['train loss', 'val loss', 'lr']) assert.equal(points(c.get('chart-loss'), name), 5, name);
+    assert.equal(points(c.get('chart-predictions'), 'actual'), 3);
+    assert.equal(points(c.get('chart-predictions'), 'predicted'), 3);
+    const metrics = await page.locator('#metrics-table').innerText();
+    assert.match(metrics, /persistence baseline/);
+    assert.match(metrics, /MAE/);
+    assert.match(await page.locator('#run-config').innerText(), /"seed": 42/);
+    assert.match(await page.locator('#files-table').innerText(), /model\/model\.safetensors/);
+    await shot(page, 'run');
+    await page.close();
+  });
+
+  test('Stock: candlestick and volume with data, run picker for the symbol', async () => {
+    const page = await open('#/stock/600519');
+    const c = await charts(page);
+    assert.equal(points(c.get('chart-kline'), 'K-line'), 250);
+    assert.equal(points(c.get('chart-kline'), 'volume'), 250);
+    const options = await page.locator('#run-picker option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+    assert.deepEqual(options, ['', runs.bestFor600519, '600519_lstm_fixture']);
+    await shot(page, 'stock');
+    await page.close();
+  });
+
+  test('Compare: overlaid curves and metrics of several runs', async () => {
+    const names = ['600519_lstm_fixture', runs.bestFor600519, '000001_lstm_fixture'];
+    const page = await open(`#/compare?runs=${names.join(',')}`);
+    const c = await charts(page);
+    const loss = c.get('chart-compare-loss');
+    assert.equal(loss?.length, 6);
+    for (const name of names) {
+      assert.equal(points(loss, `${name} val`), 5);
+      assert.equal(points(loss, `${name} train`), 5);
+    }
+    assert.equal(points(c.get('chart-compare-metrics'), 'model MAE'), 3);
+    assert.equal(points(c.get('chart-compare-metrics'), 'persistence MAE'), 3);
+    assert.equal(await page.locator('#compare-table tbody tr').count(), 3);
+    await shot(page, 'compare');
+    await page.close();
+  });
+
+  test('Start training: the form lists the stocks and shows the server refusing without a key', async () => {
+    const page = await open('#/train');
+    const symbols = await page.locator('#train-symbol option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+    assert.deepEqual(symbols, ['000001', '300750', '600519']);
+    await page.click('#train-submit');
+    await page.waitForSelector('#train-status .message-error');
+    assert.match(await page.locator('#train-status').innerText(), /auth_not_configured/);
+    await shot(page, 'train');
+    await page.close();
+  });
+
+  test('nothing was fetched from outside the server and no page threw', () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(pageErrors, []);
+  });
+});
