@@ -7,19 +7,20 @@ import { Sequential } from '../../src/engine/layers/sequential.js';
 import { Rng } from '../../src/engine/rng.js';
 import { Engine, Tensor } from '../../src/engine/runtime.js';
 import { referenceSkip } from '../helpers/env.js';
-import { checkLayerParity, randomArray } from './parity-helpers.js';
+import { compareCase, layerCase, lazyReferences, randomArray, type ParityCase } from './parity-helpers.js';
 
 const engine = Engine.create();
+const skipTorch = referenceSkip('torch');
 
-test('Linear forward, input and parameter gradients match torch.nn.Linear', { skip: referenceSkip('torch') }, () => {
-  const rng = new Rng(1);
-  checkLayerParity(engine, new Linear(engine, 13, 7, rng), { type: 'linear', in: 13, out: 7 }, [3, 5, 13], rng);
-  checkLayerParity(engine, new Linear(engine, 64, 1, rng), { type: 'linear', in: 64, out: 1 }, [32, 64], rng);
-});
-
-test('Dropout in eval mode is the identity, as torch.nn.Dropout.eval()', { skip: referenceSkip('torch') }, () => {
-  const rng = new Rng(2);
-  checkLayerParity(engine, new Dropout(engine, 0.3, rng), { type: 'dropout', p: 0.3 }, [4, 9], rng);
+const rng = new Rng(1);
+const cases: [string, ParityCase][] = [
+  ['Linear(13→7) on [3, 5, 13]', layerCase(engine, new Linear(engine, 13, 7, rng), { type: 'linear', in: 13, out: 7 }, [3, 5, 13], rng)],
+  ['Linear(64→1) on [32, 64]', layerCase(engine, new Linear(engine, 64, 1, rng), { type: 'linear', in: 64, out: 1 }, [32, 64], rng)],
+  ['Dropout(0.3) in eval mode (the identity)', layerCase(engine, new Dropout(engine, 0.3, rng), { type: 'dropout', p: 0.3 }, [4, 9], rng)],
+];
+const references = lazyReferences(() => cases.map(([, c]) => c.job));
+cases.forEach(([name, c], i) => {
+  test(`${name}: output, input gradient and parameter gradients match torch.nn`, { skip: skipTorch }, () => compareCase(c, references()[i]));
 });
 
 test('Linear initialisation follows PyTorch: weight and bias within ±1/√in, not all equal', () => {
@@ -47,14 +48,14 @@ test('Dropout in training zeroes about p of the elements, scales the rest by 1/(
   engine.resetArena();
 });
 
-test('Sequential names children by index like nn.Sequential and chains backward through ReLU', () => {
+test('Sequential names children by index like nn.Sequential, and its gradients match finite differences', () => {
   engine.resetArena();
   const rng = new Rng(5);
   const seq = new Sequential([new Linear(engine, 3, 4, rng), new ReLU(engine), new Linear(engine, 4, 2, rng)]);
   assert.deepEqual(seq.parameters().map((p) => p.name), ['0.weight', '0.bias', '2.weight', '2.bias']);
   const x = Tensor.scratch(engine, [5, 3]);
   x.set(randomArray(rng, 15));
-  // finite differences of L = Σ y⊙g in float64 around float32 weights
+  // central differences of L = Σ y⊙g, evaluated in float64 from the float32 outputs
   const g = randomArray(rng, 10);
   const lossAt = () => {
     const mark = engine.arenaMark();

@@ -3,20 +3,27 @@ import { Recurrent } from '../../src/engine/layers/recurrent.js';
 import { Rng } from '../../src/engine/rng.js';
 import { Engine } from '../../src/engine/runtime.js';
 import { referenceSkip } from '../helpers/env.js';
-import { checkLayerParity } from './parity-helpers.js';
+import { compareCase, layerCase, lazyReferences } from './parity-helpers.js';
 
 const engine = Engine.create();
+const skipTorch = referenceSkip('torch');
 
-// Shapes cover hidden sizes that are not a multiple of the 4-lane vectors, and two layers (dropout configured but
-// off in eval mode, as in the torch module).
-for (const [input, hidden, layers, batch, time] of [
+// Hidden sizes that are not a multiple of the 4-lane vectors, and two layers (dropout configured, off in eval mode
+// as in the torch module).
+const shapes = [
   [5, 6, 1, 3, 4],
   [7, 16, 2, 4, 9],
   [3, 9, 2, 5, 6],
-]) {
-  test(`LSTM(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.LSTM`, { skip: referenceSkip('torch') }, () => {
-    const rng = new Rng(input * 100 + hidden);
-    const rnn = new Recurrent(engine, 'lstm', input, hidden, layers, 0.2, rng);
-    checkLayerParity(engine, rnn, { type: 'lstm', input, hidden, layers, dropout: 0.2 }, [batch, time, input], rng);
+];
+const cases = shapes.map(([input, hidden, layers, batch, time]) => {
+  const rng = new Rng(input * 100 + hidden);
+  const rnn = new Recurrent(engine, 'lstm', input, hidden, layers, 0.2, rng);
+  return layerCase(engine, rnn, { type: 'lstm', input, hidden, layers, dropout: 0.2 }, [batch, time, input], rng);
+});
+const references = lazyReferences(() => cases.map((c) => c.job));
+
+shapes.forEach(([input, hidden, layers, batch, time], i) => {
+  test(`LSTM(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.LSTM`, { skip: skipTorch }, () => {
+    compareCase(cases[i], references()[i]);
   });
-}
+});

@@ -7,10 +7,11 @@ import { Engine, Tensor } from '../../src/engine/runtime.js';
 import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, zeroGrad } from '../../src/models/index.js';
 import type { Network } from '../../src/models/index.js';
 import { referenceSkip } from '../helpers/env.js';
-import { assertClose, runTorch } from '../helpers/torch.js';
-import { paramInputs, randomArray } from './parity-helpers.js';
+import { assertClose } from '../helpers/torch.js';
+import { type ParityCase, compareCase, gradsOf, lazyReferences, paramInputs, randomArray } from './parity-helpers.js';
 
 const engine = Engine.create();
+const skipTorch = referenceSkip('torch');
 
 function build(kind: 'lstm' | 'gru', numLayers: number, seed: number, outputSize = 1): Network {
   const config = ModelConfigSchema.parse({ modelType: kind, inputSize: 6, hiddenSize: 12, numLayers, outputSize, headHiddenSize: 8, dropout: 0.2 });
@@ -33,36 +34,36 @@ test('LSTM and GRU models expose exactly the seed state_dict names, in order', (
   assert.deepEqual(gru['fc.3.weight'].shape, [5, 8]);
 });
 
+/** Our side of one whole-model case in eval mode: output, loss and every gradient, copied out of engine memory. */
+function modelCase(kind: 'lstm' | 'gru', numLayers: number, loss: LossKind): ParityCase {
+  const net = build(kind, numLayers, 10 + numLayers, 3);
+  const rng = new Rng(99);
+  const B = 4, T = 7;
+  engine.resetArena();
+  zeroGrad(net);
+  net.setTraining(false);
+  const x = Tensor.scratch(engine, [B, T, 6]);
+  x.set(randomArray(rng, x.size));
+  const y = Tensor.scratch(engine, [B, 3]);
+  y.set(randomArray(rng, y.size, 0.5));
+  const out = net.forward(x);
+  const grad = Tensor.scratch(engine, out.shape);
+  const value = lossForwardBackward(engine, loss, out, y, grad);
+  net.backward(grad);
+  const job = {
+    request: { task: 'grad', module: torchSpec(net), mode: 'eval', loss },
+    tensors: { ...paramInputs(net), x: { shape: [B, T, 6], data: Float32Array.from(x.data()) }, y: { shape: [B, 3], data: Float32Array.from(y.data()) } },
+  };
+  const result = { job, out: Float32Array.from(out.data()), loss: value, grads: gradsOf(net) };
+  engine.resetArena();
+  return result;
+}
+
+const gradCases: { name: string; case: ParityCase }[] = [];
 for (const kind of ['lstm', 'gru'] as const) {
   for (const numLayers of [1, 2]) {
-    const losses: LossKind[] = numLayers === 1 ? [...LOSS_KINDS] : ['mse'];
-    for (const loss of losses) {
-      test(`${kind} model, ${numLayers} layer(s), ${loss} loss: output, loss and every parameter gradient match PyTorch (eval mode)`, { skip: referenceSkip('torch') }, () => {
-        const net = build(kind, numLayers, 10 + numLayers, 3);
-        const rng = new Rng(99);
-        const B = 4, T = 7;
-        engine.resetArena();
-        zeroGrad(net);
-        net.setTraining(false);
-        const x = Tensor.scratch(engine, [B, T, 6]);
-        x.set(randomArray(rng, x.size));
-        const y = Tensor.scratch(engine, [B, 3]);
-        y.set(randomArray(rng, y.size, 0.5));
-        const out = net.forward(x);
-        const grad = Tensor.scratch(engine, out.shape);
-        const value = lossForwardBackward(engine, loss, out, y, grad);
-        net.backward(grad);
-        const ref = runTorch(
-          { task: 'grad', module: torchSpec(net), mode: 'eval', loss },
-          { ...paramInputs(net), x: { shape: [B, T, 6], data: Float32Array.from(x.data()) }, y: { shape: [B, 3], data: Float32Array.from(y.data()) } },
-        );
-        assertClose('output', out.data(), ref.out.data);
-        assertClose('loss', [value], ref.loss.data);
-        const torchNames = Object.keys(ref).filter((n) => n.startsWith('grad.')).map((n) => n.slice(5));
-        assert.deepEqual(net.parameters().map((p) => p.name).sort(), torchNames.sort());
-        for (const p of net.parameters()) assertClose(`gradient of ${p.name}`, p.grad.data(), ref[`grad.${p.name}`].data);
-        engine.resetArena();
-      });
+    for (const loss of numLayers === 1 ? LOSS_KINDS : (['mse'] as const)) {
+      gradCases.push({ name: `${kind} model, ${numLayers} layer(s), ${loss} loss`, case: modelCase(kind, numLayers, loss) });
     }
   }
 }
@@ -93,31 +94,47 @@ test('trainStep returns the training loss and leaves gradients; predict is deter
   assert.throws(() => trainStep(net, 'mse', x, y, 3), /x holds 120 values, not 3 windows/);
 });
 
-for (const [kind, optimizer] of [['lstm', 'adam'], ['gru', 'adamw']] as const) {
-  test(`${kind} model: after 20 ${optimizer} steps with grad-norm clipping the parameters agree with PyTorch within 1e-3`, { skip: referenceSkip('torch') }, () => {
-    // dropout 0 so that training mode here and the reference's eval mode compute the same function
-    const config = ModelConfigSchema.parse({ modelType: kind, inputSize: 6, hiddenSize: 12, numLayers: 2, outputSize: 2, headHiddenSize: 8, dropout: 0 });
-    const net = createNetwork(config, engine, new Rng(21));
-    const initial = paramInputs(net);
-    const opt = optimizer === 'adam' ? new Adam(net.parameters(), { lr: 1e-2 }) : new AdamW(net.parameters(), { lr: 1e-2, weightDecay: 0.01 });
-    const data = new Rng(22);
-    const B = 8, T = 10, steps = 20, clip = 0.5;
-    const batches: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const losses: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const x = randomArray(data, B * T * 6);
-      const y = randomArray(data, B * 2, 0.5);
-      batches[`x.${i}`] = { shape: [B, T, 6], data: x };
-      batches[`y.${i}`] = { shape: [B, 2], data: y };
-      losses.push(trainStep(net, 'mse', x, y, B));
-      clipGradNorm(net.parameters(), clip);
-      opt.step();
-    }
-    const ref = runTorch(
-      { task: 'train', module: torchSpec(net), steps, optimizer, lr: 1e-2, weight_decay: optimizer === 'adam' ? 0 : 0.01, clip, loss: 'mse' },
-      { ...initial, ...batches },
-    );
-    assertClose('losses', losses, ref.loss.data, 1e-3, 1e-5);
-    for (const p of net.parameters()) assertClose(`${p.name} after ${steps} steps`, p.value.data(), ref[`p.${p.name}`].data, 1e-3, 1e-5);
-  });
+/** 20 optimizer steps with clipping on our side; returns our final parameters and losses and the torch job. */
+function trainCase(kind: 'lstm' | 'gru', optimizer: 'adam' | 'adamw') {
+  // dropout 0 so that training mode here and the reference's eval mode compute the same function
+  const config = ModelConfigSchema.parse({ modelType: kind, inputSize: 6, hiddenSize: 12, numLayers: 2, outputSize: 2, headHiddenSize: 8, dropout: 0 });
+  const net = createNetwork(config, engine, new Rng(21));
+  const initial = paramInputs(net);
+  const opt = optimizer === 'adam' ? new Adam(net.parameters(), { lr: 1e-2 }) : new AdamW(net.parameters(), { lr: 1e-2, weightDecay: 0.01 });
+  const data = new Rng(22);
+  const B = 8, T = 10, steps = 20, clip = 0.5;
+  const batches: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const x = randomArray(data, B * T * 6);
+    const y = randomArray(data, B * 2, 0.5);
+    batches[`x.${i}`] = { shape: [B, T, 6], data: x };
+    batches[`y.${i}`] = { shape: [B, 2], data: y };
+    losses.push(trainStep(net, 'mse', x, y, B));
+    clipGradNorm(net.parameters(), clip);
+    opt.step();
+  }
+  const job = {
+    request: { task: 'train', module: torchSpec(net), steps, optimizer, lr: 1e-2, weight_decay: optimizer === 'adam' ? 0 : 0.01, clip, loss: 'mse' },
+    tensors: { ...initial, ...batches },
+  };
+  const params = Object.fromEntries(net.parameters().map((p) => [p.name, Float32Array.from(p.value.data())]));
+  return { name: `${kind} model: after ${steps} ${optimizer} steps with grad-norm clipping`, job, losses, params };
 }
+
+const trainCases = [trainCase('lstm', 'adam'), trainCase('gru', 'adamw')];
+const references = lazyReferences(() => [...gradCases.map((c) => c.case.job), ...trainCases.map((c) => c.job)]);
+
+gradCases.forEach(({ name, case: c }, i) => {
+  test(`${name}: output, loss and every parameter gradient match PyTorch (eval mode), names included`, { skip: skipTorch }, () => {
+    compareCase(c, references()[i]);
+  });
+});
+
+trainCases.forEach((c, i) => {
+  test(`${c.name}: losses and parameters agree with PyTorch within 1e-3`, { skip: skipTorch }, () => {
+    const ref = references()[gradCases.length + i];
+    assertClose('losses', c.losses, ref.loss.data, 1e-3, 1e-5);
+    for (const [name, value] of Object.entries(c.params)) assertClose(`${name} after training`, value, ref[`p.${name}`].data, 1e-3, 1e-5);
+  });
+});

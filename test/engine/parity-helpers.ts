@@ -1,9 +1,10 @@
-// Shared steps of the layer/model parity tests: random weights and inputs on our side, the same through
-// safetensors into torch.nn, then outputs and every gradient compared.
+// Shared steps of the layer/model parity tests: random weights and inputs on our side, the same through safetensors
+// into torch.nn, then outputs and every gradient compared. A file computes all its cases on our side first, then
+// asks PyTorch for all references in one interpreter start-up (importing torch costs more than the math).
 import type { Layer } from '../../src/engine/layer.js';
-import { Rng } from '../../src/engine/rng.js';
+import type { Rng } from '../../src/engine/rng.js';
 import { type Engine, Tensor } from '../../src/engine/runtime.js';
-import { assertClose, runTorch, type RefTensor } from '../helpers/torch.js';
+import { assertClose, runTorchBatch, type RefTensor, type TorchJob } from '../helpers/torch.js';
 
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -18,16 +19,27 @@ export function paramInputs(layer: Layer): Record<string, RefTensor> {
   return out;
 }
 
+/** Our results for one case, copied out of engine memory, and the job that asks torch for the same. */
+export interface ParityCase {
+  job: TorchJob;
+  out: Float32Array;
+  loss?: number;
+  dx?: Float32Array;
+  grads: Record<string, Float32Array>;
+}
+
+export function gradsOf(layer: Layer): Record<string, Float32Array> {
+  return Object.fromEntries(layer.parameters().map((p) => [p.name, Float32Array.from(p.grad.data())]));
+}
+
 /**
- * Forward x through `layer`, backward with upstream gradient dy (the "dot" loss Σ out⊙dy on the torch side),
- * and compare out, dx (unless skipped) and every parameter gradient with torch.
+ * Forward x through `layer` in eval mode, backward with a random upstream gradient dy (the "dot" loss Σ out⊙dy on the
+ * torch side), and keep out, dx and every parameter gradient.
  */
-export function checkLayerParity(
-  engine: Engine, layer: Layer, spec: Record<string, unknown>, xShape: number[], rng: Rng, options: { inputGrad?: boolean; training?: boolean } = {},
-): void {
+export function layerCase(engine: Engine, layer: Layer, spec: Record<string, unknown>, xShape: number[], rng: Rng): ParityCase {
   engine.resetArena();
   for (const p of layer.parameters()) p.grad.data().fill(0);
-  layer.setTraining(options.training ?? false);
+  layer.setTraining(false);
   const x = Tensor.scratch(engine, xShape);
   x.set(randomArray(rng, x.size));
   const xData = Float32Array.from(x.data());
@@ -36,13 +48,29 @@ export function checkLayerParity(
   const dy = Tensor.scratch(engine, out.shape);
   dy.set(randomArray(rng, dy.size));
   const dyData = Float32Array.from(dy.data());
-  const dx = layer.backward(dy);
-  const ref = runTorch(
-    { task: 'grad', module: spec, mode: 'eval', loss: 'dot' },
-    { ...paramInputs(layer), x: { shape: xShape, data: xData }, y: { shape: [...out.shape], data: dyData } },
-  );
-  assertClose('forward output', outData, ref.out.data);
-  if (options.inputGrad ?? true) assertClose('input gradient', dx.data(), ref.dx.data);
-  for (const p of layer.parameters()) assertClose(`gradient of ${p.name}`, p.grad.data(), ref[`grad.${p.name}`].data);
+  const dx = Float32Array.from(layer.backward(dy).data());
+  const job = {
+    request: { task: 'grad', module: spec, mode: 'eval', loss: 'dot' },
+    tensors: { ...paramInputs(layer), x: { shape: xShape, data: xData }, y: { shape: [...out.shape], data: dyData } },
+  };
+  const result = { job, out: outData, dx, grads: gradsOf(layer) };
   engine.resetArena();
+  return result;
+}
+
+/** Output, loss, dx and gradients within the parity tolerance; parameter names must equal torch's exactly. */
+export function compareCase(c: ParityCase, ref: Record<string, RefTensor>): void {
+  assertClose('forward output', c.out, ref.out.data);
+  if (c.loss !== undefined) assertClose('loss', [c.loss], ref.loss.data);
+  if (c.dx) assertClose('input gradient', c.dx, ref.dx.data);
+  const torchNames = Object.keys(ref).filter((n) => n.startsWith('grad.')).map((n) => n.slice(5)).sort();
+  const ours = Object.keys(c.grads).sort();
+  if (JSON.stringify(ours) !== JSON.stringify(torchNames)) throw new Error(`parameter names differ: ours ${ours}, torch ${torchNames}`);
+  for (const [name, g] of Object.entries(c.grads)) assertClose(`gradient of ${name}`, g, ref[`grad.${name}`].data);
+}
+
+/** Runs every job of a file in one torch process, on first use only (so a skipped file never starts Python). */
+export function lazyReferences(jobs: () => TorchJob[]): () => Record<string, RefTensor>[] {
+  let cached: Record<string, RefTensor>[] | undefined;
+  return () => (cached ??= runTorchBatch(jobs()));
 }

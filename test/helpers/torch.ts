@@ -36,6 +36,24 @@ export function runTorch(request: Record<string, unknown>, tensors: Record<strin
   }
 }
 
+export interface TorchJob {
+  request: Record<string, unknown>;
+  tensors: Record<string, RefTensor>;
+}
+
+/** Several requests in one interpreter start-up (importing torch dominates a small reference's run time). */
+export function runTorchBatch(jobs: TorchJob[]): Record<string, RefTensor>[] {
+  const tensors: Record<string, RefTensor> = {};
+  jobs.forEach((job, i) => {
+    for (const [name, t] of Object.entries(job.tensors)) tensors[`${i}/${name}`] = t;
+  });
+  const out = runTorch({ task: 'batch', requests: jobs.map((j) => j.request) }, tensors);
+  return jobs.map((_, i) => {
+    const prefix = `${i}/`;
+    return Object.fromEntries(Object.entries(out).filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]));
+  });
+}
+
 /**
  * Elementwise |a − b| ≤ rtol·|b| + atol, reporting the worst element. The defaults are the engine's parity contract:
  * 1e-4 relative, 1e-5 absolute near zero.

@@ -10,6 +10,8 @@ Requests:
   {"task": "train", "module": spec, "steps": n, "optimizer": "adam"|"adamw", "lr", "weight_decay", "clip", "loss"}
       inputs: p.<name>, x.<i>, y.<i> for i < steps; the module runs in eval mode (dropout off) so both sides agree
       outputs: p.<name> after the steps, loss [steps]
+  {"task": "batch", "requests": [request, ...]}
+      inputs and outputs of request i carry the prefix "<i>/": many references for one interpreter start-up
 Module specs: {"type": "linear", "in", "out"} | {"type": "lstm"|"gru", "input", "hidden", "layers", "dropout"} |
   {"type": "dropout", "p"} | {"type": "model", "kind": "lstm"|"gru", "input", "hidden", "layers", "dropout",
   "head", "output"}  (the seed's LSTMModel/GRUModel: rnn -> last step -> fc = Linear, ReLU, Dropout, Linear)
@@ -154,12 +156,27 @@ def train_task(req, inputs):
     return result
 
 
+TASKS = {'grad': grad_task, 'train': train_task}
+
+
+def batch_task(req, inputs):
+    result = {}
+    for i, sub in enumerate(req['requests']):
+        prefix = f'{i}/'
+        sub_inputs = {name[len(prefix):]: t for name, t in inputs.items() if name.startswith(prefix)}
+        for name, t in TASKS[sub['task']](sub, sub_inputs).items():
+            result[prefix + name] = t
+    return result
+
+
+TASKS['batch'] = batch_task
+
+
 def main():
     folder = sys.argv[1]
     inputs, meta = read_safetensors(f'{folder}/inputs.safetensors')
     req = json.loads(meta['request'])
-    task = {'grad': grad_task, 'train': train_task}[req['task']]
-    write_safetensors(f'{folder}/outputs.safetensors', task(req, inputs))
+    write_safetensors(f'{folder}/outputs.safetensors', TASKS[req['task']](req, inputs))
 
 
 if __name__ == '__main__':
