@@ -199,6 +199,8 @@ export function completeDrafts(drafts: KlineDraft[], file: string, previousClose
     if (preClose === null && d.pctChg !== null && d.pctChg > -100) preClose = d.close / (1 + d.pctChg / 100);
     if (preClose === null && prev !== null && prev.symbol === d.symbol) preClose = prev.close;
     if (preClose === null) preClose = previousClose.get(d.symbol) ?? null;
+    // The close is valid even when this row cannot be completed, so the next row may still derive from it.
+    prev = { symbol: d.symbol, close: d.close };
     if (preClose === null || !(preClose > 0)) {
       issues.push({
         file,
@@ -231,7 +233,6 @@ export function completeDrafts(drafts: KlineDraft[], file: string, previousClose
       circMv: d.circMv,
       limitStatus: d.limitStatus,
     });
-    prev = { symbol: d.symbol, close: d.close };
   }
   return { bars, issues };
 }
