@@ -82,7 +82,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
   }
 
   async function charts(page: Page): Promise<Map<string, ChartSummary['series']>> {
-    const list = (await page.evaluate(() => window.klinecastCharts())) as ChartSummary[];
+    const list = (await page.evaluate(() => (globalThis as unknown as { klinecastCharts: () => unknown }).klinecastCharts())) as ChartSummary[];
     return new Map(list.map((c) => [c.id, c.series]));
   }
 
@@ -141,7 +141,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     const c = await charts(page);
     assert.equal(points(c.get('chart-kline'), 'K-line'), 250);
     assert.equal(points(c.get('chart-kline'), 'volume'), 250);
-    const options = await page.locator('#run-picker option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+    const options = await page.locator('#run-picker option').evaluateAll((o) => o.map((x) => (x as unknown as { value: string }).value));
     assert.deepEqual(options, ['', runs.bestFor600519, '600519_lstm_fixture']);
     await shot(page, 'stock');
     await page.close();
@@ -166,7 +166,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
 
   test('Start training: the form lists the stocks and shows the server refusing without a key', async () => {
     const page = await open('#/train');
-    const symbols = await page.locator('#train-symbol option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value));
+    const symbols = await page.locator('#train-symbol option').evaluateAll((o) => o.map((x) => (x as unknown as { value: string }).value));
     assert.deepEqual(symbols, ['000001', '300750', '600519']);
     await page.click('#train-submit');
     await page.waitForSelector('#train-status .message-error');
