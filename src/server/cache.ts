@@ -67,8 +67,9 @@ export class RedisPredictionCache implements PredictionCache {
     url: string,
     private readonly ttlSeconds = DEFAULT_TTL_SECONDS,
   ) {
-    // Fail fast instead of queueing commands while Redis is down: the forecast is computed without the cache.
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000 });
+    // Commands wait for the connection at most commandTimeout: while Redis is down the forecast is computed
+    // without the cache instead of the request hanging.
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 2000 });
     this.redis.on('error', () => {
       // reported per request by get/set; ioredis reconnects by itself
     });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { mysql } from '../helpers/env.js';
+import { RedisPredictionCache, cacheKey } from '../../src/server/index.js';
+import { mysql, redis } from '../helpers/env.js';
 import {
   call,
   createTestDatabase,
@@ -236,6 +237,30 @@ describe('HTTP API', { skip }, () => {
     assertError(await call(`${base}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'symbol=600519' }), 415, 'unsupported_media_type');
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', pad: 'x'.repeat(100_000) })), 413, 'payload_too_large');
     assertError(await call(`${base}/api/v1/predict`, { method: 'POST' }), 400, 'validation_error');
+  });
+
+  test('with KLINECAST_REDIS_URL the predictions cache lives in Redis', { skip: redis.skip }, async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(redis.url!);
+    await raw.del(cacheKey({ run: runs.bestFor600519, symbol: '000001', lastBarDate: '2023-03-17', days: 2 }));
+    await raw.del(cacheKey({ run: '000001_lstm_fixture', symbol: '000001', lastBarDate: '2023-03-17', days: 2 }));
+    const redisPredictor = new RecordingPredictor(5);
+    const withRedis = await startServer({ database: db.handle, outputDir: runs.outputDir, predictor: redisPredictor, cache: new RedisPredictionCache(redis.url!), rateLimit: false });
+    try {
+      assert.equal((await call(`${withRedis.url}/health`)).body.cache, 'redis');
+      const first = await call(`${withRedis.url}/api/v1/predict`, json({ symbol: '000001', days: 2 }));
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.headers.get('x-cache'), 'miss');
+      const lastBar = first.body.base_date;
+      assert.equal(await raw.exists(cacheKey({ run: '000001_lstm_fixture', symbol: '000001', lastBarDate: lastBar, days: 2 })), 1);
+      const second = await call(`${withRedis.url}/api/v1/predict`, json({ symbol: '000001', days: 2 }));
+      assert.equal(second.headers.get('x-cache'), 'hit');
+      assert.equal(redisPredictor.calls.length, 1);
+      await raw.del(cacheKey({ run: '000001_lstm_fixture', symbol: '000001', lastBarDate: lastBar, days: 2 }));
+    } finally {
+      raw.disconnect();
+      await withRedis.close();
+    }
   });
 
   test('training routes need the bearer key, compared exactly', async () => {
