@@ -1,0 +1,92 @@
+/**
+ * Workload W1, the engine's benchmark (DESIGN.md §3): 1000 synthetic windows × 60 steps × 52 features,
+ * hidden/d_model 128, 2 layers, dropout 0.2, batch 32, Adam lr 1e-3, MSE, clip 1.0, head 128→64→1, one core.
+ * One epoch = gather, forward, loss, backward, clip, Adam for 31 full batches and a last one of 8. PyTorch runs the
+ * same epoch on the same shapes through bench/engine_torch.py (1 thread). `npm run bench` and `klinecast bench` print
+ * what this returns.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Adam, clipGradNorm } from '../engine/optim/index.js';
+import { Rng } from '../engine/rng.js';
+import { Engine } from '../engine/runtime.js';
+import { ModelConfigSchema, type ModelType } from './config.js';
+import { trainingFlopsPerSample } from './flops.js';
+import { createNetwork } from './registry.js';
+import { trainStep } from './step.js';
+
+export const W1 = { windows: 1000, seq: 60, features: 52, hidden: 128, layers: 2, batch: 32, heads: 4, ff: 512 } as const;
+export const REFERENCE_PYTHON = '/usr/bin/python3';
+/** Same depth below the package root from src/models and dist/models. */
+const TORCH_SCRIPT = fileURLToPath(new URL('../../bench/engine_torch.py', import.meta.url));
+
+export interface EngineBenchResult {
+  model: ModelType;
+  epochSeconds: number;
+  samplesPerSecond: number;
+  /** effective: trainingFlopsPerSample × windows / epoch time */
+  gflops: number;
+  /** the process's peak resident set so far, MB */
+  peakRssMb: number;
+}
+
+/** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps). */
+export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
+  const engine = Engine.create();
+  const rng = new Rng(0);
+  const config = ModelConfigSchema.parse({
+    modelType: model, inputSize: W1.features, hiddenSize: W1.hidden, numLayers: W1.layers, numHeads: W1.heads, dimFeedforward: W1.ff,
+  });
+  const net = createNetwork(config, engine, rng);
+  const opt = new Adam(net.parameters(), { lr: 1e-3 });
+  const sampleSize = W1.seq * W1.features;
+  const X = Float32Array.from({ length: W1.windows * sampleSize }, () => rng.uniform(-1, 1));
+  const Y = Float32Array.from({ length: W1.windows }, () => rng.uniform(-1, 1));
+  const xb = new Float32Array(W1.batch * sampleSize);
+  const yb = new Float32Array(W1.batch);
+  const step = (indices: readonly number[]) => {
+    const count = indices.length;
+    const x = xb.subarray(0, count * sampleSize);
+    const y = yb.subarray(0, count);
+    indices.forEach((s, i) => {
+      x.set(X.subarray(s * sampleSize, (s + 1) * sampleSize), i * sampleSize);
+      y[i] = Y[s];
+    });
+    trainStep(net, 'mse', x, y, count);
+    clipGradNorm(net.parameters(), 1.0);
+    opt.step();
+  };
+  const order = Array.from({ length: W1.windows }, (_, i) => i);
+  // warm-up: V8 tiers the wasm up and memory grows to its peak
+  for (let i = 0; i < 2; i++) step(order.slice(0, W1.batch));
+  let best = Infinity;
+  for (let e = 0; e < epochs; e++) {
+    rng.shuffle(order);
+    const start = performance.now();
+    for (let i = 0; i < W1.windows; i += W1.batch) step(order.slice(i, i + W1.batch));
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  return {
+    model,
+    epochSeconds: best,
+    samplesPerSecond: W1.windows / best,
+    gflops: (trainingFlopsPerSample(config, W1.seq) * W1.windows) / best / 1e9,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** Why PyTorch cannot be measured here, or undefined when it can. */
+export function torchUnavailable(): string | undefined {
+  if (!existsSync(TORCH_SCRIPT)) return `${TORCH_SCRIPT} is missing`;
+  if (spawnSync(REFERENCE_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) return `${REFERENCE_PYTHON} has no torch`;
+  return undefined;
+}
+
+/** PyTorch's W1 epoch in seconds (1 thread), measured now on this machine. */
+export function benchTorchW1(model: ModelType): number {
+  const args = [TORCH_SCRIPT, model, ...[W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, W1.batch, W1.heads, W1.ff].map(String)];
+  const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`PyTorch ${model} benchmark failed (${run.status}): ${run.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!).epoch_s as number;
+}
