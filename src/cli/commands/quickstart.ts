@@ -13,6 +13,8 @@ import {
   writeDemoMarket,
   type DatabaseHandle,
 } from '../../data/index.js';
+import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
+import { UserError } from '../../util/errors.js';
 import { ProgressLine, printJson, printTable } from '../output.js';
 import { withDatabaseOptions, type DatabaseOptions } from './db.js';
 
@@ -70,6 +72,46 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
           console.log('next: `klinecast data check` audits the data; `klinecast data import <csv|dir>` adds tushare/akshare/baostock exports');
         }
         return summary;
+      },
+    },
+    {
+      name: 'train',
+      async run({ options, results, say }) {
+        // The stock with the longest history, and a short config: done in seconds on the demo market.
+        const { perStock } = results.summary as Awaited<ReturnType<typeof summariseDatabase>>;
+        const symbol = [...perStock].sort((a, b) => b.bars - a.bars)[0]?.symbol;
+        if (!symbol) throw new UserError('the database holds no stock to train on');
+        const config = resolveTrainConfig({
+          overrides: {
+            data: { symbol },
+            dataset: { seqLength: 30 },
+            model: { modelType: 'lstm', hiddenSize: 32, numLayers: 2 },
+            training: { epochs: 8, batchSize: 32, patience: 3 },
+          },
+        });
+        say(`\ntraining a small LSTM on ${symbol} (seq 30, hidden 32, ≤ 8 epochs; \`klinecast train --symbol ${symbol}\` runs the full seed defaults)`);
+        const report = await runTraining({ config, databaseUrl: options.database, progress: true, handleSignals: true });
+        if (report.status !== 'completed') throw new UserError(`training ${report.status}; resume it with: klinecast train --resume ${report.runDir}`);
+        say(`run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters`);
+        return report;
+      },
+    },
+    {
+      name: 'evaluate',
+      async run({ options, results, say }) {
+        const report = results.train as TrainingReport;
+        const { evaluation } = await evaluateRun(report.runDir, { databaseUrl: options.database });
+        const t = evaluation.results.test_metrics;
+        const p = evaluation.results.baselines.persistence;
+        say(`test set (${evaluation.results.n_samples} days): MAE ${t.mae?.toFixed(4)} vs persistence ${p.mae?.toFixed(4)}, skill ${((t.skill ?? 0) * 100).toFixed(2)}%, direction ${((t.direction_accuracy ?? 0) * 100).toFixed(1)}%`);
+        say(`\neverything is in ${report.runDir}/`);
+        say('  config.json, metadata.json        the resolved config and the run status');
+        say('  model/                            model.safetensors, pytorch_model.bin (torch.load), config.json, scaler.json');
+        say('  checkpoints/                      checkpoint-N/ and best/ (resume with klinecast train --resume <run>)');
+        say('  logs/metrics.json, training.log   loss per epoch, the log');
+        say('  results/                          eval_results.json, predictions.json');
+        say(`next: klinecast runs show ${report.runName} · klinecast predict --symbol ${report.runName.split('_')[0]} --run ${report.runName} · klinecast serve`);
+        return evaluation.results;
       },
     },
   ];
