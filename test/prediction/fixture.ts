@@ -2,10 +2,9 @@
  * A seeded demo market in a temporary SQLite file and tiny runs trained on it by `runTraining` (the same call as
  * `klinecast train`), so prediction tests check against real run folders and real results/predictions.json.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDemoMarket, migrate, openDatabase, writeDemoMarket, type DatabaseHandle } from '../../src/data/index.js';
+import { generateDemoMarket, writeDemoMarket, type DatabaseHandle, type Dialect } from '../../src/data/index.js';
+import { createTestDatabase } from '../helpers/db.js';
 import { parseTrainConfig, runTraining, type TrainConfigInput, type TrainingReport } from '../../src/training/index.js';
 
 export const DEMO = { stocks: 3, start: '2021-01-01', end: '2024-12-31', seed: 7 } as const;
@@ -20,23 +19,18 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function createMarket(): Promise<Fixture> {
-  const root = mkdtempSync(join(tmpdir(), 'klinecast-predict-'));
-  const url = `sqlite:${join(root, 'market.db')}`;
-  const handle = await openDatabase(url);
-  await migrate(handle);
+/** The demo market in a fresh database of the dialect (SQLite temp file, or a scratch MySQL database). */
+export async function createMarket(dialect: Dialect = 'sqlite'): Promise<Fixture> {
+  const tdb = await createTestDatabase(dialect);
   const market = generateDemoMarket({ ...DEMO });
-  await writeDemoMarket(handle, market);
+  await writeDemoMarket(tdb.handle, market);
   return {
-    root,
-    url,
-    outputDir: join(root, 'out'),
-    handle,
+    root: tdb.dir,
+    url: tdb.url,
+    outputDir: join(tdb.dir, 'out'),
+    handle: tdb.handle,
     symbols: market.stocks.map((s) => s.symbol),
-    async close() {
-      await handle.close();
-      rmSync(root, { recursive: true, force: true });
-    },
+    close: () => tdb.cleanup(),
   };
 }
 
