@@ -25,9 +25,13 @@ function columnTypes(dialect: Dialect) {
   };
 }
 
-/** InnoDB + utf8mb4 on MySQL (Chinese names), nothing on SQLite. */
-function tableOptions<T extends string, C extends string>(builder: CreateTableBuilder<T, C>, dialect: Dialect): CreateTableBuilder<T, C> {
-  return dialect === 'mysql' ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : builder;
+/**
+ * InnoDB + utf8mb4 on MySQL (Chinese names). On SQLite a table keyed by its primary key is WITHOUT ROWID,
+ * which stores rows in key order as InnoDB does, so one stock's bars are read sequentially.
+ */
+function tableOptions<T extends string, C extends string>(builder: CreateTableBuilder<T, C>, dialect: Dialect, clustered = false): CreateTableBuilder<T, C> {
+  if (dialect === 'mysql') return builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`);
+  return clustered ? builder.modifyEnd(sql`without rowid`) : builder;
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -61,6 +65,7 @@ export const MIGRATIONS: Migration[] = [
           // The key clusters each stock's bars together on InnoDB, so range and bulk reads are sequential.
           .addPrimaryKeyConstraint('pk_stock_kline_data', ['symbol', 'trade_date']),
         dialect,
+        true,
       ).execute();
       await createIndexIfMissing(db, dialect, 'stock_kline_data', 'idx_kline_trade_date', 'trade_date');
       await tableOptions(
@@ -87,6 +92,7 @@ export const MIGRATIONS: Migration[] = [
       await tableOptions(
         db.schema.createTable('trade_calendar').ifNotExists().addColumn('trade_date', t.date, (c) => c.notNull().primaryKey()),
         dialect,
+        true,
       ).execute();
       // A user's existing stock_db already knows its trading days: every date that has a bar.
       await db
