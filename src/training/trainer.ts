@@ -155,6 +155,8 @@ export class Trainer {
   private epochsWithoutImprovement = 0;
   private position: EpochPosition | null = null;
   private bestWeights: StateDict | null = null;
+  /** Why the loop ended for good (early stopping, a callback, max epochs), so a resumed finished loop stays finished. */
+  private finishedBy: Exclude<StopReason, 'interrupted'> | null = null;
 
   private stopRequest: string | null = null;
   private lastHeartbeat = 0;
@@ -218,6 +220,8 @@ export class Trainer {
     this.epochsWithoutImprovement = s.early_stopping.epochs_without_improvement;
     const p = s.epoch_position as { epoch: number; order: number[]; next_batch: number; loss_sum: number; samples: number; seconds: number } | null | undefined;
     this.position = p ? { epoch: p.epoch, order: Int32Array.from(p.order), nextBatch: p.next_batch, lossSum: p.loss_sum, samples: p.samples, seconds: p.seconds } : null;
+    const stop = s.stop_reason as StopReason | null | undefined;
+    this.finishedBy = stop && stop !== 'interrupted' ? stop : null;
     this.bestWeights = bestDir ? readSafetensors(`${bestDir}/${CHECKPOINT_FILES.weights}`).tensors : this.bestMetric === null ? null : this.weights();
   }
 
@@ -242,9 +246,10 @@ export class Trainer {
     this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, resumed }));
     this.log(`${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`);
 
-    let stopReason: StopReason = 'max_epochs';
+    let stopReason: StopReason = this.finishedBy ?? 'max_epochs';
     try {
-      for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+      // A checkpoint written when the loop ended (then the process died before the final model) resumes as finished.
+      for (let epoch = startEpoch; epoch <= epochs && this.finishedBy === null; epoch++) {
         // --- train: one pass over the windows in a seeded shuffled order (or the interrupted pass, continued) ---
         const resumeAt = this.position?.epoch === epoch ? this.position : null;
         const order = resumeAt?.order ?? this.shuffledOrder(n);
@@ -314,12 +319,13 @@ export class Trainer {
           `epoch ${epoch}/${epochs} train_loss=${trainLoss.toFixed(6)} val_loss=${valLoss === null ? '-' : valLoss.toFixed(6)} ` +
             `lr=${lr.toExponential(3)} time=${epochSeconds.toFixed(2)}s${isBest ? ' (best)' : ''}`,
         );
-        let stop: StopReason | null = null;
-        if (patience > 0 && this.epochsWithoutImprovement >= patience) stop = 'early_stopping';
-        for (const c of this.callbacks) if (c.onEpochEnd?.(summary) === 'stop') stop ??= 'callback';
-        if (this.stopRequest !== null) stop = 'interrupted';
-        const last = epoch === epochs || stop !== null;
-        if (epoch % this.training.checkpointInterval === 0 || isBest || last) {
+        let finished: Exclude<StopReason, 'interrupted'> | null = epoch === epochs ? 'max_epochs' : null;
+        if (patience > 0 && this.epochsWithoutImprovement >= patience) finished = 'early_stopping';
+        for (const c of this.callbacks) if (c.onEpochEnd?.(summary) === 'stop') finished ??= 'callback';
+        this.finishedBy = finished;
+        // An interrupt at an epoch boundary still records whether the loop was done, so resume knows.
+        const stop: StopReason | null = this.stopRequest !== null ? 'interrupted' : finished;
+        if (epoch % this.training.checkpointInterval === 0 || isBest || stop !== null) {
           this.saveCheckpoint(epoch, isBest, { train_loss: trainLoss, val_loss: valLoss }, true);
         }
         this.manager?.heartbeat();
@@ -368,6 +374,7 @@ export class Trainer {
       scheduler: this.schedule?.stateDict() ?? null,
       completed_epochs: this.completedEpochs,
       epoch_complete: complete,
+      stop_reason: this.finishedBy,
       best_epoch: this.bestEpoch,
       best_val_loss: this.bestValLoss,
       num_train_epochs: this.training.epochs,

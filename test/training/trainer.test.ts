@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { buildDataset } from '../../src/features/index.js';
-import { Forecaster, Trainer, mergeConfig, parseTrainConfig, resolveTrainConfig, type EpochSummary } from '../../src/training/index.js';
+import { readSafetensors } from '../../src/engine/io/index.js';
+import { Forecaster, Trainer, TrainingManager, mergeConfig, parseTrainConfig, resolveTrainConfig, type EpochSummary } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
 import { tailSeries } from './train-child.js';
 
@@ -101,4 +102,17 @@ test('Forecaster.backtest: one model per walk-forward fold, test segments tile f
   assert.equal(bt.overall.samples, bt.folds.reduce((n, x) => n + x.samples, 0));
   const skill = 1 - (bt.overall.metrics.mae as number) / (bt.overall.baselines.persistence.mae as number);
   assert.ok(Math.abs(skill - (bt.overall.metrics.skill as number)) < 1e-12);
+});
+
+test('a checkpoint written when early stopping ended the loop resumes as finished (a crash before the final model does not train on)', async () => {
+  const config = parseTrainConfig({ ...SMALL, training: { epochs: 40, patience: 2, learningRate: 0.02, batchSize: 16 } });
+  const dataset = buildDataset(series, config.dataset);
+  const manager = TrainingManager.create({ outputDir: join(root, 'early'), modelType: 'lstm', symbol: series.symbol });
+  const first = await new Trainer(dataset, config, { manager }).fit();
+  assert.equal(first.stopReason, 'early_stopping');
+  const resumed = new Trainer(dataset, config, { manager });
+  resumed.restore(manager.latestCheckpoint()!, manager.getBestCheckpointPath());
+  const again = await resumed.fit();
+  assert.deepEqual(again, first);
+  assert.deepEqual(resumed.bestStateDict(), readSafetensors(join(manager.runDir, 'checkpoints/best/model.safetensors')).tensors);
 });
