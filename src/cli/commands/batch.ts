@@ -170,10 +170,13 @@ export function register(program: Command): void {
   batch
     .command('status')
     .description('waiting / active / completed / failed job counts of the queue')
-    .requiredOption('--queue <redis-url>', 'the Redis the jobs are on')
+    .option('--queue <redis-url>', 'the Redis the jobs are on')
     .option('--queue-prefix <prefix>', 'BullMQ key prefix', DEFAULT_QUEUE_PREFIX)
     .option('--json', 'print the counts as JSON')
-    .action(async (opts: { queue: string; queuePrefix: string; json?: boolean }) => {
+    .action(async (_local: unknown, cmd: Command) => {
+      // `batch` has the same flags, and commander hands them to it: read both levels.
+      const opts = cmd.optsWithGlobals<{ queue?: string; queuePrefix: string; json?: boolean }>();
+      if (!opts.queue) throw new UserError('batch status needs --queue redis://host:6379');
       const counts = await queueStatus({ url: opts.queue, prefix: opts.queuePrefix });
       if (opts.json) printJson(counts);
       else printTable(['waiting', 'active', 'delayed', 'completed', 'failed'], [[counts.waiting, counts.active, counts.delayed, counts.completed, counts.failed]]);
