@@ -15,7 +15,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../training/index.js';
 import { createPredictionCache, type PredictionCache } from './cache.js';
-import type { ServerContext } from './context.js';
+import { RunList, type ServerContext } from './context.js';
 import { HttpError, registerErrorHandling, sendError } from './errors.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
@@ -50,6 +50,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest accepted request body in bytes (default 64 KiB: the API takes small JSON only). */
   bodyLimit?: number;
+  /** How long the list of runs is reused (default 2000 ms; 0 reads the folders on every request). */
+  runListTtlMs?: number;
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 600, timeWindowMs: 60_000 };
@@ -94,10 +96,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
   });
   const apiKey = options.apiKey === undefined ? (process.env.KLINECAST_API_KEY ?? null) : options.apiKey;
+  const outputDir = resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR);
   const ctx: ServerContext = {
     database: options.database,
     loader: new StockDataLoader(options.database),
-    outputDir: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
+    outputDir,
+    runs: new RunList(outputDir, options.runListTtlMs ?? 2000),
     apiKey: apiKey || null,
     predictor: options.predictor ?? null,
     trainingJobs: options.trainingJobs ?? null,

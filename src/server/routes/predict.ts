@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { bestRun, listRuns, readRun } from '../../training/index.js';
+import { bestRun, readRun } from '../../training/index.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { routeSchema, runNameField, symbolField } from '../schema.js';
@@ -24,7 +24,7 @@ function chooseRun(ctx: ServerContext, symbol: string, name: string | undefined)
     }
     return name;
   }
-  const best = bestRun(listRuns(ctx.outputDir), 'mae', { symbol });
+  const best = bestRun(ctx.runs.get(), 'mae', { symbol });
   if (!best) throw new HttpError(404, 'no_run_for_symbol', `no completed run with test metrics for ${symbol}; train one, or name a run`);
   return best.name;
 }

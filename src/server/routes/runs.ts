@@ -6,7 +6,6 @@ import {
   RUN_FILES,
   RUN_METRICS,
   canonicalMetric,
-  listRuns,
   parseStatusList,
   readRunDetails,
   runDirFor,
@@ -77,7 +76,7 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
   app.get('/api/v1/runs', { schema: routeSchema({ querystring: RunsQuery, summary: 'Training runs, filtered and sorted as `klinecast runs list`', tags: ['runs'] }) }, async (request) => {
     const q = request.query as z.output<typeof RunsQuery>;
     const statuses = q.status ? parseStatusList(q.status) : null;
-    let runs = listRuns(ctx.outputDir).filter(
+    let runs = ctx.runs.get().filter(
       (r) => (q.symbol === undefined || r.symbol === q.symbol) && (q.model === undefined || r.modelType === q.model) && (statuses === null || statuses.includes(r.status)),
     );
     runs = sortRuns(runs, canonicalMetric(q.sort), q.order === undefined ? undefined : q.order === 'desc');
