@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { StockDataLoader, TradingCalendar, requireIsoDate, requireSymbol, type DatabaseHandle, type IsoDate, type KlineSeries } from '../data/index.js';
 import { DEFAULT_OUTPUT_DIR, bestRun, listRuns, resolveRunRef, type RunInfo } from '../training/index.js';
 import { UserError } from '../util/errors.js';
-import { ForecastOptionsSchema, forecastPrepared, prepareInput, type Forecast, type PreparedInput } from './forecast.js';
+import { ForecastOptionsSchema, forecastPrepared, prepareInput, requestedDays, type Forecast, type PreparedInput } from './forecast.js';
 import { loadRunModel, weightsPathOf, type CheckpointChoice, type RunModel } from './model.js';
 
 export const PredictRequestSchema = ForecastOptionsSchema.extend({
@@ -135,7 +135,15 @@ export class PredictionEngine {
     const request = parseRequest(input);
     const failures: PredictionFailure[] = [];
     const groups = new Map<string, string[]>();
-    const unique = [...new Set(symbols.map((s) => requireSymbol(s)))];
+    const unique: string[] = [];
+    for (const raw of new Set(symbols)) {
+      try {
+        unique.push(requireSymbol(raw));
+      } catch (err) {
+        if (!(err instanceof UserError) || symbols.length === 1) throw err;
+        failures.push({ symbol: String(raw), code: err.code, message: err.message });
+      }
+    }
     for (const symbol of unique) {
       let run = request.run;
       if (run === undefined) {
@@ -153,6 +161,7 @@ export class PredictionEngine {
     const forecasts: Forecast[] = [];
     for (const [run, members] of groups) {
       const model = this.loadRun(run, request.checkpoint);
+      requestedDays(model, request.days);
       const series = await this.loadHistory(model, members, request.endDate);
       const prepared: PreparedInput[] = [];
       for (const symbol of members) {

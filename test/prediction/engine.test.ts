@@ -187,9 +187,10 @@ describe('Monte-Carlo dropout intervals', () => {
 describe('batch prediction', () => {
   test('predictMany equals one predict per symbol, including the intervals, and one bad symbol does not stop the rest', async () => {
     const request = { run: 'main', samples: 25, allowOtherSymbol: true } as const;
-    const batch = await engine.predictMany([...fx.symbols, '000000'], request);
+    const batch = await engine.predictMany([...fx.symbols, '000000', 'x1'], request);
     assert.deepEqual(batch.forecasts.map((f) => f.symbol), fx.symbols);
-    assert.deepEqual(batch.failures.map((f) => [f.symbol, f.code]), [['000000', 'symbol_not_found']]);
+    assert.deepEqual(batch.failures.map((f) => [f.symbol, f.code]), [['x1', 'bad_input'], ['000000', 'symbol_not_found']]);
+    await rejectsWith(engine.predictMany(['000000', symbol], { ...request, days: HORIZON + 1 }), 'days_beyond_horizon');
     for (const f of batch.forecasts) assert.deepEqual(f, await engine.predict(f.symbol, request));
   });
 
