@@ -5,15 +5,16 @@
  * in a torch.nn model, and `klinecast eval` re-scores the model to the same numbers.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { generateDemoMarket, importCsvFiles, StockDataLoader, writeDemoMarket } from '../../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
 import { buildDataset } from '../../src/features/index.js';
 import { fromModelConfigFile, listFiles, readRunConfig, Trainer, type PredictionsFile, type TrainingReport } from '../../src/training/index.js';
-import { forEachDialect } from '../helpers/db.js';
+import { createTestDatabase, forEachDialect } from '../helpers/db.js';
 import { ASHARE_DIR, REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { assertClose } from '../helpers/torch.js';
 
@@ -159,3 +160,63 @@ forEachDialect(
   },
   { timeout: 240_000 },
 );
+
+/** Runs the CLI in the background; resolves with its exit code and output. */
+function cliAsync(args: string[]): { pid: number; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, KLINECAST_DATABASE_URL: '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return { pid: child.pid as number, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 120_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('klinecast train: Ctrl-C writes a checkpoint, exits 130 with the resume command; --resume refuses new hyper-parameters and continues from the checkpoint (SIGTERM alike)', { timeout: 240_000 }, async () => {
+  const tdb = await createTestDatabase('sqlite');
+  try {
+    await writeDemoMarket(tdb.handle, generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2023-12-31', seed: 3 }));
+    const [symbol] = await new StockDataLoader(tdb.handle).listSymbols();
+    const out = join(tdb.dir, 'out');
+    const dir = join(out, 'sig');
+    const args = ['--database', tdb.url, '--symbol', symbol, '--output-dir', out, '--run-name', 'sig', '--no-progress'];
+    const first = cliAsync(['train', ...args, ...TINY.slice(0, -6), '--epochs', '200', '--patience', '0']);
+    await waitFor('checkpoint-1', () => existsSync(join(dir, 'checkpoints', 'checkpoint-1', 'trainer_state.json')));
+    process.kill(first.pid, 'SIGINT');
+    const r1 = await first.done;
+    assert.equal(r1.code, 130, r1.stderr);
+    assert.match(r1.stdout, /\(interrupted by SIGINT\)/);
+    assert.match(r1.stdout, new RegExp(`resume with: klinecast train --resume ${dir}`));
+    const meta = () => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+    assert.equal(meta().status, 'interrupted');
+    const stoppedAt = JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length;
+
+    const refused = cli(['train', '--resume', dir, '--epochs', '5']);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /--resume continues the run with its saved config\.json; drop --epochs/);
+
+    const second = cliAsync(['train', '--resume', dir, '--database', tdb.url, '--no-progress']);
+    await waitFor('the resumed run to pass its first epoch', () => {
+      try {
+        return meta().status === 'training' && JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length > stoppedAt;
+      } catch {
+        return false;
+      }
+    });
+    assert.match(String(meta().resumed_from), /^checkpoints\/checkpoint-\d+$/);
+    process.kill(second.pid, 'SIGTERM');
+    const r2 = await second.done;
+    assert.equal(r2.code, 130, r2.stderr);
+    assert.equal(meta().status, 'interrupted');
+    assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /resuming from checkpoints\/checkpoint-\d+ \(epoch \d+ complete\)/);
+  } finally {
+    await tdb.cleanup();
+  }
+});
