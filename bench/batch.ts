@@ -1,0 +1,69 @@
+/**
+ * npm run bench:batch — stocks per minute of `klinecast batch` with 1 and 2 worker threads on the same short
+ * config, over the 33 real stocks (imported into a temp SQLite database). The target on a 2-core machine is
+ * 2 workers ≥ 1.7 × 1 worker. Each measurement is a fresh batch folder, so both train every stock.
+ *
+ *   npm run bench:batch [-- --epochs 4 --workers 1,2]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLocalBatch, trainKind, batchConfig } from '../src/batch/index.js';
+import { importCsvFiles, migrate, openDatabase } from '../src/data/index.js';
+import { resolveTrainConfig } from '../src/training/index.js';
+import { ASHARE_DIR } from '../test/helpers/env.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+const epochs = Number(arg('epochs', '4'));
+const workerCounts = arg('workers', '1,2').split(',').map(Number);
+const config = batchConfig(
+  resolveTrainConfig({
+    overrides: {
+      data: { startDate: '2021-01-01', endDate: '2023-12-31' },
+      dataset: { seqLength: 20 },
+      model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1, headHiddenSize: 16 },
+      training: { epochs, batchSize: 32, patience: 0, saveTotalLimit: 1 },
+    },
+  }),
+);
+
+const dir = mkdtempSync(join(tmpdir(), 'klinecast-bench-batch-'));
+const handle = await openDatabase(`sqlite:${join(dir, 'bench.db')}`);
+try {
+  await migrate(handle);
+  const t0 = performance.now();
+  const imported = await importCsvFiles(handle, [ASHARE_DIR]);
+  console.log(`imported ${imported.totals.inserted} bars of ${imported.files.length} stocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // Other processes on the machine share the cores: the load average says how far to trust the ratio.
+  console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0].toFixed(2)} before`);
+  console.log(`config: lstm hidden 16, 1 layer, seq 20, ${epochs} epochs, batch 32, bars 2021-01-01..2023-12-31\n`);
+  const rates = new Map<number, number>();
+  for (const workers of workerCounts) {
+    const summary = await runLocalBatch({
+      handle,
+      kind: trainKind(config),
+      config,
+      symbols: 'all',
+      workers,
+      batchDir: join(dir, `batch-${workers}`),
+      start: config.data.startDate ?? undefined,
+      end: config.data.endDate ?? undefined,
+      register: false,
+    });
+    const perMinute = (summary.counts.completed / summary.seconds) * 60;
+    rates.set(workers, perMinute);
+    console.log(
+      `${workers} worker(s) [load ${loadavg()[0].toFixed(2)}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min`,
+    );
+  }
+  const one = rates.get(1);
+  const two = rates.get(2);
+  if (one && two) console.log(`\nscaling 2 vs 1 worker: ${(two / one).toFixed(2)}x (target >= 1.7x)`);
+} finally {
+  await handle.close();
+  rmSync(dir, { recursive: true, force: true });
+}
