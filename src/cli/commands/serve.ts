@@ -1,6 +1,7 @@
 /** `klinecast serve`: the HTTP API, its OpenAPI docs at /docs and the dashboard at /, on one port. */
 import type { Command } from 'commander';
 import { migrate, openDatabase } from '../../data/index.js';
+import { PredictionEngine, createPredictor } from '../../prediction/index.js';
 import { createServer, DEFAULT_RATE_LIMIT } from '../../server/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
@@ -29,6 +30,7 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   const app = await createServer({
     database,
     outputDir: opts.outputDir,
+    predictor: createPredictor(new PredictionEngine({ database, outputDir: opts.outputDir })),
     rateLimit: perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 },
     logger: { level: process.env.KLINECAST_LOG_LEVEL ?? 'info' },
   });
