@@ -1,0 +1,116 @@
+/**
+ * The BullMQ layer with fixture jobs, in-process, on Redis (unique key prefix per test) and a temp SQLite registry:
+ * idempotent enqueue, progress through the job, attempts with backoff, registry rows, and a graceful close that
+ * finishes the running job.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Queue } from 'bullmq';
+import { QUEUE_NAME, enqueueTraining, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
+import { writeBars } from '../../src/data/index.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { redis } from '../helpers/env.js';
+import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
+
+async function withQueue(fn: (target: QueueTarget) => Promise<void>): Promise<void> {
+  const target = { url: redis.url!, prefix: `kct_${randomBytes(4).toString('hex')}` };
+  try {
+    await fn(target);
+  } finally {
+    const { hostname, port } = new URL(target.url);
+    const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(port || 6379) }, prefix: target.prefix });
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('jobs are enqueued once, report progress, retry with backoff, and complete runs land in the registry', { skip: redis.skip, timeout: 90_000 }, async () => {
+  const tdb = await createTestDatabase('sqlite');
+  for (const s of ['000001', '000002', '000003']) {
+    const series = syntheticSeries(s, 40);
+    await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
+      symbol: s, tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
+      change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
+    })));
+  }
+  try {
+    await withQueue(async (target) => {
+      const config: FixtureConfig = { sleepMs: 800, throwOn: ['000003'] };
+      const kind = fixtureKind(config);
+      const first = await enqueueTraining(target, kind, config, ['000001', '000002', '000003'], { attempts: 2, backoffMs: 200 });
+      assert.equal(first.queued, 3);
+      const again = await enqueueTraining(target, kind, config, ['000001', '000002', '000003', '000004']);
+      assert.deepEqual([again.queued, again.alreadyQueued], [1, 3]);
+      assert.deepEqual(again.jobIds.slice(0, 3), first.jobIds, 'job ids are a function of (symbol, config)');
+
+      const events: string[] = [];
+      const worker = await startQueueWorker({
+        target,
+        kindFor: () => kind,
+        concurrency: 2,
+        outputDir: join(tdb.dir, 'runs'),
+        databaseUrl: tdb.url,
+        onEvent: (e) => events.push(e.type === 'error' ? `error ${e.error}` : `${e.type} ${e.symbol}`),
+      });
+      try {
+        let sawProgress: JobProgress | null = null;
+        await until('all jobs settled', async () => {
+          const p = (await queuedJob(target, first.jobIds[0]))?.progress as JobProgress | number | undefined;
+          if (p && typeof p === 'object' && p.fraction > 0 && p.fraction < 1) sawProgress = p;
+          const c = await queueStatus(target);
+          return c.completed + c.failed === 4;
+        });
+        assert.ok(sawProgress, 'progress was visible on the job while it ran');
+        assert.deepEqual(await queueStatus(target), { waiting: 0, active: 0, delayed: 0, completed: 3, failed: 1, paused: 0 });
+        const failed = await queuedJob(target, first.jobIds[2]);
+        assert.equal(failed!.state, 'failed');
+        assert.equal(failed!.attempts, 2, 'retried once with backoff, then failed');
+        assert.match(failed!.error!, /deliberate failure in 000003/);
+        const skipped = await queuedJob(target, again.jobIds[3]);
+        assert.deepEqual([skipped!.state, skipped!.result?.status], ['completed', 'skipped'], '000004 has no data: completed as skipped');
+        const registry = await listRegistry(tdb.handle.db);
+        assert.deepEqual(registry.map((r) => r.symbol).sort(), ['000001', '000002']);
+        assert.ok(registry.every((r) => r.configHash === first.configHash && r.status === 'completed'));
+        assert.ok(events.filter((e) => e === 'failed 000003').length === 2, events.join(', '));
+      } finally {
+        await worker.close();
+      }
+    });
+  } finally {
+    await tdb.cleanup();
+  }
+});
+
+test('a graceful close lets the running job finish; the job is not left active', { skip: redis.skip, timeout: 60_000 }, async () => {
+  const tdb = await createTestDatabase('sqlite');
+  const series = syntheticSeries('000001', 40);
+  await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
+    symbol: '000001', tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
+    change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
+  })));
+  try {
+    await withQueue(async (target) => {
+      const config: FixtureConfig = { sleepMs: 2000 };
+      const kind = fixtureKind(config);
+      const { jobIds } = await enqueueTraining(target, kind, config, ['000001']);
+      const worker = await startQueueWorker({ target, kindFor: () => kind, concurrency: 1, outputDir: join(tdb.dir, 'runs'), databaseUrl: tdb.url });
+      await until('the job is active', async () => (await queuedJob(target, jobIds[0]))?.state === 'active');
+      await worker.close();
+      const job = await queuedJob(target, jobIds[0]);
+      assert.equal(job!.state, 'completed');
+      assert.equal(job!.result?.status, 'completed');
+    });
+  } finally {
+    await tdb.cleanup();
+  }
+});
