@@ -128,11 +128,24 @@ export function readRunConfig(runDir: string): SavedRunConfig {
 }
 
 /**
+ * The database a saved run read from, when no --database is given: its recorded URL, or, when that URL had a password
+ * (saved masked), the configured one if it is the same database; otherwise the user must name it.
+ */
+function savedDatabaseUrl(config: TrainConfig): string | undefined {
+  const recorded = config.data.database;
+  if (!recorded) return undefined;
+  if (!recorded.includes('***')) return recorded;
+  const configured = resolveDatabaseUrl();
+  if (maskUrl(configured) === recorded) return configured;
+  throw new UserError(`this run read its bars from ${recorded}, whose password is not saved; pass --database with that URL`, 'bad_input');
+}
+
+/**
  * The bars a saved run was trained on: its recorded range from the database. Resume needs identical data; a
  * different row count means the database changed and is refused.
  */
 async function loadRunSeries(saved: SavedRunConfig, databaseUrl: string | undefined): Promise<KlineSeries> {
-  const url = databaseUrl ?? (saved.config.data.database && !saved.config.data.database.includes('***') ? saved.config.data.database : undefined);
+  const url = databaseUrl ?? savedDatabaseUrl(saved.config);
   const pinned: TrainConfig = {
     ...saved.config,
     data: { ...saved.config.data, startDate: saved.firstDate ?? saved.config.data.startDate, endDate: saved.lastDate ?? saved.config.data.endDate },

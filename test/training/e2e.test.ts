@@ -202,7 +202,8 @@ test('klinecast train: Ctrl-C writes a checkpoint, exits 130 with the resume com
     assert.equal(refused.status, 2);
     assert.match(refused.stderr, /--resume continues the run with its saved config\.json; drop --epochs/);
 
-    const second = cliAsync(['train', '--resume', dir, '--database', tdb.url, '--no-progress']);
+    // no --database: the run's recorded (password-free) database URL is used
+    const second = cliAsync(['train', '--resume', dir, '--no-progress']);
     await waitFor('the resumed run to pass its first epoch', () => {
       try {
         return meta().status === 'training' && JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length > stoppedAt;
