@@ -36,6 +36,7 @@ export interface PredictionFailure {
   symbol: string;
   code: string;
   message: string;
+  details?: unknown;
 }
 
 export interface BatchForecast {
@@ -121,7 +122,7 @@ export class PredictionEngine {
     const { forecasts, failures } = await this.predictMany([symbol], request);
     if (failures.length) {
       const f = failures[0];
-      throw new UserError(f.message, f.code, { symbol: f.symbol });
+      throw new UserError(f.message, f.code, f.details ?? { symbol: f.symbol });
     }
     return forecasts[0];
   }
@@ -184,7 +185,7 @@ export class PredictionEngine {
           prepared.push(p);
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
-          failures.push({ symbol, code: err.code, message: err.message });
+          failures.push({ symbol, code: err.code, message: err.message, details: err.details });
         }
       }
       forecasts.push(...forecastPrepared(model, prepared, calendar, request));
@@ -205,7 +206,7 @@ export class PredictionEngine {
     if (!allowOther) {
       throw new UserError(
         `run ${model.run} was trained on ${model.symbol}, not ${symbol}; its scaler and weights fit ${model.symbol}'s history. ` +
-          `Use a run trained on ${symbol}, or allow other symbols explicitly (--allow-other-symbol) to apply it anyway`,
+          `Use a run trained on ${symbol}, or allow other symbols explicitly (allowOtherSymbol, CLI --allow-other-symbol) to apply it anyway`,
         'symbol_mismatch',
         { run: model.run, runSymbol: model.symbol, symbol },
       );
