@@ -24,6 +24,9 @@ before(async () => {
   await trainTinyRun(fx, symbol, 'alt', { training: { epochs: 1, seed: 9, learningRate: 0.02 } });
   // Trained on history starting after the symbol's first bar: inference must start there too.
   await trainTinyRun(fx, fx.symbols[2], 'late', { data: { startDate: '2022-03-01' } });
+  for (const modelType of ['gru', 'transformer'] as const) {
+    await trainTinyRun(fx, fx.symbols[2], modelType, { model: { modelType, numLayers: 2, numHeads: 2, dimFeedforward: 16 } });
+  }
   predictions = readPredictions('main');
   engine = new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir });
 });
@@ -86,6 +89,16 @@ describe('agreement with the saved test predictions', () => {
     const [fromStart] = forecastSeries(model, [all], await TradingCalendar.load(fx.handle.db), { samples: 0 });
     assert.notEqual(fromStart.predictions[0].price, f.predictions[0].price);
   });
+
+  for (const modelType of ['gru', 'transformer']) {
+    test(`a ${modelType} run agrees too, and its seeded MC-dropout interval is reproducible and holds the point`, async () => {
+      const rec = readPredictions(modelType).records.find((r) => r.step === 2)!;
+      const f = await engine.predict(fx.symbols[2], { run: modelType, endDate: rec.date, samples: 40 });
+      assert.ok(Math.abs(f.predictions[1].price - rec.predicted_price) <= 1e-9 * rec.predicted_price, `${f.predictions[1].price} vs ${rec.predicted_price}`);
+      assert.deepEqual(await engine.predict(fx.symbols[2], { run: modelType, endDate: rec.date, samples: 40 }), f);
+      for (const d of f.predictions) assert.ok(d.lower! <= d.price && d.price <= d.upper! && d.upper! > d.lower!);
+    });
+  }
 
   test('an end date on a non-trading day forecasts from the last bar before it', async () => {
     const f = await engine.predict(symbol, { run: 'main', endDate: '2024-09-29', samples: 0 }); // a Sunday
