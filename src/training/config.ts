@@ -18,17 +18,17 @@ export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, output
 });
 
 export const SchedulerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('none') }),
+  z.object({ type: z.literal('none') }).strict(),
   z.object({
     type: z.literal('plateau'),
     factor: z.number().positive().lt(1).default(0.5),
     patience: z.number().int().min(0).default(5),
     threshold: z.number().min(0).default(1e-4),
     minLr: z.number().min(0).default(0),
-  }),
-  z.object({ type: z.literal('step'), stepSize: z.number().int().positive().default(10), gamma: z.number().positive().default(0.5) }),
+  }).strict(),
+  z.object({ type: z.literal('step'), stepSize: z.number().int().positive().default(10), gamma: z.number().positive().default(0.5) }).strict(),
   /** tMax defaults to the number of epochs. */
-  z.object({ type: z.literal('cosine'), tMax: z.number().int().positive().optional(), etaMin: z.number().min(0).default(0) }),
+  z.object({ type: z.literal('cosine'), tMax: z.number().int().positive().optional(), etaMin: z.number().min(0).default(0) }).strict(),
 ]);
 export type SchedulerConfig = z.infer<typeof SchedulerSchema>;
 

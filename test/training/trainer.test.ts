@@ -37,6 +37,10 @@ test('TrainConfig: seed defaults; defaults < file < flags; every bad field named
   assert.throws(() => parseTrainConfig({ training: { learningRate: -1, batchSize: 2.5 } }), (err: Error) =>
     /training\.learningRate: Too small/.test(err.message) && /training\.batchSize: .*expected int/.test(err.message));
   assert.throws(() => parseTrainConfig({ training: { epochz: 3 } }), /training: unknown field\(s\) epochz/);
+  // a schedule's parameters must belong to that schedule, or a typo'd schedule would silently ignore them
+  assert.throws(() => parseTrainConfig({ training: { scheduler: { type: 'plateau', stepSize: 3 } } }), /training\.scheduler: unknown field\(s\) stepSize/);
+  assert.throws(() => parseTrainConfig({ training: { scheduler: { factor: 0.3 } } }), /training\.scheduler\.type: /);
+  assert.equal(parseTrainConfig({ training: { epochs: 12, scheduler: { type: 'cosine' } } }).training.scheduler.type, 'cosine');
   assert.throws(() => parseTrainConfig({ model: { modelType: 'transformer', hiddenSize: 30, numHeads: 4 } }), /divisible by model\.numHeads/);
   assert.throws(() => resolveTrainConfig({ file: join(root, 'missing.json') }), /cannot read config file/);
   writeFileSync(file, '{ nope');

@@ -87,10 +87,6 @@ export function flagOverrides(opts: Record<string, unknown>): Record<string, unk
     if (raw === undefined) continue;
     setPath(overrides, f.path, convert(f.flag, f.kind, String(raw)));
   }
-  const scheduler = (overrides.training as { scheduler?: Record<string, unknown> } | undefined)?.scheduler;
-  if (scheduler && scheduler.type === undefined) {
-    throw new UserError('scheduler settings were given without --scheduler plateau|step|cosine');
-  }
   return overrides;
 }
 
