@@ -58,6 +58,20 @@ function parseRequest(input: PredictRequest): ParsedRequest {
   return request;
 }
 
+/**
+ * A warning when a symbol's last bar (on or before endDate) is older than the market's last trading day up to
+ * endDate: the forecast then starts from a stale close (a suspension, or data that is behind).
+ */
+function staleBarWarning(calendar: TradingCalendar, symbol: string, lastBar: IsoDate, endDate: IsoDate | undefined): string | null {
+  const latest = calendar.lastStored;
+  const asOf = latest === null || (endDate !== undefined && endDate < latest) ? endDate : latest;
+  if (asOf === undefined) return null;
+  const marketDay = calendar.between(lastBar, asOf).at(-1);
+  return marketDay !== undefined && lastBar < marketDay
+    ? `the last bar of ${symbol} is ${lastBar}, before the market's last trading day ${marketDay} (suspended, or the data is behind)`
+    : null;
+}
+
 export class PredictionEngine {
   readonly outputDir: string;
   readonly loader: StockDataLoader;
@@ -103,10 +117,9 @@ export class PredictionEngine {
   }
 
   /** The best completed run for a symbol by test MAE (with a saved model); a UserError when there is none. */
-  bestRunFor(symbol: string): RunInfo {
+  bestRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir)): RunInfo {
     const sym = requireSymbol(symbol);
-    const runs = listRuns(this.outputDir).filter((r) => r.hasModel);
-    const best = bestRun(runs, BEST_RUN_METRIC, { symbol: sym });
+    const best = bestRun(runs.filter((r) => r.hasModel), BEST_RUN_METRIC, { symbol: sym });
     if (!best) {
       throw new UserError(
         `no completed run with test metrics for ${sym} in ${this.outputDir}; train one (klinecast train --symbol ${sym}) or name a run with --run`,
@@ -145,18 +158,21 @@ export class PredictionEngine {
         failures.push({ symbol: String(raw), code: err.code, message: err.message });
       }
     }
+    const runs = request.run === undefined ? listRuns(this.outputDir) : [];
     for (const symbol of unique) {
       let run = request.run;
       if (run === undefined) {
         try {
-          run = this.bestRunFor(symbol).name;
+          run = this.bestRunFor(symbol, runs).name;
         } catch (err) {
           if (!(err instanceof UserError) || symbols.length === 1) throw err;
-          failures.push({ symbol, code: err.code, message: err.message });
+          failures.push({ symbol, code: err.code, message: err.message, details: err.details });
           continue;
         }
       }
-      groups.set(run, [...(groups.get(run) ?? []), symbol]);
+      const group = groups.get(run);
+      if (group) group.push(symbol);
+      else groups.set(run, [symbol]);
     }
     const calendar = await TradingCalendar.load(this.database.db);
     const forecasts: Forecast[] = [];
@@ -167,7 +183,7 @@ export class PredictionEngine {
       const prepared: PreparedInput[] = [];
       for (const symbol of members) {
         try {
-          const warnings = this.symbolWarnings(model, symbol, request.allowOtherSymbol);
+          const warnings = this.checkSymbol(model, symbol, request.allowOtherSymbol);
           const s = series.get(symbol);
           if (!s || s.dates.length === 0) {
             throw new UserError(
@@ -176,12 +192,8 @@ export class PredictionEngine {
             );
           }
           const p = prepareInput(model, s, request.endDate, warnings);
-          const latest = calendar.lastStored;
-          const asOf = latest === null || (request.endDate !== undefined && request.endDate < latest) ? request.endDate : latest;
-          const marketDay = asOf === undefined ? undefined : calendar.between(p.input.lastDate, asOf).at(-1);
-          if (marketDay !== undefined && p.input.lastDate < marketDay) {
-            p.warnings.push(`the last bar of ${symbol} is ${p.input.lastDate}, before the market's last trading day ${marketDay} (suspended, or the data is behind)`);
-          }
+          const stale = staleBarWarning(calendar, symbol, p.input.lastDate, request.endDate);
+          if (stale) p.warnings.push(stale);
           prepared.push(p);
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
@@ -201,7 +213,7 @@ export class PredictionEngine {
    * possible rather than meaningless, so it is allowed on request with a warning. A run without a symbol
    * (a general model) applies to any.
    */
-  private symbolWarnings(model: RunModel, symbol: string, allowOther: boolean): string[] {
+  private checkSymbol(model: RunModel, symbol: string, allowOther: boolean): string[] {
     if (model.symbol === null || model.symbol === symbol) return [];
     if (!allowOther) {
       throw new UserError(

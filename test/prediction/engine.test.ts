@@ -255,6 +255,15 @@ describe('choosing and loading runs', () => {
     assert.match(f.warnings.join('\n'), new RegExp(`trained on ${symbol}`));
   });
 
+  test('a symbol whose last bar is older than the market last trading day gets a warning', async () => {
+    const fresh = await engine.predict(other, { run: 'main', allowOtherSymbol: true, samples: 0, endDate: '2024-06-28' });
+    assert.ok(!fresh.warnings.some((w) => /last bar/.test(w)), fresh.warnings.join('; '));
+    await fx.handle.db.deleteFrom('stock_kline_data').where('symbol', '=', other).where('trade_date', '>=', '2024-06-27').where('trade_date', '<=', '2024-06-28').execute();
+    const stale = await engine.predict(other, { run: 'main', allowOtherSymbol: true, samples: 0, endDate: '2024-06-28' });
+    assert.equal(stale.baseDate, '2024-06-26');
+    assert.ok(stale.warnings.some((w) => w.includes(`the last bar of ${other} is 2024-06-26, before the market's last trading day 2024-06-28`)), stale.warnings.join('; '));
+  });
+
   test('too little history before the end date, and bad options, are errors', async () => {
     await rejectsWith(engine.predict(symbol, { run: 'main', endDate: '2021-02-01' }), 'too_short');
     await rejectsWith(engine.predict(symbol, { run: 'main', endDate: '2024-13-01' }), 'bad_input');
