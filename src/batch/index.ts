@@ -1,5 +1,5 @@
 /** Batch training of many stocks: the local worker-thread pool, the BullMQ queue, and the model registry. */
-export type { JobFunction, JobInput, JobKind, JobMetrics, JobOutput, JobRef } from './job.js';
+export type { JobFunction, JobInput, JobKind, JobMetrics, JobOutput, JobRef, ProgressDetail } from './job.js';
 export { JobFailedError, WorkerCrashedError, WorkerPool, type PoolOptions, type PoolTask } from './pool.js';
 export { canonicalJson, configHash, jobIdFor } from './config-hash.js';
 export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary, type BatchSummary, type LocalBatchOptions } from './local.js';
@@ -24,3 +24,4 @@ export {
   type WorkerEvent,
 } from './queue.js';
 export { batchConfig, trainJob, trainKind } from './train-job.js';
+export { queueTrainingJobs, type QueueTrainingJobs, type QueuedTrainingJob, type QueuedTrainingState } from './queue-jobs.js';

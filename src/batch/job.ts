@@ -7,6 +7,14 @@ import type { KlineSeries } from '../data/types.js';
 
 export type JobMetrics = Record<string, number | null>;
 
+/** What a training job reports after each epoch (the HTTP API shows it). */
+export interface ProgressDetail {
+  epoch?: number;
+  epochs?: number;
+  trainLoss?: number | null;
+  valLoss?: number | null;
+}
+
 export interface JobInput {
   series: KlineSeries;
   /** the resolved training config, already validated in the main thread */
@@ -15,8 +23,8 @@ export interface JobInput {
   outputDir: string;
   /** the run name to claim; batch chooses it so that a resumed batch can find a run it lost track of */
   runName: string;
-  /** fraction of the job done, 0..1, with a short note (e.g. "epoch 3/10") */
-  onProgress(fraction: number, note?: string): void;
+  /** fraction of the job done, 0..1, with a short note (e.g. "epoch 3/10") and numbers for machines */
+  onProgress(fraction: number, note?: string, detail?: ProgressDetail): void;
 }
 
 export type JobOutput =

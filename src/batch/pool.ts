@@ -5,7 +5,7 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { KlineSeries } from '../data/types.js';
-import type { JobOutput, JobRef } from './job.js';
+import type { JobOutput, JobRef, ProgressDetail } from './job.js';
 import { packSeries, type PackedSeries } from './transfer.js';
 
 export interface ThreadRequest {
@@ -17,7 +17,7 @@ export interface ThreadRequest {
 }
 
 export type ThreadReply =
-  | { type: 'progress'; id: number; fraction: number; note?: string }
+  | { type: 'progress'; id: number; fraction: number; note?: string; detail?: ProgressDetail }
   | { type: 'done'; id: number; output: JobOutput }
   | { type: 'failed'; id: number; error: string; stack?: string };
 
@@ -26,7 +26,7 @@ export interface PoolTask {
   config: unknown;
   outputDir: string;
   runName: string;
-  onProgress?(fraction: number, note?: string): void;
+  onProgress?(fraction: number, note?: string, detail?: ProgressDetail): void;
 }
 
 /** The job threw: its message is the reason recorded for the stock. */
@@ -134,7 +134,7 @@ export class WorkerPool {
     const pending = slot.current;
     if (!pending || pending.id !== reply.id) return;
     if (reply.type === 'progress') {
-      pending.task.onProgress?.(reply.fraction, reply.note);
+      pending.task.onProgress?.(reply.fraction, reply.note, reply.detail);
       return;
     }
     slot.current = null;

@@ -13,7 +13,7 @@ import { openDatabase, type DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import { UserError } from '../util/errors.js';
 import { configHash, jobIdFor } from './config-hash.js';
-import type { JobKind, JobMetrics } from './job.js';
+import type { JobKind, JobMetrics, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
 import { findCompleted, localEntry, registerRun } from './registry.js';
 
@@ -39,7 +39,7 @@ export type TrainJobResult =
   | { status: 'completed'; runName: string; path: string; host: string; metrics: JobMetrics; reused: boolean }
   | { status: 'skipped'; reason: string; host: string };
 
-export interface JobProgress {
+export interface JobProgress extends ProgressDetail {
   fraction: number;
   note: string | null;
   host: string;
@@ -66,11 +66,11 @@ function connection(url: string) {
   };
 }
 
-function openQueue(target: QueueTarget): Queue<TrainJobData, TrainJobResult> {
+export function openQueue(target: QueueTarget): Queue<TrainJobData, TrainJobResult> {
   return new Queue<TrainJobData, TrainJobResult>(QUEUE_NAME, { connection: connection(target.url), prefix: target.prefix ?? DEFAULT_QUEUE_PREFIX });
 }
 
-async function ensureReachable(queue: Queue, url: string): Promise<void> {
+export async function ensureReachable(queue: Queue, url: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -221,7 +221,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       config,
       outputDir,
       runName: `${symbol}_${modelType}_${runStamp()}`,
-      onProgress: (fraction, note) => void job.updateProgress({ fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
+      onProgress: (fraction, note, detail) => void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
     });
     if (output.status === 'skipped') return { status: 'skipped', reason: output.reason, host };
     await registerRun(handle.db, handle.dialect, localEntry({ runName: output.runName, symbol, modelType, configHash: job.data.configHash, status: 'completed', metrics: output.metrics, path: output.path }));

@@ -28,12 +28,12 @@ port.on('message', async (request: ThreadRequest) => {
       config: request.config,
       outputDir: request.outputDir,
       runName: request.runName,
-      onProgress(fraction, note) {
+      onProgress(fraction, note, detail) {
         // Progress is for people: a few updates a second are plenty and keep the port quiet.
         const now = Date.now();
         if (now - lastReport < 200 && fraction < 1) return;
         lastReport = now;
-        reply({ type: 'progress', id: request.id, fraction, note });
+        reply({ type: 'progress', id: request.id, fraction, note, detail });
       },
     });
     reply({ type: 'done', id: request.id, output });

@@ -25,7 +25,17 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
       outputDir: input.outputDir,
       progress: false,
       handleSignals: false,
-      callbacks: [{ onEpochEnd: (e) => input.onProgress(e.epoch / e.epochs, `epoch ${e.epoch}/${e.epochs} loss ${e.trainLoss.toPrecision(4)}`) }],
+      callbacks: [
+        {
+          onEpochEnd: (e) =>
+            input.onProgress(e.epoch / e.epochs, `epoch ${e.epoch}/${e.epochs} loss ${e.trainLoss.toPrecision(4)}`, {
+              epoch: e.epoch,
+              epochs: e.epochs,
+              trainLoss: e.trainLoss,
+              valLoss: e.valLoss,
+            }),
+        },
+      ],
     });
     if (report.status !== 'completed') throw new Error(`training of ${series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`);
     const metrics: JobMetrics = { best_val_loss: report.bestValLoss, epochs: report.epochsTrained };

@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
-import { QUEUE_NAME, enqueueTraining, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
+import { QUEUE_NAME, enqueueTraining, queueTrainingJobs, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
 import { writeBars } from '../../src/data/index.js';
+import type { TrainingJobs } from '../../src/server/index.js';
+import { resolveTrainConfig } from '../../src/training/index.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { redis } from '../helpers/env.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
@@ -113,4 +115,25 @@ test('a graceful close lets the running job finish; the job is not left active',
   } finally {
     await tdb.cleanup();
   }
+});
+
+test('the API port on the queue: start enqueues (idempotently), get reads, cancel removes a job that has not started', { skip: redis.skip, timeout: 30_000 }, async () => {
+  await withQueue(async (target) => {
+    const jobs = queueTrainingJobs(target);
+    const port: TrainingJobs = jobs;
+    try {
+      const config = resolveTrainConfig({ overrides: { data: { symbol: '600519' }, model: { modelType: 'gru' } } });
+      const started = await port.start(config);
+      assert.equal(started.state, 'queued');
+      assert.equal(started.symbol, '600519');
+      assert.equal(started.model_type, 'gru');
+      assert.equal((await port.start(config)).id, started.id, 'the same (symbol, config) is the same job');
+      assert.equal((await port.get(started.id))!.state, 'queued');
+      assert.equal(await port.get('nope'), null);
+      assert.equal((await port.cancel(started.id))!.state, 'cancelled');
+      assert.equal(await port.get(started.id), null);
+    } finally {
+      await jobs.close();
+    }
+  });
 });

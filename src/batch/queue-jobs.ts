@@ -1,0 +1,91 @@
+/**
+ * The HTTP API's training jobs on the batch queue: when the server is configured with a queue, POST /training
+ * enqueues a BullMQ job that any `klinecast worker` trains, and GET reads the job back. The shape is the
+ * server's TrainingJobs port (src/server/ports.ts), declared here structurally so batch does not depend on server.
+ */
+import type { Job } from 'bullmq';
+import type { TrainConfig } from '../training/config.js';
+import { UserError } from '../util/errors.js';
+import { enqueueTraining, openQueue, type JobProgress, type QueueTarget, type TrainJobData, type TrainJobResult } from './queue.js';
+import { batchConfig } from './train-job.js';
+
+export type QueuedTrainingState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface QueuedTrainingJob {
+  id: string;
+  state: QueuedTrainingState;
+  symbol: string | null;
+  model_type: string;
+  run_name: string | null;
+  progress: { epoch: number; epochs: number; train_loss: number | null; val_loss: number | null } | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface QueueTrainingJobs {
+  start(config: TrainConfig): Promise<QueuedTrainingJob>;
+  get(id: string): Promise<QueuedTrainingJob | null>;
+  /** Removes a job that has not started; a running job cannot be stopped from here and is returned as it is. */
+  cancel(id: string): Promise<QueuedTrainingJob | null>;
+  /** closes the Redis connection (server shutdown) */
+  close(): Promise<void>;
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+async function describe(job: Job<TrainJobData, TrainJobResult>): Promise<QueuedTrainingJob> {
+  const state = await job.getState();
+  const p = job.progress as JobProgress | number | undefined;
+  const result = job.returnvalue ?? null;
+  const mapped: QueuedTrainingState =
+    state === 'active' ? 'running' : state === 'completed' ? (result?.status === 'skipped' ? 'failed' : 'completed') : state === 'failed' ? 'failed' : 'queued';
+  return {
+    id: String(job.id),
+    state: mapped,
+    symbol: job.data.symbol,
+    model_type: job.data.modelType,
+    run_name: result?.status === 'completed' ? result.runName : null,
+    progress:
+      p && typeof p === 'object' && typeof p.epoch === 'number' && typeof p.epochs === 'number'
+        ? { epoch: p.epoch, epochs: p.epochs, train_loss: p.trainLoss ?? null, val_loss: p.valLoss ?? null }
+        : null,
+    error: result?.status === 'skipped' ? result.reason : job.failedReason || null,
+    created_at: new Date(job.timestamp).toISOString(),
+    started_at: iso(job.processedOn),
+    finished_at: iso(job.finishedOn),
+  };
+}
+
+export function queueTrainingJobs(target: QueueTarget): QueueTrainingJobs {
+  const queue = openQueue(target);
+  const find = async (id: string) => (await queue.getJob(id)) as Job<TrainJobData, TrainJobResult> | undefined;
+  return {
+    async start(config) {
+      const symbol = config.data.symbol;
+      if (!symbol) throw new UserError('a queued training job needs data.symbol', 'bad_config');
+      const jobConfig = batchConfig(config);
+      const { jobIds } = await enqueueTraining(target, { modelType: config.model.modelType }, jobConfig, [symbol]);
+      const job = await find(jobIds[0]);
+      if (!job) throw new Error(`job ${jobIds[0]} vanished right after it was enqueued`);
+      return describe(job);
+    },
+    async get(id) {
+      const job = await find(id);
+      return job ? describe(job) : null;
+    },
+    async cancel(id) {
+      const job = await find(id);
+      if (!job) return null;
+      const state = await job.getState();
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+        const before = await describe(job);
+        await job.remove();
+        return { ...before, state: 'cancelled', finished_at: new Date().toISOString() };
+      }
+      return describe(job);
+    },
+    close: () => queue.close(),
+  };
+}
