@@ -36,9 +36,9 @@ async function serverQuery(serverUrl: string, statement: string): Promise<void> 
 }
 
 /** A MySQL URL for a database that does not exist yet, on the test server. */
-export function scratchMysqlUrl(): string {
-  if (!mysql.url) throw new Error('KLINECAST_TEST_MYSQL_URL is not set');
-  const u = new URL(mysql.url);
+export function scratchMysqlUrl(serverUrl: string | undefined = mysql.url): string {
+  if (!serverUrl) throw new Error('KLINECAST_TEST_MYSQL_URL is not set');
+  const u = new URL(serverUrl);
   u.pathname = `/klinecast_t_${randomBytes(6).toString('hex')}`;
   return u.toString();
 }

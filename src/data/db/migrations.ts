@@ -67,7 +67,6 @@ export const MIGRATIONS: Migration[] = [
         dialect,
         true,
       ).execute();
-      await createIndexIfMissing(db, dialect, 'stock_kline_data', 'idx_kline_trade_date', 'trade_date');
       await tableOptions(
         db.schema
           .createTable('stock_basic_info')
@@ -130,7 +129,7 @@ export const MIGRATIONS: Migration[] = [
 ];
 
 /** MySQL 8 has no CREATE INDEX IF NOT EXISTS (SQLite and MariaDB do), so ask information_schema first. */
-async function createIndexIfMissing(db: Db, dialect: Dialect, table: 'stock_kline_data' | 'model_registry', name: string, column: string): Promise<void> {
+async function createIndexIfMissing(db: Db, dialect: Dialect, table: 'model_registry', name: string, column: string): Promise<void> {
   if (dialect === 'mysql') {
     const { rows } = await sql<{ n: number }>`
       select count(*) as n from information_schema.statistics

@@ -103,6 +103,9 @@ export function sameKlineRow(a: StockKlineTable, b: StockKlineTable): boolean {
     const y = b[key];
     if (x === null || y === null ? x !== y : num(x) !== num(y)) return false;
   }
-  const ls = (v: unknown) => (v === null || v === undefined ? null : num(v));
-  return ls(a.limit_status) === ls(b.limit_status);
+  return limitOrNull(a.limit_status) === limitOrNull(b.limit_status);
+}
+
+function limitOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : num(v);
 }
