@@ -83,6 +83,17 @@ function packB(b: usize, brs: usize, bcs: usize, k0: i32, kc: i32, j0: i32, nc: 
   }
 }
 
+// c + a·b per lane. Built with relaxed SIMD (build/engine-fma.wasm) it is one fused multiply-add, which halves the
+// FP instructions of the micro-kernel (its bound without FMA: two ports × mulps+addps = 8 flops/cycle); the baseline
+// build (build/engine.wasm) keeps the separate multiply and add. The flag is a compile-time constant, so each binary
+// contains only its own branch.
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 // One MR×NR tile: C[rows, cols] = alpha·(packed A panel · packed B panel) + beta·C. beta == 0 never reads C,
 // so C may hold garbage (uninitialised arena memory) on entry.
 @inline
@@ -95,17 +106,17 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, a
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     pa += 16;
     pb += 32;
   }

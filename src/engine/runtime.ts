@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 
 /**
  * The engine's memory model. One WebAssembly instance owns one linear memory, split in two regions:
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
  */
 
 const WASM_PATH = fileURLToPath(new URL('../../build/engine.wasm', import.meta.url));
+/** The same kernels built with relaxed SIMD: fused multiply-add in the GEMM micro-kernel, ~1.7× its throughput. */
+const WASM_FMA_PATH = fileURLToPath(new URL('../../build/engine-fma.wasm', import.meta.url));
 const PAGE_BYTES = 65536;
 const ALIGN = 64;
 /** wasm32 can address 4 GiB; stop earlier with a clear message instead of an opaque RangeError. */
@@ -21,18 +24,42 @@ const MAX_BYTES = 2 * 1024 ** 3;
 export type KernelFn = (...args: number[]) => number;
 export type KernelExports = { memory: WebAssembly.Memory; heap_base(): number } & Record<string, KernelFn>;
 
-let compiled: WebAssembly.Module | undefined;
-function wasmModule(): WebAssembly.Module {
+export type EngineVariant = 'fma' | 'baseline';
+
+let compiled: { module: WebAssembly.Module; variant: EngineVariant } | undefined;
+
+/**
+ * Picks the kernel binary once per process: the relaxed-SIMD build when this V8 accepts it (Node 22 does by default;
+ * Node 20 after enabling its relaxed-SIMD flag, which only adds wasm opcodes), else the baseline build.
+ * KLINECAST_ENGINE_FMA=0 forces the baseline. The choice is fixed per machine and runtime, so results stay
+ * reproducible there; across the two builds they differ only in float rounding.
+ */
+function wasmModule(): { module: WebAssembly.Module; variant: EngineVariant } {
   if (!compiled) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(WASM_PATH);
-    } catch {
-      throw new Error(`engine kernels not built: ${WASM_PATH} is missing (run \`npm run build\`)`);
+    const fma = process.env.KLINECAST_ENGINE_FMA === '0' ? undefined : readOptional(WASM_FMA_PATH);
+    if (fma && !WebAssembly.validate(fma)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (fma && WebAssembly.validate(fma)) {
+      compiled = { module: new WebAssembly.Module(fma), variant: 'fma' };
+    } else {
+      const bytes = readOptional(WASM_PATH);
+      if (!bytes) throw new Error(`engine kernels not built: ${WASM_PATH} is missing (run \`npm run build\`)`);
+      compiled = { module: new WebAssembly.Module(bytes), variant: 'baseline' };
     }
-    compiled = new WebAssembly.Module(bytes);
   }
   return compiled;
+}
+
+function readOptional(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which kernel build this process runs (see wasmModule). */
+export function engineVariant(): EngineVariant {
+  return wasmModule().variant;
 }
 
 export class EngineMemoryError extends Error {
@@ -57,7 +84,7 @@ export class Engine {
   }
 
   static create(): Engine {
-    const instance = new WebAssembly.Instance(wasmModule(), { env: { abort: engineAbort } });
+    const instance = new WebAssembly.Instance(wasmModule().module, { env: { abort: engineAbort } });
     return new Engine(instance);
   }
 

@@ -14,4 +14,5 @@ declare namespace WebAssembly {
     grow(deltaPages: number): number;
   }
   type BufferSource = ArrayBufferView | ArrayBuffer;
+  function validate(bytes: BufferSource): boolean;
 }

@@ -89,3 +89,24 @@ test('gemm_nn_packed with B packed once by gemm_pack_b equals the unpacked produ
     }
   }
 });
+
+test('the kernel build in use is reported, and the baseline build (KLINECAST_ENGINE_FMA=0) gives the same products within rounding', async () => {
+  const { engineVariant } = await import('../../src/engine/runtime.js');
+  assert.ok(['fma', 'baseline'].includes(engineVariant()));
+  // the other build, instantiated directly: both must agree to float32 rounding on the same operands
+  const { readFileSync } = await import('node:fs');
+  const baseline = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('../../build/engine.wasm', import.meta.url))), {
+    env: { abort: () => { throw new Error('abort'); } },
+  }).exports as unknown as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; heap_base(): number };
+  const M = 9, N = 11, K = 37;
+  engine.resetArena();
+  const a = random(M * K), b = random(K * N), c = engine.alloc(M * N);
+  engine.k.gemm_nn(M, N, K, 1, a, K, b, N, 0, c, N);
+  const base = baseline.heap_base();
+  baseline.memory.grow(4);
+  new Float32Array(baseline.memory.buffer, base, M * K + K * N).set([...engine.f32(a, M * K), ...engine.f32(b, K * N)]);
+  const cb = base + (M * K + K * N) * 4;
+  baseline.gemm_nn(M, N, K, 1, base, K, base + M * K * 4, N, 0, cb, N);
+  const ours = engine.f32(c, M * N), theirs = new Float32Array(baseline.memory.buffer, cb, M * N);
+  ours.forEach((v, i) => assert.ok(Math.abs(v - theirs[i]) < 1e-5, `[${i}] ${v} vs ${theirs[i]}`));
+});
