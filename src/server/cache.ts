@@ -11,7 +11,8 @@ export interface ForecastKey {
   run: string;
   symbol: string;
   lastBarDate: string;
-  days: number;
+  /** 'horizon' when the client asked for the run's whole horizon. */
+  days: number | 'horizon';
 }
 
 export interface PredictionCache {

@@ -31,8 +31,8 @@ export interface Forecast {
 }
 
 export interface PredictOptions {
-  /** 1…the run's horizon. */
-  days: number;
+  /** 1…the run's horizon; undefined asks for the whole horizon. */
+  days?: number;
   /** A validated run name inside the server's output dir (the server picks the best run when the client names none). */
   run: string;
   /** The last bar date to forecast from: the server reads it first, so the cache key and the forecast agree. */

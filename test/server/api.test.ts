@@ -224,6 +224,9 @@ describe('HTTP API', { skip }, () => {
     const named = await call(`${base}/api/v1/predict`, json({ symbol: 'sh600519', days: 1, run: '600519_lstm_fixture' }));
     assert.equal(named.body.run, '600519_lstm_fixture');
     assert.equal(named.headers.get('x-cache'), 'miss');
+    const whole = await call(`${base}/api/v1/predict`, json({ symbol: '600519' }));
+    assert.equal(whole.body.predictions.length, 5, 'no days: the whole horizon');
+    assert.equal(predictor.calls.at(-1)?.days, undefined);
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', days: 9 })), 400, 'horizon_exceeded');
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', days: 0 })), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', days: 1.5 })), 400, 'validation_error');

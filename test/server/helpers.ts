@@ -142,9 +142,10 @@ export class RecordingPredictor implements Predictor {
 
   async predict(symbol: string, options: PredictOptions): Promise<Forecast> {
     this.calls.push({ symbol, ...options });
-    if (options.days > this.horizon) throw new UserError(`days ${options.days} exceeds the run's horizon ${this.horizon}`, 'horizon_exceeded');
+    const days = options.days ?? this.horizon;
+    if (days > this.horizon) throw new UserError(`days ${options.days} exceeds the run's horizon ${this.horizon}`, 'horizon_exceeded');
     const base = 100;
-    const predictions = Array.from({ length: options.days }, (_, i) => ({
+    const predictions = Array.from({ length: days }, (_, i) => ({
       date: `2099-01-${String(i + 1).padStart(2, '0')}`,
       price: base * Math.exp(0.01 * (i + 1)),
       return: 0.01 * (i + 1),

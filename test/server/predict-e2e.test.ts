@@ -60,6 +60,14 @@ describe('predict through the API with the PredictionEngine', { skip }, () => {
     assert.deepEqual(again.body, forecast);
   });
 
+  test('without days the forecast covers the run\'s whole horizon', async () => {
+    const res = await post({ symbol });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.predictions.length, HORIZON);
+    const explicit = await post({ symbol, days: HORIZON });
+    assert.deepEqual(res.body.predictions, explicit.body.predictions);
+  });
+
   test('days beyond the trained horizon is a 400 naming the horizon', async () => {
     const res = await post({ symbol, days: HORIZON + 1, run: 'api_demo_lstm' });
     assert.equal(res.status, 400, JSON.stringify(res.body));

@@ -2,7 +2,8 @@
  * The dashboard in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core; no browser is
  * downloaded). Each page is opened on fixture runs and real bars, and the charts are checked to hold data: the
  * page exposes what every ECharts instance holds (series and point counts) through window.klinecastCharts().
- * Screenshots go to test-artifacts/. The forecast and training parts come with the PredictionEngine and Trainer.
+ * Screenshots go to test-artifacts/. A second suite opens a run trained by runTraining on a demo market and shows its
+ * forecast from the PredictionEngine. Starting a job from the form waits for a TrainingJobs implementation.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { PredictionEngine, createPredictor } from '../../src/prediction/index.js';
 import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
+import { HORIZON, createMarket, trainTinyRun, type Fixture } from '../prediction/fixture.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
 
@@ -33,6 +36,20 @@ interface ChartSummary {
   series: Array<{ name: string; type: string; points: number }>;
 }
 
+function ensureDashboardBuilt(): void {
+  if (existsSync(`${DEFAULT_WEB_DIR}/index.html`)) return;
+  // `npm test` builds first; a direct run of this file builds the dashboard once here.
+  const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+  assert.equal(built.status, 0, 'npm run build:web failed');
+}
+
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}
+
 describe('dashboard in headless Chromium', { skip }, () => {
   let db: TestDatabase;
   let runs: FixtureRuns;
@@ -43,19 +60,12 @@ describe('dashboard in headless Chromium', { skip }, () => {
 
   before(async () => {
     if (skip) return;
-    if (!existsSync(`${DEFAULT_WEB_DIR}/index.html`)) {
-      // `npm test` builds first; a direct run of this file builds the dashboard once here.
-      const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-      assert.equal(built.status, 0, 'npm run build:web failed');
-    }
+    ensureDashboardBuilt();
     mkdirSync(ARTIFACTS, { recursive: true });
     db = await createTestDatabase();
     runs = writeFixtureRuns();
     server = await createDashboardServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   async function createDashboardServer(): Promise<RunningServer> {
@@ -177,6 +187,86 @@ describe('dashboard in headless Chromium', { skip }, () => {
 
   test('nothing was fetched from outside the server and no page threw', () => {
     assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('dashboard on a trained demo run, with the PredictionEngine', { skip }, () => {
+  let fx: Fixture;
+  let server: RunningServer;
+  let browser: Browser;
+  let symbol: string;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    if (skip) return;
+    ensureDashboardBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    fx = await createMarket('mysql');
+    symbol = fx.symbols[0];
+    await trainTinyRun(fx, symbol, 'demo_lstm');
+    const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }));
+    server = await startServer({ database: fx.handle, outputDir: fx.outputDir, predictor, apiKey: null, rateLimit: false, webDir: DEFAULT_WEB_DIR });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    if (skip) return;
+    await browser?.close();
+    await server?.close();
+    await fx?.close();
+  });
+
+  async function open(hash: string): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
+    await page.goto(`${server.url}/${hash}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    return page;
+  }
+
+  async function series(page: Page, id: string): Promise<ChartSummary['series']> {
+    const list = (await page.evaluate(() => (globalThis as unknown as { klinecastCharts: () => unknown }).klinecastCharts())) as ChartSummary[];
+    const chart = list.find((c) => c.id === id);
+    assert.ok(chart, `no chart ${id}`);
+    return chart.series;
+  }
+
+  const count = (s: ChartSummary['series'], name: string) => {
+    const found = s.find((x) => x.name === name);
+    assert.ok(found, `no series ${name} in ${JSON.stringify(s)}`);
+    return found.points;
+  };
+
+  test('Stock: the latest forecast with its interval band over the K-line', async () => {
+    const page = await open(`#/stock/${symbol}`);
+    assert.match(await page.locator('#forecast-status').innerText(), /Forecast by demo_lstm/);
+    const s = await series(page, 'chart-kline');
+    assert.ok(count(s, 'K-line') > 200);
+    assert.equal(count(s, 'forecast'), HORIZON + 1, 'the base close and one point per forecast day');
+    assert.equal(count(s, 'interval low'), HORIZON);
+    assert.equal(count(s, '90% interval'), HORIZON);
+    assert.equal(await page.locator('#forecast-table tbody tr').count(), HORIZON);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-stock-forecast.png`, fullPage: true });
+    await page.close();
+  });
+
+  test('Run: a trained run shows its real curves and test predictions', async () => {
+    const page = await open('#/run/demo_lstm');
+    const loss = await series(page, 'chart-loss');
+    assert.equal(count(loss, 'train loss'), 2);
+    assert.equal(count(loss, 'val loss'), 2);
+    assert.equal(count(loss, 'lr'), 2);
+    const predictions = await series(page, 'chart-predictions');
+    const saved = (await (await fetch(`${server.url}/api/v1/runs/demo_lstm/predictions?step=1`)).json()) as { records: unknown[] };
+    assert.ok(saved.records.length > 10);
+    assert.equal(count(predictions, 'actual'), saved.records.length);
+    assert.equal(count(predictions, 'predicted'), saved.records.length);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-run-trained.png`, fullPage: true });
+    await page.close();
+  });
+
+  test('no page threw', () => {
     assert.deepEqual(pageErrors, []);
   });
 });

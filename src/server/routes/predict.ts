@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { bestRun, readRun } from '../../training/index.js';
+import type { ForecastKey } from '../cache.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { routeSchema, runNameField, symbolField } from '../schema.js';
@@ -9,7 +10,8 @@ import { existingRunDir } from './runs.js';
 export const PredictBody = z
   .object({
     symbol: symbolField,
-    days: z.number().int().min(1).max(250).default(1),
+    /** 1…the run's horizon; without it, the whole horizon. */
+    days: z.number().int().min(1).max(250).optional(),
     /** Without a run, the best completed run for the symbol by test MAE. */
     run: runNameField.optional(),
   })
@@ -47,7 +49,7 @@ export async function predictRoutes(app: FastifyInstance, ctx: ServerContext): P
       const run = chooseRun(ctx, body.symbol, body.run);
       const lastBarDate = await ctx.loader.getLatestTradeDate(body.symbol);
       if (lastBarDate === null) throw new HttpError(404, 'stock_not_found', `no bars for ${body.symbol} in the database`);
-      const key = { run, symbol: body.symbol, lastBarDate, days: body.days };
+      const key: ForecastKey = { run, symbol: body.symbol, lastBarDate, days: body.days ?? 'horizon' };
       const cached = await ctx.cache.get(key).catch((err) => {
         request.log.warn({ err }, 'prediction cache read failed');
         return null;

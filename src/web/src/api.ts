@@ -148,7 +148,8 @@ export const api = {
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) => request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
   kline: (symbol: string, limit = 250) => request<{ bars: Bar[] }>('GET', `api/v1/stocks/${symbol}/kline?limit=${limit}`),
-  predict: (symbol: string, days: number, run?: string) => request<Forecast>('POST', 'api/v1/predict', { symbol, days, ...(run ? { run } : {}) }),
+  /** Without `days`, the run's whole horizon. */
+  predict: (symbol: string, days?: number, run?: string) => request<Forecast>('POST', 'api/v1/predict', { symbol, ...(days ? { days } : {}), ...(run ? { run } : {}) }),
   startTraining: (body: unknown) => request<TrainingJob>('POST', 'api/v1/training', body, true),
   job: (id: string) => request<TrainingJob>('GET', `api/v1/training/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => request<TrainingJob>('DELETE', `api/v1/training/${encodeURIComponent(id)}`, undefined, true),

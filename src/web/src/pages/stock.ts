@@ -84,7 +84,7 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
   root.append(h('p', { class: 'muted' }, [info.name, info.stock_type, info.industry, info.data ? `${info.data.bars} bars ${info.data.first_date} – ${info.data.last_date}` : null].filter(Boolean).join(' · ')));
 
   const runPicker = h('select', { id: 'run-picker' }, h('option', { value: '' }, usable.length ? 'best run by test MAE' : 'no completed run'), ...usable.map((r) => h('option', { value: r.name }, `${r.name} (MAE ${num(r.eval_metrics?.mae)})`)));
-  const daysInput = h('input', { id: 'forecast-days', type: 'number', min: 1, max: 60, value: 5 });
+  const daysInput = h('input', { id: 'forecast-days', type: 'number', min: 1, max: 250, placeholder: 'horizon' });
   const status = h('p', { id: 'forecast-status', class: 'muted' });
   const forecastTable = h('div', { id: 'forecast-table' });
   const chartBox = h('div', { id: 'chart-kline', class: 'chart chart-tall' });
@@ -107,7 +107,7 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
     }
     status.textContent = 'Forecasting…';
     try {
-      const result = await api.predict(symbol as string, Number(daysInput.value) || 1, runPicker.value || undefined);
+      const result = await api.predict(symbol as string, daysInput.value ? Number(daysInput.value) : undefined, runPicker.value || undefined);
       renderChart(chartBox, klineOption(bars, result));
       status.textContent = `Forecast by ${result.run} from ${result.base_date} (close ${num(result.base_close)}): trend ${result.trend}.`;
       forecastTable.replaceChildren(
