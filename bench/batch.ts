@@ -56,8 +56,13 @@ try {
     });
     const perMinute = (summary.counts.completed / summary.seconds) * 60;
     rates.set(workers, perMinute);
+    // Seconds a stock spends in its thread (load, features, training, evaluation, writing the run): if this grows
+    // with more workers, the threads are not getting a core each.
+    const inThread = summary.stocks.map((s) => s.seconds ?? 0);
+    const mean = inThread.reduce((a, b) => a + b, 0) / Math.max(1, inThread.length);
     console.log(
-      `${workers} worker(s) [load ${loadavg()[0].toFixed(2)}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min`,
+      `${workers} worker(s) [load ${loadavg()[0].toFixed(2)}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped ` +
+        `in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min (mean ${mean.toFixed(2)} s per stock in its thread)`,
     );
   }
   const one = rates.get(1);
