@@ -22,6 +22,18 @@ const EDGE: usize = memory.data(MR * NR * 4, 64);
 function packA(a: usize, ars: usize, acs: usize, i0: i32, mc: i32, k0: i32, kc: i32, M: i32): void {
   let dst = PACK_A;
   for (let p = 0; p < mc; p += MR) {
+    if (ars == 4 && i0 + p + MR <= M) {
+      // op(A) = Aᵀ: the panel's MR values at each k are contiguous, one vector copy per k
+      let src = a + (<usize>(i0 + p) << 2) + <usize>k0 * acs;
+      let out = dst;
+      for (let k = 0; k < kc; k++) {
+        v128.store(out, v128.load(src));
+        src += acs;
+        out += MR << 2;
+      }
+      dst += <usize>(kc * MR) << 2;
+      continue;
+    }
     for (let r = 0; r < MR; r++) {
       const i = i0 + p + r;
       let out = dst + <usize>(r << 2);

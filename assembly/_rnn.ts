@@ -1,7 +1,8 @@
 // Fused recurrent cells over one time step of a whole batch, in PyTorch's gate order. The input and hidden
 // projections (x·W_ihᵀ, h·W_hhᵀ) are GEMMs done by the caller; these kernels do everything elementwise between them.
 // Rows are contiguous: gates [B, 4H] (LSTM) or [B, 3H] (GRU), states [B, H]. Vector lanes run along H; the tail
-// of an H that is not a multiple of 4 goes through the same vector code one lane at a time.
+// of an H that is not a multiple of 4 goes through the same vector code one lane at a time (each kernel's lane
+// function is inlined twice with a constant `vector`, so neither loop tests it per element).
 import { vsigmoid, vtanh } from './_math';
 
 // @ts-ignore: decorator
@@ -17,6 +18,22 @@ function st(p: usize, v: v128, vector: bool): void {
   else store<f32>(p, f32x4.extract_lane(v, 0));
 }
 
+// @ts-ignore: decorator
+@inline
+function lstmForwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, h: usize, hb: usize, g0: usize, s0: usize): void {
+  const gi = vsigmoid(ld(g0 + o, vector));
+  const gf = vsigmoid(ld(g0 + hb + o, vector));
+  const gg = vtanh(ld(g0 + 2 * hb + o, vector));
+  const go = vsigmoid(ld(g0 + 3 * hb + o, vector));
+  const cv = f32x4.add(f32x4.mul(gf, ld(cPrev + s0 + o, vector)), f32x4.mul(gi, gg));
+  st(g0 + o, gi, vector);
+  st(g0 + hb + o, gf, vector);
+  st(g0 + 2 * hb + o, gg, vector);
+  st(g0 + 3 * hb + o, go, vector);
+  st(c + s0 + o, cv, vector);
+  st(h + s0 + o, f32x4.mul(go, vtanh(cv)), vector);
+}
+
 /**
  * LSTM step forward. `gates` holds the pre-activations [B, 4H] (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, order i,f,g,o)
  * and is overwritten with the activations σ(i), σ(f), tanh(g), σ(o) that backward needs.
@@ -27,23 +44,31 @@ export function lstm_cell_fwd(B: i32, H: i32, gates: usize, cPrev: usize, c: usi
   for (let b = 0; b < B; b++) {
     const g0 = gates + <usize>b * hb * 4;
     const s0 = <usize>b * hb;
-    for (let j = 0; j < H; ) {
-      const vec = j + 4 <= H;
-      const o = <usize>j << 2;
-      const gi = vsigmoid(ld(g0 + o, vec));
-      const gf = vsigmoid(ld(g0 + hb + o, vec));
-      const gg = vtanh(ld(g0 + 2 * hb + o, vec));
-      const go = vsigmoid(ld(g0 + 3 * hb + o, vec));
-      const cv = f32x4.add(f32x4.mul(gf, ld(cPrev + s0 + o, vec)), f32x4.mul(gi, gg));
-      st(g0 + o, gi, vec);
-      st(g0 + hb + o, gf, vec);
-      st(g0 + 2 * hb + o, gg, vec);
-      st(g0 + 3 * hb + o, go, vec);
-      st(c + s0 + o, cv, vec);
-      st(h + s0 + o, f32x4.mul(go, vtanh(cv)), vec);
-      j += vec ? 4 : 1;
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmForwardLanes(true, <usize>j << 2, cPrev, c, h, hb, g0, s0);
+    for (; j < H; j++) lstmForwardLanes(false, <usize>j << 2, cPrev, c, h, hb, g0, s0);
   }
+}
+
+// @ts-ignore: decorator
+@inline
+function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, dh: usize, dc: usize, hb: usize, one: v128, g0: usize, d0: usize, s0: usize): void {
+  const gi = ld(g0 + o, vector);
+  const gf = ld(g0 + hb + o, vector);
+  const gg = ld(g0 + 2 * hb + o, vector);
+  const go = ld(g0 + 3 * hb + o, vector);
+  const tc = vtanh(ld(c + s0 + o, vector));
+  const dhv = ld(dh + s0 + o, vector);
+  const dcv = f32x4.add(ld(dc + s0 + o, vector), f32x4.mul(f32x4.mul(dhv, go), f32x4.sub(one, f32x4.mul(tc, tc))));
+  const dOut = f32x4.mul(dhv, tc);
+  const dIn = f32x4.mul(dcv, gg);
+  const dG = f32x4.mul(dcv, gi);
+  const dF = f32x4.mul(dcv, ld(cPrev + s0 + o, vector));
+  st(d0 + o, f32x4.mul(dIn, f32x4.mul(gi, f32x4.sub(one, gi))), vector);
+  st(d0 + hb + o, f32x4.mul(dF, f32x4.mul(gf, f32x4.sub(one, gf))), vector);
+  st(d0 + 2 * hb + o, f32x4.mul(dG, f32x4.sub(one, f32x4.mul(gg, gg))), vector);
+  st(d0 + 3 * hb + o, f32x4.mul(dOut, f32x4.mul(go, f32x4.sub(one, go))), vector);
+  st(dc + s0 + o, f32x4.mul(dcv, gf), vector);
 }
 
 /**
@@ -58,28 +83,23 @@ export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, c: usiz
     const g0 = acts + <usize>b * hb * 4;
     const d0 = dgates + <usize>b * hb * 4;
     const s0 = <usize>b * hb;
-    for (let j = 0; j < H; ) {
-      const vec = j + 4 <= H;
-      const o = <usize>j << 2;
-      const gi = ld(g0 + o, vec);
-      const gf = ld(g0 + hb + o, vec);
-      const gg = ld(g0 + 2 * hb + o, vec);
-      const go = ld(g0 + 3 * hb + o, vec);
-      const tc = vtanh(ld(c + s0 + o, vec));
-      const dhv = ld(dh + s0 + o, vec);
-      const dcv = f32x4.add(ld(dc + s0 + o, vec), f32x4.mul(f32x4.mul(dhv, go), f32x4.sub(one, f32x4.mul(tc, tc))));
-      const dOut = f32x4.mul(dhv, tc);
-      const dIn = f32x4.mul(dcv, gg);
-      const dG = f32x4.mul(dcv, gi);
-      const dF = f32x4.mul(dcv, ld(cPrev + s0 + o, vec));
-      st(d0 + o, f32x4.mul(dIn, f32x4.mul(gi, f32x4.sub(one, gi))), vec);
-      st(d0 + hb + o, f32x4.mul(dF, f32x4.mul(gf, f32x4.sub(one, gf))), vec);
-      st(d0 + 2 * hb + o, f32x4.mul(dG, f32x4.sub(one, f32x4.mul(gg, gg))), vec);
-      st(d0 + 3 * hb + o, f32x4.mul(dOut, f32x4.mul(go, f32x4.sub(one, go))), vec);
-      st(dc + s0 + o, f32x4.mul(dcv, gf), vec);
-      j += vec ? 4 : 1;
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmBackwardLanes(true, <usize>j << 2, cPrev, c, dh, dc, hb, one, g0, d0, s0);
+    for (; j < H; j++) lstmBackwardLanes(false, <usize>j << 2, cPrev, c, dh, dc, hb, one, g0, d0, s0);
   }
+}
+
+// @ts-ignore: decorator
+@inline
+function gruForwardLanes(vector: bool, o: usize, hPrev: usize, h: usize, hb: usize, i0: usize, h0: usize, s0: usize): void {
+  const r = vsigmoid(f32x4.add(ld(i0 + o, vector), ld(h0 + o, vector)));
+  const z = vsigmoid(f32x4.add(ld(i0 + hb + o, vector), ld(h0 + hb + o, vector)));
+  const n = vtanh(f32x4.add(ld(i0 + 2 * hb + o, vector), f32x4.mul(r, ld(h0 + 2 * hb + o, vector))));
+  const hp = ld(hPrev + s0 + o, vector);
+  st(i0 + o, r, vector);
+  st(i0 + hb + o, z, vector);
+  st(i0 + 2 * hb + o, n, vector);
+  st(h + s0 + o, f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n))), vector);
 }
 
 /**
@@ -94,20 +114,30 @@ export function gru_cell_fwd(B: i32, H: i32, gi: usize, gh: usize, hPrev: usize,
     const i0 = gi + <usize>b * hb * 3;
     const h0 = gh + <usize>b * hb * 3;
     const s0 = <usize>b * hb;
-    for (let j = 0; j < H; ) {
-      const vec = j + 4 <= H;
-      const o = <usize>j << 2;
-      const r = vsigmoid(f32x4.add(ld(i0 + o, vec), ld(h0 + o, vec)));
-      const z = vsigmoid(f32x4.add(ld(i0 + hb + o, vec), ld(h0 + hb + o, vec)));
-      const n = vtanh(f32x4.add(ld(i0 + 2 * hb + o, vec), f32x4.mul(r, ld(h0 + 2 * hb + o, vec))));
-      const hp = ld(hPrev + s0 + o, vec);
-      st(i0 + o, r, vec);
-      st(i0 + hb + o, z, vec);
-      st(i0 + 2 * hb + o, n, vec);
-      st(h + s0 + o, f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n))), vec);
-      j += vec ? 4 : 1;
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) gruForwardLanes(true, <usize>j << 2, hPrev, h, hb, i0, h0, s0);
+    for (; j < H; j++) gruForwardLanes(false, <usize>j << 2, hPrev, h, hb, i0, h0, s0);
   }
+}
+
+// @ts-ignore: decorator
+@inline
+function gruBackwardLanes(vector: bool, o: usize, hPrev: usize, dh: usize, dhPrev: usize, accumulatePrev: i32, hb: usize, one: v128, a0: usize, h0: usize, di0: usize, dh0: usize, s0: usize): void {
+  const r = ld(a0 + o, vector);
+  const z = ld(a0 + hb + o, vector);
+  const n = ld(a0 + 2 * hb + o, vector);
+  const hp = ld(hPrev + s0 + o, vector);
+  const d = ld(dh + s0 + o, vector);
+  const dan = f32x4.mul(f32x4.mul(d, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+  const daz = f32x4.mul(f32x4.mul(d, f32x4.sub(hp, n)), f32x4.mul(z, f32x4.sub(one, z)));
+  const dar = f32x4.mul(f32x4.mul(dan, ld(h0 + 2 * hb + o, vector)), f32x4.mul(r, f32x4.sub(one, r)));
+  st(di0 + o, dar, vector);
+  st(di0 + hb + o, daz, vector);
+  st(di0 + 2 * hb + o, dan, vector);
+  st(dh0 + o, dar, vector);
+  st(dh0 + hb + o, daz, vector);
+  st(dh0 + 2 * hb + o, f32x4.mul(dan, r), vector);
+  if (accumulatePrev) st(dhPrev + s0 + o, f32x4.add(ld(dhPrev + s0 + o, vector), f32x4.mul(d, z)), vector);
 }
 
 /**
@@ -127,25 +157,8 @@ export function gru_cell_bwd(
     const di0 = dgi + <usize>b * hb * 3;
     const dh0 = dgh + <usize>b * hb * 3;
     const s0 = <usize>b * hb;
-    for (let j = 0; j < H; ) {
-      const vec = j + 4 <= H;
-      const o = <usize>j << 2;
-      const r = ld(a0 + o, vec);
-      const z = ld(a0 + hb + o, vec);
-      const n = ld(a0 + 2 * hb + o, vec);
-      const hp = ld(hPrev + s0 + o, vec);
-      const d = ld(dh + s0 + o, vec);
-      const dan = f32x4.mul(f32x4.mul(d, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
-      const daz = f32x4.mul(f32x4.mul(d, f32x4.sub(hp, n)), f32x4.mul(z, f32x4.sub(one, z)));
-      const dar = f32x4.mul(f32x4.mul(dan, ld(h0 + 2 * hb + o, vec)), f32x4.mul(r, f32x4.sub(one, r)));
-      st(di0 + o, dar, vec);
-      st(di0 + hb + o, daz, vec);
-      st(di0 + 2 * hb + o, dan, vec);
-      st(dh0 + o, dar, vec);
-      st(dh0 + hb + o, daz, vec);
-      st(dh0 + 2 * hb + o, f32x4.mul(dan, r), vec);
-      if (accumulatePrev) st(dhPrev + s0 + o, f32x4.add(ld(dhPrev + s0 + o, vec), f32x4.mul(d, z)), vec);
-      j += vec ? 4 : 1;
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) gruBackwardLanes(true, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, hb, one, a0, h0, di0, dh0, s0);
+    for (; j < H; j++) gruBackwardLanes(false, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, hb, one, a0, h0, di0, dh0, s0);
   }
 }
