@@ -299,6 +299,17 @@ forEachDialect('`klinecast data import` prints file:line: reason for each bad ro
   const report = JSON.parse(json.stdout);
   assert.equal(report.totals.unchanged, 3);
   assert.equal(report.issues.length, 9);
+  // Reports larger than a pipe's 64 KB buffer arrive whole (the CLI exits with process.exit).
+  const [many] = fixtures(dir, {
+    'many_bad.csv': 'symbol,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount\n' +
+      Array.from({ length: 3000 }, (_, i) => `600000,2024-01-02,x${i},1,1,1,1,0,0,1,1`).join('\n') + '\n',
+  });
+  const big = runCli(['data', 'import', many, '--database', url, '--json']);
+  assert.equal(big.status, 1);
+  assert.ok(big.stdout.length > 65536);
+  assert.equal(JSON.parse(big.stdout).issues.length, 3000);
+  const bigText = runCli(['data', 'import', many, '--database', url]);
+  assert.equal(bigText.stderr.split('\n').filter((l) => l.startsWith(many)).length, 3000);
   const good = runCli(['data', 'import', join(ASHARE_DIR, '300750.csv'), '--database', url, '--json']);
   assert.equal(good.status, 0, good.stderr);
   assert.equal(JSON.parse(good.stdout).totals.inserted, 1158);
