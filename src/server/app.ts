@@ -108,7 +108,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     cache: options.cache ?? createPredictionCache(),
     version: packageVersion(),
   };
-  app.addHook('onClose', async () => ctx.cache.close());
+  app.addHook('onClose', async () => {
+    await ctx.cache.close();
+    await ctx.trainingJobs?.close?.();
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

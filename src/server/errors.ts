@@ -29,6 +29,7 @@ export function statusOfUserError(code: string): number {
   if (code === 'db_unreachable') return 503;
   if (code.endsWith('not_found')) return 404;
   if (code === 'conflict' || code.endsWith('_conflict') || code === 'run_not_ready' || code === 'run_corrupt') return 409;
+  if (code === 'unavailable') return 503;
   return 400;
 }
 

@@ -74,4 +74,6 @@ export interface TrainingJobs {
   get(id: string): Promise<TrainingJob | null>;
   /** Asks a queued or running job to stop (the run ends as interrupted, after a last checkpoint); null for an unknown id. */
   cancel(id: string): Promise<TrainingJob | null>;
+  /** Called when the server closes: stop taking jobs and release threads or connections. */
+  close?(): Promise<void>;
 }

@@ -1,8 +1,9 @@
 /** `klinecast serve`: the HTTP API, its OpenAPI docs at /docs and the dashboard at /, on one port. */
 import type { Command } from 'commander';
+import { DEFAULT_QUEUE_PREFIX, queueTrainingJobs } from '../../batch/index.js';
 import { migrate, openDatabase } from '../../data/index.js';
 import { PredictionEngine, createPredictor } from '../../prediction/index.js';
-import { createServer, DEFAULT_RATE_LIMIT } from '../../server/index.js';
+import { LocalTrainingJobs, createServer, DEFAULT_RATE_LIMIT } from '../../server/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 
@@ -12,6 +13,9 @@ interface ServeOptions {
   outputDir: string;
   database?: string;
   rateLimit: string;
+  queue?: string;
+  queuePrefix: string;
+  trainThreads: string;
 }
 
 function parsePort(text: string): number {
@@ -22,6 +26,8 @@ function parsePort(text: string): number {
 
 async function serveCommand(opts: ServeOptions): Promise<void> {
   const port = parsePort(opts.port);
+  const threads = Number(opts.trainThreads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--train-threads must be a positive integer, got ${opts.trainThreads}`);
   const perMinute = Number(opts.rateLimit);
   if (!Number.isInteger(perMinute) || perMinute < 0) throw new UserError(`--rate-limit must be a non-negative integer (0 turns it off), got ${opts.rateLimit}`);
   const database = await openDatabase(opts.database, { createDatabase: true });
@@ -31,6 +37,8 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
     database,
     outputDir: opts.outputDir,
     predictor: createPredictor(new PredictionEngine({ database, outputDir: opts.outputDir })),
+    // Training jobs go to the batch queue when one is given (any `klinecast worker` trains them), else to threads here.
+    trainingJobs: opts.queue ? queueTrainingJobs({ url: opts.queue, prefix: opts.queuePrefix }) : new LocalTrainingJobs({ database, threads }),
     rateLimit: perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 },
     logger: { level: process.env.KLINECAST_LOG_LEVEL ?? 'info' },
   });
@@ -65,5 +73,8 @@ export function register(program: Command): void {
     .option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR)
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_*, then sqlite:data/klinecast.db)')
     .option('--rate-limit <n>', 'requests per minute per client IP, 0 for none', String(DEFAULT_RATE_LIMIT.max))
+    .option('--train-threads <n>', 'training jobs run at once on worker threads in this process', '1')
+    .option('--queue <redis-url>', 'send training jobs to the BullMQ queue on this Redis instead (klinecast worker trains them)')
+    .option('--queue-prefix <prefix>', 'BullMQ key prefix of the queue', DEFAULT_QUEUE_PREFIX)
     .action(serveCommand);
 }
