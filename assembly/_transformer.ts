@@ -224,10 +224,10 @@ export function layernorm_backward(
         const b0 = v128.load(bp);
         const b1 = v128.load(bp, 16);
         const po = <usize>p * 4;
-        const x0 = f32x4.splat(load<f32>(a0 + po));
-        const x1 = f32x4.splat(load<f32>(a1 + po));
-        const x2 = f32x4.splat(load<f32>(a2 + po));
-        const x3 = f32x4.splat(load<f32>(a3 + po));
+        const x0 = v128.load32_splat(a0 + po);
+        const x1 = v128.load32_splat(a1 + po);
+        const x2 = v128.load32_splat(a2 + po);
+        const x3 = v128.load32_splat(a3 + po);
         s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
         s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
         s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
@@ -246,10 +246,10 @@ export function layernorm_backward(
       for (let p = 0; p < k; p++) {
         const b0 = v128.load(bp);
         const po = <usize>p * 4;
-        s0 = f32x4.add(s0, f32x4.mul(f32x4.splat(load<f32>(a0 + po)), b0));
-        s1 = f32x4.add(s1, f32x4.mul(f32x4.splat(load<f32>(a1 + po)), b0));
-        s2 = f32x4.add(s2, f32x4.mul(f32x4.splat(load<f32>(a2 + po)), b0));
-        s3 = f32x4.add(s3, f32x4.mul(f32x4.splat(load<f32>(a3 + po)), b0));
+        s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(a0 + po), b0));
+        s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(a1 + po), b0));
+        s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(a2 + po), b0));
+        s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(a3 + po), b0));
         bp += <usize>ldb * 4;
       }
       const jo = <usize>j * 4;
@@ -275,7 +275,7 @@ export function layernorm_backward(
       let s = f32x4.splat(0);
       let bp = b + <usize>j * 4;
       for (let p = 0; p < k; p++) {
-        s = f32x4.add(s, f32x4.mul(f32x4.splat(load<f32>(ar + <usize>p * 4)), v128.load(bp)));
+        s = f32x4.add(s, f32x4.mul(v128.load32_splat(ar + <usize>p * 4), v128.load(bp)));
         bp += <usize>ldb * 4;
       }
       v128.store(cr + <usize>j * 4, s);
