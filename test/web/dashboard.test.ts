@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PredictionEngine, createPredictor } from '../../src/prediction/index.js';
-import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
+import { DEFAULT_WEB_DIR, LocalTrainingJobs } from '../../src/server/index.js';
 import { HORIZON, createMarket, trainTinyRun, type Fixture } from '../prediction/fixture.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
@@ -206,7 +206,8 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     symbol = fx.symbols[0];
     await trainTinyRun(fx, symbol, 'demo_lstm');
     const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }));
-    server = await startServer({ database: fx.handle, outputDir: fx.outputDir, predictor, apiKey: null, rateLimit: false, webDir: DEFAULT_WEB_DIR });
+    const trainingJobs = new LocalTrainingJobs({ database: fx.handle, threads: 1 });
+    server = await startServer({ database: fx.handle, outputDir: fx.outputDir, predictor, trainingJobs, apiKey: 'browser-key', rateLimit: false, webDir: DEFAULT_WEB_DIR });
     browser = await launchChromium();
   });
 
@@ -263,6 +264,27 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     assert.equal(count(predictions, 'actual'), saved.records.length);
     assert.equal(count(predictions, 'predicted'), saved.records.length);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-run-trained.png`, fullPage: true });
+    await page.close();
+  });
+
+  test('Start training: the form posts a job and follows it live to a completed run', async () => {
+    const page = await open('#/train');
+    await page.selectOption('#train-symbol', fx.symbols[1]);
+    await page.selectOption('#train-model', 'gru');
+    for (const [id, value] of [['#train-epochs', '2'], ['#train-batch', '64'], ['#train-hidden', '8'], ['#train-layers', '1'], ['#train-seq', '20'], ['#train-horizon', '2'], ['#train-run-name', 'form_gru'], ['#train-key', 'browser-key']]) {
+      await page.fill(id, value);
+    }
+    await page.click('#train-submit');
+    await page.waitForSelector('#train-job h2[data-state="completed"]', { timeout: 120_000 });
+    assert.match(await page.locator('#train-line').innerText(), /epoch 2\/2/);
+    assert.equal(await page.locator('#train-progress').evaluate((el) => (el as unknown as { value: number }).value), 2);
+    const loss = await series(page, 'chart-train-loss');
+    assert.equal(count(loss, 'train loss'), 2);
+    assert.equal(count(loss, 'val loss'), 2);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-train-completed.png`, fullPage: true });
+    await page.click('#train-line a');
+    await page.waitForSelector('body[data-page="run"][data-ready="true"]');
+    assert.match(await page.locator('h1').innerText(), /form_gru/);
     await page.close();
   });
 

@@ -19,6 +19,9 @@ export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Pr
   const batch = h('input', { name: 'batch_size', id: 'train-batch', type: 'number', min: 1, max: 4096, value: 32 });
   const lr = h('input', { name: 'learning_rate', id: 'train-lr', type: 'number', min: 0, step: 'any', value: 0.001 });
   const hidden = h('input', { name: 'hidden_size', id: 'train-hidden', type: 'number', min: 1, max: 1024, value: 64 });
+  const layers = h('input', { name: 'num_layers', id: 'train-layers', type: 'number', min: 1, max: 8, value: 2 });
+  const seqLength = h('input', { name: 'seq_length', id: 'train-seq', type: 'number', min: 2, max: 500, value: 60 });
+  const horizon = h('input', { name: 'horizon', id: 'train-horizon', type: 'number', min: 1, max: 60, value: 5 });
   const runName = h('input', { name: 'run_name', id: 'train-run-name', type: 'text', placeholder: 'default: {symbol}_{model}_{time}', pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,127}' });
   const key = h('input', { name: 'api_key', id: 'train-key', type: 'password', value: savedApiKey(), autocomplete: 'off' });
   const submit = h('button', { type: 'submit', id: 'train-submit' }, 'Start training');
@@ -32,6 +35,9 @@ export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Pr
     field('Batch size', batch),
     field('Learning rate', lr),
     field('Hidden size', hidden),
+    field('Layers', layers),
+    field('Window (days)', seqLength),
+    field('Horizon (days)', horizon),
     field('Run name', runName, 'optional'),
     field('API key', key, 'KLINECAST_API_KEY of the server; kept in this browser only'),
     submit,
@@ -47,7 +53,8 @@ export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Pr
       ...(runName.value ? { run_name: runName.value } : {}),
       config: {
         training: { epochs: Number(epochs.value), batchSize: Number(batch.value), learningRate: Number(lr.value) },
-        model: { hiddenSize: Number(hidden.value) },
+        model: { hiddenSize: Number(hidden.value), numLayers: Number(layers.value) },
+        dataset: { seqLength: Number(seqLength.value), horizon: Number(horizon.value) },
       },
     };
     submit.disabled = true;
