@@ -196,10 +196,9 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       saveTotalLimit: config.training.saveTotalLimit,
     });
 
-  let trainer: Trainer | null = null;
   try {
     manager.updateStatus('preparing');
-    trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, progress: options.progress, handleSignals: options.handleSignals });
+    const trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, progress: options.progress, handleSignals: options.handleSignals });
     if (options.resume) {
       const checkpoint = manager.latestCheckpoint();
       if (checkpoint) {
