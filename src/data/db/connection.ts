@@ -95,9 +95,9 @@ export async function withDatabase<T>(url: string | undefined, fn: (handle: Data
 function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): DatabaseHandle {
   const inMemory = target.path === ':memory:';
   const file = inMemory ? ':memory:' : resolve(target.path);
-  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
   let raw: Database.Database;
   try {
+    if (!inMemory) mkdirSync(dirname(file), { recursive: true });
     raw = new Database(file);
   } catch (err) {
     throw new UserError(`cannot open SQLite database ${file}: ${(err as Error).message}`, 'db_unreachable');
