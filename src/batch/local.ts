@@ -229,13 +229,24 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
       while (pool!.load >= options.workers * 2) await Promise.race(inFlight);
       const entry = progress.stocks[symbol];
       entry.attempts++;
-      running++;
-      const t0 = Date.now();
+      let t0 = Date.now();
+      let started = false;
       const job = pool!
-        .run({ series, config, outputDir: runsDir, runName: baseName, onProgress: (f, n) => ((note = `${symbol} ${n ?? `${Math.round(f * 100)}%`}`), report()) })
+        .run({
+          series,
+          config,
+          outputDir: runsDir,
+          runName: baseName,
+          onStart: () => {
+            t0 = Date.now();
+            started = true;
+            running++;
+          },
+          onProgress: (f, n) => ((note = `${symbol} ${n ?? `${Math.round(f * 100)}%`}`), report()),
+        })
         .then(
           async (output: JobOutput) => {
-            running--;
+            if (started) running--;
             const seconds = (Date.now() - t0) / 1000;
             if (output.status === 'skipped') {
               settle(symbol, { status: 'skipped', reason: output.reason, runName: null, path: null, metrics: null, seconds }, true);
@@ -245,7 +256,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
             settle(symbol, { status: 'completed', runName: output.runName, path: output.path, metrics: output.metrics, reason: null, seconds }, true);
           },
           (err: Error) => {
-            running--;
+            if (started) running--;
             settle(symbol, { status: 'failed', reason: err.message, runName: null, path: null, metrics: null, seconds: (Date.now() - t0) / 1000 }, true);
           },
         )

@@ -27,6 +27,8 @@ export interface PoolTask {
   outputDir: string;
   runName: string;
   onProgress?(fraction: number, note?: string, detail?: ProgressDetail): void;
+  /** called when a thread takes the job (it may wait in the pool's queue before that) */
+  onStart?(): void;
 }
 
 /** The job threw: its message is the reason recorded for the stock. */
@@ -177,6 +179,7 @@ export class WorkerPool {
         runName: pending.task.runName,
       };
       slot.worker.postMessage(request, transfer);
+      pending.task.onStart?.();
     }
     for (const slot of this.slots) if (!slot.current) slot.worker.unref();
   }

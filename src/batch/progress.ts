@@ -19,7 +19,7 @@ export interface StockProgress {
   reason: string | null;
   attempts: number;
   finishedAt: string | null;
-  /** seconds the last attempt took */
+  /** seconds the last attempt spent in its thread */
   seconds: number | null;
 }
 
