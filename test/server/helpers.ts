@@ -2,18 +2,17 @@
  * Shared by the server tests: a throwaway MariaDB database holding real bars of a few stocks, fixture run folders
  * written through the public TrainingManager API, and a real server listening on loopback.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { migrate, openDatabase, writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
+import { writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
 import { upsertStockInfo } from '../../src/data/writer.js';
 import { createServer, type Forecast, type PredictOptions, type Predictor, type ServerOptions, type TrainingJob, type TrainingJobs } from '../../src/server/index.js';
 import type { TrainConfig } from '../../src/training/config.js';
 import { UserError } from '../../src/util/errors.js';
 import { readAshare } from '../helpers/ashare.js';
-import { mysql } from '../helpers/env.js';
+import { createTestDatabase as createScratchDatabase } from '../helpers/db.js';
 import { writeCompletedRun } from '../training/manager-fixtures.js';
 
 export const STOCKS = [
@@ -27,7 +26,6 @@ export const BARS_PER_STOCK = 500;
 
 export interface TestDatabase {
   handle: DatabaseHandle;
-  name: string;
   drop(): Promise<void>;
 }
 
@@ -59,14 +57,10 @@ function barsOf(symbol: string): KlineBar[] {
   return bars;
 }
 
-/** A new database klinecast_t_<hex> on the test MariaDB with the schema and real bars; drop() removes it. */
+/** A scratch MariaDB database (the shared test helper's) holding the real bars and info of STOCKS; drop() removes it. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  if (!mysql.url) throw new Error('KLINECAST_TEST_MYSQL_URL is not set');
-  const name = `klinecast_t_${randomBytes(6).toString('hex')}`;
-  const url = new URL(mysql.url);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase(url.toString(), { createDatabase: true });
-  await migrate(handle);
+  const tdb = await createScratchDatabase('mysql');
+  const { handle } = tdb;
   await handle.db.transaction().execute(async (trx) => {
     for (const stock of STOCKS) await writeBars(trx, handle.dialect, barsOf(stock.symbol));
     await upsertStockInfo(
@@ -75,15 +69,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       STOCKS.map((s) => ({ symbol: s.symbol, name: s.name, exchange: s.exchange, market: s.market, stockType: s.stockType, industry: s.industry, listDate: null, delistDate: null, isActive: true })),
     );
   });
-  return {
-    handle,
-    name,
-    async drop() {
-      const { sql } = await import('kysely');
-      await sql.raw(`DROP DATABASE IF EXISTS \`${name}\``).execute(handle.db);
-      await handle.close();
-    },
-  };
+  return { handle, drop: () => tdb.cleanup() };
 }
 
 export interface FixtureRuns {
