@@ -104,21 +104,25 @@ export async function importCsvFiles(
     totals: { files: files.length, rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, newStocks: 0, newTradingDays: 0 },
     ok: true,
   };
-  for (const file of files) {
+  const readAndParse = (file: string) => {
     const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
-    let text: string | null = null;
     try {
-      text = decodeCsv(readFileSync(file));
+      return { result, parsed: parseKlineCsv(decodeCsv(readFileSync(file)), file) };
     } catch (err) {
       result.error = `cannot read: ${(err as Error).message}`;
-      report.issues.push({ file, line: 0, reason: result.error });
+      return { result, parsed: null };
     }
-    if (text !== null) {
-      const parsed = parseKlineCsv(text, file);
+  };
+  const store = async ({ result, parsed }: ReturnType<typeof readAndParse>) => {
+    const file = result.file;
+    const issues: ImportIssue[] = [];
+    if (parsed === null) {
+      issues.push({ file, line: 0, reason: result.error! });
+    } else {
       result.format = parsed.format;
       result.rows = parsed.rows;
       result.skipped = parsed.skipped;
-      const issues = [...parsed.issues];
+      issues.push(...parsed.issues);
       if (parsed.format === null || (parsed.drafts.length === 0 && parsed.issues.some((i) => i.line === 1))) {
         result.error = parsed.issues[0]?.reason ?? 'unreadable';
       }
@@ -136,12 +140,21 @@ export async function importCsvFiles(
       issues.sort((a, b) => a.line - b.line);
       // A file-level problem (header) rejects every data row; otherwise each issue is one row.
       result.rejected = result.error !== null ? result.rows : issues.length;
-      report.issues.push(...issues);
-    } else result.rejected = 0;
+    }
+    report.issues.push(...issues);
     for (const k of ['rows', 'inserted', 'updated', 'unchanged', 'skipped', 'rejected'] as const) report.totals[k] += result[k];
     if (result.error !== null || result.rejected > 0) report.ok = false;
     report.files.push(result);
     onFile?.(report.files.length, files.length, result);
+  };
+  // Files are written one at a time (no lock contention), but the next file is parsed while the database
+  // works on the previous one: parsing is CPU in this process, writing is mostly the server's.
+  let writing: Promise<void> = Promise.resolve();
+  for (const file of files) {
+    const next = readAndParse(file);
+    await writing;
+    writing = store(next);
   }
+  await writing;
   return report;
 }
