@@ -5,13 +5,23 @@
  *
  *   npm run bench:batch [-- --epochs 4 --workers 1,2]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocalBatch, trainKind, batchConfig } from '../src/batch/index.js';
 import { importCsvFiles, migrate, openDatabase } from '../src/data/index.js';
 import { resolveTrainConfig } from '../src/training/index.js';
 import { ASHARE_DIR } from '../test/helpers/env.js';
+
+/** Linux PSI: the share of the last 10 s in which some runnable task waited for a CPU (other load on the machine). */
+function cpuPressure(): string {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? `cpu pressure ${m[1]}%` : 'cpu pressure n/a';
+  } catch {
+    return 'cpu pressure n/a';
+  }
+}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,7 +49,7 @@ try {
   const imported = await importCsvFiles(handle, [ASHARE_DIR]);
   console.log(`imported ${imported.totals.inserted} bars of ${imported.files.length} stocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // Other processes on the machine share the cores: the load average says how far to trust the ratio.
-  console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0].toFixed(2)} before`);
+  console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0].toFixed(2)}, ${cpuPressure()} before`);
   console.log(`config: lstm hidden 16, 1 layer, seq 20, ${epochs} epochs, batch 32, bars 2021-01-01..2023-12-31\n`);
   const rates = new Map<number, number>();
   for (const workers of workerCounts) {
@@ -61,7 +71,7 @@ try {
     const inThread = summary.stocks.map((s) => s.seconds ?? 0);
     const mean = inThread.reduce((a, b) => a + b, 0) / Math.max(1, inThread.length);
     console.log(
-      `${workers} worker(s) [load ${loadavg()[0].toFixed(2)}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped ` +
+      `${workers} worker(s) [load ${loadavg()[0].toFixed(2)}, ${cpuPressure()}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped ` +
         `in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min (mean ${mean.toFixed(2)} s per stock in its thread)`,
     );
   }
