@@ -110,6 +110,22 @@ describe('dashboard in headless Chromium', { skip }, () => {
     const res = await fetch(`${server.url}/`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /<div id="app">|<main id="app">/);
+    // Static files cannot be used to read outside dist/web either.
+    const { request } = await import('node:http');
+    for (const path of ['/../package.json', '/..%2Fpackage.json', '/%2e%2e/%2e%2e/package.json', '/assets/..%2F..%2F..%2Fpackage.json']) {
+      const { hostname, port } = new URL(server.url);
+      const status = await new Promise<{ code: number; body: string }>((resolve, reject) => {
+        const req = request({ host: hostname, port, path, method: 'GET' }, (r) => {
+          let body = '';
+          r.on('data', (c) => (body += c));
+          r.on('end', () => resolve({ code: r.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.ok(status.code >= 400 && status.code < 500, `${path} -> ${status.code}`);
+      assert.ok(!status.body.includes('"devDependencies"'), `${path} leaked package.json`);
+    }
   });
 
   test('Runs: table with status badges, sorting and filtering', async () => {

@@ -26,7 +26,7 @@ export async function comparePage(root: HTMLElement, names: string[]): Promise<v
     tooltip: { trigger: 'axis' },
     legend: { top: 0, type: 'scroll' },
     grid: { left: 60, right: 20, top: 40, bottom: 40 },
-    xAxis: { type: 'value', name: 'epoch', minInterval: 1 },
+    xAxis: { type: 'value', name: 'epoch', minInterval: 1, min: 'dataMin' },
     yAxis: { type: 'value', name: 'loss', scale: true },
     series: runs.flatMap((r, i) => [
       { name: `${r.name} val`, type: 'line', data: perEpoch(histories[i], 'val_loss'), color: PALETTE[i % PALETTE.length], showSymbol: false },

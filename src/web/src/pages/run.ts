@@ -18,7 +18,7 @@ export function lossChartOption(history: MetricsRow[]) {
     tooltip: { trigger: 'axis' },
     legend: { top: 0 },
     grid: { left: 60, right: 60, top: 36, bottom: 40 },
-    xAxis: { type: 'value', name: 'epoch', minInterval: 1 },
+    xAxis: { type: 'value', name: 'epoch', minInterval: 1, min: 'dataMin' },
     yAxis: [
       { type: 'value', name: 'loss', scale: true },
       { type: 'value', name: 'lr', scale: true, splitLine: { show: false }, axisLabel: { formatter: (v: number) => (v === 0 ? '0' : v.toExponential(1)) } },
