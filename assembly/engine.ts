@@ -11,3 +11,4 @@ export * from './_gemm';
 export * from './_elementwise';
 export * from './_rnn';
 export * from './_optim';
+export * from './_random';

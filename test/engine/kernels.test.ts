@@ -221,3 +221,20 @@ test('GRU cell forward matches float64 and its backward matches finite differenc
   }
   engine.resetArena();
 });
+
+test('dropout_mask (via drawDropoutMask) gives exactly the mask and the next Rng state of Rng.fillDropoutMask', async () => {
+  const { drawDropoutMask } = await import('../../src/engine/layers/dropout.js');
+  const { Tensor } = await import('../../src/engine/runtime.js');
+  engine.resetArena();
+  for (const p of [0.2, 0.5, 0.05]) {
+    const a = new Rng(77), b = new Rng(77);
+    const jsMask = new Float32Array(1001);
+    a.fillDropoutMask(jsMask, p);
+    const mask = Tensor.scratch(engine, [1001]);
+    drawDropoutMask(b, mask, p);
+    assert.deepEqual(mask.data(), jsMask);
+    assert.deepEqual(b.getState(), a.getState());
+    assert.equal(b.nextU32(), a.nextU32());
+  }
+  engine.resetArena();
+});

@@ -28,7 +28,7 @@ export class Dropout implements Layer {
       return x;
     }
     const mask = Tensor.scratch(this.engine, x.shape);
-    this.rng.fillDropoutMask(mask.data(), this.p);
+    drawDropoutMask(this.rng, mask, this.p);
     const y = Tensor.scratch(this.engine, x.shape);
     this.engine.k.mul(y.ptr, x.ptr, mask.ptr, x.size);
     this.mask = mask;
@@ -51,4 +51,21 @@ export class Dropout implements Layer {
   setTraining(training: boolean): void {
     this.training = training;
   }
+}
+
+/**
+ * Fills `mask` with an inverted-dropout mask (0 with probability p, else 1/(1−p)) by the dropout_mask kernel, which
+ * runs the Rng's own xoshiro128** on a copy of its state; the advanced state is written back, so the result and the
+ * Rng afterwards are exactly those of rng.fillDropoutMask(mask.data(), p), without a per-element JS loop.
+ */
+export function drawDropoutMask(rng: Rng, mask: Tensor, p: number): void {
+  const engine = mask.engine;
+  const mark = engine.arenaMark();
+  const statePtr = engine.alloc(4);
+  const words = new Uint32Array(engine.memory.buffer, statePtr, 4);
+  words.set(rng.getState().state);
+  engine.k.dropout_mask(mask.ptr, mask.size, p, statePtr);
+  const after = new Uint32Array(engine.memory.buffer, statePtr, 4);
+  rng.setState({ algorithm: 'xoshiro128**', state: [after[0], after[1], after[2], after[3]] });
+  engine.resetArena(mark);
 }

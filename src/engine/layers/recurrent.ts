@@ -1,4 +1,5 @@
 import type { Layer } from '../layer.js';
+import { drawDropoutMask } from './dropout.js';
 import type { Rng } from '../rng.js';
 import { type Engine, type Parameter, Tensor, createParameter } from '../runtime.js';
 
@@ -98,7 +99,7 @@ export class Recurrent implements Layer {
       let mask: Tensor | undefined;
       if (l > 0 && this.training && this.dropout > 0) {
         mask = Tensor.scratch(e, input.shape);
-        this.rng.fillDropoutMask(mask.data(), this.dropout);
+        drawDropoutMask(this.rng, mask, this.dropout);
         const dropped = Tensor.scratch(e, input.shape);
         e.k.mul(dropped.ptr, input.ptr, mask.ptr, input.size);
         input = dropped;
