@@ -28,12 +28,12 @@ test('klinecast serve starts on a fresh database, serves the API and exits clean
       child.stderr.on('data', (chunk) => (log += chunk));
       child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
     });
-    const health = await (await fetch(`${url}/health`)).json();
+    const health = (await (await fetch(`${url}/health`)).json()) as any;
     assert.equal(health.status, 'ok');
     assert.equal(health.database.dialect, 'sqlite');
     assert.equal(health.predictor, true);
     assert.equal(health.training, true);
-    const stocks = await (await fetch(`${url}/api/v1/stocks`)).json();
+    const stocks = (await (await fetch(`${url}/api/v1/stocks`)).json()) as any;
     assert.deepEqual(stocks.items, [], 'the schema was migrated: an empty list, not an error');
     const refused = await fetch(`${url}/api/v1/training`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"symbol":"600519"}' });
     assert.equal(refused.status, 403);
