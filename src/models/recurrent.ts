@@ -40,7 +40,7 @@ export class RecurrentForecaster implements Network {
   }
 
   forward(x: Tensor): Tensor {
-    this.rnn.forward(x);
+    this.rnn.forwardStates(x);
     return this.fc.forward(this.rnn.lastHidden());
   }
 

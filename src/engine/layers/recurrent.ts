@@ -85,6 +85,18 @@ export class Recurrent implements Layer {
 
   /** x [B, T, inputSize] → outputs h_t of the last layer for every step, [B, T, H]. */
   forward(x: Tensor): Tensor {
+    const states = this.forwardStates(x);
+    const [T, B, H] = states.shape;
+    const y = Tensor.scratch(this.engine, [B, T, H]);
+    this.engine.k.swap_axes01(y.ptr, states.ptr, T, B, H);
+    return y;
+  }
+
+  /**
+   * The recurrence without the batch-first copy of its outputs: returns the last layer's h_0..h_{T-1} time-major
+   * [T, B, H]. A model that reads only lastHidden() calls this, then backwardLast().
+   */
+  forwardStates(x: Tensor): Tensor {
     if (x.shape.length !== 3 || x.shape[2] !== this.inputSize) {
       throw new Error(`${this.kind}: expected input [batch, time, ${this.inputSize}], got [${x.shape}]`);
     }
@@ -109,9 +121,7 @@ export class Recurrent implements Layer {
       this.caches.push(cache);
       input = new Tensor(e, cache.hs.ptr + B * H * 4, [T, B, H]);
     }
-    const y = Tensor.scratch(e, [B, T, H]);
-    e.k.swap_axes01(y.ptr, input.ptr, T, B, H);
-    return y;
+    return input;
   }
 
   /** The last layer's h_{T-1} [B, H] after forward: what the forecasting head reads. */
