@@ -8,7 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLocalBatch, trainKind, batchConfig } from '../src/batch/index.js';
+import { WorkerPool, runLocalBatch, trainKind, batchConfig } from '../src/batch/index.js';
+import { fixtureKind, syntheticSeries } from '../test/batch/fixture-jobs.js';
 import { importCsvFiles, migrate, openDatabase } from '../src/data/index.js';
 import { resolveTrainConfig } from '../src/training/index.js';
 import { ASHARE_DIR } from '../test/helpers/env.js';
@@ -40,6 +41,31 @@ const config = batchConfig(
     },
   }),
 );
+
+/**
+ * Control: 12 jobs of fixed pure-CPU work (no I/O, no engine) on 1 and then 2 threads. On two free cores this is
+ * ~2×; when it is not, other processes are holding the CPU and the batch ratio below cannot reach its target either.
+ */
+async function controlRatio(dir: string): Promise<number> {
+  const config = { spinIterations: 3e7 };
+  const seconds: number[] = [];
+  for (const size of [1, 2]) {
+    const pool = new WorkerPool({ size, job: fixtureKind(config).ref });
+    try {
+      const warm = Array.from({ length: size }, (_, i) => pool.run({ series: syntheticSeries('000001', 20), config: { spinIterations: 4 }, outputDir: join(dir, 'control'), runName: `warm_${size}_${i}` }));
+      await Promise.all(warm);
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) => pool.run({ series: syntheticSeries('000001', 20), config, outputDir: join(dir, 'control'), runName: `spin_${size}_${i}` })),
+      );
+      seconds.push((performance.now() - t0) / 1000);
+    } finally {
+      await pool.close();
+    }
+  }
+  console.log(`control (fixed CPU work, 12 jobs): 1 thread ${seconds[0].toFixed(2)} s, 2 threads ${seconds[1].toFixed(2)} s = ${(seconds[0] / seconds[1]).toFixed(2)}x [${cpuPressure()}]`);
+  return seconds[0] / seconds[1];
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'klinecast-bench-batch-'));
 const handle = await openDatabase(`sqlite:${join(dir, 'bench.db')}`);
@@ -75,6 +101,7 @@ try {
         `in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min (mean ${mean.toFixed(2)} s per stock in its thread)`,
     );
   }
+  await controlRatio(dir);
   const one = rates.get(1);
   const two = rates.get(2);
   if (one && two) console.log(`\nscaling 2 vs 1 worker: ${(two / one).toFixed(2)}x (target >= 1.7x)`);

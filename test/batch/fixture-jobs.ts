@@ -10,8 +10,10 @@ import type { KlineSeries } from '../../src/data/types.js';
 export interface FixtureConfig {
   /** milliseconds of "training" per stock */
   sleepMs?: number;
-  /** spin the CPU this long instead of sleeping (for the scaling check) */
+  /** spin the CPU this long instead of sleeping */
   busyMs?: number;
+  /** a fixed amount of pure CPU work instead of sleeping (the benchmark's control: it only scales with free cores) */
+  spinIterations?: number;
   minBars?: number;
   throwOn?: string[];
   uncaughtOn?: string[];
@@ -48,14 +50,17 @@ export async function fixtureJob(input: JobInput): Promise<JobOutput> {
     throw new Error(`${symbol}: ${nan} non-finite close price(s)`);
   }
   const steps = 4;
+  let spin = 0;
   for (let i = 1; i <= steps; i++) {
-    if (config.busyMs) {
+    if (config.spinIterations) {
+      for (let k = 0; k < config.spinIterations / steps; k++) spin = (spin * 1.0000001 + k) % 1e9;
+    } else if (config.busyMs) {
       const until = Date.now() + config.busyMs / steps;
       while (Date.now() < until);
     } else await sleep((config.sleepMs ?? 20) / steps);
     input.onProgress(i / steps, `step ${i}/${steps}`);
   }
-  const metrics = { bars: input.series.close.length, last_close: input.series.close[input.series.close.length - 1] };
+  const metrics = { bars: input.series.close.length, last_close: input.series.close[input.series.close.length - 1], spin };
   manager.updateStatus('completed', { eval_metrics: metrics });
   return { status: 'completed', runName: manager.runName, path: manager.runDir, modelType: 'fixture', metrics };
 }
