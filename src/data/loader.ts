@@ -172,47 +172,80 @@ function checkArgs(symbol: Symbol6, start?: IsoDate, end?: IsoDate) {
 
 type SeriesRow = Pick<StockKlineTable, 'symbol' | 'trade_date' | (typeof SERIES_COLUMNS)[number]>;
 
-/** Grows typed-array columns (doubling) as rows arrive, then trims them to length. */
+/** A driver value as a number: NULL → NaN (a user's own columns may hold DECIMAL strings). */
+function toNumber(v: unknown): number {
+  return typeof v === 'number' ? v : v === null || v === undefined ? NaN : Number(v);
+}
+
+/**
+ * Grows typed-array columns (doubling) as rows arrive, then trims them to length. The fields are spelled
+ * out rather than looped over by name: this runs once per row of a whole-market load.
+ */
 class SeriesBuilder {
   private length = 0;
-  private capacity = 256;
   private readonly dates: IsoDate[] = [];
-  private cols: Float64Array[] = SERIES_COLUMNS.map(() => new Float64Array(256));
+  private open = new Float64Array(256);
+  private high = new Float64Array(256);
+  private low = new Float64Array(256);
+  private close = new Float64Array(256);
+  private preClose = new Float64Array(256);
+  private change = new Float64Array(256);
+  private pctChg = new Float64Array(256);
+  private vol = new Float64Array(256);
+  private amount = new Float64Array(256);
+  private turnoverRate = new Float64Array(256);
 
   constructor(readonly symbol: Symbol6) {}
 
+  private grow(): void {
+    const grown = (a: Float64Array) => {
+      const b = new Float64Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.open = grown(this.open);
+    this.high = grown(this.high);
+    this.low = grown(this.low);
+    this.close = grown(this.close);
+    this.preClose = grown(this.preClose);
+    this.change = grown(this.change);
+    this.pctChg = grown(this.pctChg);
+    this.vol = grown(this.vol);
+    this.amount = grown(this.amount);
+    this.turnoverRate = grown(this.turnoverRate);
+  }
+
   push(row: SeriesRow): void {
-    if (this.length === this.capacity) {
-      this.capacity *= 2;
-      this.cols = this.cols.map((c) => {
-        const grown = new Float64Array(this.capacity);
-        grown.set(c);
-        return grown;
-      });
-    }
+    if (this.length === this.open.length) this.grow();
     const i = this.length++;
     this.dates.push(row.trade_date);
-    for (let c = 0; c < SERIES_COLUMNS.length; c++) {
-      const v = row[SERIES_COLUMNS[c]];
-      this.cols[c][i] = v === null || v === undefined ? NaN : Number(v);
-    }
+    this.open[i] = toNumber(row.open);
+    this.high[i] = toNumber(row.high);
+    this.low[i] = toNumber(row.low);
+    this.close[i] = toNumber(row.close);
+    this.preClose[i] = toNumber(row.pre_close);
+    this.change[i] = toNumber(row.change);
+    this.pctChg[i] = toNumber(row.pct_chg);
+    this.vol[i] = toNumber(row.vol);
+    this.amount[i] = toNumber(row.amount);
+    this.turnoverRate[i] = toNumber(row.turnover_rate);
   }
 
   finish(): KlineSeries {
-    const col = (name: (typeof SERIES_COLUMNS)[number]) => this.cols[SERIES_COLUMNS.indexOf(name)].slice(0, this.length);
+    const n = this.length;
     return {
       symbol: this.symbol,
       dates: this.dates,
-      open: col('open'),
-      high: col('high'),
-      low: col('low'),
-      close: col('close'),
-      preClose: col('pre_close'),
-      change: col('change'),
-      pctChg: col('pct_chg'),
-      vol: col('vol'),
-      amount: col('amount'),
-      turnoverRate: col('turnover_rate'),
+      open: this.open.slice(0, n),
+      high: this.high.slice(0, n),
+      low: this.low.slice(0, n),
+      close: this.close.slice(0, n),
+      preClose: this.preClose.slice(0, n),
+      change: this.change.slice(0, n),
+      pctChg: this.pctChg.slice(0, n),
+      vol: this.vol.slice(0, n),
+      amount: this.amount.slice(0, n),
+      turnoverRate: this.turnoverRate.slice(0, n),
     };
   }
 }
