@@ -201,6 +201,18 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.close();
   });
 
+  test('the OpenAPI docs page renders from local assets', async () => {
+    const page = await browser.newPage();
+    page.on('request', (req) => {
+      if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) foreignRequests.push(req.url());
+    });
+    await page.goto(`${server.url}/docs`);
+    await page.waitForSelector('.swagger-ui .opblock', { timeout: 15_000 });
+    assert.ok((await page.locator('.swagger-ui .opblock').count()) >= 12, 'every route listed');
+    await shot(page, 'docs');
+    await page.close();
+  });
+
   test('nothing was fetched from outside the server and no page threw', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(pageErrors, []);
