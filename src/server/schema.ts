@@ -11,11 +11,17 @@ import { validateRunName } from '../training/index.js';
 export const ZOD_ID_KEY = 'x-zod-id';
 
 const registry = new Map<string, z.ZodType>();
+const ids = new Map<z.ZodType, string>();
 
 /** The JSON Schema of `schema` (as a request arrives, before transforms), remembered for the validator compiler. */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const id = String(registry.size + 1);
-  registry.set(id, schema);
+  // One id per schema object, so creating many servers (tests) does not grow the registry.
+  let id = ids.get(schema);
+  if (id === undefined) {
+    id = String(registry.size + 1);
+    registry.set(id, schema);
+    ids.set(schema, id);
+  }
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return { ...json, [ZOD_ID_KEY]: id };
 }
