@@ -198,7 +198,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   let pool: WorkerPool | null = null;
   let poolRef = '';
 
-  const process = async (job: Job<TrainJobData, TrainJobResult>): Promise<TrainJobResult> => {
+  const processJob = async (job: Job<TrainJobData, TrainJobResult>): Promise<TrainJobResult> => {
     const { symbol, config, modelType } = job.data;
     const kind = options.kindFor(config);
     if (kind.modelType !== modelType) throw new Error(`job ${job.id} is for ${modelType}, but its config builds ${kind.modelType}`);
@@ -228,7 +228,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     return { status: 'completed', runName: output.runName, path: output.path, host, metrics: output.metrics, reused: false };
   };
 
-  const worker = new Worker<TrainJobData, TrainJobResult>(QUEUE_NAME, process, {
+  const worker = new Worker<TrainJobData, TrainJobResult>(QUEUE_NAME, processJob, {
     connection: connection(options.target.url),
     prefix: options.target.prefix ?? DEFAULT_QUEUE_PREFIX,
     concurrency: options.concurrency,
