@@ -34,7 +34,7 @@ export interface BulkLoadOptions {
   symbols?: Symbol6[];
   start?: IsoDate;
   end?: IsoDate;
-  /** rows the MySQL stream buffers at once */
+  /** rows per streamed batch (and the MySQL stream's high-water mark) */
   chunkSize?: number;
 }
 
@@ -138,25 +138,28 @@ export class StockDataLoader {
 
   /**
    * Many stocks, one KlineSeries at a time, ordered by symbol. Rows come from a single query ordered by
-   * (symbol, trade_date) and streamed (mysql2 row stream / SQLite iterator), so only the stock being
-   * assembled is in memory, as typed arrays: 5,000 stocks × 1,000 days never exist as row objects.
+   * (symbol, trade_date), streamed in small batches (mysql2 row stream / SQLite iterator, see
+   * DatabaseHandle.streamRows), so only the stock being assembled is in memory, as typed arrays:
+   * 5,000 stocks × 1,000 days never exist as row objects.
    */
   async *streamSeries(options: BulkLoadOptions = {}): AsyncGenerator<KlineSeries> {
     const symbols = options.symbols?.map(requireSymbol);
     const from = options.start === undefined ? undefined : requireIsoDate(options.start, 'start date');
     const to = options.end === undefined ? undefined : requireIsoDate(options.end, 'end date');
     if (symbols && symbols.length === 0) return;
-    let q = this.handle.reader().selectFrom('stock_kline_data').select(['symbol', 'trade_date', ...SERIES_COLUMNS]);
+    let q = this.db.selectFrom('stock_kline_data').select(['symbol', 'trade_date', ...SERIES_COLUMNS]);
     if (symbols) q = q.where('symbol', 'in', symbols);
     if (from) q = q.where('trade_date', '>=', from);
     if (to) q = q.where('trade_date', '<=', to);
     let builder: SeriesBuilder | null = null;
-    for await (const row of q.orderBy('symbol').orderBy('trade_date').stream(options.chunkSize ?? 2000)) {
-      if (builder === null || builder.symbol !== row.symbol) {
-        if (builder !== null) yield builder.finish();
-        builder = new SeriesBuilder(row.symbol);
+    for await (const rows of this.handle.streamRows(q.orderBy('symbol').orderBy('trade_date').compile(), options.chunkSize ?? 2000)) {
+      for (const row of rows) {
+        if (builder === null || builder.symbol !== row.symbol) {
+          if (builder !== null) yield builder.finish();
+          builder = new SeriesBuilder(row.symbol);
+        }
+        builder.push(row);
       }
-      builder.push(row);
     }
     if (builder !== null) yield builder.finish();
   }

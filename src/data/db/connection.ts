@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
-import { createPool, type Pool, type PoolOptions } from 'mysql2';
+import { Kysely, MysqlDialect, SqliteDialect, sql, type CompiledQuery } from 'kysely';
+import { createPool, type Pool, type PoolConnection, type PoolOptions } from 'mysql2';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../../util/errors.js';
@@ -25,6 +25,13 @@ export interface DatabaseHandle {
    * connection is held by a stream until it ends and any other query would wait on it forever.
    */
   reader(): Db;
+  /**
+   * Streams a query's rows in arrays of up to `batchSize`, on the reading side of the database: mysql2's
+   * row stream from a pooled connection, or better-sqlite3's iterator on the read-only connection. Batches
+   * rather than single rows because Kysely's own `.stream()` pays several async hops per row and leaves
+   * mysql2 at its default high-water mark of 16 rows, which measured 2-4x slower on a whole-market load.
+   */
+  streamRows<R>(query: CompiledQuery<R>, batchSize?: number): AsyncGenerator<R[]>;
   close(): Promise<void>;
 }
 
@@ -110,7 +117,15 @@ function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): D
   raw.pragma('temp_store = MEMORY');
   raw.pragma('cache_size = -32000');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: raw }) });
+  let readerRaw: Database.Database | undefined;
   let reader: Db | undefined;
+  const openReader = (): Database.Database => {
+    if (!readerRaw) {
+      readerRaw = new Database(file, { readonly: true, fileMustExist: true });
+      readerRaw.pragma('busy_timeout = 10000');
+    }
+    return readerRaw;
+  };
   return {
     db,
     dialect: 'sqlite',
@@ -118,15 +133,34 @@ function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): D
     target,
     reader() {
       if (inMemory) return db;
-      if (!reader) {
-        const ro = new Database(file, { readonly: true, fileMustExist: true });
-        ro.pragma('busy_timeout = 10000');
-        reader = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: ro }) });
-      }
+      reader ??= new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: openReader() }) });
       return reader;
+    },
+    async *streamRows<R>(query: CompiledQuery<R>, batchSize = 2000): AsyncGenerator<R[]> {
+      // In memory there is only one connection; a paused iterator would block it, so read it all at once.
+      if (inMemory) {
+        const rows = raw.prepare(query.sql).all(...(query.parameters as unknown[])) as R[];
+        for (let i = 0; i < rows.length; i += batchSize) yield rows.slice(i, i + batchSize);
+        return;
+      }
+      const iterator = openReader().prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      try {
+        let batch: R[] = [];
+        for (const row of iterator) {
+          batch.push(row);
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      } finally {
+        iterator.return?.();
+      }
     },
     async close() {
       await reader?.destroy();
+      if (!reader) readerRaw?.close();
       await db.destroy();
     },
   };
@@ -197,6 +231,28 @@ async function openMysql(url: string, target: Extract<DatabaseTarget, { dialect:
     url: maskUrl(url),
     target,
     reader: () => db,
+    async *streamRows<R>(query: CompiledQuery<R>, batchSize = 2000): AsyncGenerator<R[]> {
+      const conn = await new Promise<PoolConnection>((res, rej) => pool.getConnection((err, c) => (err ? rej(err) : res(c))));
+      try {
+        const stream = conn.query(query.sql, query.parameters as unknown[]).stream({ highWaterMark: batchSize });
+        let batch: R[] = [];
+        try {
+          for await (const row of stream) {
+            batch.push(row as R);
+            if (batch.length >= batchSize) {
+              yield batch;
+              batch = [];
+            }
+          }
+        } catch (err) {
+          // Breaking out of the loop closes the stream early; mysql2 then reports a premature close.
+          if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+        }
+        if (batch.length) yield batch;
+      } finally {
+        conn.release();
+      }
+    },
     close: () => db.destroy(),
   };
 }
