@@ -5,6 +5,8 @@
 Prints one JSON line {"model", "epoch_s", "epoch_cpu_s", "warmup_s", "torch"}: wall and CPU seconds of the fastest
 of <epochs> epochs (best-of-N, like bench/engine.ts, because the machine may be shared). The epoch matches bench/engine.ts step for step:
 shuffled mini-batches (the last one partial), Adam lr 1e-3, MSE, clip_grad_norm_(1.0), dropout 0.2 in training mode.
+Run it with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1 (src/models/benchmark.ts does): torch.set_num_threads
+does not limit the BLAS library's own thread pool.
 """
 import json
 import math

@@ -102,7 +102,10 @@ export interface TorchBenchResult {
 /** PyTorch's W1 epoch (1 thread, best of `epochs`), measured now on this machine: wall and CPU seconds. */
 export function benchTorchW1(model: ModelType, epochs = 1): TorchBenchResult {
   const args = [TORCH_SCRIPT, model, ...[epochs, W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, W1.batch, W1.heads, W1.ff].map(String)];
-  const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8' });
+  // torch.set_num_threads(1) does not reach the BLAS: Debian's torch calls OpenBLAS, whose own pool would otherwise
+  // use every core (measured: 8.6 CPU-s in a 5.2 s epoch). These pin the whole reference to one thread.
+  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...oneThread } });
   if (run.status !== 0) throw new Error(`PyTorch ${model} benchmark failed (${run.status}): ${run.stderr.trim().split('\n').pop()}`);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { epoch_s: number; epoch_cpu_s: number };
   return { epochSeconds: out.epoch_s, cpuSeconds: out.epoch_cpu_s };
