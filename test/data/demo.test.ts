@@ -15,6 +15,7 @@ import {
 import { UserError } from '../../src/util/errors.js';
 import { ASHARE_DIR } from '../helpers/env.js';
 import { forEachDialect } from '../helpers/db.js';
+import { runCli } from './run-cli.js';
 
 const SMALL = { stocks: 12, start: '2022-01-01', end: '2023-12-31', seed: 7 };
 
@@ -138,4 +139,22 @@ test('the default demo is quick to generate and big enough to train on', () => {
   assert.ok(market.tradingDays.length > 950, `${market.tradingDays.length} trading days`);
   assert.ok(rows > 18_000, `${rows} bars`);
   console.log(`default demo: ${rows} bars in ${ms.toFixed(0)} ms`);
+});
+
+forEachDialect('`klinecast data demo` with a seed: same command twice changes nothing, --json reports it, bad options are user errors', async ({ url }) => {
+  const args = ['data', 'demo', '--stocks', '3', '--start', '2024-01-01', '--end', '2024-03-31', '--seed', '11', '--database', url, '--json'];
+  const first = runCli(args);
+  assert.equal(first.status, 0, first.stderr);
+  const r1 = JSON.parse(first.stdout);
+  assert.equal(r1.stocks, 3);
+  assert.ok(r1.inserted > 150);
+  const second = JSON.parse(runCli(args).stdout);
+  assert.deepEqual([second.inserted, second.updated, second.unchanged], [0, 0, r1.inserted]);
+  assert.deepEqual(second.symbols, r1.symbols);
+  const bad = runCli(['data', 'demo', '--stocks', 'many', '--database', url]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^error: --stocks must be an integer/);
+  const badDate = runCli(['data', 'demo', '--start', '2024-02-30', '--database', url]);
+  assert.equal(badDate.status, 2);
+  assert.match(badDate.stderr, /--start "2024-02-30" is not a date/);
 });
