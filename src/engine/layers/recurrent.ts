@@ -136,7 +136,7 @@ export class Recurrent implements Layer {
     const { B, T } = this.requireShape();
     const e = this.engine;
     const H = this.hiddenSize;
-    let dOut = Tensor.scratch(e, [T, B, H]);
+    const dOut = Tensor.scratch(e, [T, B, H]);
     e.k.swap_axes01(dOut.ptr, dy.ptr, B, T, H);
     return this.backwardTimeMajor(dOut);
   }
@@ -182,10 +182,12 @@ export class Recurrent implements Layer {
     const G = 4 * H;
     const inSize = input.shape[2];
     const p = this.layers[l];
+    // both biases enter every pre-activation, so the input GEMM accumulates onto their broadcast sum
     const gates = Tensor.scratch(e, [T, B, G]);
-    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 0, gates.ptr, G);
-    k.bias_add(gates.ptr, p.biasIh.value.ptr, T * B, G);
-    k.bias_add(gates.ptr, p.biasHh.value.ptr, T * B, G);
+    const bias = e.alloc(G);
+    k.add(bias, p.biasIh.value.ptr, p.biasHh.value.ptr, G);
+    k.bias_set(gates.ptr, bias, T * B, G);
+    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 1, gates.ptr, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
     const cs = Tensor.scratch(e, [T + 1, B, H]);
     k.fill(hs.ptr, B * H, 0);
@@ -229,8 +231,8 @@ export class Recurrent implements Layer {
     const inSize = input.shape[2];
     const p = this.layers[l];
     const gi = Tensor.scratch(e, [T, B, G]);
-    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 0, gi.ptr, G);
-    k.bias_add(gi.ptr, p.biasIh.value.ptr, T * B, G);
+    k.bias_set(gi.ptr, p.biasIh.value.ptr, T * B, G);
+    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 1, gi.ptr, G);
     const gh = Tensor.scratch(e, [T, B, G]);
     k.bias_set(gh.ptr, p.biasHh.value.ptr, T * B, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
@@ -293,8 +295,16 @@ export class Recurrent implements Layer {
     const rows = T * B;
     k.gemm_tn(G, inSize, rows, 1, dGi.ptr, G, c.input.ptr, inSize, 1, p.weightIh.grad.ptr, inSize);
     k.gemm_tn(G, H, rows, 1, dGh.ptr, G, c.hs.ptr, H, 1, p.weightHh.grad.ptr, H);
-    k.col_sum_acc(p.biasIh.grad.ptr, dGi.ptr, rows, G);
-    k.col_sum_acc(p.biasHh.grad.ptr, dGh.ptr, rows, G);
+    if (dGi === dGh) {
+      // LSTM: both bias gradients are the same column sum, taken once
+      const db = e.allocZeroed(G);
+      k.col_sum_acc(db, dGi.ptr, rows, G);
+      k.add(p.biasIh.grad.ptr, p.biasIh.grad.ptr, db, G);
+      k.add(p.biasHh.grad.ptr, p.biasHh.grad.ptr, db, G);
+    } else {
+      k.col_sum_acc(p.biasIh.grad.ptr, dGi.ptr, rows, G);
+      k.col_sum_acc(p.biasHh.grad.ptr, dGh.ptr, rows, G);
+    }
     if (!needInput) return undefined;
     const dIn = Tensor.scratch(e, [T, B, inSize]);
     k.gemm_nn(rows, inSize, G, 1, dGi.ptr, G, p.weightIh.value.ptr, inSize, 0, dIn.ptr, inSize);
