@@ -40,10 +40,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
-    process.exit(1);
-  },
-);
+/**
+ * Exits only after stdout and stderr have handed everything to the OS: process.exit() drops whatever a pipe
+ * has not taken yet (beyond its 64 KB buffer), which would cut a long `--json` report short. Exiting explicitly
+ * (rather than waiting for the event loop to drain) keeps a stray pool or timer from hanging the CLI.
+ */
+async function exitAfterFlush(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
+  process.exit(code);
+}
+
+main(process.argv).then(exitAfterFlush, (err) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  return exitAfterFlush(1);
+});

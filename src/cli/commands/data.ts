@@ -15,7 +15,7 @@ import {
 } from '../../data/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, printJson, printTable } from '../output.js';
-import { flushOutput, withDatabaseOptions, type DatabaseOptions } from './db.js';
+import { withDatabaseOptions, type DatabaseOptions } from './db.js';
 
 function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
@@ -84,7 +84,6 @@ export function register(program: Command): void {
       // Good rows are in; a non-zero exit tells scripts that some were not.
       if (!report.ok) process.exitCode = 1;
     }, { createDatabase: true });
-    await flushOutput();
   });
 
   withDatabaseOptions(
@@ -121,7 +120,6 @@ export function register(program: Command): void {
           `${result.inserted} bars inserted, ${result.updated} updated, ${result.unchanged} unchanged in ${handle.url}`,
       );
     }, { createDatabase: true });
-    await flushOutput();
   });
 
   withDatabaseOptions(
@@ -137,6 +135,5 @@ export function register(program: Command): void {
       if (opts.json) printJson({ database: handle.url, ...report });
       else printCheckReport(report, symbol !== undefined);
     });
-    await flushOutput();
   });
 }

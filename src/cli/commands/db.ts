@@ -15,15 +15,6 @@ export function withDatabaseOptions(cmd: Command): Command {
     .option('--json', 'print machine-readable JSON');
 }
 
-/**
- * Waits until everything written to stdout and stderr has reached the OS. The CLI ends with process.exit(),
- * which drops whatever a pipe has not taken yet (beyond its 64 KB buffer): a long `--json` report or a long
- * list of rejected rows would arrive cut off.
- */
-export async function flushOutput(): Promise<void> {
-  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
-}
-
 export function register(program: Command): void {
   const db = program.command('db').description('database administration');
   withDatabaseOptions(
@@ -46,6 +37,5 @@ export function register(program: Command): void {
       },
       { createDatabase: true },
     );
-    await flushOutput();
   });
 }

@@ -16,7 +16,7 @@ import {
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, printJson, printTable } from '../output.js';
-import { flushOutput, withDatabaseOptions, type DatabaseOptions } from './db.js';
+import { withDatabaseOptions, type DatabaseOptions } from './db.js';
 
 export interface QuickstartContext {
   handle: DatabaseHandle;
@@ -138,6 +138,5 @@ export function register(program: Command): void {
   ).action(async (opts: DatabaseOptions) => {
     const results = await runQuickstart(opts);
     if (opts.json) printJson(results);
-    await flushOutput();
   });
 }
