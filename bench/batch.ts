@@ -3,7 +3,7 @@
  * config, over the 33 real stocks (imported into a temp SQLite database). The target on a 2-core machine is
  * 2 workers ≥ 1.7 × 1 worker. Each measurement is a fresh batch folder, so both train every stock.
  *
- *   npm run bench:batch [-- --epochs 4 --workers 1,2]
+ *   npm run bench:batch [-- --epochs 4 --hidden 64 --seq 30 --workers 1,2]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -29,14 +29,18 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
+// Short, but with training (not the ~30 fsynced files of each run folder) as most of a stock's time: with a much
+// smaller model the stocks are I/O-bound on the one disk and no thread count helps.
 const epochs = Number(arg('epochs', '4'));
+const hidden = Number(arg('hidden', '64'));
+const seqLength = Number(arg('seq', '30'));
 const workerCounts = arg('workers', '1,2').split(',').map(Number);
 const config = batchConfig(
   resolveTrainConfig({
     overrides: {
       data: { startDate: '2021-01-01', endDate: '2023-12-31' },
-      dataset: { seqLength: 20 },
-      model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1, headHiddenSize: 16 },
+      dataset: { seqLength },
+      model: { modelType: 'lstm', hiddenSize: hidden, numLayers: 1, headHiddenSize: 16 },
       training: { epochs, batchSize: 32, patience: 0, saveTotalLimit: 1 },
     },
   }),
@@ -76,7 +80,7 @@ try {
   console.log(`imported ${imported.totals.inserted} bars of ${imported.files.length} stocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // Other processes on the machine share the cores: the load average says how far to trust the ratio.
   console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0].toFixed(2)}, ${cpuPressure()} before`);
-  console.log(`config: lstm hidden 16, 1 layer, seq 20, ${epochs} epochs, batch 32, bars 2021-01-01..2023-12-31\n`);
+  console.log(`config: lstm hidden ${hidden}, 1 layer, seq ${seqLength}, ${epochs} epochs, batch 32, bars 2021-01-01..2023-12-31\n`);
   const rates = new Map<number, number>();
   for (const workers of workerCounts) {
     const summary = await runLocalBatch({
