@@ -200,6 +200,13 @@ export function layernorm_backward(
 // Small strided products for the per-head attention matrices (T x T and T x head_dim): C = A·B, A [m,k], B [k,n].
 // 4 rows x 8 columns of C per register block; B rows are contiguous so its loads vectorise along n.
 
+// c + a·b per lane: one fused multiply-add in the relaxed-SIMD build (build/engine-fma.wasm), a multiply and an add
+// in the baseline build, exactly as the GEMM micro-kernel does (the flag is a compile-time constant).
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 @inline function mm_nn(a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, m: i32, n: i32, k: i32): void {
   const n8 = n & ~7;
   const n4 = n & ~3;
@@ -228,10 +235,10 @@ export function layernorm_backward(
         const x1 = v128.load32_splat(a1 + po);
         const x2 = v128.load32_splat(a2 + po);
         const x3 = v128.load32_splat(a3 + po);
-        s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
-        s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
-        s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
-        s30 = f32x4.add(s30, f32x4.mul(x3, b0)); s31 = f32x4.add(s31, f32x4.mul(x3, b1));
+        s00 = madd(x0, b0, s00); s01 = madd(x0, b1, s01);
+        s10 = madd(x1, b0, s10); s11 = madd(x1, b1, s11);
+        s20 = madd(x2, b0, s20); s21 = madd(x2, b1, s21);
+        s30 = madd(x3, b0, s30); s31 = madd(x3, b1, s31);
         bp += <usize>ldb * 4;
       }
       const jo = <usize>j * 4;
@@ -246,10 +253,10 @@ export function layernorm_backward(
       for (let p = 0; p < k; p++) {
         const b0 = v128.load(bp);
         const po = <usize>p * 4;
-        s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(a0 + po), b0));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(a1 + po), b0));
-        s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(a2 + po), b0));
-        s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(a3 + po), b0));
+        s0 = madd(v128.load32_splat(a0 + po), b0, s0);
+        s1 = madd(v128.load32_splat(a1 + po), b0, s1);
+        s2 = madd(v128.load32_splat(a2 + po), b0, s2);
+        s3 = madd(v128.load32_splat(a3 + po), b0, s3);
         bp += <usize>ldb * 4;
       }
       const jo = <usize>j * 4;
@@ -275,7 +282,7 @@ export function layernorm_backward(
       let s = f32x4.splat(0);
       let bp = b + <usize>j * 4;
       for (let p = 0; p < k; p++) {
-        s = f32x4.add(s, f32x4.mul(v128.load32_splat(ar + <usize>p * 4), v128.load(bp)));
+        s = madd(v128.load32_splat(ar + <usize>p * 4), v128.load(bp), s);
         bp += <usize>ldb * 4;
       }
       v128.store(cr + <usize>j * 4, s);
