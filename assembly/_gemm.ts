@@ -6,6 +6,8 @@
 // Packing also absorbs every layout (N or T) and the ragged edges (panels are zero-padded), so one micro-kernel
 // serves NN, NT and TN.
 
+import { madd } from './_math';
+
 const MR: i32 = 4;
 const NR: i32 = 8;
 const KC: i32 = 256;
@@ -93,17 +95,6 @@ function packB(b: usize, brs: usize, bcs: usize, k0: i32, kc: i32, j0: i32, nc: 
     }
     dst += <usize>(kc * NR) << 2;
   }
-}
-
-// c + a·b per lane. Built with relaxed SIMD (build/engine-fma.wasm) it is one fused multiply-add, which halves the
-// FP instructions of the micro-kernel (its bound without FMA: two ports × mulps+addps = 8 flops/cycle); the baseline
-// build (build/engine.wasm) keeps the separate multiply and add. The flag is a compile-time constant, so each binary
-// contains only its own branch.
-// @ts-ignore: decorator
-@inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(c, f32x4.mul(a, b));
 }
 
 // One MR×NR tile: C[rows, cols] = alpha·(packed A panel · packed B panel) + beta·C. beta == 0 never reads C,

@@ -10,6 +10,17 @@ const EXP_MIN: f32 = -87.0;
 const TANH_SMALL: f32 = 0.55;
 const TANH_BIG: f32 = 9.0;
 
+// c + a·b per lane. Built with relaxed SIMD (build/engine-fma.wasm) it is one fused multiply-add, which halves the
+// FP instructions of the micro-kernel (its bound without FMA: two ports × mulps+addps = 8 flops/cycle); the baseline
+// build (build/engine.wasm) keeps the separate multiply and add. The flag is a compile-time constant, so each binary
+// contains only its own branch.
+// @ts-ignore: decorator
+@inline
+export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /** e^x per lane: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial, 2^n built in the exponent bits. */
 // @ts-ignore: decorator
 @inline
@@ -18,13 +29,13 @@ export function vexp(x: v128): v128 {
   const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
-  let p = f32x4.add(f32x4.splat(<f32>(1.0 / 720.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 5040.0))));
-  p = f32x4.add(f32x4.splat(<f32>(1.0 / 120.0)), f32x4.mul(r, p));
-  p = f32x4.add(f32x4.splat(<f32>(1.0 / 24.0)), f32x4.mul(r, p));
-  p = f32x4.add(f32x4.splat(<f32>(1.0 / 6.0)), f32x4.mul(r, p));
-  p = f32x4.add(f32x4.splat(<f32>0.5), f32x4.mul(r, p));
-  p = f32x4.add(f32x4.splat(<f32>1.0), f32x4.mul(r, p));
-  p = f32x4.add(f32x4.splat(<f32>1.0), f32x4.mul(r, p));
+  let p = madd(r, f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.splat(<f32>(1.0 / 720.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 120.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 24.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 6.0)));
+  p = madd(r, p, f32x4.splat(<f32>0.5));
+  p = madd(r, p, f32x4.splat(<f32>1.0));
+  p = madd(r, p, f32x4.splat(<f32>1.0));
   const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
   return f32x4.mul(p, scale);
 }
@@ -50,12 +61,12 @@ export function vtanh(x: v128): v128 {
   const e = vexp(f32x4.mul(f32x4.splat(2), f32x4.min(a, f32x4.splat(TANH_BIG))));
   const big = v128.or(f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e, one))), sign);
   const x2 = f32x4.mul(x, x);
-  let p = f32x4.add(f32x4.splat(<f32>(21844.0 / 6081075.0)), f32x4.mul(x2, f32x4.splat(<f32>(-929569.0 / 638512875.0))));
-  p = f32x4.add(f32x4.splat(<f32>(-1382.0 / 155925.0)), f32x4.mul(x2, p));
-  p = f32x4.add(f32x4.splat(<f32>(62.0 / 2835.0)), f32x4.mul(x2, p));
-  p = f32x4.add(f32x4.splat(<f32>(-17.0 / 315.0)), f32x4.mul(x2, p));
-  p = f32x4.add(f32x4.splat(<f32>(2.0 / 15.0)), f32x4.mul(x2, p));
-  p = f32x4.add(f32x4.splat(<f32>(-1.0 / 3.0)), f32x4.mul(x2, p));
+  let p = madd(x2, f32x4.splat(<f32>(-929569.0 / 638512875.0)), f32x4.splat(<f32>(21844.0 / 6081075.0)));
+  p = madd(x2, p, f32x4.splat(<f32>(-1382.0 / 155925.0)));
+  p = madd(x2, p, f32x4.splat(<f32>(62.0 / 2835.0)));
+  p = madd(x2, p, f32x4.splat(<f32>(-17.0 / 315.0)));
+  p = madd(x2, p, f32x4.splat(<f32>(2.0 / 15.0)));
+  p = madd(x2, p, f32x4.splat(<f32>(-1.0 / 3.0)));
   const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, x2), p));
   return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(TANH_SMALL)));
 }
