@@ -150,8 +150,9 @@ export class Engine {
   }
 }
 
+/** Arithmetic, not `& ~63`: a bitwise mask truncates to 32 bits and would wrap an oversized request into a small one. */
 function align(n: number): number {
-  return (n + ALIGN - 1) & ~(ALIGN - 1);
+  return Math.ceil(n / ALIGN) * ALIGN;
 }
 
 function engineAbort(_msg: number, _file: number, line: number, column: number): never {

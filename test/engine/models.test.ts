@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Adam, AdamW, clipGradNorm } from '../../src/engine/optim/index.js';
 import { LOSS_KINDS, type LossKind, lossForwardBackward } from '../../src/engine/loss.js';
 import { Rng } from '../../src/engine/rng.js';
-import { Engine, Tensor } from '../../src/engine/runtime.js';
+import { Engine, EngineMemoryError, Tensor } from '../../src/engine/runtime.js';
 import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, zeroGrad } from '../../src/models/index.js';
 import type { Network } from '../../src/models/index.js';
 import { referenceSkip } from '../helpers/env.js';
@@ -137,4 +137,9 @@ trainCases.forEach((c, i) => {
     assertClose('losses', c.losses, ref.loss.data, 1e-3, 1e-5);
     for (const [name, value] of Object.entries(c.params)) assertClose(`${name} after training`, value, ref[`p.${name}`].data, 1e-3, 1e-5);
   });
+});
+
+test('a model too large for wasm memory fails with a clear EngineMemoryError, not an opaque RangeError', () => {
+  const config = ModelConfigSchema.parse({ modelType: 'lstm', inputSize: 6, hiddenSize: 30000, numLayers: 1 });
+  assert.throws(() => createNetwork(config, Engine.create(), new Rng(1)), (err: Error) => err instanceof EngineMemoryError && /reduce batch size, sequence length or hidden size/.test(err.message));
 });
