@@ -55,10 +55,14 @@ function assertSameRun(resumedDir: string, straightDir: string): void {
 }
 
 let straight: string;
+/** How long the reference run trained: random kills below are placed inside a training run of that length. */
+let straightMs: number;
 
 test('reference: 10 epochs without stopping', async () => {
   const series = tailSeries(readAshare(SYMBOL), ROWS);
+  const startedAt = performance.now();
   const report = await runTraining({ config: resolveTrainConfig({ overrides: overrides('straight') }), series });
+  straightMs = performance.now() - startedAt;
   assert.equal(report.status, 'completed');
   assert.equal(report.epochsTrained, 10);
   straight = report.runDir;
@@ -137,7 +141,9 @@ async function killAtRandom(spec: ChildSpec, dir: string, delayMs: number): Prom
 
 test('SIGKILL at random moments never leaves an unparseable file; each time the run shows as crashed and resumes, ending bit-identical', async () => {
   const dir = join(root, 'crashy');
-  const delays = Array.from({ length: 4 }, () => Math.floor(Math.random() * 700));
+  // Fractions of the reference run's length, not fixed milliseconds, so the kills land inside training however fast
+  // the engine or the machine is.
+  const delays = Array.from({ length: 4 }, () => Math.floor(Math.random() * 0.6 * straightMs));
   let kills = 0;
   for (let i = 0; i < delays.length; i++) {
     const spec: ChildSpec = i === 0 ? { symbol: SYMBOL, rows: ROWS, overrides: overrides('crashy') } : { symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir };
