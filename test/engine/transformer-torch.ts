@@ -3,34 +3,14 @@
  * test/engine/ref_transformer.py, which adds the layernorm / mha / encoder_layer / transformer module specs to
  * test/helpers/torch_ref.py.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type NamedTensor, readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
 import type { Parameter, Tensor } from '../../src/engine/runtime.js';
-import { REFERENCE_PYTHON } from '../helpers/env.js';
-import type { RefTensor } from '../helpers/torch.js';
+import { runTorch, type RefTensor } from '../helpers/torch.js';
 
 const SCRIPT = fileURLToPath(new URL('./ref_transformer.py', import.meta.url));
 
 export function runTorchTransformer(request: Record<string, unknown>, tensors: Record<string, RefTensor>): Record<string, RefTensor> {
-  const dir = mkdtempSync(join(tmpdir(), 'klinecast-torch-'));
-  try {
-    const named: Record<string, NamedTensor> = {};
-    for (const [name, t] of Object.entries(tensors)) named[name] = { dtype: 'F32', shape: t.shape, data: t.data };
-    writeSafetensors(join(dir, 'inputs.safetensors'), named, { request: JSON.stringify(request) });
-    const run = spawnSync(REFERENCE_PYTHON, [SCRIPT, dir], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`ref_transformer.py failed (${run.status}): ${run.stderr}`);
-    const out: Record<string, RefTensor> = {};
-    for (const [name, t] of Object.entries(readSafetensors(join(dir, 'outputs.safetensors')).tensors)) {
-      out[name] = { shape: t.shape, data: t.data as Float32Array };
-    }
-    return out;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return runTorch(request, tensors, SCRIPT);
 }
 
 export interface GradReference {

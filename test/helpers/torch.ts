@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../../src/engine/io/index.js';
 import { REFERENCE_PYTHON } from './env.js';
@@ -18,14 +18,18 @@ export interface RefTensor {
   data: Float32Array;
 }
 
-export function runTorch(request: Record<string, unknown>, tensors: Record<string, RefTensor>): Record<string, RefTensor> {
+/**
+ * Runs one request through a reference script: torch_ref.py by default, or another script that speaks the same
+ * request and file format (e.g. test/engine/ref_transformer.py, which adds module types to torch_ref.py).
+ */
+export function runTorch(request: Record<string, unknown>, tensors: Record<string, RefTensor>, script: string = SCRIPT): Record<string, RefTensor> {
   const dir = mkdtempSync(join(tmpdir(), 'klinecast-torch-'));
   try {
     const named: Record<string, NamedTensor> = {};
     for (const [name, t] of Object.entries(tensors)) named[name] = { dtype: 'F32', shape: t.shape, data: t.data };
     writeSafetensors(join(dir, 'inputs.safetensors'), named, { request: JSON.stringify(request) });
-    const run = spawnSync(REFERENCE_PYTHON, [SCRIPT, dir], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`torch_ref.py failed (${run.status}): ${run.stderr}`);
+    const run = spawnSync(REFERENCE_PYTHON, [script, dir], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`${basename(script)} failed (${run.status}): ${run.stderr}`);
     const out: Record<string, RefTensor> = {};
     for (const [name, t] of Object.entries(readSafetensors(join(dir, 'outputs.safetensors')).tensors)) {
       out[name] = { shape: t.shape, data: t.data as Float32Array };
