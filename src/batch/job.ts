@@ -25,6 +25,8 @@ export interface JobInput {
   runName: string;
   /** fraction of the job done, 0..1, with a short note (e.g. "epoch 3/10") and numbers for machines */
   onProgress(fraction: number, note?: string, detail?: ProgressDetail): void;
+  /** aborted when the job is cancelled while it runs; a job that honours it stops early and reports so */
+  signal: AbortSignal;
 }
 
 export type JobOutput =

@@ -16,6 +16,11 @@ export interface ThreadRequest {
   runName: string;
 }
 
+/** Asks the thread to stop the job with this id (its signal is aborted). */
+export interface ThreadCancel {
+  cancel: number;
+}
+
 export type ThreadReply =
   | { type: 'progress'; id: number; fraction: number; note?: string; detail?: ProgressDetail }
   | { type: 'done'; id: number; output: JobOutput }
@@ -29,6 +34,8 @@ export interface PoolTask {
   onProgress?(fraction: number, note?: string, detail?: ProgressDetail): void;
   /** called when a thread takes the job (it may wait in the pool's queue before that) */
   onStart?(): void;
+  /** cancels the job: a waiting job is dropped (JobCancelledError), a running one has its signal aborted in the thread */
+  signal?: AbortSignal;
 }
 
 /** The job threw: its message is the reason recorded for the stock. */
@@ -36,6 +43,14 @@ export class JobFailedError extends Error {
   constructor(message: string, readonly jobStack?: string) {
     super(message);
     this.name = 'JobFailedError';
+  }
+}
+
+/** The job was cancelled before a thread took it. */
+export class JobCancelledError extends Error {
+  constructor(symbol: string) {
+    super(`the job for ${symbol} was cancelled before it started`);
+    this.name = 'JobCancelledError';
   }
 }
 
@@ -105,8 +120,11 @@ export class WorkerPool {
 
   run(task: PoolTask): Promise<JobOutput> {
     if (this.closing) return Promise.reject(new Error('worker pool is closed'));
+    if (task.signal?.aborted) return Promise.reject(new JobCancelledError(task.series.symbol));
     return new Promise<JobOutput>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, task, resolve, reject });
+      const pending: Pending = { id: this.nextId++, task, resolve, reject };
+      this.queue.push(pending);
+      task.signal?.addEventListener('abort', () => this.cancel(pending), { once: true });
       this.dispatch();
     });
   }
@@ -116,6 +134,18 @@ export class WorkerPool {
     this.closing = true;
     for (const p of this.queue.splice(0)) p.reject(new Error('worker pool closed before the job ran'));
     await Promise.all([...this.slots].map((s) => s.worker.terminate()));
+  }
+
+  private cancel(pending: Pending): void {
+    const waiting = this.queue.indexOf(pending);
+    if (waiting >= 0) {
+      this.queue.splice(waiting, 1);
+      pending.reject(new JobCancelledError(pending.task.series.symbol));
+      return;
+    }
+    for (const slot of this.slots) {
+      if (slot.current === pending) slot.worker.postMessage({ cancel: pending.id } satisfies ThreadCancel);
+    }
   }
 
   private spawn(): void {

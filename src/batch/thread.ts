@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobFunction, JobRef } from './job.js';
-import type { ThreadReply, ThreadRequest } from './pool.js';
+import type { ThreadCancel, ThreadReply, ThreadRequest } from './pool.js';
 import { unpackSeries } from './transfer.js';
 
 const port = parentPort;
@@ -20,10 +20,20 @@ function reply(message: ThreadReply): void {
   port!.postMessage(message);
 }
 
-port.on('message', async (request: ThreadRequest) => {
+const running = new Map<number, AbortController>();
+
+port.on('message', async (message: ThreadRequest | ThreadCancel) => {
+  if ('cancel' in message) {
+    running.get(message.cancel)?.abort('cancelled');
+    return;
+  }
+  const request = message;
+  const controller = new AbortController();
+  running.set(request.id, controller);
   let lastReport = 0;
   try {
     const output = await jobFunction({
+      signal: controller.signal,
       series: unpackSeries(request.series),
       config: request.config,
       outputDir: request.outputDir,
@@ -40,5 +50,7 @@ port.on('message', async (request: ThreadRequest) => {
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     reply({ type: 'failed', id: request.id, error: e.message, stack: e.stack });
+  } finally {
+    running.delete(request.id);
   }
 });

@@ -25,6 +25,7 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
       outputDir: input.outputDir,
       progress: false,
       handleSignals: false,
+      signal: input.signal,
       callbacks: [
         {
           onEpochEnd: (e) =>

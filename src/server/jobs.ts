@@ -1,8 +1,9 @@
 /**
  * The default TrainingJobs: training in this process, on worker threads (the batch WorkerPool running the real
  * trainer), so the event loop keeps answering requests while a model trains. Jobs wait in a FIFO until a thread is
- * free; a waiting job can be cancelled. A running job cannot be stopped from here (its thread owns the trainer), so
- * cancelling one returns it unchanged. With a queue configured, `klinecast serve --queue` uses the batch queue instead.
+ * free. Cancelling a waiting job drops it; cancelling a running one stops its trainer after the current step, as
+ * Ctrl-C does (a last checkpoint, the run marked interrupted and resumable). With a queue configured,
+ * `klinecast serve --queue` uses the batch queue instead.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,8 @@ export interface LocalTrainingJobsOptions {
 interface Entry {
   job: TrainingJob;
   config: TrainConfig;
+  /** aborted by cancel(); the pool forwards it into the training thread */
+  cancel: AbortController;
 }
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
@@ -64,7 +67,7 @@ export class LocalTrainingJobs implements TrainingJobs {
       started_at: null,
       finished_at: null,
     };
-    this.entries.set(id, { job, config: { ...config, output: { ...config.output, runName } } });
+    this.entries.set(id, { job, config: { ...config, output: { ...config.output, runName } }, cancel: new AbortController() });
     this.waiting.push(id);
     this.forgetOldFinished();
     this.pump();
@@ -82,6 +85,9 @@ export class LocalTrainingJobs implements TrainingJobs {
     if (entry.job.state === 'queued') {
       this.waiting.splice(this.waiting.indexOf(id), 1);
       this.finish(entry, 'cancelled', null);
+    } else if (entry.job.state === 'running') {
+      // The job stays 'running' until its trainer has written the last checkpoint; train() then marks it cancelled.
+      entry.cancel.abort('cancelled');
     }
     return { ...entry.job };
   }
@@ -119,6 +125,7 @@ export class LocalTrainingJobs implements TrainingJobs {
         config,
         outputDir: config.output.outputDir,
         runName: job.run_name as string,
+        signal: entry.cancel.signal,
         onProgress: (_fraction, _note, detail) => {
           if (detail?.epoch !== undefined && detail.epochs !== undefined) {
             job.progress = { epoch: detail.epoch, epochs: detail.epochs, train_loss: detail.trainLoss ?? null, val_loss: detail.valLoss ?? null };
@@ -130,7 +137,8 @@ export class LocalTrainingJobs implements TrainingJobs {
         this.finish(entry, 'completed', null);
       } else this.finish(entry, 'failed', output.reason);
     } catch (err) {
-      this.finish(entry, 'failed', (err as Error).message);
+      if (entry.cancel.signal.aborted) this.finish(entry, 'cancelled', `cancelled while running; ${job.run_name} keeps its last checkpoint and can be resumed`);
+      else this.finish(entry, 'failed', (err as Error).message);
     }
   }
 

@@ -53,6 +53,8 @@ export interface RunTrainingOptions {
   callbacks?: TrainerCallbacks[];
   progress?: boolean;
   handleSignals?: boolean;
+  /** Aborting it stops training after the current step, as Ctrl-C does: a last checkpoint, status interrupted. */
+  signal?: AbortSignal;
 }
 
 /** Loads one symbol's bars; a symbol without bars or with too few is a UserError that says what to do. */
@@ -199,6 +201,9 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
   try {
     manager.updateStatus('preparing');
     const trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, progress: options.progress, handleSignals: options.handleSignals });
+    const stopOnAbort = () => trainer.requestStop(String(options.signal?.reason ?? 'cancelled'));
+    if (options.signal?.aborted) stopOnAbort();
+    options.signal?.addEventListener('abort', stopOnAbort, { once: true });
     if (options.resume) {
       const checkpoint = manager.latestCheckpoint();
       if (checkpoint) {

@@ -3,6 +3,8 @@
  * from a POST, followed by GET until it completes, its run then served by the run routes; waiting jobs cancel.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LocalTrainingJobs } from '../../src/server/index.js';
 import { mysql } from '../helpers/env.js';
@@ -75,6 +77,28 @@ describe('training jobs on worker threads', { skip }, () => {
     const metrics = await call(`${server.url}/api/v1/runs/${done.run_name}/metrics`);
     assert.equal(new Set(metrics.body.history.map((r: any) => r.epoch)).size, 2);
     assert.equal((await call(`${server.url}/api/v1/runs/job_waiting`)).status, 404, 'the cancelled job never made a run');
+  });
+
+  test('cancelling a running job stops its trainer after a step: the job ends cancelled, the run interrupted with a checkpoint', async () => {
+    const long = { ...TINY, training: { ...TINY.training, epochs: 500, patience: 0 } };
+    const started = await start({ symbol: fx.symbols[1], model_type: 'lstm', run_name: 'job_long', config: long });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const res = await call(`${server.url}/api/v1/training/${started.body.id}`);
+      if (res.body.state === 'running' && res.body.progress?.epoch >= 1) break;
+      assert.ok(Date.now() < until && res.body.state !== 'failed', `job never got going: ${JSON.stringify(res.body)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const del = await call(`${server.url}/api/v1/training/${started.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    const done = await waitFinished(started.body.id);
+    assert.equal(done.state, 'cancelled', JSON.stringify(done));
+    assert.ok(done.progress.epoch < 500, 'the job ran to the end instead of stopping');
+    const run = await call(`${server.url}/api/v1/runs/job_long`);
+    assert.equal(run.body.run.status, 'interrupted');
+    const checkpoints = readdirSync(join(fx.outputDir, 'job_long', 'checkpoints')).filter((d) => d.startsWith('checkpoint-'));
+    assert.ok(checkpoints.length >= 1, 'no checkpoint to resume from');
   });
 
   test('a job that cannot train ends failed with the reason', async () => {
