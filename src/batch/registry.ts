@@ -37,6 +37,8 @@ export interface RegistryFilter {
 
 type RegistryRow = Omit<ModelRegistryTable, 'id'>;
 
+const REGISTRY_COLUMNS = ['run_name', 'symbol', 'model_type', 'config_hash', 'status', 'metrics', 'path', 'host', 'created_at', 'finished_at'] as const;
+
 function toRow(e: RegistryEntry): RegistryRow {
   return {
     run_name: e.runName,
@@ -97,9 +99,7 @@ export async function registerRun(db: Db, dialect: Dialect, entry: RegistryEntry
 }
 
 export async function listRegistry(db: Db, filter: RegistryFilter = {}): Promise<RegistryEntry[]> {
-  let q = db.selectFrom('model_registry').select([
-    'run_name', 'symbol', 'model_type', 'config_hash', 'status', 'metrics', 'path', 'host', 'created_at', 'finished_at',
-  ]);
+  let q = db.selectFrom('model_registry').select(REGISTRY_COLUMNS);
   if (filter.symbol) q = q.where('symbol', '=', filter.symbol);
   if (filter.modelType) q = q.where('model_type', '=', filter.modelType);
   if (filter.status && filter.status.length) q = q.where('status', 'in', filter.status);
@@ -114,7 +114,7 @@ export async function listRegistry(db: Db, filter: RegistryFilter = {}): Promise
 export async function findCompleted(db: Db, symbol: string, configHashValue: string): Promise<RegistryEntry | null> {
   const row = await db
     .selectFrom('model_registry')
-    .select(['run_name', 'symbol', 'model_type', 'config_hash', 'status', 'metrics', 'path', 'host', 'created_at', 'finished_at'])
+    .select(REGISTRY_COLUMNS)
     .where('symbol', '=', symbol)
     .where('config_hash', '=', configHashValue)
     .where('status', '=', 'completed')

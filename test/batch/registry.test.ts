@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { canonicalJson, configHash, findCompleted, jobIdFor, listRegistry, registerRun, type RegistryEntry } from '../../src/batch/index.js';
 import { parseSymbolsOption } from '../../src/cli/commands/batch.js';
 import { UserError } from '../../src/util/errors.js';
+import { runCli } from '../data/run-cli.js';
 import { forEachDialect } from '../helpers/db.js';
 
 const entry = (over: Partial<RegistryEntry> = {}): RegistryEntry => ({
@@ -36,6 +37,21 @@ forEachDialect('registering a run twice leaves one row with the newest fields; f
   assert.equal((await listRegistry(handle.db, { limit: 1 })).length, 1);
   assert.equal((await findCompleted(handle.db, '600519', 'aaaaaaaaaaaaaaaa'))?.runName, '600519_lstm_20260101_000000');
   assert.equal(await findCompleted(handle.db, '000001', 'bbbbbbbbbbbbbbbb'), null, 'a failed run is not a completed one');
+});
+
+forEachDialect('`klinecast runs list --registry` shows the registered runs with filters, as a table or JSON', async ({ handle, url }) => {
+  await registerRun(handle.db, handle.dialect, entry());
+  await registerRun(handle.db, handle.dialect, entry({ runName: '000001_gru_x', symbol: '000001', modelType: 'gru', status: 'failed', metrics: null, createdAt: '2026-01-02 00:00:00' }));
+  const json = runCli(['runs', 'list', '--registry', '--database', url, '--json', '--status', 'completed']);
+  assert.equal(json.status, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout).map((e: RegistryEntry) => [e.runName, e.metrics?.mae]), [['600519_lstm_20260101_000000', 1.5]]);
+  const table = runCli(['runs', 'list', '--registry', '--database', url, '--model', 'gru']);
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, /000001_gru_x\s+000001\s+gru\s+failed/);
+  assert.doesNotMatch(table.stdout, /^600519_lstm/m);
+  const bad = runCli(['runs', 'list', '--registry', '--database', url, '--status', 'crashed']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /only completed and failed runs; unknown status crashed/);
 });
 
 test('the config hash ignores key order and undefined fields, and job ids are (symbol, hash)', () => {

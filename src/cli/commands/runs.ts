@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
+import { listRegistry, type RegistryStatus } from '../../batch/index.js';
+import { withDatabase } from '../../data/index.js';
 import { UserError } from '../../util/errors.js';
 import {
   DEFAULT_OUTPUT_DIR,
@@ -123,6 +125,28 @@ interface ListOptions extends DirOption {
   desc?: boolean;
   limit?: string;
   json?: boolean;
+  registry?: boolean;
+  database?: string;
+}
+
+const REGISTRY_STATUSES: readonly RegistryStatus[] = ['completed', 'failed'];
+
+/** `runs list --registry`: the database's model registry, where batch and worker runs from every machine are recorded. */
+async function listRegistryCommand(opts: ListOptions): Promise<void> {
+  const status = opts.status?.split(',').map((s) => s.trim());
+  const unknown = status?.filter((s) => !REGISTRY_STATUSES.includes(s as RegistryStatus));
+  if (unknown?.length) throw new UserError(`the registry holds only ${REGISTRY_STATUSES.join(' and ')} runs; unknown status ${unknown.join(', ')}`);
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+  await withDatabase(opts.database, async (handle) => {
+    const entries = await listRegistry(handle.db, { symbol: opts.symbol, modelType: opts.model, status: status as RegistryStatus[] | undefined, limit });
+    if (opts.json) return printJson(entries);
+    if (entries.length === 0) return console.log(`no registered runs in ${handle.url}`);
+    printTable(
+      ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'host', 'finished', 'path'],
+      entries.map((e) => [e.runName, e.symbol, e.modelType, e.status, fmt(e.metrics?.best_val_loss, 6), fmt(e.metrics?.mae), fmt(e.metrics?.skill), e.host, e.finishedAt, e.path]),
+    );
+  });
 }
 
 function listCommand(opts: ListOptions): void {
@@ -337,7 +361,9 @@ export function register(program: Command): void {
     .option('--desc', 'descending order')
     .option('--limit <n>', 'show at most n runs')
     .option('--json', 'machine-readable output')
-    .action((opts: ListOptions) => listCommand(opts));
+    .option('--registry', 'list the database model registry (runs from every batch machine) instead of the output folder')
+    .option('--database <url>', 'with --registry: the database (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
+    .action((opts: ListOptions) => (opts.registry ? listRegistryCommand(opts) : listCommand(opts)));
   withOutputDir(runs.command('show <run>'))
     .description('config, metadata, metrics history chart, evaluation against the baselines, files and sizes')
     .option('--json', 'machine-readable output')
