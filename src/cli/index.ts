@@ -3,18 +3,34 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
-import * as batchCommand from './commands/batch.js';
-import * as dataCommand from './commands/data.js';
-import * as dbCommand from './commands/db.js';
-import * as quickstartCommand from './commands/quickstart.js';
-import * as predictCommand from './commands/predict.js';
-import * as runsCommand from './commands/runs.js';
-import * as serveCommand from './commands/serve.js';
-import * as trainCommand from './commands/train.js';
-import * as workerCommand from './commands/worker.js';
 
-// Each command module exports `register(program)`; this list is the whole CLI surface (DESIGN.md §6).
-const commandModules: Array<{ register(program: Command): void }> = [quickstartCommand, dbCommand, dataCommand, trainCommand, predictCommand, runsCommand, batchCommand, workerCommand, serveCommand];
+type CommandModule = { register(program: Command): void };
+
+/**
+ * The whole CLI surface (DESIGN.md §6), by top-level command name. Modules load on demand: each pulls in its part of
+ * the library (the server, the queue, the engine), and loading all of them would cost every call most of a second.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  quickstart: () => import('./commands/quickstart.js'),
+  db: () => import('./commands/db.js'),
+  data: () => import('./commands/data.js'),
+  train: () => import('./commands/train.js'),
+  eval: () => import('./commands/train.js'),
+  predict: () => import('./commands/predict.js'),
+  runs: () => import('./commands/runs.js'),
+  batch: () => import('./commands/batch.js'),
+  worker: () => import('./commands/worker.js'),
+  serve: () => import('./commands/serve.js'),
+  bench: () => import('./commands/bench.js'),
+};
+
+/** The named command's module, or every module (in help order) for `--help`, `help` or an unknown command. */
+async function commandModules(name: string | undefined): Promise<CommandModule[]> {
+  const only = name !== undefined ? COMMANDS[name] : undefined;
+  if (only) return [await only()];
+  // train and eval share a module; an import yields the same namespace object, so the Set keeps it once.
+  return [...new Set(await Promise.all(Object.values(COMMANDS).map((load) => load())))];
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
@@ -26,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Train, manage and serve A-share price-forecasting models')
     .version(version())
     .exitOverride();
-  for (const mod of commandModules) mod.register(program);
+  for (const mod of await commandModules(argv[2])) mod.register(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

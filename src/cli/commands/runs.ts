@@ -4,8 +4,7 @@
  */
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
-import { listRegistry, type RegistryStatus } from '../../batch/index.js';
-import { withDatabase } from '../../data/index.js';
+import type { RegistryStatus } from '../../batch/index.js';
 import { UserError } from '../../util/errors.js';
 import {
   DEFAULT_OUTPUT_DIR,
@@ -138,6 +137,8 @@ async function listRegistryCommand(opts: ListOptions): Promise<void> {
   if (unknown?.length) throw new UserError(`the registry holds only ${REGISTRY_STATUSES.join(' and ')} runs; unknown status ${unknown.join(', ')}`);
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+  // Loaded here, not at the top: the database drivers and the batch module would slow every other `runs` command.
+  const [{ listRegistry }, { withDatabase }] = await Promise.all([import('../../batch/index.js'), import('../../data/index.js')]);
   await withDatabase(opts.database, async (handle) => {
     const entries = await listRegistry(handle.db, { symbol: opts.symbol, modelType: opts.model, status: status as RegistryStatus[] | undefined, limit });
     if (opts.json) return printJson(entries);
