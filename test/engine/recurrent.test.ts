@@ -15,15 +15,19 @@ const shapes = [
   [7, 16, 2, 4, 9],
   [3, 9, 2, 5, 6],
 ];
-const cases = shapes.map(([input, hidden, layers, batch, time]) => {
+const cells = ['lstm', 'gru'] as const;
+const grid = cells.flatMap((cell) => shapes.map(([input, hidden, layers, batch, time]) => ({ cell, input, hidden, layers, batch, time })));
+const cases = grid.map(({ cell, input, hidden, layers, batch, time }) => {
   const rng = new Rng(input * 100 + hidden);
-  const rnn = new Recurrent(engine, 'lstm', input, hidden, layers, 0.2, rng);
-  return layerCase(engine, rnn, { type: 'lstm', input, hidden, layers, dropout: 0.2 }, [batch, time, input], rng);
+  const rnn = new Recurrent(engine, cell, input, hidden, layers, 0.2, rng);
+  return layerCase(engine, rnn, { type: cell, input, hidden, layers, dropout: 0.2 }, [batch, time, input], rng);
 });
+// One PyTorch start-up for every case of both cells.
 const references = lazyReferences(() => cases.map((c) => c.job));
 
-shapes.forEach(([input, hidden, layers, batch, time], i) => {
-  test(`LSTM(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.LSTM`, { skip: skipTorch }, () => {
+grid.forEach(({ cell, input, hidden, layers, batch, time }, i) => {
+  const name = cell.toUpperCase();
+  test(`${name}(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.${name}`, { skip: skipTorch }, () => {
     compareCase(cases[i], references()[i]);
   });
 });
