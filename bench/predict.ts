@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TradingCalendar, generateDemoMarket, migrate, openDatabase, writeDemoMarket, type KlineBar, type KlineSeries } from '../src/data/index.js';
+import { TradingCalendar, barsToSeries, generateDemoMarket, migrate, openDatabase, writeDemoMarket } from '../src/data/index.js';
 import { PredictionEngine, forecastSeries, prepareInput } from '../src/prediction/index.js';
 import { parseTrainConfig, runTraining } from '../src/training/index.js';
 
@@ -28,23 +28,6 @@ const REPEATS = flag('repeats', 10);
 /** Symbols in the MC-dropout batch (default: all): MC costs samples × a forward per symbol, linear in symbols. */
 const MC_SYMBOLS = flag('mc-symbols', SYMBOLS);
 
-function seriesOf(bars: KlineBar[]): KlineSeries {
-  const col = (f: (b: KlineBar) => number | null) => Float64Array.from(bars, (b) => f(b) ?? NaN);
-  return {
-    symbol: bars[0].symbol,
-    dates: bars.map((b) => b.tradeDate),
-    open: col((b) => b.open),
-    high: col((b) => b.high),
-    low: col((b) => b.low),
-    close: col((b) => b.close),
-    preClose: col((b) => b.preClose),
-    change: col((b) => b.change),
-    pctChg: col((b) => b.pctChg),
-    vol: col((b) => b.vol),
-    amount: col((b) => b.amount),
-    turnoverRate: col((b) => b.turnoverRate),
-  };
-}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -106,7 +89,7 @@ try {
   const market = generateDemoMarket({ stocks: SYMBOLS, ...demoOptions });
   const model = engine.loadRun('bench');
   // Demo stocks listed late in the range have too little history for one window; they are left out (and counted).
-  const generated = market.stocks.map((_, i) => seriesOf(market.bars(i)));
+  const generated = market.stocks.map((_, i) => barsToSeries(market.bars(i)));
   const series = generated.filter((s) => {
     try {
       prepareInput(model, s);

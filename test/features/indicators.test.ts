@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { DEMO_DEFAULTS, generateDemoMarket } from '../../src/data/index.js';
-import type { KlineBar, KlineSeries } from '../../src/data/types.js';
+import { DEMO_DEFAULTS, barsToSeries, generateDemoMarket } from '../../src/data/index.js';
+import type { KlineSeries } from '../../src/data/types.js';
 import { boll, computeFeatureColumns, ema, FEATURES, kdj, ma, macd, rollingMax, rollingMin, rollingMoments, rsi } from '../../src/features/index.js';
 import { readAshare } from '../helpers/ashare.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
@@ -151,31 +151,12 @@ test('every feature matches pandas on 600519 and 000001', { skip: referenceSkip(
   for (const symbol of ['600519', '000001']) checkAgainstPandas(readAshare(symbol), ALL);
 });
 
-/** A demo stock's bars in the loader's columnar form (NULL turnover as NaN). */
-function demoSeries(bars: KlineBar[]): KlineSeries {
-  const col = (pick: (b: KlineBar) => number | null) => Float64Array.from(bars, (b) => pick(b) ?? NaN);
-  return {
-    symbol: bars[0].symbol,
-    dates: bars.map((b) => b.tradeDate),
-    open: col((b) => b.open),
-    high: col((b) => b.high),
-    low: col((b) => b.low),
-    close: col((b) => b.close),
-    preClose: col((b) => b.preClose),
-    change: col((b) => b.change),
-    pctChg: col((b) => b.pctChg),
-    vol: col((b) => b.vol),
-    amount: col((b) => b.amount),
-    turnoverRate: col((b) => b.turnoverRate),
-  };
-}
-
 test('every feature matches pandas on the demo market (a main-board stock and a ±20% board stock)', { skip: referenceSkip('pandas') }, () => {
   const market = generateDemoMarket(DEMO_DEFAULTS);
   const mainBoard = market.stocks.findIndex((s) => !/^(300|688)/.test(s.symbol));
   const wideLimit = market.stocks.findIndex((s) => /^(300|688)/.test(s.symbol));
   assert.ok(mainBoard >= 0 && wideLimit >= 0, 'the default demo market has both boards');
-  for (const i of [mainBoard, wideLimit]) checkAgainstPandas(demoSeries(market.bars(i)), ALL);
+  for (const i of [mainBoard, wideLimit]) checkAgainstPandas(barsToSeries(market.bars(i)), ALL);
 });
 
 test('every feature matches pandas on a synthetic series with limit-up runs, zero volume and NULL turnover', { skip: referenceSkip('pandas') }, () => {
