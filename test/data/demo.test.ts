@@ -5,6 +5,7 @@ import {
   StockDataLoader,
   TradingCalendar,
   boardOf,
+  barsToSeries,
   checkSeries,
   generateDemoMarket,
   importCsvFiles,
@@ -89,13 +90,7 @@ test('the demo market behaves like an A-share market', () => {
         sqPrev.push(Math.log(series[t - 1].close / series[t - 1].preClose) ** 2);
       }
     }
-    const check = checkSeries({
-      symbol: market.stocks[i].symbol, dates: series.map((b) => b.tradeDate),
-      open: Float64Array.from(series, (b) => b.open), high: Float64Array.from(series, (b) => b.high), low: Float64Array.from(series, (b) => b.low),
-      close: Float64Array.from(series, (b) => b.close), preClose: Float64Array.from(series, (b) => b.preClose), change: Float64Array.from(series, (b) => b.change),
-      pctChg: Float64Array.from(series, (b) => b.pctChg), vol: Float64Array.from(series, (b) => b.vol), amount: Float64Array.from(series, (b) => b.amount),
-      turnoverRate: Float64Array.from(series, (b) => b.turnoverRate ?? NaN),
-    }, calendar);
+    const check = checkSeries(barsToSeries(series), calendar);
     assert.equal(check.ohlcViolations, 0);
     assert.equal(check.jumps, 0, `${market.stocks[i].symbol}: ${JSON.stringify(check.findings.slice(0, 3))}`);
   }
