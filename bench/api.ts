@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boardOf, migrate, openDatabase, writeBars, type KlineBar } from '../src/data/index.js';
+import { boardOf, migrate, openDatabase, seriesToBars, writeBars } from '../src/data/index.js';
 import { upsertStockInfo } from '../src/data/writer.js';
 import { PredictionEngine, createPredictor } from '../src/prediction/index.js';
 import { MemoryPredictionCache, createServer } from '../src/server/index.js';
@@ -53,26 +53,7 @@ async function prepare(databaseUrl: string, outputDir: string): Promise<void> {
   const symbols = ashareSymbols();
   await handle.db.transaction().execute(async (trx) => {
     for (const symbol of symbols) {
-      const s = readAshare(symbol);
-      const bars: KlineBar[] = s.dates.map((date, i) => ({
-        symbol,
-        tradeDate: date,
-        open: s.open[i],
-        high: s.high[i],
-        low: s.low[i],
-        close: s.close[i],
-        preClose: s.preClose[i],
-        change: s.change[i],
-        pctChg: s.pctChg[i],
-        vol: s.vol[i],
-        amount: s.amount[i],
-        turnoverRate: null,
-        pe: null,
-        pb: null,
-        totalMv: null,
-        circMv: null,
-        limitStatus: null,
-      }));
+      const bars = seriesToBars(readAshare(symbol));
       await writeBars(trx, handle.dialect, bars);
     }
     await upsertStockInfo(

@@ -21,7 +21,7 @@ export { boardOf, isSymbol6, parseSymbolLoose, requireSymbol, type Board, type B
 export { importCsvFiles, expandImportPaths, type FileImportResult, type ImportReport } from './import/importer.js';
 export type { ImportIssue } from './import/parse.js';
 export { CSV_FORMATS } from './import/formats.js';
-export { barsToSeries } from './series.js';
+export { barsToSeries, seriesToBars, sliceSeries } from './series.js';
 export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
 export { writeBars, type WriteCounts } from './writer.js';

@@ -19,3 +19,45 @@ export function barsToSeries(bars: KlineBar[]): KlineSeries {
     turnoverRate: column((b) => b.turnoverRate),
   };
 }
+
+/** Rows [from, to) of a series as views (the typed-array columns are subarrays; no copy). */
+export function sliceSeries(series: KlineSeries, from: number, to: number = series.dates.length): KlineSeries {
+  const cut = (a: Float64Array) => a.subarray(from, to);
+  return {
+    symbol: series.symbol,
+    dates: series.dates.slice(from, to),
+    open: cut(series.open),
+    high: cut(series.high),
+    low: cut(series.low),
+    close: cut(series.close),
+    preClose: cut(series.preClose),
+    change: cut(series.change),
+    pctChg: cut(series.pctChg),
+    vol: cut(series.vol),
+    amount: cut(series.amount),
+    turnoverRate: cut(series.turnoverRate),
+  };
+}
+
+/** The inverse of barsToSeries, for writing a series to the database: NaN turnover becomes NULL; columns the series does not carry are NULL. */
+export function seriesToBars(series: KlineSeries): KlineBar[] {
+  return series.dates.map((tradeDate, i) => ({
+    symbol: series.symbol,
+    tradeDate,
+    open: series.open[i],
+    high: series.high[i],
+    low: series.low[i],
+    close: series.close[i],
+    preClose: series.preClose[i],
+    change: series.change[i],
+    pctChg: series.pctChg[i],
+    vol: series.vol[i],
+    amount: series.amount[i],
+    turnoverRate: Number.isNaN(series.turnoverRate[i]) ? null : series.turnoverRate[i],
+    pe: null,
+    pb: null,
+    totalMv: null,
+    circMv: null,
+    limitStatus: null,
+  }));
+}

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { sliceSeries } from '../data/series.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -367,25 +368,6 @@ export interface InferenceInput {
   dates: IsoDate[];
 }
 
-/** The first `count` rows of a series (a view: typed-array columns are subarrays). */
-function headOf(series: KlineSeries, count: number): KlineSeries {
-  const cut = (a: Float64Array) => a.subarray(0, count);
-  return {
-    symbol: series.symbol,
-    dates: series.dates.slice(0, count),
-    open: cut(series.open),
-    high: cut(series.high),
-    low: cut(series.low),
-    close: cut(series.close),
-    preClose: cut(series.preClose),
-    change: cut(series.change),
-    pctChg: cut(series.pctChg),
-    vol: cut(series.vol),
-    amount: cut(series.amount),
-    turnoverRate: cut(series.turnoverRate),
-  };
-}
-
 /**
  * The last seqLength rows up to `asOf` (inclusive; default: the last bar), scaled with the saved scaler, exactly as
  * the dataset window ending that day. Recursive indicators (EMA, MACD, RSI, KDJ) depend slightly on where the
@@ -403,7 +385,7 @@ export function buildInferenceInput(series: KlineSeries, bundle: ScalerBundle, a
       { symbol: series.symbol, rows: count, required: needed },
     );
   }
-  const frame = computeFeatureFrame(headOf(series, count), bundle.featureNames);
+  const frame = computeFeatureFrame(sliceSeries(series, 0, count), bundle.featureNames);
   const from = frame.rows - bundle.seqLength;
   assertFiniteRows(frame, from, frame.rows);
   const scaler = Scaler.fromJSON(bundle.featureScaler);

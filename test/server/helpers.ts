@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
+import { seriesToBars, sliceSeries, writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
 import { upsertStockInfo } from '../../src/data/writer.js';
 import { createServer, type Forecast, type PredictOptions, type Predictor, type ServerOptions, type TrainingJob, type TrainingJobs } from '../../src/server/index.js';
 import type { TrainConfig } from '../../src/training/config.js';
@@ -31,30 +31,7 @@ export interface TestDatabase {
 
 function barsOf(symbol: string): KlineBar[] {
   const s = readAshare(symbol);
-  const from = Math.max(0, s.dates.length - BARS_PER_STOCK);
-  const bars: KlineBar[] = [];
-  for (let i = from; i < s.dates.length; i++) {
-    bars.push({
-      symbol,
-      tradeDate: s.dates[i],
-      open: s.open[i],
-      high: s.high[i],
-      low: s.low[i],
-      close: s.close[i],
-      preClose: s.preClose[i],
-      change: s.change[i],
-      pctChg: s.pctChg[i],
-      vol: s.vol[i],
-      amount: s.amount[i],
-      turnoverRate: null,
-      pe: null,
-      pb: null,
-      totalMv: null,
-      circMv: null,
-      limitStatus: null,
-    });
-  }
-  return bars;
+  return seriesToBars(sliceSeries(s, Math.max(0, s.dates.length - BARS_PER_STOCK)));
 }
 
 /** A scratch MariaDB database (the shared test helper's) holding the real bars and info of STOCKS; drop() removes it. */

@@ -2,6 +2,7 @@
  * A training run in its own process, for the resume, signal and crash tests: they need a real SIGKILL / SIGINT of a
  * process, not a simulated one. argv[2] is a JSON ChildSpec; the report is printed as one JSON line on stdout.
  */
+import { sliceSeries } from '../../src/data/index.js';
 import type { KlineSeries } from '../../src/data/types.js';
 import { resolveTrainConfig, runTraining, type TrainerCallbacks } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
@@ -18,23 +19,9 @@ export interface ChildSpec {
   interruptAtStep?: number;
 }
 
+/** The last `rows` bars of a series. */
 export function tailSeries(series: KlineSeries, rows: number): KlineSeries {
-  const from = Math.max(0, series.dates.length - rows);
-  const cut = (a: Float64Array) => a.slice(from);
-  return {
-    symbol: series.symbol,
-    dates: series.dates.slice(from),
-    open: cut(series.open),
-    high: cut(series.high),
-    low: cut(series.low),
-    close: cut(series.close),
-    preClose: cut(series.preClose),
-    change: cut(series.change),
-    pctChg: cut(series.pctChg),
-    vol: cut(series.vol),
-    amount: cut(series.amount),
-    turnoverRate: cut(series.turnoverRate),
-  };
+  return sliceSeries(series, Math.max(0, series.dates.length - rows));
 }
 
 async function main(): Promise<void> {
