@@ -5,26 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { mysql } from '../helpers/env.js';
+import { mulberry32 } from '../features/synthetic.js';
 import { call, createTestDatabase, RecordingPredictor, RecordingTrainingJobs, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from './helpers.js';
 
 const KEY = 'fuzz-key';
 const REQUESTS = 1000;
 const skip = mysql.skip;
 
-/** mulberry32: a seeded generator, so a failing case can be replayed from the printed seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.KLINECAST_FUZZ_SEED ?? 20261128);
-const random = rng(SEED);
+// mulberry32: a seeded generator, so a failing case can be replayed from the printed seed.
+const random = mulberry32(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 

@@ -17,6 +17,7 @@ import { fromModelConfigFile, listFiles, readRunConfig, Trainer, type Prediction
 import { createTestDatabase, forEachDialect } from '../helpers/db.js';
 import { ASHARE_DIR, REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { assertClose } from '../helpers/torch.js';
+import { runLayout } from './manager-fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 const TORCH_REF_DIR = fileURLToPath(new URL('../helpers/', import.meta.url));
@@ -28,20 +29,6 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 
 const TINY = ['--seq-length', '15', '--hidden-size', '16', '--num-layers', '2', '--head-hidden-size', '8', '--epochs', '3', '--batch-size', '64', '--save-total-limit', '2'];
 
-const LAYOUT = (checkpoints: string[]) => [
-  ...['best', ...checkpoints].flatMap((c) => ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`)),
-  'config.json',
-  'logs/metrics.json',
-  'logs/training.log',
-  'metadata.json',
-  'model/config.json',
-  'model/model.safetensors',
-  'model/pytorch_model.bin',
-  'model/scaler.json',
-  'model/training_args.json',
-  'results/eval_results.json',
-  'results/predictions.json',
-];
 
 /** torch.load(pytorch_model.bin) into the seed's LSTMModel/GRUModel shape, run on the test windows. */
 const TORCH_SCRIPT = `
@@ -95,7 +82,7 @@ forEachDialect(
     const files = listFiles(dir).map((f) => f.path);
     const checkpoints = files.filter((f) => /^checkpoints\/checkpoint-\d+\/trainer_state\.json$/.test(f)).map((f) => f.split('/')[1]);
     assert.ok(checkpoints.length >= 2 && checkpoints.length <= 3, `checkpoints ${checkpoints}`);
-    assert.deepEqual(files, LAYOUT(checkpoints).sort());
+    assert.deepEqual(files, runLayout(checkpoints));
     for (const f of files.filter((p) => p.endsWith('.json'))) JSON.parse(readFileSync(join(dir, f), 'utf8'));
 
     const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));

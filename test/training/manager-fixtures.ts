@@ -104,3 +104,21 @@ export function writeCompletedRun(outputDir: string, options: { symbol?: string;
   manager.updateStatus('completed');
   return manager;
 }
+
+/** Every file of a completed run folder (DESIGN.md §4), sorted, for the given checkpoint folders besides best/. */
+export function runLayout(checkpoints: string[]): string[] {
+  return [
+    ...['best', ...checkpoints].flatMap((c) => ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`)),
+    'config.json',
+    'logs/metrics.json',
+    'logs/training.log',
+    'metadata.json',
+    'model/config.json',
+    'model/model.safetensors',
+    'model/pytorch_model.bin',
+    'model/scaler.json',
+    'model/training_args.json',
+    'results/eval_results.json',
+    'results/predictions.json',
+  ].sort();
+}

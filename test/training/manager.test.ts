@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { decodeSafetensors } from '../../src/engine/io/index.js';
 import { TrainingManager, fromModelConfigFile, listFiles, toModelConfigFile, runDirFor, validateRunName, type RunMetadata, type TrainerState } from '../../src/training/index.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
-import { fakeWeights, writeCompletedRun } from './manager-fixtures.js';
+import { fakeWeights, runLayout, writeCompletedRun } from './manager-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'klinecast-manager-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,23 +19,7 @@ test('a completed run has exactly the DESIGN.md §4 layout, and every JSON file 
   const manager = writeCompletedRun(out);
   assert.match(manager.runName, /^600000_lstm_\d{8}_\d{6}$/);
   const files = listFiles(manager.runDir).map((f) => f.path);
-  const checkpoint = (dir: string) => ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${dir}/${f}`);
-  assert.deepEqual(files, [
-    ...checkpoint('best'),
-    ...checkpoint('checkpoint-2'),
-    ...checkpoint('checkpoint-5'),
-    'config.json',
-    'logs/metrics.json',
-    'logs/training.log',
-    'metadata.json',
-    'model/config.json',
-    'model/model.safetensors',
-    'model/pytorch_model.bin',
-    'model/scaler.json',
-    'model/training_args.json',
-    'results/eval_results.json',
-    'results/predictions.json',
-  ]);
+  assert.deepEqual(files, runLayout(['checkpoint-2', 'checkpoint-5']));
   for (const f of files.filter((p) => p.endsWith('.json'))) readJsonFile(join(manager.runDir, f));
 
   const meta = readJsonFile(join(manager.runDir, 'metadata.json')) as RunMetadata;
