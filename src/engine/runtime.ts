@@ -72,6 +72,9 @@ export class EngineMemoryError extends Error {
   }
 }
 
+/** Engines handed back by release(), per thread (module state is per isolate). */
+const released: Engine[] = [];
+
 export class Engine {
   readonly k: KernelExports;
   private persistentTop: number;
@@ -84,8 +87,22 @@ export class Engine {
   }
 
   static create(): Engine {
+    const reused = released.pop();
+    if (reused) return reused;
     const instance = new WebAssembly.Instance(wasmModule().module, { env: { abort: engineAbort } });
     return new Engine(instance);
+  }
+
+  /**
+   * Hands the engine back for the next Engine.create() in this thread, memory and all. A batch thread trains
+   * stock after stock; without this every run would allocate (and the GC later sweep) a fresh linear memory of
+   * tens of MB, and those external-memory collections are what kept two busy threads from scaling.
+   * The caller must not touch any tensor of this engine afterwards.
+   */
+  release(): void {
+    this.persistentTop = this.k.heap_base();
+    this.arenaTop = this.persistentTop;
+    if (!released.includes(this)) released.push(this);
   }
 
   get memory(): WebAssembly.Memory {

@@ -198,9 +198,11 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       saveTotalLimit: config.training.saveTotalLimit,
     });
 
+  let trained: Trainer | undefined;
   try {
     manager.updateStatus('preparing');
     const trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, progress: options.progress, handleSignals: options.handleSignals });
+    trained = trainer;
     const stopOnAbort = () => trainer.requestStop(String(options.signal?.reason ?? 'cancelled'));
     if (options.signal?.aborted) stopOnAbort();
     options.signal?.addEventListener('abort', stopOnAbort, { once: true });
@@ -265,6 +267,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
   } catch (err) {
     manager.updateStatus('failed', { error: err });
     throw err;
+  } finally {
+    trained?.dispose();
   }
 }
 

@@ -185,6 +185,11 @@ export class Trainer {
   }
 
   /** Ends training after the current step: a last checkpoint is written and fit() returns 'interrupted'. */
+  /** Returns the engine for the next Trainer in this thread; this trainer must not be used afterwards. */
+  dispose(): void {
+    this.engine.release();
+  }
+
   requestStop(reason: string): void {
     this.stopRequest ??= reason;
   }

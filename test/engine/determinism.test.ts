@@ -7,8 +7,7 @@ import { ModelConfigSchema, createNetwork, stateDict, trainStep } from '../../sr
 import { randomArray } from './parity-helpers.js';
 
 /** A few training steps with dropout on (so the RNG drives masks too); returns the final weights. */
-function train(kind: 'lstm' | 'gru', seed: number, rngResumeAt?: number): Record<string, Float32Array> {
-  const engine = Engine.create();
+function train(kind: 'lstm' | 'gru', seed: number, rngResumeAt?: number, engine = Engine.create()): Record<string, Float32Array> {
   const rng = new Rng(seed);
   const net = createNetwork(ModelConfigSchema.parse({ modelType: kind, inputSize: 5, hiddenSize: 8, numLayers: 2, headHiddenSize: 6, dropout: 0.3 }), engine, rng);
   const opt = new Adam(net.parameters(), { lr: 1e-2 });
@@ -34,6 +33,23 @@ for (const kind of ['lstm', 'gru'] as const) {
     assert.ok(Object.keys(a).some((name) => a[name].some((v, i) => v !== c[name][i])));
   });
 }
+
+test('a released engine is reused by the next Engine.create and trains bit-identically to a fresh one, leftovers in its memory notwithstanding', () => {
+  const fresh = train('lstm', 42, undefined, Engine.create());
+  const used = Engine.create();
+  train('gru', 7, undefined, used); // fills its memory with another model's parameters and activations
+  const grown = used.memory.buffer.byteLength;
+  used.release();
+  const reused = Engine.create();
+  assert.equal(reused, used, 'Engine.create hands out the released engine');
+  assert.equal(reused.bytesInUse, 0);
+  const again = train('lstm', 42, undefined, reused);
+  assert.equal(reused.memory.buffer.byteLength, grown, 'no new memory was allocated');
+  for (const name of Object.keys(fresh)) assert.deepEqual(again[name], fresh[name], name);
+  reused.release();
+  reused.release();
+  assert.notEqual(Engine.create(), Engine.create(), 'releasing twice does not hand the same engine out twice');
+});
 
 test('Rng state survives a JSON round trip and continues the identical stream', () => {
   const rng = new Rng(9);
