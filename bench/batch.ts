@@ -18,9 +18,13 @@ import { WorkerPool } from '../src/batch/index.js';
 import { fixtureKind, syntheticSeries } from '../test/batch/fixture-jobs.js';
 import { ASHARE_DIR } from '../test/helpers/env.js';
 
-const { runLocalBatch, trainKind, batchConfig } = (await import('../dist/batch/index.js')) as typeof import('../src/batch/index.js');
-const { importCsvFiles, migrate, openDatabase } = (await import('../dist/data/index.js')) as typeof import('../src/data/index.js');
-const { resolveTrainConfig } = (await import('../dist/training/index.js')) as typeof import('../src/training/index.js');
+/** The compiled module with the types of its source (a computed URL, so typechecking does not need dist/). */
+async function compiled<T>(module: string): Promise<T> {
+  return (await import(new URL(`../dist/${module}/index.js`, import.meta.url).href)) as T;
+}
+const { runLocalBatch, trainKind, batchConfig } = await compiled<typeof import('../src/batch/index.js')>('batch');
+const { importCsvFiles, migrate, openDatabase } = await compiled<typeof import('../src/data/index.js')>('data');
+const { resolveTrainConfig } = await compiled<typeof import('../src/training/index.js')>('training');
 
 /** Linux PSI: the share of the last 10 s in which some runnable task waited for a CPU (other load on the machine). */
 function cpuPressure(): string {
