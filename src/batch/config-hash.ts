@@ -15,6 +15,11 @@ export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
 }
 
+/** The config_hash of a batch, queue or train run: the model type with the batch config (no symbol, output or database). */
+export function jobConfigHash(modelType: string, config: unknown): string {
+  return configHash({ model: modelType, config });
+}
+
 /** The deterministic BullMQ job id of (symbol, config): enqueueing the same pair twice adds one job. */
 export function jobIdFor(symbol: string, hash: string): string {
   return `${symbol}-${hash}`;

@@ -12,7 +12,7 @@ import type { IsoDate, KlineSeries } from '../data/types.js';
 import { readRun } from '../training/run-store.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { configHash } from './config-hash.js';
+import { jobConfigHash } from './config-hash.js';
 import type { JobKind, JobOutput } from './job.js';
 import { WorkerPool } from './pool.js';
 import {
@@ -156,7 +156,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   const batchDir = resolve(options.batchDir);
   const runsDir = join(batchDir, RUNS_DIR);
   const { kind, config } = options;
-  const hash = configHash({ model: kind.modelType, config });
+  const hash = jobConfigHash(kind.modelType, config);
   const symbols = await resolveSymbols(options.handle, options.symbols, options.stockType, options.limit);
   const progress = openProgress(batchDir, kind, config, hash, Boolean(options.resume));
 

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import { UserError } from '../util/errors.js';
-import { configHash, jobIdFor } from './config-hash.js';
+import { jobConfigHash, jobIdFor } from './config-hash.js';
 import type { JobKind, JobMetrics, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
 import { findCompleted, localEntry, registerRun } from './registry.js';
@@ -101,7 +101,7 @@ export interface EnqueueResult {
 
 /** One job per symbol; a (symbol, config) already in the queue, waiting or finished, is not added again. */
 export async function enqueueTraining(target: QueueTarget, kind: Pick<JobKind, 'modelType'>, config: unknown, symbols: string[], options: EnqueueOptions = {}): Promise<EnqueueResult> {
-  const hash = configHash({ model: kind.modelType, config });
+  const hash = jobConfigHash(kind.modelType, config);
   const queue = openQueue(target);
   try {
     await ensureReachable(queue, target.url);

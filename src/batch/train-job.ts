@@ -2,12 +2,16 @@
  * The real batch job: one stock trained end to end by the training module (runTraining), inside a pool
  * thread. The thread's first run loads the engine's wasm module, so every thread has its own engine.
  */
+import { resolve } from 'node:path';
+import type { DatabaseHandle } from '../data/db/connection.js';
 import type { KlineSeries } from '../data/types.js';
 import { warmupOf } from '../features/index.js';
 import type { TrainConfig } from '../training/config.js';
-import { runTraining } from '../training/train-run.js';
+import { readRunConfig, runTraining, type TrainingReport } from '../training/train-run.js';
 import { UserError } from '../util/errors.js';
+import { jobConfigHash } from './config-hash.js';
 import type { JobInput, JobKind, JobMetrics, JobOutput } from './job.js';
+import { localEntry, registerRun } from './registry.js';
 
 /** The part of a TrainConfig that defines a batch's models: no symbol, no output folder, no data source URL. */
 export function batchConfig(config: TrainConfig): TrainConfig {
@@ -39,14 +43,41 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
       ],
     });
     if (report.status !== 'completed') throw new Error(`training of ${series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`);
-    const metrics: JobMetrics = { best_val_loss: report.bestValLoss, epochs: report.epochsTrained };
-    for (const [k, v] of Object.entries(report.test ?? {})) if (typeof v === 'number' || v === null) metrics[k] = v;
-    return { status: 'completed', runName: report.runName, path: report.runDir, modelType: config.model.modelType, metrics };
+    return { status: 'completed', runName: report.runName, path: report.runDir, modelType: config.model.modelType, metrics: reportMetrics(report) };
   } catch (err) {
     // The dataset builder refuses a too-short history before any run folder exists: that is a skip, not a failure.
     if (err instanceof UserError && err.code === 'too_short') return { status: 'skipped', reason: err.message };
     throw err;
   }
+}
+
+/** What the registry and the batch summary keep of a training run: best validation loss, epochs and the test metrics. */
+export function reportMetrics(report: TrainingReport): JobMetrics {
+  const metrics: JobMetrics = { best_val_loss: report.bestValLoss, epochs: report.epochsTrained };
+  for (const [k, v] of Object.entries(report.test ?? {})) if (typeof v === 'number' || v === null) metrics[k] = v;
+  return metrics;
+}
+
+/**
+ * Registers a completed `klinecast train` run like a batch run: its config hash is that of the same config in a
+ * batch (no symbol, output folder or database), so a queue job for the same stock and config finds it as done.
+ */
+export async function registerTrainingRun(handle: DatabaseHandle, report: TrainingReport): Promise<void> {
+  if (report.status !== 'completed') throw new Error(`run ${report.runName} is ${report.status}; only completed runs are registered`);
+  const { config } = readRunConfig(report.runDir);
+  await registerRun(
+    handle.db,
+    handle.dialect,
+    localEntry({
+      runName: report.runName,
+      symbol: config.data.symbol,
+      modelType: config.model.modelType,
+      configHash: jobConfigHash(config.model.modelType, batchConfig(config)),
+      status: 'completed',
+      metrics: reportMetrics(report),
+      path: resolve(report.runDir),
+    }),
+  );
 }
 
 const TRAIN_JOB_MODULE = new URL(import.meta.url.endsWith('.ts') ? './train-job.ts' : './train-job.js', import.meta.url).href;

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WorkerPool, trainKind } from '../batch/index.js';
+import { WorkerPool, batchConfig, jobConfigHash, localEntry, registerRun, trainKind } from '../batch/index.js';
 import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
 import type { TrainConfig } from '../training/config.js';
 import { defaultRunName, runDirFor } from '../training/index.js';
@@ -34,6 +34,7 @@ const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 export class LocalTrainingJobs implements TrainingJobs {
   private readonly entries = new Map<string, Entry>();
   private readonly waiting: string[] = [];
+  private readonly database: DatabaseHandle;
   private readonly loader: StockDataLoader;
   private readonly threads: number;
   private readonly keepFinished: number;
@@ -42,6 +43,7 @@ export class LocalTrainingJobs implements TrainingJobs {
   private closed = false;
 
   constructor(options: LocalTrainingJobsOptions) {
+    this.database = options.database;
     this.loader = new StockDataLoader(options.database);
     this.threads = Math.max(1, options.threads ?? 1);
     this.keepFinished = options.keepFinished ?? 1000;
@@ -134,6 +136,9 @@ export class LocalTrainingJobs implements TrainingJobs {
       });
       if (output.status === 'completed') {
         job.run_name = output.runName;
+        // Like batch and worker runs, so the registry lists every model wherever it was trained (serve migrates the table).
+        const { db, dialect } = this.database;
+        await registerRun(db, dialect, localEntry({ runName: output.runName, symbol: series.symbol, modelType: kind.modelType, configHash: jobConfigHash(kind.modelType, batchConfig(config)), status: 'completed', metrics: output.metrics, path: output.path }));
         this.finish(entry, 'completed', null);
       } else this.finish(entry, 'failed', output.reason);
     } catch (err) {

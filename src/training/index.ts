@@ -35,7 +35,7 @@ export { TrainConfigSchema, TrainingSchema, TrainModelSchema, SchedulerSchema, m
 export type { SchedulerConfig, TrainConfig, TrainConfigInput, TrainingConfig } from './config.js';
 export { Trainer, evaluateScaled } from './trainer.js';
 export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, TrainerOptions } from './trainer.js';
-export { evaluateRun, loadTrainingSeries, readRunConfig, runTraining } from './train-run.js';
+export { databaseOfRun, evaluateRun, loadTrainingSeries, readRunConfig, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
 export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';

@@ -142,6 +142,11 @@ function savedDatabaseUrl(config: TrainConfig): string | undefined {
   throw new UserError(`this run read its bars from ${recorded}, whose password is not saved; pass --database with that URL`, 'bad_input');
 }
 
+/** The database a run read its bars from (where its registry row belongs), as far as it can be known without --database. */
+export function databaseOfRun(runDir: string): string {
+  return savedDatabaseUrl(readRunConfig(runDir).config) ?? resolveDatabaseUrl();
+}
+
 /**
  * The bars a saved run was trained on: its recorded range from the database. Resume needs identical data; a
  * different row count means the database changed and is refused.

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { localEntry, registerRun } from '../../src/batch/index.js';
 import { RedisPredictionCache, cacheKey } from '../../src/server/index.js';
 import { mysql, redis } from '../helpers/env.js';
 import {
@@ -148,6 +149,25 @@ describe('HTTP API', { skip }, () => {
     assertError(await call(`${base}/api/v1/runs?sort=vibes`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/runs?model=rnn`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/runs?limit=-1`), 400, 'validation_error');
+  });
+
+  test('GET /api/v1/registry lists the model registry of every machine, filtered, and refuses bad filters', async () => {
+    const entry = (runName: string, symbol: string, host: string, mae: number, createdAt: string) =>
+      localEntry({ runName, symbol, modelType: 'lstm', configHash: '0123456789abcdef', status: 'completed', metrics: { mae }, path: `/data/runs/${runName}`, createdAt, finishedAt: createdAt });
+    await registerRun(db.handle.db, db.handle.dialect, { ...entry('600519_lstm_a', '600519', 'gpu-box', 1.5, '2026-01-02 10:00:00'), host: 'gpu-box' });
+    await registerRun(db.handle.db, db.handle.dialect, { ...entry('000001_lstm_b', '000001', 'laptop', 0.2, '2026-01-03 10:00:00'), host: 'laptop' });
+    const all = await call(`${base}/api/v1/registry`);
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.deepEqual(all.body.items.map((r: any) => r.run_name), ['000001_lstm_b', '600519_lstm_a'], 'newest first');
+    assert.deepEqual(all.body.items[1], {
+      run_name: '600519_lstm_a', symbol: '600519', model_type: 'lstm', config_hash: '0123456789abcdef', status: 'completed', metrics: { mae: 1.5 },
+      host: 'gpu-box', path: '/data/runs/600519_lstm_a', created_at: '2026-01-02 10:00:00', finished_at: '2026-01-02 10:00:00',
+    });
+    const one = await call(`${base}/api/v1/registry?host=laptop`);
+    assert.deepEqual(one.body.items.map((r: any) => r.run_name), ['000001_lstm_b']);
+    assert.deepEqual((await call(`${base}/api/v1/registry?symbol=600519&limit=1`)).body.items.map((r: any) => r.run_name), ['600519_lstm_a']);
+    assertError(await call(`${base}/api/v1/registry?config_hash=xyz`), 400, 'validation_error');
+    assertError(await call(`${base}/api/v1/registry?status=running`), 400, 'validation_error');
   });
 
   test('GET /api/v1/runs/:name, /metrics and /predictions read the run folder', async () => {
@@ -332,7 +352,7 @@ describe('HTTP API', { skip }, () => {
     const spec = await call(`${base}/docs/json`);
     assert.equal(spec.status, 200);
     const paths = Object.keys(spec.body.paths);
-    for (const p of ['/health', '/api/v1/stocks', '/api/v1/stocks/{symbol}/kline', '/api/v1/stocks/{symbol}/info', '/api/v1/predict', '/api/v1/runs', '/api/v1/runs/{name}', '/api/v1/runs/{name}/metrics', '/api/v1/runs/{name}/predictions', '/api/v1/training', '/api/v1/training/{id}']) {
+    for (const p of ['/health', '/api/v1/stocks', '/api/v1/stocks/{symbol}/kline', '/api/v1/stocks/{symbol}/info', '/api/v1/predict', '/api/v1/runs', '/api/v1/runs/{name}', '/api/v1/runs/{name}/metrics', '/api/v1/runs/{name}/predictions', '/api/v1/registry', '/api/v1/training', '/api/v1/training/{id}']) {
       assert.ok(paths.includes(p), `${p} missing from ${paths.join(', ')}`);
     }
     assert.ok(!JSON.stringify(spec.body).includes('x-zod-id'));

@@ -77,6 +77,12 @@ describe('training jobs on worker threads', { skip }, () => {
     const metrics = await call(`${server.url}/api/v1/runs/${done.run_name}/metrics`);
     assert.equal(new Set(metrics.body.history.map((r: any) => r.epoch)).size, 2);
     assert.equal((await call(`${server.url}/api/v1/runs/job_waiting`)).status, 404, 'the cancelled job never made a run');
+    const registry = await call(`${server.url}/api/v1/registry?symbol=${symbol}`);
+    assert.deepEqual(
+      registry.body.items.map((r: any) => [r.run_name, r.model_type, r.status, r.path]),
+      [['job_gru', 'gru', 'completed', join(fx.outputDir, 'job_gru')]],
+      'the completed run, and only it, is registered',
+    );
   });
 
   test('cancelling a running job stops its trainer after a step: the job ends cancelled, the run interrupted with a checkpoint', async () => {

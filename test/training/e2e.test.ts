@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { sql } from 'kysely';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { batchConfig, jobConfigHash, listRegistry } from '../../src/batch/index.js';
 import { generateDemoMarket, importCsvFiles, StockDataLoader, writeDemoMarket } from '../../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
 import { buildDataset } from '../../src/features/index.js';
@@ -79,6 +81,15 @@ forEachDialect(
     const dir = report.runDir;
     assert.match(report.runName, new RegExp(`^${symbol}_lstm_\\d{8}_\\d{6}$`));
 
+    // registered in the database's model registry, with the config hash a batch of the same config would have
+    assert.match(run.stderr, new RegExp(`registered ${report.runName} in the model registry`));
+    const [registered] = await listRegistry(tdb.handle.db, { symbol });
+    assert.equal(registered.runName, report.runName);
+    assert.equal(registered.status, 'completed');
+    assert.equal(registered.path, resolve(dir));
+    assert.equal(registered.metrics?.mae, report.test.mae);
+    assert.equal(registered.configHash, jobConfigHash('lstm', batchConfig(readRunConfig(dir).config)));
+
     const files = listFiles(dir).map((f) => f.path);
     const checkpoints = files.filter((f) => /^checkpoints\/checkpoint-\d+\/trainer_state\.json$/.test(f)).map((f) => f.split('/')[1]);
     assert.ok(checkpoints.length >= 2 && checkpoints.length <= 3, `checkpoints ${checkpoints}`);
@@ -135,15 +146,17 @@ forEachDialect(
 );
 
 forEachDialect(
-  'a real stock (000001) trains from the database and the summary shows skill against persistence',
+  'a real stock (000001) trains from the database and the summary shows skill against persistence; a database without the registry table costs a warning, not the run',
   async (tdb) => {
     await importCsvFiles(tdb.handle, [join(ASHARE_DIR, '000001.csv')]);
+    await sql`DROP TABLE model_registry`.execute(tdb.handle.db);
     const run = cli(['train', '--database', tdb.url, '--symbol', '000001', '--start', '2015-01-01', '--output-dir', join(tdb.dir, 'out'), ...TINY, '--model', 'gru']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^run +000001_gru_\d{8}_\d{6} \(completed/m);
     assert.match(run.stdout, /^persistence +\d+\.\d+/m);
     assert.match(run.stdout, /^skill vs persistence: -?\d+\.\d+%/m);
     assert.match(run.stdout, /parameters, [\d.]+ KB \(model\.safetensors\)/);
+    assert.match(run.stderr, /warning: 000001_gru_\d{8}_\d{6} is saved but not registered in the model registry of .*klinecast db migrate/);
   },
   { timeout: 240_000 },
 );

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
+import { databaseOfRun, evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { formatDuration, printJson, printTable, type Cell } from '../output.js';
 import { formatBytes } from './runs.js';
 
@@ -132,6 +132,24 @@ interface TrainOptions extends Record<string, unknown> {
   database?: string;
   json?: boolean;
   progress?: boolean;
+  register?: boolean;
+}
+
+/**
+ * Records a completed run in the database's model registry, where batch and worker runs are too. The model is
+ * already saved, so a database without the registry table costs a warning, not the run.
+ */
+async function registerCompletedRun(report: TrainingReport, database: string | undefined): Promise<void> {
+  const [{ registerTrainingRun }, { withDatabase, maskUrl }] = await Promise.all([import('../../batch/index.js'), import('../../data/index.js')]);
+  let where = 'the database';
+  try {
+    const url = database ?? databaseOfRun(report.runDir);
+    where = maskUrl(url);
+    await withDatabase(url, (handle) => registerTrainingRun(handle, report));
+    console.error(`registered ${report.runName} in the model registry of ${where}`);
+  } catch (err) {
+    console.error(`warning: ${report.runName} is saved but not registered in the model registry of ${where}: ${(err as Error).message} (\`klinecast db migrate\` creates the table)`);
+  }
 }
 
 export function register(program: Command): void {
@@ -142,7 +160,8 @@ export function register(program: Command): void {
     .option('--resume <run>', 'continue out/<run> from its newest checkpoint (uses the run\'s saved config)')
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .option('--json', 'print the summary as JSON')
-    .option('--no-progress', 'no progress line on stderr');
+    .option('--no-progress', 'no progress line on stderr')
+    .option('--no-register', "don't record the completed run in the database's model registry");
   for (const f of FLAGS) train.option(`--${f.flag} <${f.kind === 'string' ? 'value' : f.kind}>`, f.help);
   train.action(async (opts: TrainOptions) => {
     let report: TrainingReport;
@@ -163,6 +182,7 @@ export function register(program: Command): void {
       if (!config.data.symbol) throw new UserError('--symbol is required (a 6-digit code such as 600519), or data.symbol in --config');
       report = await runTraining({ config, databaseUrl: opts.database, progress: opts.progress !== false, handleSignals: true });
     }
+    if (report.status === 'completed' && opts.register !== false) await registerCompletedRun(report, opts.database);
     if (opts.json) printJson(report);
     else printReport(report);
     // 130 = "terminated by Ctrl-C", as shells report it; the checkpoint is written.

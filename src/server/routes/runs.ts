@@ -12,6 +12,7 @@ import {
   sortRuns,
   type RunInfo,
 } from '../../training/index.js';
+import { listRegistry } from '../../batch/registry.js';
 import { readJson } from '../../training/run-store.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
@@ -39,6 +40,18 @@ const RunsQuery = z
     sort: z.enum(RUN_METRICS).default('created'),
     order: z.enum(['asc', 'desc']).optional(),
     limit: queryInt(1, 10_000).optional(),
+  })
+  .strict();
+
+/** Filters of `klinecast runs list --registry`, plus host and config hash. */
+const RegistryQuery = z
+  .object({
+    symbol: symbolField.optional(),
+    model: z.enum(['lstm', 'gru', 'transformer']).optional(),
+    status: z.enum(['completed', 'failed']).optional(),
+    host: z.string().min(1).max(255).optional(),
+    config_hash: z.string().regex(/^[0-9a-f]{16}$/, 'config_hash is 16 lowercase hex digits').optional(),
+    limit: queryInt(1, 10_000).default(1000),
   })
   .strict();
 
@@ -84,6 +97,32 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
     if (q.limit !== undefined) runs = runs.slice(0, q.limit);
     return { items: runs.map(runJson), total };
   });
+
+  // The registry is the database's record of runs from every machine (batch, worker and train); unlike /runs it
+  // is not limited to this server's output folder, so paths are given with the host that wrote them.
+  app.get(
+    '/api/v1/registry',
+    { schema: routeSchema({ querystring: RegistryQuery, summary: 'The model registry: completed runs from every machine, newest first', tags: ['runs'] }) },
+    async (request) => {
+      const q = request.query as z.output<typeof RegistryQuery>;
+      const entries = await listRegistry(ctx.database.db, { symbol: q.symbol, modelType: q.model, status: q.status ? [q.status] : undefined, host: q.host, configHash: q.config_hash, limit: q.limit });
+      return {
+        items: entries.map((e) => ({
+          run_name: e.runName,
+          symbol: e.symbol,
+          model_type: e.modelType,
+          config_hash: e.configHash,
+          status: e.status,
+          metrics: e.metrics,
+          host: e.host,
+          path: e.path,
+          created_at: e.createdAt,
+          finished_at: e.finishedAt,
+        })),
+        total: entries.length,
+      };
+    },
+  );
 
   app.get('/api/v1/runs/:name', { schema: routeSchema({ params: RunParams, summary: 'One run: status, config, model config, training args, test results, files', tags: ['runs'] }) }, async (request) => {
     const { name } = request.params as z.output<typeof RunParams>;
