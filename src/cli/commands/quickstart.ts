@@ -13,6 +13,7 @@ import {
   writeDemoMarket,
   type DatabaseHandle,
 } from '../../data/index.js';
+import { registerTrainingRun } from '../../batch/train-job.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, printJson, printTable } from '../output.js';
@@ -76,7 +77,7 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
     },
     {
       name: 'train',
-      async run({ options, results, say }) {
+      async run({ handle, options, results, say }) {
         // The stock with the longest history, and a short config: done in seconds on the demo market.
         const { perStock } = results.summary as Awaited<ReturnType<typeof summariseDatabase>>;
         const symbol = [...perStock].sort((a, b) => b.bars - a.bars)[0]?.symbol;
@@ -92,7 +93,8 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         say(`\ntraining a small LSTM on ${symbol} (seq 30, hidden 32, ≤ 8 epochs; \`klinecast train --symbol ${symbol}\` runs the full seed defaults)`);
         const report = await runTraining({ config, databaseUrl: options.database, progress: true, handleSignals: true });
         if (report.status !== 'completed') throw new UserError(`training ${report.status}; resume it with: klinecast train --resume ${report.runDir}`);
-        say(`run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters`);
+        await registerTrainingRun(handle, report);
+        say(`run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters; registered in the model registry`);
         return report;
       },
     },

@@ -140,7 +140,7 @@ interface TrainOptions extends Record<string, unknown> {
  * already saved, so a database without the registry table costs a warning, not the run.
  */
 async function registerCompletedRun(report: TrainingReport, database: string | undefined): Promise<void> {
-  const [{ registerTrainingRun }, { withDatabase, maskUrl }] = await Promise.all([import('../../batch/index.js'), import('../../data/index.js')]);
+  const [{ registerTrainingRun }, { withDatabase, maskUrl }] = await Promise.all([import('../../batch/train-job.js'), import('../../data/index.js')]);
   let where = 'the database';
   try {
     const url = database ?? databaseOfRun(report.runDir);
