@@ -20,7 +20,7 @@ function st(p: usize, v: v128, vector: bool): void {
 
 // @ts-ignore: decorator
 @inline
-function lstmForwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, h: usize, hb: usize, g0: usize, s0: usize): void {
+function lstmForwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, tc: usize, h: usize, hb: usize, g0: usize, s0: usize): void {
   const gi = vsigmoid(ld(g0 + o, vector));
   const gf = vsigmoid(ld(g0 + hb + o, vector));
   const gg = vtanh(ld(g0 + 2 * hb + o, vector));
@@ -30,37 +30,40 @@ function lstmForwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, h: usi
   st(g0 + hb + o, gf, vector);
   st(g0 + 2 * hb + o, gg, vector);
   st(g0 + 3 * hb + o, go, vector);
+  const tcv = vtanh(cv);
   st(c + s0 + o, cv, vector);
-  st(h + s0 + o, f32x4.mul(go, vtanh(cv)), vector);
+  st(tc + s0 + o, tcv, vector);
+  st(h + s0 + o, f32x4.mul(go, tcv), vector);
 }
 
 /**
  * LSTM step forward. `gates` holds the pre-activations [B, 4H] (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, order i,f,g,o)
  * and is overwritten with the activations σ(i), σ(f), tanh(g), σ(o) that backward needs.
- * c = f⊙cPrev + i⊙g, h = o⊙tanh(c).
+ * c = f⊙cPrev + i⊙g, h = o⊙tanh(c); tanh(c) is also written to `tc` [B, H], so backward reuses it instead of
+ * evaluating tanh a second time.
  */
-export function lstm_cell_fwd(B: i32, H: i32, gates: usize, cPrev: usize, c: usize, h: usize): void {
+export function lstm_cell_fwd(B: i32, H: i32, gates: usize, cPrev: usize, c: usize, tc: usize, h: usize): void {
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const g0 = gates + <usize>b * hb * 4;
     const s0 = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) lstmForwardLanes(true, <usize>j << 2, cPrev, c, h, hb, g0, s0);
-    for (; j < H; j++) lstmForwardLanes(false, <usize>j << 2, cPrev, c, h, hb, g0, s0);
+    for (; j + 4 <= H; j += 4) lstmForwardLanes(true, <usize>j << 2, cPrev, c, tc, h, hb, g0, s0);
+    for (; j < H; j++) lstmForwardLanes(false, <usize>j << 2, cPrev, c, tc, h, hb, g0, s0);
   }
 }
 
 // @ts-ignore: decorator
 @inline
-function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, dh: usize, dc: usize, hb: usize, one: v128, g0: usize, d0: usize, s0: usize): void {
+function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, hb: usize, one: v128, g0: usize, d0: usize, s0: usize): void {
   const gi = ld(g0 + o, vector);
   const gf = ld(g0 + hb + o, vector);
   const gg = ld(g0 + 2 * hb + o, vector);
   const go = ld(g0 + 3 * hb + o, vector);
-  const tc = vtanh(ld(c + s0 + o, vector));
+  const tcv = ld(tc + s0 + o, vector);
   const dhv = ld(dh + s0 + o, vector);
-  const dcv = f32x4.add(ld(dc + s0 + o, vector), f32x4.mul(f32x4.mul(dhv, go), f32x4.sub(one, f32x4.mul(tc, tc))));
-  const dOut = f32x4.mul(dhv, tc);
+  const dcv = f32x4.add(ld(dc + s0 + o, vector), f32x4.mul(f32x4.mul(dhv, go), f32x4.sub(one, f32x4.mul(tcv, tcv))));
+  const dOut = f32x4.mul(dhv, tcv);
   const dIn = f32x4.mul(dcv, gg);
   const dG = f32x4.mul(dcv, gi);
   const dF = f32x4.mul(dcv, ld(cPrev + s0 + o, vector));
@@ -72,11 +75,12 @@ function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, dh: u
 }
 
 /**
- * LSTM step backward. In: `acts` (the activations lstm_cell_fwd left in `gates`), cPrev, c, dh (the whole gradient
+ * LSTM step backward. In: `acts` (the activations lstm_cell_fwd left in `gates`), cPrev, tc = tanh(c) (written by
+ * lstm_cell_fwd), dh (the whole gradient
  * reaching h_t: from above plus from step t+1), dc (gradient reaching c_t from step t+1).
  * Out: dgates [B, 4H] = gradients of the gate pre-activations; dc is overwritten with the gradient reaching c_{t−1}.
  */
-export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dgates: usize): void {
+export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dgates: usize): void {
   const hb = <usize>H << 2;
   const one = f32x4.splat(1);
   for (let b = 0; b < B; b++) {
@@ -84,8 +88,8 @@ export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, c: usiz
     const d0 = dgates + <usize>b * hb * 4;
     const s0 = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) lstmBackwardLanes(true, <usize>j << 2, cPrev, c, dh, dc, hb, one, g0, d0, s0);
-    for (; j < H; j++) lstmBackwardLanes(false, <usize>j << 2, cPrev, c, dh, dc, hb, one, g0, d0, s0);
+    for (; j + 4 <= H; j += 4) lstmBackwardLanes(true, <usize>j << 2, cPrev, tc, dh, dc, hb, one, g0, d0, s0);
+    for (; j < H; j++) lstmBackwardLanes(false, <usize>j << 2, cPrev, tc, dh, dc, hb, one, g0, d0, s0);
   }
 }
 

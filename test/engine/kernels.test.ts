@@ -173,12 +173,12 @@ test('LSTM cell forward matches float64 and its backward matches finite differen
   engine.resetArena();
   const B = 2, H = 6;
   const pre = random(B * 4 * H, 2), cPrev = random(B * H), gh = random(B * H), gc = random(B * H);
-  const pg = put(pre), pc0 = put(cPrev), pc = engine.alloc(B * H), ph = engine.alloc(B * H);
-  k.lstm_cell_fwd(B, H, pg, pc0, pc, ph);
-  const c = get(pc, B * H), h = get(ph, B * H);
+  const pg = put(pre), pc0 = put(cPrev), pc = engine.alloc(B * H), ptc = engine.alloc(B * H), ph = engine.alloc(B * H);
+  k.lstm_cell_fwd(B, H, pg, pc0, pc, ptc, ph);
+  const c = get(pc, B * H), tc = get(ptc, B * H), h = get(ph, B * H);
   // backward of L = Σ h⊙gh + Σ c⊙gc: dh = gh, and dc (from "step t+1") = gc
   const pdh = put(gh), pdc = put(gc), pdg = engine.alloc(B * 4 * H);
-  k.lstm_cell_bwd(B, H, pg, pc0, pc, pdh, pdc, pdg);
+  k.lstm_cell_bwd(B, H, pg, pc0, ptc, pdh, pdc, pdg);
   const dPre = get(pdg, B * 4 * H), dcPrev = get(pdc, B * H);
   for (let b = 0; b < B; b++) {
     const rowPre = Array.from(pre.subarray(b * 4 * H, (b + 1) * 4 * H));
@@ -186,6 +186,7 @@ test('LSTM cell forward matches float64 and its backward matches finite differen
     const [cRef, hRef] = lstmRef(rowPre, rowC, H);
     for (let j = 0; j < H; j++) {
       assert.ok(Math.abs(c[b * H + j] - cRef[j]) < 1e-6 && Math.abs(h[b * H + j] - hRef[j]) < 1e-6);
+      assert.ok(Math.abs(tc[b * H + j] - Math.tanh(cRef[j])) < 1e-6);
     }
     const L = (p: number[], cp: number[]) => {
       const [cc, hh] = lstmRef(p, cp, H);

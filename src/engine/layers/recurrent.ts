@@ -25,6 +25,8 @@ interface LayerCache {
   gates: Tensor;
   /** LSTM: c_{-1}..c_{T-1} [T+1, B, H]; GRU: hidden pre-activations h·W_hhᵀ + b_hh [T, B, 3H] */
   aux: Tensor;
+  /** LSTM: tanh(c_0)..tanh(c_{T-1}) [T, B, H], kept so backward does not evaluate tanh again; GRU: unused */
+  tanhC: Tensor | undefined;
   /** inverted-dropout mask applied to this layer's input (layers ≥ 1 in training) */
   mask: Tensor | undefined;
 }
@@ -190,6 +192,7 @@ export class Recurrent implements Layer {
     k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 1, gates.ptr, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
     const cs = Tensor.scratch(e, [T + 1, B, H]);
+    const tanhC = Tensor.scratch(e, [T, B, H]);
     k.fill(hs.ptr, B * H, 0);
     k.fill(cs.ptr, B * H, 0);
     const whh = this.packRecurrentWeight(p, 'forward');
@@ -198,9 +201,9 @@ export class Recurrent implements Layer {
     for (let t = 0; t < T; t++) {
       const g = gates.ptr + t * stepG;
       if (t > 0) k.gemm_nn_packed(B, G, H, 1, hs.ptr + t * stepH, H, whh, 1, g, G);
-      k.lstm_cell_fwd(B, H, g, cs.ptr + t * stepH, cs.ptr + (t + 1) * stepH, hs.ptr + (t + 1) * stepH);
+      k.lstm_cell_fwd(B, H, g, cs.ptr + t * stepH, cs.ptr + (t + 1) * stepH, tanhC.ptr + t * stepH, hs.ptr + (t + 1) * stepH);
     }
-    return { input, hs, gates, aux: cs, mask: undefined };
+    return { input, hs, gates, aux: cs, tanhC, mask: undefined };
   }
 
   private lstmBackward(l: number, c: LayerCache, dOut: Tensor, B: number, T: number, needInput: boolean): Tensor | undefined {
@@ -215,9 +218,11 @@ export class Recurrent implements Layer {
     const whh = this.packRecurrentWeight(p, 'backward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
+    if (!c.tanhC) throw new Error('lstm: forward did not keep tanh(c)');
+    const tanhC = c.tanhC.ptr;
     for (let t = T - 1; t >= 0; t--) {
       const dg = dGates.ptr + t * stepG;
-      k.lstm_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepH, c.aux.ptr + (t + 1) * stepH, dOut.ptr + t * stepH, dc, dg);
+      k.lstm_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepH, tanhC + t * stepH, dOut.ptr + t * stepH, dc, dg);
       if (t > 0) k.gemm_nn_packed(B, H, G, 1, dg, G, whh, 1, dOut.ptr + (t - 1) * stepH, H);
     }
     return this.accumulateWeightGrads(p, c, dGates, dGates, B, T, G, inSize, needInput);
@@ -244,7 +249,7 @@ export class Recurrent implements Layer {
       if (t > 0) k.gemm_nn_packed(B, G, H, 1, hs.ptr + t * stepH, H, whh, 1, gh.ptr + t * stepG, G);
       k.gru_cell_fwd(B, H, gi.ptr + t * stepG, gh.ptr + t * stepG, hs.ptr + t * stepH, hs.ptr + (t + 1) * stepH);
     }
-    return { input, hs, gates: gi, aux: gh, mask: undefined };
+    return { input, hs, gates: gi, aux: gh, tanhC: undefined, mask: undefined };
   }
 
   private gruBackward(l: number, c: LayerCache, dOut: Tensor, B: number, T: number, needInput: boolean): Tensor | undefined {
