@@ -6,8 +6,10 @@ export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary,
 export { PROGRESS_FILE, RUNS_DIR, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
 export { findCompleted, listRegistry, localEntry, registerRun, registryTime, type RegistryEntry, type RegistryFilter, type RegistryStatus } from './registry.js';
 export {
+  CANCELLED_REASON,
   DEFAULT_QUEUE_PREFIX,
   QUEUE_NAME,
+  cancelKey,
   enqueueTraining,
   queueStatus,
   queuedJob,

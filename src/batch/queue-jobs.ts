@@ -6,7 +6,7 @@
 import type { Job } from 'bullmq';
 import type { TrainConfig } from '../training/config.js';
 import { UserError } from '../util/errors.js';
-import { enqueueTraining, openQueue, type JobProgress, type QueueTarget, type TrainJobData, type TrainJobResult } from './queue.js';
+import { CANCELLED_REASON, CANCEL_REQUEST_TTL_S, cancelKey, enqueueTraining, openQueue, type JobProgress, type QueueTarget, type TrainJobData, type TrainJobResult } from './queue.js';
 import { batchConfig } from './train-job.js';
 
 export type QueuedTrainingState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -27,7 +27,10 @@ export interface QueuedTrainingJob {
 export interface QueueTrainingJobs {
   start(config: TrainConfig): Promise<QueuedTrainingJob>;
   get(id: string): Promise<QueuedTrainingJob | null>;
-  /** Removes a job that has not started; a running job cannot be stopped from here and is returned as it is. */
+  /**
+   * Removes a job that has not started. A running job is asked to stop: the worker training it aborts after the
+   * current step (last checkpoint kept) and the job then reads as cancelled; until then it stays running.
+   */
   cancel(id: string): Promise<QueuedTrainingJob | null>;
   /** closes the Redis connection (server shutdown) */
   close(): Promise<void>;
@@ -40,7 +43,17 @@ async function describe(job: Job<TrainJobData, TrainJobResult>): Promise<QueuedT
   const p = job.progress as JobProgress | number | undefined;
   const result = job.returnvalue ?? null;
   const mapped: QueuedTrainingState =
-    state === 'active' ? 'running' : state === 'completed' ? (result?.status === 'skipped' ? 'failed' : 'completed') : state === 'failed' ? 'failed' : 'queued';
+    state === 'active'
+      ? 'running'
+      : state === 'completed'
+        ? result?.status === 'skipped'
+          ? 'failed'
+          : 'completed'
+        : state === 'failed'
+          ? job.failedReason?.startsWith(CANCELLED_REASON)
+            ? 'cancelled'
+            : 'failed'
+          : 'queued';
   return {
     id: String(job.id),
     state: mapped,
@@ -83,6 +96,10 @@ export function queueTrainingJobs(target: QueueTarget): QueueTrainingJobs {
         const before = await describe(job);
         await job.remove();
         return { ...before, state: 'cancelled', finished_at: new Date().toISOString() };
+      }
+      if (state === 'active') {
+        const redis = await queue.client;
+        await redis.set(cancelKey(target, id), '1', { EX: CANCEL_REQUEST_TTL_S });
       }
       return describe(job);
     },

@@ -6,14 +6,14 @@
  * Failure handling is BullMQ's: attempts with exponential backoff for failing jobs; a worker that dies stops
  * renewing its job's lock, and after lockDuration another worker's stalled check moves the job back to wait.
  */
-import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import { UserError } from '../util/errors.js';
 import { jobConfigHash, jobIdFor } from './config-hash.js';
-import type { JobKind, JobMetrics, ProgressDetail } from './job.js';
+import type { JobKind, JobMetrics, JobOutput, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
 import { findCompleted, localEntry, registerRun } from './registry.js';
 
@@ -65,6 +65,21 @@ function connection(url: string) {
     retryStrategy: (times: number) => Math.min(times * 500, 5000),
   };
 }
+
+/** How a job cancelled while it trained ends: failed with this reason (no retries), which readers map to 'cancelled'. */
+export const CANCELLED_REASON = 'cancelled by request';
+
+/**
+ * The Redis key that asks the workers to stop a running job. BullMQ cannot cancel an active job, so the API sets
+ * this key and the worker training the job polls it, aborting the training as Ctrl-C does (last checkpoint kept).
+ */
+export function cancelKey(target: QueueTarget, jobId: string): string {
+  return `${target.prefix ?? DEFAULT_QUEUE_PREFIX}:${QUEUE_NAME}:cancel:${jobId}`;
+}
+
+/** A request to cancel outlives a worker that dies before it acts on it, but not forever. */
+export const CANCEL_REQUEST_TTL_S = 24 * 3600;
+const CANCEL_POLL_MS = 1000;
 
 export function openQueue(target: QueueTarget): Queue<TrainJobData, TrainJobResult> {
   return new Queue<TrainJobData, TrainJobResult>(QUEUE_NAME, { connection: connection(target.url), prefix: target.prefix ?? DEFAULT_QUEUE_PREFIX });
@@ -216,13 +231,35 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       pool = new WorkerPool({ size: options.concurrency, job: kind.ref });
       poolRef = ref;
     }
-    const output = await pool.run({
-      series,
-      config,
-      outputDir,
-      runName: `${symbol}_${modelType}_${runStamp()}`,
-      onProgress: (fraction, note, detail) => void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
-    });
+    const redis = await worker.client;
+    const key = cancelKey(options.target, String(job.id));
+    const runName = `${symbol}_${modelType}_${runStamp()}`;
+    if ((await redis.get(key)) !== null) {
+      await redis.del(key);
+      throw new UnrecoverableError(`${CANCELLED_REASON} before training started`);
+    }
+    const cancel = new AbortController();
+    const poll = setInterval(() => {
+      redis.get(key).then((value) => value !== null && cancel.abort(CANCELLED_REASON), () => {});
+    }, CANCEL_POLL_MS);
+    let output: JobOutput;
+    try {
+      output = await pool.run({
+        series,
+        config,
+        outputDir,
+        runName,
+        signal: cancel.signal,
+        onProgress: (fraction, note, detail) => void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
+      });
+    } catch (err) {
+      if (!cancel.signal.aborted) throw err;
+      throw new UnrecoverableError(`${CANCELLED_REASON} while training; ${runName} in ${outputDir} on ${host} keeps its last checkpoint and can be resumed`);
+    } finally {
+      clearInterval(poll);
+      // A request that came too late to stop the training must not cancel a later job under the same id.
+      await redis.del(key);
+    }
     if (output.status === 'skipped') return { status: 'skipped', reason: output.reason, host };
     await registerRun(handle.db, handle.dialect, localEntry({ runName: output.runName, symbol, modelType, configHash: job.data.configHash, status: 'completed', metrics: output.metrics, path: output.path }));
     return { status: 'completed', runName: output.runName, path: output.path, host, metrics: output.metrics, reused: false };

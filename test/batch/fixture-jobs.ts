@@ -23,6 +23,12 @@ export interface FixtureConfig {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Sleeps in short slices so that a cancelled job stops within ~50 ms, as the real trainer stops after a step. */
+async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + ms;
+  while (!signal.aborted && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
+}
+
 export async function fixtureJob(input: JobInput): Promise<JobOutput> {
   const config = input.config as FixtureConfig;
   const { symbol } = input.series;
@@ -57,12 +63,21 @@ export async function fixtureJob(input: JobInput): Promise<JobOutput> {
     } else if (config.busyMs) {
       const until = Date.now() + config.busyMs / steps;
       while (Date.now() < until);
-    } else await sleep((config.sleepMs ?? 20) / steps);
+    } else await sleepUnlessAborted((config.sleepMs ?? 20) / steps, input.signal);
+    if (input.signal.aborted) {
+      manager.updateStatus('interrupted', { interrupted_by: String(input.signal.reason) });
+      throw new Error(`training of ${symbol} ended interrupted (${String(input.signal.reason)})`);
+    }
     input.onProgress(i / steps, `step ${i}/${steps}`);
   }
   const metrics = { bars: input.series.close.length, last_close: input.series.close[input.series.close.length - 1], spin };
   manager.updateStatus('completed', { eval_metrics: metrics });
   return { status: 'completed', runName: manager.runName, path: manager.runDir, modelType: 'fixture', metrics };
+}
+
+/** A fixture job that "trains" for 30 s whatever config it gets (for jobs started with a real TrainConfig, e.g. through the API port). */
+export function slowFixtureJob(input: JobInput): Promise<JobOutput> {
+  return fixtureJob({ ...input, config: { sleepMs: 30_000 } satisfies FixtureConfig });
 }
 
 export function fixtureKind(config: FixtureConfig): JobKind {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
-import { QUEUE_NAME, enqueueTraining, queueTrainingJobs, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
+import { QUEUE_NAME, cancelKey, enqueueTraining, queueTrainingJobs, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
 import { writeBars } from '../../src/data/index.js';
 import type { TrainingJobs } from '../../src/server/index.js';
 import { resolveTrainConfig } from '../../src/training/index.js';
@@ -86,6 +86,47 @@ test('jobs are enqueued once, report progress, retry with backoff, and complete 
         assert.ok(events.filter((e) => e === 'failed 000003').length === 2, events.join(', '));
       } finally {
         await worker.close();
+      }
+    });
+  } finally {
+    await tdb.cleanup();
+  }
+});
+
+test('the API port cancels a running job: its worker stops the training, the job reads cancelled and is not retried', { skip: redis.skip, timeout: 60_000 }, async () => {
+  const tdb = await createTestDatabase('sqlite');
+  const series = syntheticSeries('000001', 40);
+  await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
+    symbol: '000001', tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
+    change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
+  })));
+  try {
+    await withQueue(async (target) => {
+      const port = queueTrainingJobs(target);
+      // a 30 s "training" under the job's real GRU config
+      const slow = { ...fixtureKind({}), ref: { ...fixtureKind({}).ref, export: 'slowFixtureJob' }, modelType: 'gru' };
+      const worker = await startQueueWorker({ target, kindFor: () => slow, concurrency: 1, outputDir: join(tdb.dir, 'runs'), databaseUrl: tdb.url });
+      try {
+        const started = await port.start(resolveTrainConfig({ overrides: { data: { symbol: '000001' }, model: { modelType: 'gru' } } }));
+        await until('the job is running', async () => (await port.get(started.id))?.state === 'running');
+        const asked = Date.now();
+        assert.equal((await port.cancel(started.id))!.state, 'running', 'it stays running until the worker has stopped it');
+        await until('the job is cancelled', async () => (await port.get(started.id))?.state === 'cancelled', 10_000);
+        assert.ok(Date.now() - asked < 5000, 'stopped within seconds, not after the 30 s training');
+        const job = await queuedJob(target, started.id);
+        assert.equal(job!.attempts, 1, 'a cancelled job is not retried');
+        assert.match(job!.error!, /^cancelled by request while training; 000001_gru_\d{8}_\d{6} in .* keeps its last checkpoint/);
+        assert.deepEqual(await listRegistry(tdb.handle.db), [], 'nothing registered');
+        const { hostname, port: redisPort } = new URL(target.url);
+        const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(redisPort || 6379) }, prefix: target.prefix });
+        try {
+          assert.equal(await (await queue.client).get(cancelKey(target, started.id)), null, 'the request was cleared');
+        } finally {
+          await queue.close();
+        }
+      } finally {
+        await worker.close();
+        await port.close();
       }
     });
   } finally {
