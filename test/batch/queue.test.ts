@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
 import { QUEUE_NAME, cancelKey, enqueueTraining, queueTrainingJobs, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
-import { writeBars } from '../../src/data/index.js';
+import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { TrainingJobs } from '../../src/server/index.js';
 import { resolveTrainConfig } from '../../src/training/index.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { redis } from '../helpers/env.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
 
@@ -28,6 +28,11 @@ async function withQueue(fn: (target: QueueTarget) => Promise<void>): Promise<vo
   }
 }
 
+/** 40 synthetic bars for each symbol in the test database, for the worker to load. */
+async function writeSyntheticBars(tdb: TestDatabase, symbols: string[]): Promise<void> {
+  for (const symbol of symbols) await writeBars(tdb.handle.db, 'sqlite', seriesToBars(syntheticSeries(symbol, 40)));
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -38,13 +43,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 
 test('jobs are enqueued once, report progress, retry with backoff, and complete runs land in the registry', { skip: redis.skip, timeout: 90_000 }, async () => {
   const tdb = await createTestDatabase('sqlite');
-  for (const s of ['000001', '000002', '000003']) {
-    const series = syntheticSeries(s, 40);
-    await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
-      symbol: s, tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
-      change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
-    })));
-  }
+  await writeSyntheticBars(tdb, ['000001', '000002', '000003']);
   try {
     await withQueue(async (target) => {
       const config: FixtureConfig = { sleepMs: 800, throwOn: ['000003'] };
@@ -95,11 +94,7 @@ test('jobs are enqueued once, report progress, retry with backoff, and complete 
 
 test('the API port cancels a running job: its worker stops the training, the job reads cancelled and is not retried', { skip: redis.skip, timeout: 60_000 }, async () => {
   const tdb = await createTestDatabase('sqlite');
-  const series = syntheticSeries('000001', 40);
-  await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
-    symbol: '000001', tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
-    change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
-  })));
+  await writeSyntheticBars(tdb, ['000001']);
   try {
     await withQueue(async (target) => {
       const port = queueTrainingJobs(target);
@@ -136,11 +131,7 @@ test('the API port cancels a running job: its worker stops the training, the job
 
 test('a graceful close lets the running job finish; the job is not left active', { skip: redis.skip, timeout: 60_000 }, async () => {
   const tdb = await createTestDatabase('sqlite');
-  const series = syntheticSeries('000001', 40);
-  await writeBars(tdb.handle.db, 'sqlite', series.dates.map((tradeDate, i) => ({
-    symbol: '000001', tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
-    change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
-  })));
+  await writeSyntheticBars(tdb, ['000001']);
   try {
     await withQueue(async (target) => {
       const config: FixtureConfig = { sleepMs: 2000 };
