@@ -89,7 +89,7 @@ function printSummary(summary: BatchSummary): void {
     s.metrics?.mae ?? null,
     s.metrics?.direction_accuracy ?? null,
     s.metrics?.skill ?? null,
-    s.seconds === null ? null : Number(s.seconds.toFixed(1)),
+    s.seconds === null ? null : s.seconds.toFixed(1),
     s.reason ? s.reason.slice(0, 80) : '',
   ]);
   printTable(['symbol', 'status', 'run', 'mae', 'direction', 'skill', 'seconds', 'reason'], rows);
