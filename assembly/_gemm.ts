@@ -17,6 +17,17 @@ const NC: i32 = 1024;
 const PACK_A: usize = memory.data(MC * KC * 4, 64);
 const PACK_B: usize = memory.data(NC * KC * 4, 64);
 const EDGE: usize = memory.data(MR * NR * 4, 64);
+const BIAS_EDGE: usize = memory.data(NR * 4, 64);
+
+// The NR bias values of the panel starting at column j (bias = 0: no bias). A full panel reads them in place; the
+// ragged last one copies its valid columns into a zero-padded buffer so the micro-kernel never reads past the bias.
+// @ts-ignore: decorator
+@inline
+function biasPanel(bias: usize, j: i32, cols: i32): usize {
+  if (bias == 0 || cols == NR) return bias == 0 ? 0 : bias + (<usize>j << 2);
+  for (let c = 0; c < NR; c++) store<f32>(BIAS_EDGE + (<usize>c << 2), c < cols ? load<f32>(bias + (<usize>(j + c) << 2)) : 0);
+  return BIAS_EDGE;
+}
 
 // Packs op(A)[i0..i0+mc, k0..k0+kc] into panels of MR rows: panel p holds, for each k, MR consecutive floats.
 // Element (i, k) of op(A) lives at a + i*ars + k*acs (byte strides). Rows past M are zero.
@@ -97,14 +108,20 @@ function packB(b: usize, brs: usize, bcs: usize, k0: i32, kc: i32, j0: i32, nc: 
   }
 }
 
-// One MR×NR tile: C[rows, cols] = alpha·(packed A panel · packed B panel) + beta·C. beta == 0 never reads C,
-// so C may hold garbage (uninitialised arena memory) on entry.
+// One MR×NR tile: C[rows, cols] = alpha·(bias + packed A panel · packed B panel) + beta·C, where `bias` points at
+// the panel's NR bias values (0: none) and is added to every row. beta == 0 never reads C, so C may hold garbage
+// (uninitialised arena memory) on entry. Starting the accumulators at the bias lets a layer skip writing its
+// broadcast bias into C (and the GEMM skip reading it back).
 @inline
-function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, alpha: f32, beta: f32, rows: i32, cols: i32): void {
+function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, alpha: f32, beta: f32, rows: i32, cols: i32, bias: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (bias != 0) {
+    c00 = v128.load(bias);
+    c01 = v128.load(bias, 16);
+  }
+  let c10 = c00, c11 = c01;
+  let c20 = c00, c21 = c01;
+  let c30 = c00, c31 = c01;
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
@@ -173,27 +190,30 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, a
   }
 }
 
-function scaleC(M: i32, N: i32, beta: f32, c: usize, ldcBytes: usize): void {
+// K = 0: C = alpha·bias + beta·C
+function scaleC(M: i32, N: i32, alpha: f32, beta: f32, c: usize, ldcBytes: usize, bias: usize): void {
   for (let i = 0; i < M; i++) {
     const row = c + <usize>i * ldcBytes;
     for (let j = 0; j < N; j++) {
       const p = row + (<usize>j << 2);
-      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+      const b: f32 = bias == 0 ? 0 : alpha * load<f32>(bias + (<usize>j << 2));
+      store<f32>(p, beta == 0 ? b : b + beta * load<f32>(p));
     }
   }
 }
 
-// The one driver behind every layout: op(A)(i,k) at a + i*ars + k*acs, op(B)(k,j) at b + k*brs + j*bcs.
+// The one driver behind every layout: op(A)(i,k) at a + i*ars + k*acs, op(B)(k,j) at b + k*brs + j*bcs;
+// bias (0: none) is an [N] vector added to every row of the product.
 function gemmStrided(
   M: i32, N: i32, K: i32, alpha: f32,
   a: usize, ars: usize, acs: usize,
   b: usize, brs: usize, bcs: usize,
-  beta: f32, c: usize, ldc: i32,
+  beta: f32, c: usize, ldc: i32, bias: usize = 0,
 ): void {
   if (M <= 0 || N <= 0) return;
   const ldcBytes = <usize>ldc << 2;
   if (K <= 0) {
-    scaleC(M, N, beta, c, ldcBytes);
+    scaleC(M, N, alpha, beta, c, ldcBytes, bias);
     return;
   }
   for (let j0 = 0; j0 < N; j0 += NC) {
@@ -210,11 +230,12 @@ function gemmStrided(
         for (let q = 0; q < ncPad; q += NR) {
           const pb = PACK_B + (<usize>(q * kc) << 2);
           const cols = min(NR, nc - q);
+          const pbias = k0 == 0 ? biasPanel(bias, j0 + q, cols) : 0;
           for (let p = 0; p < mcPad; p += MR) {
             const rows = min(MR, mc - p);
             const pa = PACK_A + (<usize>(p * kc) << 2);
             const cp = c + <usize>(i0 + p) * ldcBytes + (<usize>(j0 + q) << 2);
-            microKernel(kc, pa, pb, cp, ldcBytes, alpha, betaK, rows, cols);
+            microKernel(kc, pa, pb, cp, ldcBytes, alpha, betaK, rows, cols, pbias);
           }
         }
       }
@@ -233,6 +254,11 @@ export function gemm_nn(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, 
 /** C[M,N] = alpha·A[M,K]·Bᵀ + beta·C with B stored [N,K] (ldb ≥ K): x·Wᵀ for a PyTorch weight W [out,in]. */
 export function gemm_nt(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32): void {
   gemmStrided(M, N, K, alpha, a, <usize>lda << 2, 4, b, 4, <usize>ldb << 2, beta, c, ldc);
+}
+
+/** C[M,N] = A[M,K]·Bᵀ + bias, bias [N] added to every row, C overwritten (never read): a Linear x·Wᵀ + b in one pass. */
+export function gemm_nt_bias(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, bias: usize, c: usize, ldc: i32): void {
+  gemmStrided(M, N, K, 1, a, <usize>lda << 2, 4, b, 4, <usize>ldb << 2, 0, c, ldc, bias);
 }
 
 /** C[M,N] = alpha·Aᵀ·B[K,N] + beta·C with A stored [K,M] (lda ≥ M): weight gradients dyᵀ·x summed over rows. */
@@ -304,10 +330,19 @@ export function gemm_pack_b(transB: i32, K: i32, N: i32, b: usize, ldb: i32, dst
 
 /** C[M,N] = alpha·A[M,K]·op(B) + beta·C with op(B) prepacked by gemm_pack_b (same K and N). */
 export function gemm_nn_packed(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, packedB: usize, beta: f32, c: usize, ldc: i32): void {
+  gemmPacked(M, N, K, alpha, a, lda, packedB, beta, c, ldc, 0);
+}
+
+/** C[M,N] = A[M,K]·op(B) + bias, bias [N] added to every row, C overwritten (never read); op(B) as gemm_nn_packed. */
+export function gemm_nn_packed_bias(M: i32, N: i32, K: i32, a: usize, lda: i32, packedB: usize, bias: usize, c: usize, ldc: i32): void {
+  gemmPacked(M, N, K, 1, a, lda, packedB, 0, c, ldc, bias);
+}
+
+function gemmPacked(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, packedB: usize, beta: f32, c: usize, ldc: i32, bias: usize): void {
   if (M <= 0 || N <= 0) return;
   const ldcBytes = <usize>ldc << 2;
   if (K <= 0) {
-    scaleC(M, N, beta, c, ldcBytes);
+    scaleC(M, N, alpha, beta, c, ldcBytes, bias);
     return;
   }
   const ars: usize = <usize>lda << 2;
@@ -322,10 +357,11 @@ export function gemm_nn_packed(M: i32, N: i32, K: i32, alpha: f32, a: usize, lda
       for (let q = 0; q < NP; q += NR) {
         const pb = packedB + (<usize>(q * K + k0 * NR) << 2);
         const cols = min(NR, N - q);
+        const pbias = k0 == 0 ? biasPanel(bias, q, cols) : 0;
         for (let p = 0; p < mcPad; p += MR) {
           const rows = min(MR, mc - p);
           const pa = PACK_A + (<usize>(p * kc) << 2);
-          microKernel(kc, pa, pb, c + <usize>(i0 + p) * ldcBytes + (<usize>q << 2), ldcBytes, alpha, betaK, rows, cols);
+          microKernel(kc, pa, pb, c + <usize>(i0 + p) * ldcBytes + (<usize>q << 2), ldcBytes, alpha, betaK, rows, cols, pbias);
         }
       }
     }

@@ -90,6 +90,30 @@ test('gemm_nn_packed with B packed once by gemm_pack_b equals the unpacked produ
   }
 });
 
+test('gemm_nt_bias and gemm_nn_packed_bias add a bias row to the product and never read C', () => {
+  // shapes: ragged last panel (N = 13, 1030), several K blocks (300, 513), N beyond one column block (1030), K = 0
+  for (const [M, N, K] of [[1, 1, 1], [7, 13, 9], [33, 17, 300], [70, 9, 513], [5, 1030, 3], [6, 10, 0]] as const) {
+    engine.resetArena();
+    const a = random(M * K), b = random(N * K), bias = random(N);
+    const biasV = engine.f32(bias, N);
+    const ref = reference('nt', M, N, K, engine.f32(a, M * K), K, engine.f32(b, N * K), K);
+    const check = (c: number, what: string) => {
+      const got = engine.f32(c, M * N);
+      ref.forEach((v, i) => assert.ok(Math.abs(got[i] - (v + biasV[i % N])) < 1e-5 * (1 + Math.sqrt(K)), `${what} ${M}x${N}x${K} [${i}]`));
+    };
+    const c = engine.alloc(M * N);
+    engine.f32(c, M * N).fill(NaN);
+    engine.k.gemm_nt_bias(M, N, K, a, K, b, K, bias, c, N);
+    check(c, 'gemm_nt_bias');
+    const packed = engine.alloc(engine.k.gemm_packed_b_size(K, N));
+    engine.k.gemm_pack_b(1, K, N, b, K, packed);
+    const cp = engine.alloc(M * N);
+    engine.f32(cp, M * N).fill(NaN);
+    engine.k.gemm_nn_packed_bias(M, N, K, a, K, packed, bias, cp, N);
+    check(cp, 'gemm_nn_packed_bias');
+  }
+});
+
 test('the kernel build in use is reported, and the baseline build (KLINECAST_ENGINE_FMA=0) gives the same products within rounding', async () => {
   const { engineVariant } = await import('../../src/engine/runtime.js');
   assert.ok(['fma', 'baseline'].includes(engineVariant()));

@@ -184,12 +184,12 @@ export class Recurrent implements Layer {
     const G = 4 * H;
     const inSize = input.shape[2];
     const p = this.layers[l];
-    // both biases enter every pre-activation, so the input GEMM accumulates onto their broadcast sum
+    // both biases enter every pre-activation, so the input GEMM starts its sums at b_ih + b_hh (in registers: no
+    // broadcast pass over the [T, B, 4H] gates before it)
     const gates = Tensor.scratch(e, [T, B, G]);
     const bias = e.alloc(G);
     k.add(bias, p.biasIh.value.ptr, p.biasHh.value.ptr, G);
-    k.bias_set(gates.ptr, bias, T * B, G);
-    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 1, gates.ptr, G);
+    k.gemm_nt_bias(T * B, G, inSize, input.ptr, inSize, p.weightIh.value.ptr, inSize, bias, gates.ptr, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
     const cs = Tensor.scratch(e, [T + 1, B, H]);
     const tanhC = Tensor.scratch(e, [T, B, H]);
@@ -236,17 +236,17 @@ export class Recurrent implements Layer {
     const inSize = input.shape[2];
     const p = this.layers[l];
     const gi = Tensor.scratch(e, [T, B, G]);
-    k.bias_set(gi.ptr, p.biasIh.value.ptr, T * B, G);
-    k.gemm_nt(T * B, G, inSize, 1, input.ptr, inSize, p.weightIh.value.ptr, inSize, 1, gi.ptr, G);
+    k.gemm_nt_bias(T * B, G, inSize, input.ptr, inSize, p.weightIh.value.ptr, inSize, p.biasIh.value.ptr, gi.ptr, G);
+    // gh_t = h_{t-1}·W_hhᵀ + b_hh: the bias alone at t = 0 (h_{-1} = 0), the per-step GEMM adds it after
     const gh = Tensor.scratch(e, [T, B, G]);
-    k.bias_set(gh.ptr, p.biasHh.value.ptr, T * B, G);
+    k.bias_set(gh.ptr, p.biasHh.value.ptr, B, G);
     const hs = Tensor.scratch(e, [T + 1, B, H]);
     k.fill(hs.ptr, B * H, 0);
     const whh = this.packRecurrentWeight(p, 'forward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
     for (let t = 0; t < T; t++) {
-      if (t > 0) k.gemm_nn_packed(B, G, H, 1, hs.ptr + t * stepH, H, whh, 1, gh.ptr + t * stepG, G);
+      if (t > 0) k.gemm_nn_packed_bias(B, G, H, hs.ptr + t * stepH, H, whh, p.biasHh.value.ptr, gh.ptr + t * stepG, G);
       k.gru_cell_fwd(B, H, gi.ptr + t * stepG, gh.ptr + t * stepG, hs.ptr + t * stepH, hs.ptr + (t + 1) * stepH);
     }
     return { input, hs, gates: gi, aux: gh, tanhC: undefined, mask: undefined };
