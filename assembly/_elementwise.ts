@@ -108,38 +108,34 @@ export function bias_set(dst: usize, bias: usize, rows: i32, cols: i32): void {
 }
 
 /**
- * dst[c] += Σ_r src[r, c]: the bias gradient of a [rows, cols] output gradient. Sums 16 columns at a time down all
- * rows in registers (each 64-byte line of src is read once, dst is touched once per column) instead of adding row
- * after row into dst, whose load-add-store per element made the recurrent layers' [T·B, G] sums store-bound.
+ * dst[c] += Σ_r src[r, c]: the bias gradient of a [rows, cols] output gradient. Eight rows are summed per pass, each
+ * read front to back (eight sequential streams, which the hardware prefetcher follows), so dst is loaded and stored
+ * once per eight rows instead of once per row: the recurrent layers' [T·B, G] sums were bound by those stores.
  */
 export function col_sum_acc(dst: usize, src: usize, rows: i32, cols: i32): void {
   const rowBytes = <usize>cols << 2;
-  let c = 0;
-  for (; c + 16 <= cols; c += 16) {
-    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let p = src + (<usize>c << 2);
-    for (let r = 0; r < rows; r++) {
-      s0 = f32x4.add(s0, v128.load(p));
-      s1 = f32x4.add(s1, v128.load(p, 16));
-      s2 = f32x4.add(s2, v128.load(p, 32));
-      s3 = f32x4.add(s3, v128.load(p, 48));
-      p += rowBytes;
+  let r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const p = src + <usize>r * rowBytes;
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const o = <usize>c << 2;
+      let q = p + o;
+      let s = v128.load(q);
+      for (let i = 1; i < 8; i++) {
+        q += rowBytes;
+        s = f32x4.add(s, v128.load(q));
+      }
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), s));
     }
-    const d = dst + (<usize>c << 2);
-    v128.store(d, f32x4.add(v128.load(d), s0));
-    v128.store(d, f32x4.add(v128.load(d, 16), s1), 16);
-    v128.store(d, f32x4.add(v128.load(d, 32), s2), 32);
-    v128.store(d, f32x4.add(v128.load(d, 48), s3), 48);
-  }
-  for (; c < cols; c++) {
-    let s: f32 = 0;
-    let p = src + (<usize>c << 2);
-    for (let r = 0; r < rows; r++) {
-      s += load<f32>(p);
-      p += rowBytes;
+    for (; c < cols; c++) {
+      const o = <usize>c << 2;
+      let s: f32 = 0;
+      for (let i = 0; i < 8; i++) s += load<f32>(p + <usize>i * rowBytes + o);
+      store<f32>(dst + o, load<f32>(dst + o) + s);
     }
-    store<f32>(dst + (<usize>c << 2), load<f32>(dst + (<usize>c << 2)) + s);
   }
+  for (; r < rows; r++) add(dst, dst, src + <usize>r * rowBytes, cols);
 }
 
 /** Σ src, accumulated in f64 */

@@ -84,12 +84,13 @@ test('elementwise ops and reductions equal their float64 definitions', () => {
     for (let r = 0; r < rows; r++) s += biased[r * cols + c];
     assert.ok(Math.abs(sums[c] - s) < 1e-5);
   }
-  // 37 columns: two 16-column register blocks and a 5-column tail
-  const wide = random(rows * 37), wideAcc0 = random(37), pWideAcc = put(wideAcc0);
-  k.col_sum_acc(pWideAcc, put(wide), rows, 37);
+  // 19 rows × 37 columns: two 8-row passes, 3 single rows, and a column tail past the last full vector
+  const tall = 19;
+  const wide = random(tall * 37), wideAcc0 = random(37), pWideAcc = put(wideAcc0);
+  k.col_sum_acc(pWideAcc, put(wide), tall, 37);
   get(pWideAcc, 37).forEach((v, c) => {
     let s = wideAcc0[c];
-    for (let r = 0; r < rows; r++) s += wide[r * 37 + c];
+    for (let r = 0; r < tall; r++) s += wide[r * 37 + c];
     assert.ok(Math.abs(v - s) < 1e-5, `col_sum_acc column ${c}`);
   });
   k.bias_set(pm, pbias, rows, cols);

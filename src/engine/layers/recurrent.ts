@@ -299,7 +299,9 @@ export class Recurrent implements Layer {
     const H = this.hiddenSize;
     const rows = T * B;
     k.gemm_tn(G, inSize, rows, 1, dGi.ptr, G, c.input.ptr, inSize, 1, p.weightIh.grad.ptr, inSize);
-    k.gemm_tn(G, H, rows, 1, dGh.ptr, G, c.hs.ptr, H, 1, p.weightHh.grad.ptr, H);
+    // h_{-1} (slot 0 of hs) is zero, so step 0 adds nothing to dW_hh: sum over steps 1..T-1 only
+    const stepH = B * H * 4;
+    k.gemm_tn(G, H, rows - B, 1, dGh.ptr + B * G * 4, G, c.hs.ptr + stepH, H, 1, p.weightHh.grad.ptr, H);
     if (dGi === dGh) {
       // LSTM: both bias gradients are the same column sum, taken once
       const db = e.allocZeroed(G);
