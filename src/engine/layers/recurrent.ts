@@ -298,7 +298,18 @@ export class Recurrent implements Layer {
     const k = e.k;
     const H = this.hiddenSize;
     const rows = T * B;
-    k.gemm_tn(G, inSize, rows, 1, dGi.ptr, G, c.input.ptr, inSize, 1, p.weightIh.grad.ptr, inSize);
+    if (inSize % 8 === 0) {
+      k.gemm_tn(G, inSize, rows, 1, dGi.ptr, G, c.input.ptr, inSize, 1, p.weightIh.grad.ptr, inSize);
+    } else {
+      // An input width that is not a multiple of the GEMM's 8-column panels (W1's 52 features) leaves a ragged
+      // panel in every row block; the transposed product inputᵀ·dGi [in, G] has G columns (full panels) and in
+      // rows (4-row panels), so it runs faster even with the transpose-and-add after it (3.2 → 2.8 ms for W1 LSTM).
+      const t = e.alloc(inSize * G);
+      k.gemm_tn(inSize, G, rows, 1, c.input.ptr, inSize, dGi.ptr, G, 0, t, G);
+      const tt = e.alloc(inSize * G);
+      k.transpose(tt, t, inSize, G);
+      k.add(p.weightIh.grad.ptr, p.weightIh.grad.ptr, tt, inSize * G);
+    }
     // h_{-1} (slot 0 of hs) is zero, so step 0 adds nothing to dW_hh: sum over steps 1..T-1 only
     const stepH = B * H * 4;
     k.gemm_tn(G, H, rows - B, 1, dGh.ptr + B * G * 4, G, c.hs.ptr + stepH, H, 1, p.weightHh.grad.ptr, H);
