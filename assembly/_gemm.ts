@@ -24,7 +24,8 @@ const BIAS_EDGE: usize = memory.data(NR * 4, 64);
 // @ts-ignore: decorator
 @inline
 function biasPanel(bias: usize, j: i32, cols: i32): usize {
-  if (bias == 0 || cols == NR) return bias == 0 ? 0 : bias + (<usize>j << 2);
+  if (bias == 0) return 0;
+  if (cols == NR) return bias + (<usize>j << 2);
   for (let c = 0; c < NR; c++) store<f32>(BIAS_EDGE + (<usize>c << 2), c < cols ? load<f32>(bias + (<usize>(j + c) << 2)) : 0);
   return BIAS_EDGE;
 }

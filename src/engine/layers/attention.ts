@@ -75,20 +75,17 @@ export class MultiheadAttention implements Layer {
       tq = 1;
       ldq = d;
       q = e.alloc(B * d);
-      k.bias_set(q, bias, B, d);
-      k.gemm_nt(B, d, d, 1, x.ptr + (T - 1) * d * 4, T * d, W, d, 1, q, d);
+      k.gemm_nt_bias(B, d, d, x.ptr + (T - 1) * d * 4, T * d, W, d, bias, q, d);
       ldkv = 2 * d;
       kv = e.alloc(rows * 2 * d);
-      k.bias_set(kv, bias + d * 4, rows, 2 * d);
-      k.gemm_nt(rows, 2 * d, d, 1, x.ptr, d, W + d * d * 4, d, 1, kv, 2 * d);
+      k.gemm_nt_bias(rows, 2 * d, d, x.ptr, d, W + d * d * 4, d, bias + d * 4, kv, 2 * d);
     } else {
       tq = T;
       ldq = 3 * d;
       ldkv = 3 * d;
       q = e.alloc(rows * 3 * d);
       kv = q + d * 4;
-      k.bias_set(q, bias, rows, 3 * d);
-      k.gemm_nt(rows, 3 * d, d, 1, x.ptr, d, W, d, 1, q, 3 * d);
+      k.gemm_nt_bias(rows, 3 * d, d, x.ptr, d, W, d, bias, q, 3 * d);
     }
     const plane = B * H * tq * T;
     const probs = e.alloc(plane);
@@ -105,8 +102,7 @@ export class MultiheadAttention implements Layer {
     k.attention_forward(q, ldq, kv, kv + d * 4, ldkv, ctx, d, probs, mask, dropped, B, H, tq, T, hd, 1 / Math.sqrt(hd), scratch);
     e.resetArena(mark);
     const y = Tensor.scratch(e, [B, tq, d]);
-    k.bias_set(y.ptr, this.outProjBias.value.ptr, B * tq, d);
-    k.gemm_nt(B * tq, d, d, 1, ctx, d, this.outProjWeight.value.ptr, d, 1, y.ptr, d);
+    k.gemm_nt_bias(B * tq, d, d, ctx, d, this.outProjWeight.value.ptr, d, this.outProjBias.value.ptr, y.ptr, d);
     this.cache = { x, q, ldq, kv, ldkv, tq, ctx, probs, mask, dropped };
     return y;
   }

@@ -31,8 +31,8 @@ export class Linear implements Layer {
     if (x.shape[x.shape.length - 1] !== n) throw new Error(`Linear(${n}→${m}): input shape [${x.shape}]`);
     const rows = x.size / n;
     const y = Tensor.scratch(this.engine, [...x.shape.slice(0, -1), m]);
-    this.engine.k.gemm_nt(rows, m, n, 1, x.ptr, n, this.weight.value.ptr, n, 0, y.ptr, m);
-    this.engine.k.bias_add(y.ptr, this.bias.value.ptr, rows, m);
+    // the bias seeds the GEMM's accumulators: no second pass over y to add it
+    this.engine.k.gemm_nt_bias(rows, m, n, x.ptr, n, this.weight.value.ptr, n, this.bias.value.ptr, y.ptr, m);
     this.input = x;
     return y;
   }
