@@ -18,6 +18,13 @@ function st(p: usize, v: v128, vector: bool): void {
   else store<f32>(p, f32x4.extract_lane(v, 0));
 }
 
+// *p += v (the bias-gradient sums)
+// @ts-ignore: decorator
+@inline
+function acc(p: usize, v: v128, vector: bool): void {
+  st(p, f32x4.add(ld(p, vector), v), vector);
+}
+
 // @ts-ignore: decorator
 @inline
 function lstmForwardLanes(vector: bool, o: usize, cPrev: usize, c: usize, tc: usize, h: usize, hb: usize, g0: usize, s0: usize): void {
@@ -55,7 +62,7 @@ export function lstm_cell_fwd(B: i32, H: i32, gates: usize, cPrev: usize, c: usi
 
 // @ts-ignore: decorator
 @inline
-function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, hb: usize, one: v128, g0: usize, d0: usize, s0: usize): void {
+function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, db: usize, hb: usize, one: v128, g0: usize, d0: usize, s0: usize): void {
   const gi = ld(g0 + o, vector);
   const gf = ld(g0 + hb + o, vector);
   const gg = ld(g0 + 2 * hb + o, vector);
@@ -67,20 +74,30 @@ function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, tc: usize, dh: 
   const dIn = f32x4.mul(dcv, gg);
   const dG = f32x4.mul(dcv, gi);
   const dF = f32x4.mul(dcv, ld(cPrev + s0 + o, vector));
-  st(d0 + o, f32x4.mul(dIn, f32x4.mul(gi, f32x4.sub(one, gi))), vector);
-  st(d0 + hb + o, f32x4.mul(dF, f32x4.mul(gf, f32x4.sub(one, gf))), vector);
-  st(d0 + 2 * hb + o, f32x4.mul(dG, f32x4.sub(one, f32x4.mul(gg, gg))), vector);
-  st(d0 + 3 * hb + o, f32x4.mul(dOut, f32x4.mul(go, f32x4.sub(one, go))), vector);
+  const dai = f32x4.mul(dIn, f32x4.mul(gi, f32x4.sub(one, gi)));
+  const daf = f32x4.mul(dF, f32x4.mul(gf, f32x4.sub(one, gf)));
+  const dag = f32x4.mul(dG, f32x4.sub(one, f32x4.mul(gg, gg)));
+  const dao = f32x4.mul(dOut, f32x4.mul(go, f32x4.sub(one, go)));
+  st(d0 + o, dai, vector);
+  st(d0 + hb + o, daf, vector);
+  st(d0 + 2 * hb + o, dag, vector);
+  st(d0 + 3 * hb + o, dao, vector);
   st(dc + s0 + o, f32x4.mul(dcv, gf), vector);
+  acc(db + o, dai, vector);
+  acc(db + hb + o, daf, vector);
+  acc(db + 2 * hb + o, dag, vector);
+  acc(db + 3 * hb + o, dao, vector);
 }
 
 /**
  * LSTM step backward. In: `acts` (the activations lstm_cell_fwd left in `gates`), cPrev, tc = tanh(c) (written by
  * lstm_cell_fwd), dh (the whole gradient
  * reaching h_t: from above plus from step t+1), dc (gradient reaching c_t from step t+1).
- * Out: dgates [B, 4H] = gradients of the gate pre-activations; dc is overwritten with the gradient reaching c_{t−1}.
+ * Out: dgates [B, 4H] = gradients of the gate pre-activations; dc is overwritten with the gradient reaching c_{t−1};
+ * db [4H] += Σ_b dgates[b] (the bias gradient, summed here while dgates is in registers instead of by a later pass
+ * over the whole [T, B, 4H] buffer).
  */
-export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dgates: usize): void {
+export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dgates: usize, db: usize): void {
   const hb = <usize>H << 2;
   const one = f32x4.splat(1);
   for (let b = 0; b < B; b++) {
@@ -88,8 +105,8 @@ export function lstm_cell_bwd(B: i32, H: i32, acts: usize, cPrev: usize, tc: usi
     const d0 = dgates + <usize>b * hb * 4;
     const s0 = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) lstmBackwardLanes(true, <usize>j << 2, cPrev, tc, dh, dc, hb, one, g0, d0, s0);
-    for (; j < H; j++) lstmBackwardLanes(false, <usize>j << 2, cPrev, tc, dh, dc, hb, one, g0, d0, s0);
+    for (; j + 4 <= H; j += 4) lstmBackwardLanes(true, <usize>j << 2, cPrev, tc, dh, dc, db, hb, one, g0, d0, s0);
+    for (; j < H; j++) lstmBackwardLanes(false, <usize>j << 2, cPrev, tc, dh, dc, db, hb, one, g0, d0, s0);
   }
 }
 
@@ -126,7 +143,7 @@ export function gru_cell_fwd(B: i32, H: i32, gi: usize, gh: usize, hPrev: usize,
 
 // @ts-ignore: decorator
 @inline
-function gruBackwardLanes(vector: bool, o: usize, hPrev: usize, dh: usize, dhPrev: usize, accumulatePrev: i32, hb: usize, one: v128, a0: usize, h0: usize, di0: usize, dh0: usize, s0: usize): void {
+function gruBackwardLanes(vector: bool, o: usize, hPrev: usize, dh: usize, dhPrev: usize, accumulatePrev: i32, dbi: usize, dbhn: usize, hb: usize, one: v128, a0: usize, h0: usize, di0: usize, dh0: usize, s0: usize): void {
   const r = ld(a0 + o, vector);
   const z = ld(a0 + hb + o, vector);
   const n = ld(a0 + 2 * hb + o, vector);
@@ -138,9 +155,14 @@ function gruBackwardLanes(vector: bool, o: usize, hPrev: usize, dh: usize, dhPre
   st(di0 + o, dar, vector);
   st(di0 + hb + o, daz, vector);
   st(di0 + 2 * hb + o, dan, vector);
+  const dhn = f32x4.mul(dan, r);
   st(dh0 + o, dar, vector);
   st(dh0 + hb + o, daz, vector);
-  st(dh0 + 2 * hb + o, f32x4.mul(dan, r), vector);
+  st(dh0 + 2 * hb + o, dhn, vector);
+  acc(dbi + o, dar, vector);
+  acc(dbi + hb + o, daz, vector);
+  acc(dbi + 2 * hb + o, dan, vector);
+  acc(dbhn + o, dhn, vector);
   if (accumulatePrev) st(dhPrev + s0 + o, f32x4.add(ld(dhPrev + s0 + o, vector), f32x4.mul(d, z)), vector);
 }
 
@@ -148,10 +170,13 @@ function gruBackwardLanes(vector: bool, o: usize, hPrev: usize, dh: usize, dhPre
  * GRU step backward. In: acts (r,z,n left in gi by gru_cell_fwd), gh (hidden pre-activations), hPrev, dh (whole
  * gradient reaching h_t). Out: dgi [B, 3H] (gradients of the input pre-activations), dgh [B, 3H] (of the hidden
  * pre-activations, including b_hh), and when accumulatePrev != 0, dhPrev += z⊙dh (the direct path to h_{t−1};
- * the caller adds dgh·W_hh).
+ * the caller adds dgh·W_hh). Bias-gradient sums, taken here while the values are in registers instead of by later
+ * passes over [T, B, 3H]: dbi [3H] += Σ_b dgi[b]; dbhn [H] += Σ_b of the n part of dgh[b] (its r and z parts equal
+ * dgi's, so the caller reuses those sums for b_hh).
  */
 export function gru_cell_bwd(
   B: i32, H: i32, acts: usize, gh: usize, hPrev: usize, dh: usize, dgi: usize, dgh: usize, dhPrev: usize, accumulatePrev: i32,
+  dbi: usize, dbhn: usize,
 ): void {
   const hb = <usize>H << 2;
   const one = f32x4.splat(1);
@@ -162,7 +187,7 @@ export function gru_cell_bwd(
     const dh0 = dgh + <usize>b * hb * 3;
     const s0 = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) gruBackwardLanes(true, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, hb, one, a0, h0, di0, dh0, s0);
-    for (; j < H; j++) gruBackwardLanes(false, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, hb, one, a0, h0, di0, dh0, s0);
+    for (; j + 4 <= H; j += 4) gruBackwardLanes(true, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, dbi, dbhn, hb, one, a0, h0, di0, dh0, s0);
+    for (; j < H; j++) gruBackwardLanes(false, <usize>j << 2, hPrev, dh, dhPrev, accumulatePrev, dbi, dbhn, hb, one, a0, h0, di0, dh0, s0);
   }
 }

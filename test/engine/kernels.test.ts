@@ -187,8 +187,11 @@ test('LSTM cell forward matches float64 and its backward matches finite differen
   const c = get(pc, B * H), tc = get(ptc, B * H), h = get(ph, B * H);
   // backward of L = Σ h⊙gh + Σ c⊙gc: dh = gh, and dc (from "step t+1") = gc
   const pdh = put(gh), pdc = put(gc), pdg = engine.alloc(B * 4 * H);
-  k.lstm_cell_bwd(B, H, pg, pc0, ptc, pdh, pdc, pdg);
+  const db0 = random(4 * H), pdb = put(db0);
+  k.lstm_cell_bwd(B, H, pg, pc0, ptc, pdh, pdc, pdg, pdb);
   const dPre = get(pdg, B * 4 * H), dcPrev = get(pdc, B * H);
+  // the bias gradient is accumulated: db = db0 + Σ_b dPre[b]
+  get(pdb, 4 * H).forEach((v, i) => assert.ok(Math.abs(v - (db0[i] + dPre[i] + dPre[4 * H + i])) < 1e-6, `db[${i}]`));
   for (let b = 0; b < B; b++) {
     const rowPre = Array.from(pre.subarray(b * 4 * H, (b + 1) * 4 * H));
     const rowC = Array.from(cPrev.subarray(b * H, (b + 1) * H));
@@ -215,8 +218,13 @@ test('GRU cell forward matches float64 and its backward matches finite differenc
   k.gru_cell_fwd(B, H, pgi, pgh, php, ph);
   const h = get(ph, B * H);
   const pdh = put(g), pdgi = engine.alloc(B * 3 * H), pdgh = engine.alloc(B * 3 * H), pdPrev = put(dPrev0);
-  k.gru_cell_bwd(B, H, pgi, pgh, php, pdh, pdgi, pdgh, pdPrev, 1);
+  const dbi0 = random(3 * H), dbhn0 = random(H), pdbi = put(dbi0), pdbhn = put(dbhn0);
+  k.gru_cell_bwd(B, H, pgi, pgh, php, pdh, pdgi, pdgh, pdPrev, 1, pdbi, pdbhn);
   const dgi = get(pdgi, B * 3 * H), dgh = get(pdgh, B * 3 * H), dPrev = get(pdPrev, B * H);
+  // bias-gradient sums accumulate: dbi += Σ_b dgi[b], dbhn += Σ_b dgh[b, n part]; dgh's r, z parts equal dgi's
+  get(pdbi, 3 * H).forEach((v, i) => assert.ok(Math.abs(v - (dbi0[i] + dgi[i] + dgi[3 * H + i])) < 1e-6, `dbi[${i}]`));
+  get(pdbhn, H).forEach((v, j) => assert.ok(Math.abs(v - (dbhn0[j] + dgh[2 * H + j] + dgh[5 * H + j])) < 1e-6, `dbhn[${j}]`));
+  for (let b = 0; b < B; b++) for (let i = 0; i < 2 * H; i++) assert.equal(dgh[b * 3 * H + i], dgi[b * 3 * H + i]);
   for (let b = 0; b < B; b++) {
     const rGi = Array.from(gi.subarray(b * 3 * H, (b + 1) * 3 * H));
     const rGh = Array.from(gh.subarray(b * 3 * H, (b + 1) * 3 * H));

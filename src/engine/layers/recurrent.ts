@@ -220,11 +220,15 @@ export class Recurrent implements Layer {
     const stepG = B * G * 4;
     if (!c.tanhC) throw new Error('lstm: forward did not keep tanh(c)');
     const tanhC = c.tanhC.ptr;
+    // Σ over steps and batch of dgates, summed by the cell kernel: the gradient of both b_ih and b_hh
+    const db = e.allocZeroed(G);
     for (let t = T - 1; t >= 0; t--) {
       const dg = dGates.ptr + t * stepG;
-      k.lstm_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepH, tanhC + t * stepH, dOut.ptr + t * stepH, dc, dg);
+      k.lstm_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepH, tanhC + t * stepH, dOut.ptr + t * stepH, dc, dg, db);
       if (t > 0) k.gemm_nn_packed(B, H, G, 1, dg, G, whh, 1, dOut.ptr + (t - 1) * stepH, H);
     }
+    k.add(p.biasIh.grad.ptr, p.biasIh.grad.ptr, db, G);
+    k.add(p.biasHh.grad.ptr, p.biasHh.grad.ptr, db, G);
     return this.accumulateWeightGrads(p, c, dGates, dGates, B, T, G, inSize, needInput);
   }
 
@@ -264,12 +268,19 @@ export class Recurrent implements Layer {
     const whh = this.packRecurrentWeight(p, 'backward');
     const stepH = B * H * 4;
     const stepG = B * G * 4;
+    // bias-gradient sums kept by the cell kernel: dbi = Σ dgi (all of b_ih's gradient, and the r, z part of b_hh's,
+    // where dgh equals dgi), dbhn = Σ of dgh's n part
+    const dbi = e.allocZeroed(G);
+    const dbhn = e.allocZeroed(H);
     for (let t = T - 1; t >= 0; t--) {
       const dgh = dGh.ptr + t * stepG;
       const dPrev = t > 0 ? dOut.ptr + (t - 1) * stepH : 0;
-      k.gru_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepG, c.hs.ptr + t * stepH, dOut.ptr + t * stepH, dGi.ptr + t * stepG, dgh, dPrev, t > 0 ? 1 : 0);
+      k.gru_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepG, c.hs.ptr + t * stepH, dOut.ptr + t * stepH, dGi.ptr + t * stepG, dgh, dPrev, t > 0 ? 1 : 0, dbi, dbhn);
       if (t > 0) k.gemm_nn_packed(B, H, G, 1, dgh, G, whh, 1, dPrev, H);
     }
+    k.add(p.biasIh.grad.ptr, p.biasIh.grad.ptr, dbi, G);
+    k.add(p.biasHh.grad.ptr, p.biasHh.grad.ptr, dbi, 2 * H);
+    k.add(p.biasHh.grad.ptr + 2 * H * 4, p.biasHh.grad.ptr + 2 * H * 4, dbhn, H);
     return this.accumulateWeightGrads(p, c, dGi, dGh, B, T, G, inSize, needInput);
   }
 
@@ -288,8 +299,8 @@ export class Recurrent implements Layer {
   }
 
   /**
-   * All steps at once: dW_ih += dGiᵀ·input, dW_hh += dGhᵀ·h_{t-1}, bias grads by column sums, and dInput = dGi·W_ih.
-   * For the LSTM the input and hidden pre-activation gradients are the same tensor.
+   * All steps at once: dW_ih += dGiᵀ·input, dW_hh += dGhᵀ·h_{t-1}, and dInput = dGi·W_ih (the bias gradients were
+   * summed by the cell kernels). For the LSTM the input and hidden pre-activation gradients are the same tensor.
    */
   private accumulateWeightGrads(
     p: LayerParams, c: LayerCache, dGi: Tensor, dGh: Tensor, B: number, T: number, G: number, inSize: number, needInput: boolean,
@@ -313,16 +324,6 @@ export class Recurrent implements Layer {
     // h_{-1} (slot 0 of hs) is zero, so step 0 adds nothing to dW_hh: sum over steps 1..T-1 only
     const stepH = B * H * 4;
     k.gemm_tn(G, H, rows - B, 1, dGh.ptr + B * G * 4, G, c.hs.ptr + stepH, H, 1, p.weightHh.grad.ptr, H);
-    if (dGi === dGh) {
-      // LSTM: both bias gradients are the same column sum, taken once
-      const db = e.allocZeroed(G);
-      k.col_sum_acc(db, dGi.ptr, rows, G);
-      k.add(p.biasIh.grad.ptr, p.biasIh.grad.ptr, db, G);
-      k.add(p.biasHh.grad.ptr, p.biasHh.grad.ptr, db, G);
-    } else {
-      k.col_sum_acc(p.biasIh.grad.ptr, dGi.ptr, rows, G);
-      k.col_sum_acc(p.biasHh.grad.ptr, dGh.ptr, rows, G);
-    }
     if (!needInput) return undefined;
     const dIn = Tensor.scratch(e, [T, B, inSize]);
     k.gemm_nn(rows, inSize, G, 1, dGi.ptr, G, p.weightIh.value.ptr, inSize, 0, dIn.ptr, inSize);
