@@ -91,8 +91,8 @@ function lstmBackwardLanes(vector: bool, o: usize, cPrev: usize, tc: usize, dh: 
 
 /**
  * LSTM step backward. In: `acts` (the activations lstm_cell_fwd left in `gates`), cPrev, tc = tanh(c) (written by
- * lstm_cell_fwd), dh (the whole gradient
- * reaching h_t: from above plus from step t+1), dc (gradient reaching c_t from step t+1).
+ * lstm_cell_fwd), dh (the whole gradient reaching h_t: from above plus from step t+1), dc (gradient reaching c_t
+ * from step t+1).
  * Out: dgates [B, 4H] = gradients of the gate pre-activations; dc is overwritten with the gradient reaching c_{t−1};
  * db [4H] += Σ_b dgates[b] (the bias gradient, summed here while dgates is in registers instead of by a later pass
  * over the whole [T, B, 4H] buffer).
