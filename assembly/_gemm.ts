@@ -35,7 +35,26 @@ function biasPanel(bias: usize, j: i32, cols: i32): usize {
 @inline
 function packA(a: usize, ars: usize, acs: usize, i0: i32, mc: i32, k0: i32, kc: i32, M: i32): void {
   let dst = PACK_A;
+  const panelBytes = <usize>(kc * MR) << 2;
   for (let p = 0; p < mc; p += MR) {
+    if (ars == 4 && p + 4 * MR <= mc && i0 + p + 4 * MR <= M) {
+      // op(A) = Aᵀ, four panels at once: each k row yields one 64-byte line (16 contiguous values) that is split
+      // over four panels, instead of four separate visits to that line at the row stride (which for the recurrent
+      // gradients, 1.5–2 KB, were evicted from L1 between visits)
+      let src = a + (<usize>(i0 + p) << 2) + <usize>k0 * acs;
+      let out = dst;
+      for (let k = 0; k < kc; k++) {
+        v128.store(out, v128.load(src));
+        v128.store(out + panelBytes, v128.load(src, 16));
+        v128.store(out + 2 * panelBytes, v128.load(src, 32));
+        v128.store(out + 3 * panelBytes, v128.load(src, 48));
+        src += acs;
+        out += MR << 2;
+      }
+      dst += 4 * panelBytes;
+      p += 3 * MR;
+      continue;
+    }
     if (ars == 4 && i0 + p + MR <= M) {
       // op(A) = Aᵀ: the panel's MR values at each k are contiguous, one vector copy per k
       let src = a + (<usize>(i0 + p) << 2) + <usize>k0 * acs;
