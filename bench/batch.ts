@@ -102,6 +102,7 @@ try {
   console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0].toFixed(2)}, ${cpuPressure()} before`);
   console.log(`config: lstm hidden ${hidden}, 1 layer, seq ${seqLength}, ${epochs} epochs, batch 32, bars 2021-01-01..2023-12-31\n`);
   const rates = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
+  const steadyRates = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const workers of workerCounts) {
       const cpu0 = process.cpuUsage();
@@ -119,6 +120,12 @@ try {
       const cpu = process.cpuUsage(cpu0);
       const perMinute = (summary.counts.completed / summary.seconds) * 60;
       rates.get(workers)!.push(perMinute);
+      // A whole market is thousands of stocks, so each thread's start-up (module loading, JIT and wasm tier-up,
+      // ~0.5 s) is amortised there but not over 33 stocks: the steady rate counts from the moment the w-th stock
+      // finished (every thread has trained one) to the last.
+      const finished = summary.stocks.map((s) => Date.parse(s.finishedAt ?? '')).filter(Number.isFinite).sort((a, b) => a - b);
+      const steady = finished.length > workers ? ((finished.length - workers) / (finished[finished.length - 1] - finished[workers - 1])) * 60_000 : NaN;
+      steadyRates.get(workers)!.push(steady);
       // Seconds a stock spends in its thread (load, features, training, evaluation, writing the run): if this grows
       // with more workers, the threads are not getting a core each. Process CPU above the wall time of one worker
       // is the main thread and V8's helper threads (GC, compilers), which a second worker has to share a core with.
@@ -126,7 +133,7 @@ try {
       const mean = inThread.reduce((a, b) => a + b, 0) / Math.max(1, inThread.length);
       console.log(
         `round ${round}, ${workers} worker(s) [load ${loadavg()[0].toFixed(2)}, ${cpuPressure()}]: ${summary.counts.completed} completed, ${summary.counts.failed} failed, ${summary.counts.skipped} skipped ` +
-          `in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min (mean ${mean.toFixed(2)} s per stock in its thread; process CPU ${(cpu.user / 1e6).toFixed(1)} s user + ${(cpu.system / 1e6).toFixed(1)} s system)`,
+          `in ${summary.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} stocks/min, ${steady.toFixed(1)} after warm-up (mean ${mean.toFixed(2)} s per stock in its thread; process CPU ${(cpu.user / 1e6).toFixed(1)} s user + ${(cpu.system / 1e6).toFixed(1)} s system)`,
       );
     }
   }
@@ -136,6 +143,11 @@ try {
   if (one && two) {
     console.log(`\nmedian of ${rounds} round(s): 1 worker ${one.toFixed(1)} stocks/min, 2 workers ${two.toFixed(1)} stocks/min`);
     console.log(`scaling 2 vs 1 worker: ${(two / one).toFixed(2)}x (target >= 1.7x)`);
+    const steadyOne = median(steadyRates.get(1) ?? []);
+    const steadyTwo = median(steadyRates.get(2) ?? []);
+    if (steadyOne && steadyTwo) {
+      console.log(`after each thread's first stock: 1 worker ${steadyOne.toFixed(1)}, 2 workers ${steadyTwo.toFixed(1)} stocks/min = ${(steadyTwo / steadyOne).toFixed(2)}x`);
+    }
   }
 } finally {
   await handle.close();
