@@ -4,7 +4,7 @@
  * Registering is an upsert on run_name, so registering the same run twice leaves one row.
  */
 import { hostname } from 'node:os';
-import { sqlNow } from '../data/db/connection.js';
+import { sqlNow } from '../data/db/url.js';
 import type { Db, Dialect, ModelRegistryTable } from '../data/db/schema.js';
 import type { JobMetrics } from './job.js';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { maskUrl } from '../data/db/connection.js';
+import { maskUrl } from '../data/db/url.js';
 import { DatasetConfigSchema } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { UserError } from '../util/errors.js';

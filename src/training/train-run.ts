@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase, resolveDatabaseUrl, maskUrl } from '../data/db/connection.js';
+import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
 import { readSafetensors } from '../engine/io/index.js';
@@ -61,6 +61,8 @@ export interface RunTrainingOptions {
 export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: string): Promise<KlineSeries> {
   const symbol = config.data.symbol;
   if (!symbol) throw new UserError('no symbol to train on: pass --symbol (a 6-digit code such as 600519)', 'bad_input');
+  // Loaded here, not at the top: batch threads train series handed to them and never need the database drivers.
+  const { openDatabase } = await import('../data/db/connection.js');
   const handle = await openDatabase(databaseUrl);
   try {
     const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
