@@ -6,7 +6,7 @@
  * what this returns.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Adam, clipGradNorm } from '../engine/optim/index.js';
 import { Rng } from '../engine/rng.js';
@@ -94,19 +94,64 @@ export function torchUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * The BLAS behind PyTorch decides its speed more than anything else: Debian's torch calls whatever libblas.so.3
+ * update-alternatives selects. `apt-get install python3-torch` alone brings the reference BLAS (libblas3, about 5×
+ * slower on W1); with libopenblas0-pthread installed, OpenBLAS takes over. Each backend lives in its own folder, so
+ * LD_LIBRARY_PATH picks one for a measurement whatever the system default is.
+ */
+export interface TorchBlas {
+  name: 'reference' | 'openblas' | 'blis' | 'atlas';
+  /** folders put first on LD_LIBRARY_PATH (libblas.so.3 and liblapack.so.3 of this backend) */
+  libraryPath: string[];
+}
+
+const MULTIARCH: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
+const LIB_DIR = `/usr/lib/${MULTIARCH[process.arch] ?? `${process.arch}-linux-gnu`}`;
+const BLAS_FOLDERS: Array<{ name: TorchBlas['name']; blas: string; lapack: string }> = [
+  { name: 'reference', blas: 'blas', lapack: 'lapack' },
+  { name: 'openblas', blas: 'openblas-pthread', lapack: 'openblas-pthread' },
+  { name: 'blis', blas: 'blis-pthread', lapack: 'lapack' },
+  { name: 'atlas', blas: 'atlas', lapack: 'atlas' },
+];
+
+/** The BLAS backends installed here, in the order above. */
+export function installedTorchBlas(): TorchBlas[] {
+  return BLAS_FOLDERS.filter((b) => existsSync(`${LIB_DIR}/${b.blas}/libblas.so.3`)).map((b) => ({
+    name: b.name,
+    libraryPath: [...new Set([`${LIB_DIR}/${b.blas}`, `${LIB_DIR}/${b.lapack}`])],
+  }));
+}
+
+/** The backend the system's libblas.so.3 resolves to (update-alternatives), or 'unknown'. */
+export function systemTorchBlas(): string {
+  try {
+    const target = realpathSync(`${LIB_DIR}/libblas.so.3`);
+    return BLAS_FOLDERS.find((b) => target.startsWith(`${LIB_DIR}/${b.blas}/`))?.name ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export interface TorchBenchResult {
+  /** the BLAS PyTorch ran on */
+  blas: string;
   epochSeconds: number;
   cpuSeconds: number;
 }
 
-/** PyTorch's W1 epoch (1 thread, best of `epochs`), measured now on this machine: wall and CPU seconds. */
-export function benchTorchW1(model: ModelType, epochs = 1): TorchBenchResult {
+/**
+ * PyTorch's W1 epoch (1 thread, best of `epochs`), measured now on this machine: wall and CPU seconds, on the
+ * given BLAS backend or the system's.
+ */
+export function benchTorchW1(model: ModelType, epochs = 1, blas?: TorchBlas): TorchBenchResult {
   const args = [TORCH_SCRIPT, model, ...[epochs, W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, W1.batch, W1.heads, W1.ff].map(String)];
-  // torch.set_num_threads(1) does not reach the BLAS: Debian's torch calls OpenBLAS, whose own pool would otherwise
-  // use every core (measured: 8.6 CPU-s in a 5.2 s epoch). These pin the whole reference to one thread.
-  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...oneThread } });
+  // torch.set_num_threads(1) does not reach the BLAS: OpenBLAS's own pool would otherwise use every core
+  // (measured: 8.6 CPU-s in a 5.2 s epoch). These pin the whole reference to one thread.
+  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1', BLIS_NUM_THREADS: '1' };
+  const libraryPath = blas ? { LD_LIBRARY_PATH: [...blas.libraryPath, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {};
+  const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...oneThread, ...libraryPath } });
   if (run.status !== 0) throw new Error(`PyTorch ${model} benchmark failed (${run.status}): ${run.stderr.trim().split('\n').pop()}`);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { epoch_s: number; epoch_cpu_s: number };
-  return { epochSeconds: out.epoch_s, cpuSeconds: out.epoch_cpu_s };
+  return { blas: blas?.name ?? systemTorchBlas(), epochSeconds: out.epoch_s, cpuSeconds: out.epoch_cpu_s };
 }

@@ -5,7 +5,7 @@
  * Effective GFLOP/s = trainingFlopsPerSample(config, 60) × 1000 / epoch seconds (formula in src/models/flops.ts).
  */
 import type { Command } from 'commander';
-import { W1, benchEngineW1, benchTorchW1, torchUnavailable } from '../../models/benchmark.js';
+import { W1, benchEngineW1, benchTorchW1, installedTorchBlas, systemTorchBlas, torchUnavailable, type TorchBlas } from '../../models/benchmark.js';
 import { type ModelType, registeredModelTypes } from '../../models/index.js';
 import { UserError } from '../../util/errors.js';
 import { printJson } from '../output.js';
@@ -14,8 +14,24 @@ interface BenchOptions {
   models?: string;
   epochs: string;
   torch: boolean;
+  torchBlas: string;
   json?: boolean;
 }
+
+/** undefined = the system's libblas.so.3; otherwise the named installed backends. */
+function torchBlasChoice(choice: string): Array<TorchBlas | undefined> {
+  if (choice === 'system') return [undefined];
+  const installed = installedTorchBlas();
+  if (choice === 'all') return installed.length ? installed : [undefined];
+  const wanted = choice.split(',').map((c) => c.trim());
+  const missing = wanted.filter((w) => !installed.some((b) => b.name === w));
+  if (missing.length) {
+    throw new UserError(`--torch-blas: ${missing.join(', ')} not installed (installed: ${installed.map((b) => b.name).join(', ') || 'none'}; or use system, all)`);
+  }
+  return installed.filter((b) => wanted.includes(b.name));
+}
+
+const REFERENCE_PYTHON_NOTE = '/usr/bin/python3, 1 thread';
 
 function benchCommand(opts: BenchOptions): void {
   const known = registeredModelTypes();
@@ -25,18 +41,20 @@ function benchCommand(opts: BenchOptions): void {
   const epochs = Number(opts.epochs);
   if (!Number.isInteger(epochs) || epochs < 1) throw new UserError(`--epochs must be a positive integer, got ${opts.epochs}`);
   const noTorch = opts.torch ? torchUnavailable() : '--no-torch given';
+  const blasChoices = noTorch ? [] : torchBlasChoice(opts.torchBlas);
   const say = opts.json ? () => {} : (line: string) => console.log(line);
   if (noTorch) console.warn(`PyTorch columns skipped: ${noTorch}`);
+  else say(`PyTorch: ${REFERENCE_PYTHON_NOTE}; the system's libblas.so.3 is ${systemTorchBlas()}, installed: ${installedTorchBlas().map((b) => b.name).join(', ') || 'none found'}`);
   say(`W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${W1.batch}, Adam, MSE; 1 thread`);
   say('(wall seconds; CPU seconds in brackets: on a shared machine compare those)');
   const results = [];
   for (const model of models) {
     const r = benchEngineW1(model, epochs);
-    const torch = noTorch ? undefined : benchTorchW1(model, epochs);
+    const torch = blasChoices.map((blas) => benchTorchW1(model, epochs, blas));
     results.push({ ...r, torch });
     const vsTorch = torch
-      ? `  PyTorch ${torch.epochSeconds.toFixed(2)} s [${torch.cpuSeconds.toFixed(2)}]  ratio ${(r.epochSeconds / torch.epochSeconds).toFixed(2)} [${(r.cpuSeconds / torch.cpuSeconds).toFixed(2)}]`
-      : '';
+      .map((t) => `  PyTorch (${t.blas} BLAS) ${t.epochSeconds.toFixed(2)} s [${t.cpuSeconds.toFixed(2)}]  ratio ${(r.epochSeconds / t.epochSeconds).toFixed(2)} [${(r.cpuSeconds / t.cpuSeconds).toFixed(2)}]`)
+      .join('');
     say(
       `${model.padEnd(12)} epoch ${r.epochSeconds.toFixed(2)} s [${r.cpuSeconds.toFixed(2)}]  ${r.samplesPerSecond.toFixed(0)} samples/s  ` +
         `${r.gflops.toFixed(1)} GFLOP/s  peak RSS ${r.peakRssMb.toFixed(0)} MB${vsTorch}`,
@@ -52,6 +70,7 @@ export function register(program: Command): void {
     .option('--models <list>', 'comma-separated model types (default: all)')
     .option('--epochs <n>', 'epochs timed on each side; the fastest is kept', '1')
     .option('--no-torch', 'skip the PyTorch measurement')
+    .option('--torch-blas <which>', "PyTorch's BLAS: system (libblas.so.3 as update-alternatives sets it), all installed, or names (reference, openblas, blis, atlas)", 'system')
     .option('--json', 'print the results as JSON')
     .action((opts: BenchOptions) => benchCommand(opts));
 }
