@@ -56,6 +56,18 @@ function expRemainder(x: v128, t: v128): v128 {
   return madd(n, f32x4.splat(-LN2_LO), madd(n, f32x4.splat(-LN2_HI), x));
 }
 
+/** (e^r − 1) / r = 1 + r/2 + r²/6 + … + r⁶/5040 by Horner, for |r| ≤ ln2/2: shared by exp and tanh. */
+// @ts-ignore: decorator
+@inline
+function expm1OverR(r: v128): v128 {
+  let p = madd(r, f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.splat(<f32>(1.0 / 720.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 120.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 24.0)));
+  p = madd(r, p, f32x4.splat(<f32>(1.0 / 6.0)));
+  p = madd(r, p, f32x4.splat(<f32>0.5));
+  return madd(r, p, f32x4.splat(<f32>1.0));
+}
+
 /** e^x per lane: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial, 2^n built in the exponent bits. */
 // @ts-ignore: decorator
 @inline
@@ -63,13 +75,7 @@ export function vexp(x: v128): v128 {
   x = clamp(x, EXP_MIN, EXP_MAX);
   const t = expRound(x);
   const r = expRemainder(x, t);
-  let p = madd(r, f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.splat(<f32>(1.0 / 720.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 120.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 24.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 6.0)));
-  p = madd(r, p, f32x4.splat(<f32>0.5));
-  p = madd(r, p, f32x4.splat(<f32>1.0));
-  p = madd(r, p, f32x4.splat(<f32>1.0));
+  const p = madd(r, expm1OverR(r), f32x4.splat(<f32>1.0));
   return f32x4.mul(p, expScale(t));
 }
 
@@ -94,13 +100,7 @@ export function vtanh(x: v128): v128 {
   const y = f32x4.mul(f32x4.splat(2), f32x4.pmin(f32x4.abs(x), f32x4.splat(TANH_BIG)));
   const t = expRound(y);
   const r = expRemainder(y, t);
-  let p = madd(r, f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.splat(<f32>(1.0 / 720.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 120.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 24.0)));
-  p = madd(r, p, f32x4.splat(<f32>(1.0 / 6.0)));
-  p = madd(r, p, f32x4.splat(<f32>0.5));
-  p = madd(r, p, f32x4.splat(<f32>1.0));
-  const q = f32x4.mul(r, p);
+  const q = f32x4.mul(r, expm1OverR(r));
   const s = expScale(t);
   const m = madd(s, q, f32x4.sub(s, f32x4.splat(1)));
   return v128.or(f32x4.div(m, f32x4.add(m, f32x4.splat(2))), sign);
