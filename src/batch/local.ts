@@ -26,7 +26,7 @@ import {
   type StockProgress,
   type StockStatus,
 } from './progress.js';
-import { localEntry, registerRun } from './registry.js';
+import { registerCompleted } from './registry.js';
 
 export interface LocalBatchOptions {
   handle: DatabaseHandle;
@@ -200,7 +200,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
 
   const register = async (symbol: string, runName: string, path: string, metrics: Record<string, number | null>) => {
     if (options.register === false) return;
-    await registerRun(options.handle.db, options.handle.dialect, localEntry({ runName, symbol, modelType: kind.modelType, configHash: hash, status: 'completed', metrics, path }));
+    await registerCompleted(options.handle, { runName, symbol, modelType: kind.modelType, configHash: hash, metrics, path });
   };
 
   report();

@@ -15,7 +15,7 @@ import { UserError } from '../util/errors.js';
 import { jobConfigHash, jobIdFor } from './config-hash.js';
 import type { JobKind, JobMetrics, JobOutput, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
-import { findCompleted, localEntry, registerRun } from './registry.js';
+import { findCompleted, registerCompleted } from './registry.js';
 
 export const QUEUE_NAME = 'train';
 export const DEFAULT_QUEUE_PREFIX = 'klinecast';
@@ -261,7 +261,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       await redis.del(key);
     }
     if (output.status === 'skipped') return { status: 'skipped', reason: output.reason, host };
-    await registerRun(handle.db, handle.dialect, localEntry({ runName: output.runName, symbol, modelType, configHash: job.data.configHash, status: 'completed', metrics: output.metrics, path: output.path }));
+    await registerCompleted(handle, { runName: output.runName, symbol, modelType, configHash: job.data.configHash, metrics: output.metrics, path: output.path });
     return { status: 'completed', runName: output.runName, path: output.path, host, metrics: output.metrics, reused: false };
   };
 

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { sqlNow } from '../data/db/url.js';
+import type { DatabaseHandle } from '../data/db/connection.js';
 import type { Db, Dialect, ModelRegistryTable } from '../data/db/schema.js';
 import type { JobMetrics } from './job.js';
 
@@ -88,6 +89,11 @@ export function registryTime(iso: string | null | undefined): string | null {
   if (!iso) return null;
   const t = Date.parse(iso);
   return Number.isFinite(t) ? new Date(t).toISOString().slice(0, 19).replace('T', ' ') : null;
+}
+
+/** Registers a run that completed on this host just now: how batch, queue workers, train and API jobs all record theirs. */
+export async function registerCompleted(handle: Pick<DatabaseHandle, 'db' | 'dialect'>, run: Pick<RegistryEntry, 'runName' | 'symbol' | 'modelType' | 'configHash' | 'metrics' | 'path'>): Promise<void> {
+  await registerRun(handle.db, handle.dialect, localEntry({ ...run, status: 'completed' }));
 }
 
 export async function registerRun(db: Db, dialect: Dialect, entry: RegistryEntry): Promise<void> {

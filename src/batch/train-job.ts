@@ -11,7 +11,7 @@ import { readRunConfig, runTraining, type TrainingReport } from '../training/tra
 import { UserError } from '../util/errors.js';
 import { jobConfigHash } from './config-hash.js';
 import type { JobInput, JobKind, JobMetrics, JobOutput } from './job.js';
-import { localEntry, registerRun } from './registry.js';
+import { registerCompleted } from './registry.js';
 
 /** The part of a TrainConfig that defines a batch's models: no symbol, no output folder, no data source URL. */
 export function batchConfig(config: TrainConfig): TrainConfig {
@@ -58,6 +58,11 @@ export function reportMetrics(report: TrainingReport): JobMetrics {
   return metrics;
 }
 
+/** The registry's config_hash of a run trained with this config: the same as a batch of it would get. */
+export function trainConfigHash(config: TrainConfig): string {
+  return jobConfigHash(config.model.modelType, batchConfig(config));
+}
+
 /**
  * Registers a completed `klinecast train` run like a batch run: its config hash is that of the same config in a
  * batch (no symbol, output folder or database), so a queue job for the same stock and config finds it as done.
@@ -65,19 +70,14 @@ export function reportMetrics(report: TrainingReport): JobMetrics {
 export async function registerTrainingRun(handle: DatabaseHandle, report: TrainingReport): Promise<void> {
   if (report.status !== 'completed') throw new Error(`run ${report.runName} is ${report.status}; only completed runs are registered`);
   const { config } = readRunConfig(report.runDir);
-  await registerRun(
-    handle.db,
-    handle.dialect,
-    localEntry({
-      runName: report.runName,
-      symbol: config.data.symbol,
-      modelType: config.model.modelType,
-      configHash: jobConfigHash(config.model.modelType, batchConfig(config)),
-      status: 'completed',
-      metrics: reportMetrics(report),
-      path: resolve(report.runDir),
-    }),
-  );
+  await registerCompleted(handle, {
+    runName: report.runName,
+    symbol: config.data.symbol,
+    modelType: config.model.modelType,
+    configHash: trainConfigHash(config),
+    metrics: reportMetrics(report),
+    path: resolve(report.runDir),
+  });
 }
 
 const TRAIN_JOB_MODULE = new URL(import.meta.url.endsWith('.ts') ? './train-job.ts' : './train-job.js', import.meta.url).href;

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WorkerPool, batchConfig, jobConfigHash, localEntry, registerRun, trainKind } from '../batch/index.js';
+import { WorkerPool, registerCompleted, trainConfigHash, trainKind } from '../batch/index.js';
 import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
 import type { TrainConfig } from '../training/config.js';
 import { defaultRunName, runDirFor } from '../training/index.js';
@@ -137,8 +137,7 @@ export class LocalTrainingJobs implements TrainingJobs {
       if (output.status === 'completed') {
         job.run_name = output.runName;
         // Like batch and worker runs, so the registry lists every model wherever it was trained (serve migrates the table).
-        const { db, dialect } = this.database;
-        await registerRun(db, dialect, localEntry({ runName: output.runName, symbol: series.symbol, modelType: kind.modelType, configHash: jobConfigHash(kind.modelType, batchConfig(config)), status: 'completed', metrics: output.metrics, path: output.path }));
+        await registerCompleted(this.database, { runName: output.runName, symbol: series.symbol, modelType: kind.modelType, configHash: trainConfigHash(config), metrics: output.metrics, path: output.path });
         this.finish(entry, 'completed', null);
       } else this.finish(entry, 'failed', output.reason);
     } catch (err) {
