@@ -5,6 +5,7 @@
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { isIsoDate, parseSymbolLoose } from '../data/index.js';
+import { ModelConfigSchema } from '../models/config.js';
 import { validateRunName } from '../training/index.js';
 
 /** JSON Schema keyword that ties a generated schema back to its zod source; stripped from the OpenAPI document. */
@@ -77,6 +78,9 @@ export const validatorCompiler: FastifySchemaCompiler<Record<string, unknown>> =
 
 // ---------------------------------------------------------------------------------------------------------------
 // Field schemas shared by the routes
+
+/** lstm | gru | transformer: the model types, as the model config defines them. */
+export const modelTypeField = ModelConfigSchema.shape.modelType;
 
 /** A 6-digit code; 600519.SH, sh600519 and SH.600519 are read as 600519. */
 export const symbolField = z

@@ -16,7 +16,7 @@ import { listRegistry } from '../../batch/registry.js';
 import { readJson } from '../../training/run-store.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
-import { queryInt, routeSchema, runNameField, symbolField } from '../schema.js';
+import { modelTypeField, queryInt, routeSchema, runNameField, symbolField } from '../schema.js';
 
 export const RunParams = z.object({ name: runNameField }).strict();
 
@@ -24,7 +24,7 @@ export const RunParams = z.object({ name: runNameField }).strict();
 const RunsQuery = z
   .object({
     symbol: symbolField.optional(),
-    model: z.enum(['lstm', 'gru', 'transformer']).optional(),
+    model: modelTypeField.optional(),
     /** Comma-separated statuses, e.g. completed,crashed. */
     status: z
       .string()
@@ -47,7 +47,7 @@ const RunsQuery = z
 const RegistryQuery = z
   .object({
     symbol: symbolField.optional(),
-    model: z.enum(['lstm', 'gru', 'transformer']).optional(),
+    model: modelTypeField.optional(),
     status: z.enum(['completed', 'failed']).optional(),
     host: z.string().min(1).max(255).optional(),
     config_hash: z.string().regex(/^[0-9a-f]{16}$/, 'config_hash is 16 lowercase hex digits').optional(),

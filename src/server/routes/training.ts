@@ -5,12 +5,12 @@ import { requireApiKey } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import type { TrainingJobs } from '../ports.js';
-import { routeSchema, runNameField, symbolField } from '../schema.js';
+import { modelTypeField, routeSchema, runNameField, symbolField } from '../schema.js';
 
 export const StartTrainingBody = z
   .object({
     symbol: symbolField,
-    model_type: z.enum(['lstm', 'gru', 'transformer']).default('lstm'),
+    model_type: modelTypeField.default('lstm'),
     run_name: runNameField.optional(),
     /** A partial training config in the shape of config.json; the fields inside are checked by the training schema. */
     config: z
