@@ -61,12 +61,23 @@ async function prepare(databaseUrl: string, outputDir: string): Promise<void> {
       handle.dialect,
       symbols.map((symbol) => {
         const board = boardOf(symbol);
-        return { symbol, name: symbol, exchange: board?.exchange ?? null, market: board?.market ?? null, stockType: board?.stockType ?? null, industry: null, listDate: null, delistDate: null, isActive: true };
+        return {
+          symbol,
+          name: symbol,
+          exchange: board?.exchange ?? null,
+          market: board?.market ?? null,
+          stockType: board?.stockType ?? null,
+          industry: null,
+          listDate: null,
+          delistDate: null,
+          isActive: true,
+        };
       }),
     );
   });
   await handle.close();
-  for (let i = 0; i < 20; i++) writeCompletedRun(outputDir, { symbol: symbols[i % symbols.length], runName: `bench_run_${String(i).padStart(2, '0')}`, maeScale: 1 + i / 10 });
+  for (let i = 0; i < 20; i++)
+    writeCompletedRun(outputDir, { symbol: symbols[i % symbols.length], runName: `bench_run_${String(i).padStart(2, '0')}`, maeScale: 1 + i / 10 });
 }
 
 /** Starts the server in a child process and returns its URL and a stop function. */
@@ -95,13 +106,23 @@ async function benchPredict(root: string, duration: number, connections: number)
   const body = JSON.stringify({ symbol, days: 5 });
   console.log('\n| POST /api/v1/predict {days: 5} | req/s | p50 ms | p99 ms | non-2xx |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const [label, cold] of [['warm cache (hits)', false], ['cold cache (engine every time)', true]] as const) {
+  for (const [label, cold] of [
+    ['warm cache (hits)', false],
+    ['cold cache (engine every time)', true],
+  ] as const) {
     const server = await startChild({ BENCH_DATABASE_URL: databaseUrl, BENCH_OUTPUT_DIR: outputDir, BENCH_COLD_CACHE: cold ? '1' : '0' });
     try {
       // One request first: it loads the run (and, warm, fills the cache), as a server that has been up a while.
       const first = await fetch(`${server.url}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       if (first.status !== 200) throw new Error(`predict failed: ${first.status} ${await first.text()}`);
-      const result = await autocannon({ url: `${server.url}/api/v1/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
+      const result = await autocannon({
+        url: `${server.url}/api/v1/predict`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        duration,
+      });
       console.log(`| ${label} | ${result.requests.average.toFixed(1)} | ${result.latency.p50} | ${result.latency.p99} | ${result.non2xx} |`);
     } finally {
       server.stop();

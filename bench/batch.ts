@@ -69,18 +69,24 @@ async function controlRatio(dir: string): Promise<number> {
   for (const size of [1, 2]) {
     const pool = new WorkerPool({ size, job: fixtureKind(config).ref });
     try {
-      const warm = Array.from({ length: size }, (_, i) => pool.run({ series: syntheticSeries('000001', 20), config: { spinIterations: 4 }, outputDir: join(dir, 'control'), runName: `warm_${size}_${i}` }));
+      const warm = Array.from({ length: size }, (_, i) =>
+        pool.run({ series: syntheticSeries('000001', 20), config: { spinIterations: 4 }, outputDir: join(dir, 'control'), runName: `warm_${size}_${i}` }),
+      );
       await Promise.all(warm);
       const t0 = performance.now();
       await Promise.all(
-        Array.from({ length: 12 }, (_, i) => pool.run({ series: syntheticSeries('000001', 20), config, outputDir: join(dir, 'control'), runName: `spin_${size}_${i}` })),
+        Array.from({ length: 12 }, (_, i) =>
+          pool.run({ series: syntheticSeries('000001', 20), config, outputDir: join(dir, 'control'), runName: `spin_${size}_${i}` }),
+        ),
       );
       seconds.push((performance.now() - t0) / 1000);
     } finally {
       await pool.close();
     }
   }
-  console.log(`control (fixed CPU work, 12 jobs): 1 thread ${seconds[0].toFixed(2)} s, 2 threads ${seconds[1].toFixed(2)} s = ${(seconds[0] / seconds[1]).toFixed(2)}x [${cpuPressure()}]`);
+  console.log(
+    `control (fixed CPU work, 12 jobs): 1 thread ${seconds[0].toFixed(2)} s, 2 threads ${seconds[1].toFixed(2)} s = ${(seconds[0] / seconds[1]).toFixed(2)}x [${cpuPressure()}]`,
+  );
   return seconds[0] / seconds[1];
 }
 
@@ -123,7 +129,10 @@ try {
       // A whole market is thousands of stocks, so each thread's start-up (module loading, JIT and wasm tier-up,
       // ~0.5 s) is amortised there but not over 33 stocks: the steady rate counts from the moment the w-th stock
       // finished (every thread has trained one) to the last.
-      const finished = summary.stocks.map((s) => Date.parse(s.finishedAt ?? '')).filter(Number.isFinite).sort((a, b) => a - b);
+      const finished = summary.stocks
+        .map((s) => Date.parse(s.finishedAt ?? ''))
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b);
       const steady = finished.length > workers ? ((finished.length - workers) / (finished[finished.length - 1] - finished[workers - 1])) * 60_000 : NaN;
       steadyRates.get(workers)!.push(steady);
       // Seconds a stock spends in its thread (load, features, training, evaluation, writing the run): if this grows
@@ -146,7 +155,9 @@ try {
     const steadyOne = median(steadyRates.get(1) ?? []);
     const steadyTwo = median(steadyRates.get(2) ?? []);
     if (steadyOne && steadyTwo) {
-      console.log(`after each thread's first stock: 1 worker ${steadyOne.toFixed(1)}, 2 workers ${steadyTwo.toFixed(1)} stocks/min = ${(steadyTwo / steadyOne).toFixed(2)}x`);
+      console.log(
+        `after each thread's first stock: 1 worker ${steadyOne.toFixed(1)}, 2 workers ${steadyTwo.toFixed(1)} stocks/min = ${(steadyTwo / steadyOne).toFixed(2)}x`,
+      );
     }
   }
 } finally {

@@ -47,7 +47,11 @@ async function measure(handle: DatabaseHandle): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores; load average before: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const results: Figures[] = [];
 
   const mysqlUrl = scratchMysqlUrl(MYSQL_SERVER);
@@ -75,9 +79,15 @@ async function main(): Promise<void> {
     );
   }
   const my = results[0];
-  console.log(`\nMySQL import ${my.importSeconds.toFixed(2)} s (target < 10 s: ${my.importSeconds < 10 ? 'met' : 'MISSED'}); ` +
-    `bulk load ${my.bulkLoadSeconds.toFixed(2)} s (target < 2 s: ${my.bulkLoadSeconds < 2 ? 'met' : 'MISSED'})`);
-  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nMySQL import ${my.importSeconds.toFixed(2)} s (target < 10 s: ${my.importSeconds < 10 ? 'met' : 'MISSED'}); ` +
+      `bulk load ${my.bulkLoadSeconds.toFixed(2)} s (target < 2 s: ${my.bulkLoadSeconds < 2 ? 'met' : 'MISSED'})`,
+  );
+  console.log(
+    `load average after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 main().catch((err) => {

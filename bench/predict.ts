@@ -28,7 +28,6 @@ const REPEATS = flag('repeats', 10);
 /** Symbols in the MC-dropout batch (default: all): MC costs samples × a forward per symbol, linear in symbols. */
 const MC_SYMBOLS = flag('mc-symbols', SYMBOLS);
 
-
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -102,7 +101,9 @@ try {
   const rows = series.reduce((n, s) => n + s.dates.length, 0);
   const N = series.length;
   const calendar = await TradingCalendar.load(handle.db);
-  console.log(`\n${N} symbols (of ${SYMBOLS} generated; ${SYMBOLS - N} too short): demo market in memory (${rows} bars, ${genSeconds.toFixed(1)} s, not timed), one forecastSeries call`);
+  console.log(
+    `\n${N} symbols (of ${SYMBOLS} generated; ${SYMBOLS - N} too short): demo market in memory (${rows} bars, ${genSeconds.toFixed(1)} s, not timed), one forecastSeries call`,
+  );
   const tFeat = performance.now();
   forecastSeries(model, series, calendar, { samples: 0 });
   const batchPoint = performance.now() - tFeat;
@@ -112,7 +113,9 @@ try {
   const tMc = performance.now();
   forecastSeries(model, mcSeries, calendar, { samples: SAMPLES });
   const batchMc = performance.now() - tMc;
-  console.log(`  ${M} symbols with ${SAMPLES} MC-dropout samples: ${batchMc.toFixed(0)} ms  (${(batchMc / M).toFixed(2)} ms/symbol, ${((M * (SAMPLES + 1)) / (batchMc / 1000)).toFixed(0)} windows/s)`);
+  console.log(
+    `  ${M} symbols with ${SAMPLES} MC-dropout samples: ${batchMc.toFixed(0)} ms  (${(batchMc / M).toFixed(2)} ms/symbol, ${((M * (SAMPLES + 1)) / (batchMc / 1000)).toFixed(0)} windows/s)`,
+  );
   const few = series.slice(0, 100);
   const tOne = performance.now();
   for (const s of few) forecastSeries(model, [s], calendar, { samples: 0 });

@@ -62,7 +62,9 @@ console.log(`3. run ${manager.runName} in ${manager.runDir}`);
 manager.updateStatus('training');
 const trainer = new Trainer(dataset, config, {
   manager,
-  callbacks: [{ onEpochEnd: (e) => console.log(`   epoch ${e.epoch}: train ${e.trainLoss.toFixed(5)}  val ${e.valLoss?.toFixed(5)}${e.isBest ? '  (best)' : ''}`) }],
+  callbacks: [
+    { onEpochEnd: (e) => console.log(`   epoch ${e.epoch}: train ${e.trainLoss.toFixed(5)}  val ${e.valLoss?.toFixed(5)}${e.isBest ? '  (best)' : ''}`) },
+  ],
 });
 const fit = await trainer.fit();
 console.log(`4. trained ${fit.epochsTrained} epochs (${fit.stopReason}), best epoch ${fit.bestEpoch}, best checkpoint ${manager.getBestCheckpointPath()}`);

@@ -6,9 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entries = existsSync(join(root, 'assembly'))
-  ? readdirSync(join(root, 'assembly')).filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
-  : [];
+const entries = existsSync(join(root, 'assembly')) ? readdirSync(join(root, 'assembly')).filter((f) => f.endsWith('.ts') && !f.startsWith('_')) : [];
 mkdirSync(join(root, 'build'), { recursive: true });
 const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 // Each entry is built twice: baseline SIMD, and with relaxed SIMD (fused multiply-add in the GEMM micro-kernel),
@@ -25,13 +23,19 @@ for (const entry of entries) {
       [
         asc,
         join('assembly', entry),
-        '--outFile', join('build', `${name}${suffix}.wasm`),
-        '--optimizeLevel', '3',
-        '--shrinkLevel', '0',
+        '--outFile',
+        join('build', `${name}${suffix}.wasm`),
+        '--optimizeLevel',
+        '3',
+        '--shrinkLevel',
+        '0',
         '--noAssert',
-        '--enable', enable,
-        '--runtime', 'stub',
-        '--initialMemory', '256',
+        '--enable',
+        enable,
+        '--runtime',
+        'stub',
+        '--initialMemory',
+        '256',
         '--exportRuntime',
       ],
       { cwd: root, stdio: 'inherit' },

@@ -4,7 +4,17 @@ export { JobFailedError, WorkerCrashedError, WorkerPool, type PoolOptions, type 
 export { canonicalJson, configHash, jobConfigHash, jobIdFor } from './config-hash.js';
 export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary, type BatchSummary, type LocalBatchOptions } from './local.js';
 export { PROGRESS_FILE, RUNS_DIR, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
-export { findCompleted, listRegistry, localEntry, registerCompleted, registerRun, registryTime, type RegistryEntry, type RegistryFilter, type RegistryStatus } from './registry.js';
+export {
+  findCompleted,
+  listRegistry,
+  localEntry,
+  registerCompleted,
+  registerRun,
+  registryTime,
+  type RegistryEntry,
+  type RegistryFilter,
+  type RegistryStatus,
+} from './registry.js';
 export {
   CANCELLED_REASON,
   DEFAULT_QUEUE_PREFIX,

@@ -123,7 +123,16 @@ function openProgress(batchDir: string, kind: JobKind, config: unknown, hash: st
     return existing;
   }
   const now = new Date();
-  return { version: 1, modelType: kind.modelType, configHash: hash, config, stamp: stampOf(now), createdAt: now.toISOString(), updatedAt: now.toISOString(), stocks: {} };
+  return {
+    version: 1,
+    modelType: kind.modelType,
+    configHash: hash,
+    config,
+    stamp: stampOf(now),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    stocks: {},
+  };
 }
 
 /**

@@ -40,7 +40,10 @@ export interface PoolTask {
 
 /** The job threw: its message is the reason recorded for the stock. */
 export class JobFailedError extends Error {
-  constructor(message: string, readonly jobStack?: string) {
+  constructor(
+    message: string,
+    readonly jobStack?: string,
+  ) {
     super(message);
     this.name = 'JobFailedError';
   }

@@ -6,7 +6,17 @@
 import type { Job } from 'bullmq';
 import type { TrainConfig } from '../training/config.js';
 import { UserError } from '../util/errors.js';
-import { CANCELLED_REASON, CANCEL_REQUEST_TTL_S, cancelKey, enqueueTraining, openQueue, type JobProgress, type QueueTarget, type TrainJobData, type TrainJobResult } from './queue.js';
+import {
+  CANCELLED_REASON,
+  CANCEL_REQUEST_TTL_S,
+  cancelKey,
+  enqueueTraining,
+  openQueue,
+  type JobProgress,
+  type QueueTarget,
+  type TrainJobData,
+  type TrainJobResult,
+} from './queue.js';
 import { batchConfig } from './train-job.js';
 
 export type QueuedTrainingState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';

@@ -115,7 +115,13 @@ export interface EnqueueResult {
 }
 
 /** One job per symbol; a (symbol, config) already in the queue, waiting or finished, is not added again. */
-export async function enqueueTraining(target: QueueTarget, kind: Pick<JobKind, 'modelType'>, config: unknown, symbols: string[], options: EnqueueOptions = {}): Promise<EnqueueResult> {
+export async function enqueueTraining(
+  target: QueueTarget,
+  kind: Pick<JobKind, 'modelType'>,
+  config: unknown,
+  symbols: string[],
+  options: EnqueueOptions = {},
+): Promise<EnqueueResult> {
   const hash = jobConfigHash(kind.modelType, config);
   const queue = openQueue(target);
   try {
@@ -132,7 +138,11 @@ export async function enqueueTraining(target: QueueTarget, kind: Pick<JobKind, '
     await queue.addBulk(
       symbols
         .filter((s) => !before.has(jobIdFor(s, hash)))
-        .map((symbol) => ({ name: `${symbol} ${kind.modelType}`, data: { symbol, modelType: kind.modelType, configHash: hash, config }, opts: { ...jobOptions, jobId: jobIdFor(symbol, hash) } })),
+        .map((symbol) => ({
+          name: `${symbol} ${kind.modelType}`,
+          data: { symbol, modelType: kind.modelType, configHash: hash, config },
+          opts: { ...jobOptions, jobId: jobIdFor(symbol, hash) },
+        })),
     );
     return { queued: jobIds.length - before.size, alreadyQueued: before.size, jobIds, configHash: hash };
   } finally {
@@ -154,19 +164,36 @@ export async function queueStatus(target: QueueTarget): Promise<QueueCounts> {
   try {
     await ensureReachable(queue, target.url);
     const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized', 'waiting-children');
-    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0, paused: c.paused ?? 0 };
+    return {
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+      paused: c.paused ?? 0,
+    };
   } finally {
     await queue.close();
   }
 }
 
 /** One job's state and result, for the HTTP API's training routes. */
-export async function queuedJob(target: QueueTarget, jobId: string): Promise<{ id: string; state: string; progress: unknown; result: TrainJobResult | null; error: string | null; attempts: number } | null> {
+export async function queuedJob(
+  target: QueueTarget,
+  jobId: string,
+): Promise<{ id: string; state: string; progress: unknown; result: TrainJobResult | null; error: string | null; attempts: number } | null> {
   const queue = openQueue(target);
   try {
     const job = await queue.getJob(jobId);
     if (!job) return null;
-    return { id: jobId, state: await job.getState(), progress: job.progress, result: job.returnvalue ?? null, error: job.failedReason ?? null, attempts: job.attemptsMade };
+    return {
+      id: jobId,
+      state: await job.getState(),
+      progress: job.progress,
+      result: job.returnvalue ?? null,
+      error: job.failedReason ?? null,
+      attempts: job.attemptsMade,
+    };
   } finally {
     await queue.close();
   }
@@ -240,7 +267,10 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }
     const cancel = new AbortController();
     const poll = setInterval(() => {
-      redis.get(key).then((value) => value !== null && cancel.abort(CANCELLED_REASON), () => {});
+      redis.get(key).then(
+        (value) => value !== null && cancel.abort(CANCELLED_REASON),
+        () => {},
+      );
     }, CANCEL_POLL_MS);
     let output: JobOutput;
     try {
@@ -250,7 +280,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
         outputDir,
         runName,
         signal: cancel.signal,
-        onProgress: (fraction, note, detail) => void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
+        onProgress: (fraction, note, detail) =>
+          void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
       });
     } catch (err) {
       if (!cancel.signal.aborted) throw err;
@@ -261,7 +292,14 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       await redis.del(key);
     }
     if (output.status === 'skipped') return { status: 'skipped', reason: output.reason, host };
-    await registerCompleted(handle, { runName: output.runName, symbol, modelType, configHash: job.data.configHash, metrics: output.metrics, path: output.path });
+    await registerCompleted(handle, {
+      runName: output.runName,
+      symbol,
+      modelType,
+      configHash: job.data.configHash,
+      metrics: output.metrics,
+      path: output.path,
+    });
     return { status: 'completed', runName: output.runName, path: output.path, host, metrics: output.metrics, reused: false };
   };
 
@@ -281,7 +319,14 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   worker.on('failed', (job, err) => {
     if (!job) return;
     const attempts = job.opts.attempts ?? 1;
-    emit({ type: 'failed', jobId: String(job.id), symbol: job.data.symbol, error: err.message, attemptsMade: job.attemptsMade, willRetry: job.attemptsMade < attempts });
+    emit({
+      type: 'failed',
+      jobId: String(job.id),
+      symbol: job.data.symbol,
+      error: err.message,
+      attemptsMade: job.attemptsMade,
+      willRetry: job.attemptsMade < attempts,
+    });
   });
   worker.on('error', (err) => emit({ type: 'error', error: err.message }));
   try {

@@ -79,7 +79,9 @@ function fromRow(r: RegistryRow): RegistryEntry {
 }
 
 /** Fills host and timestamps for a run finished here and now. */
-export function localEntry(entry: Omit<RegistryEntry, 'host' | 'createdAt' | 'finishedAt'> & Partial<Pick<RegistryEntry, 'createdAt' | 'finishedAt'>>): RegistryEntry {
+export function localEntry(
+  entry: Omit<RegistryEntry, 'host' | 'createdAt' | 'finishedAt'> & Partial<Pick<RegistryEntry, 'createdAt' | 'finishedAt'>>,
+): RegistryEntry {
   const now = sqlNow();
   return { host: hostname(), createdAt: now, finishedAt: now, ...entry };
 }
@@ -92,7 +94,10 @@ export function registryTime(iso: string | null | undefined): string | null {
 }
 
 /** Registers a run that completed on this host just now: how batch, queue workers, train and API jobs all record theirs. */
-export async function registerCompleted(handle: Pick<DatabaseHandle, 'db' | 'dialect'>, run: Pick<RegistryEntry, 'runName' | 'symbol' | 'modelType' | 'configHash' | 'metrics' | 'path'>): Promise<void> {
+export async function registerCompleted(
+  handle: Pick<DatabaseHandle, 'db' | 'dialect'>,
+  run: Pick<RegistryEntry, 'runName' | 'symbol' | 'modelType' | 'configHash' | 'metrics' | 'path'>,
+): Promise<void> {
   await registerRun(handle.db, handle.dialect, localEntry({ ...run, status: 'completed' }));
 }
 

@@ -42,7 +42,8 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
         },
       ],
     });
-    if (report.status !== 'completed') throw new Error(`training of ${series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`);
+    if (report.status !== 'completed')
+      throw new Error(`training of ${series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`);
     return { status: 'completed', runName: report.runName, path: report.runDir, modelType: config.model.modelType, metrics: reportMetrics(report) };
   } catch (err) {
     // The dataset builder refuses a too-short history before any run folder exists: that is a skip, not a failure.

@@ -38,10 +38,7 @@ function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('klinecast')
-    .description('Train, manage and serve A-share price-forecasting models')
-    .version(version())
-    .exitOverride();
+  const program = new Command('klinecast').description('Train, manage and serve A-share price-forecasting models').version(version()).exitOverride();
   for (const mod of await commandModules(argv[2])) mod.register(program);
   try {
     await program.parseAsync(argv);
@@ -67,6 +64,6 @@ async function exitAfterFlush(code: number): Promise<never> {
 }
 
 main(process.argv).then(exitAfterFlush, (err) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   return exitAfterFlush(1);
 });

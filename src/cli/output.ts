@@ -28,7 +28,11 @@ export function renderTable(headers: string[], rows: Cell[][]): string {
   const texts = rows.map((row) => headers.map((_, i) => cellText(row[i])));
   const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || r[i] === undefined || typeof r[i] === 'number'));
   const widths = headers.map((h, i) => Math.max(displayWidth(h), ...texts.map((r) => displayWidth(r[i]))));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i], numeric[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i], numeric[i]))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...texts.map(line)].join('\n');
 }
 
@@ -58,7 +62,10 @@ export class ProgressLine {
   private lastPlain = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly label: string, private readonly total: number) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
 
   update(done: number, detail = ''): void {
     const elapsed = (Date.now() - this.start) / 1000;

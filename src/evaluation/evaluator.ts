@@ -103,12 +103,15 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
   const actual = flatten(input.actualReturns, n, 'actualReturns');
   const predicted = flatten(input.predictedReturns, n, 'predictedReturns');
   if (actual.cols !== predicted.cols) throw new Error(`evaluateForecasts: actual has horizon ${actual.cols}, predicted ${predicted.cols}`);
-  for (const [what, values] of [['actualReturns', actual.data], ['predictedReturns', predicted.data]] as const) {
+  for (const [what, values] of [
+    ['actualReturns', actual.data],
+    ['predictedReturns', predicted.data],
+  ] as const) {
     const bad = nonFinite(values);
     if (bad >= 0) throw new Error(`evaluateForecasts: ${what} has a non-finite value at sample ${Math.floor(bad / actual.cols)}`);
   }
   const h = actual.cols;
-  const targets = input.targetDates ? (input.targetDates as ReadonlyArray<unknown>).flat() as Array<string | null> : null;
+  const targets = input.targetDates ? ((input.targetDates as ReadonlyArray<unknown>).flat() as Array<string | null>) : null;
   if (targets && targets.length !== n * h) throw new Error(`evaluateForecasts: ${targets.length} target dates for ${n}×${h} forecasts`);
 
   const closeRepeated = new Float64Array(n * h);
@@ -138,7 +141,7 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
       records.push({
         date: input.dates[i],
         step: s + 1,
-        target_date: targets ? targets[k] ?? null : null,
+        target_date: targets ? (targets[k] ?? null) : null,
         last_close: close[i],
         actual_price: close[i] * Math.exp(actual.data[k]),
         predicted_price: close[i] * Math.exp(predicted.data[k]),

@@ -21,7 +21,18 @@ export function seriesVersion(series: KlineSeries): string {
   hash.update(series.symbol);
   hash.update('\0');
   hash.update(series.dates.join(','));
-  for (const column of [series.open, series.high, series.low, series.close, series.preClose, series.change, series.pctChg, series.vol, series.amount, series.turnoverRate]) {
+  for (const column of [
+    series.open,
+    series.high,
+    series.low,
+    series.close,
+    series.preClose,
+    series.change,
+    series.pctChg,
+    series.vol,
+    series.amount,
+    series.turnoverRate,
+  ]) {
     hash.update(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
   }
   return hash.digest('hex');

@@ -205,7 +205,17 @@ export function assembleDataset(parts: DatasetParts): Dataset {
   const { config, segments, features, featureScaler, targetScaler } = parts;
   const frame = { dates: parts.dates, close: parts.close, featureNames: [...featureScaler.names] };
   const sets = SEGMENT_NAMES.map(
-    (name) => new WindowSet(name, segments[name], windowEndsIn(segments[name], config.seqLength, config.horizon), config.seqLength, config.horizon, features, frame, targetScaler),
+    (name) =>
+      new WindowSet(
+        name,
+        segments[name],
+        windowEndsIn(segments[name], config.seqLength, config.horizon),
+        config.seqLength,
+        config.horizon,
+        features,
+        frame,
+        targetScaler,
+      ),
   );
   return {
     symbol: parts.symbol,

@@ -113,7 +113,6 @@ function define(def: FeatureDefinition): void {
   definitions.push(def);
 }
 
-
 // --- raw columns ---------------------------------------------------------------------------------------------------
 for (const col of ['open', 'high', 'low', 'close', 'vol', 'amount'] as const) {
   define({ name: col, group: 'raw', formula: `${col} as stored`, warmup: 0, compute: (ctx) => ctx.series[col] });
@@ -158,7 +157,13 @@ define({
   },
 });
 for (const period of [12, 26]) {
-  define({ name: `ema${period}`, group: 'indicator', formula: `EMA(C,${period}), alpha 2/(${period}+1), seeded with C[0]`, warmup: period - 1, compute: (ctx) => ctx.ema(period) });
+  define({
+    name: `ema${period}`,
+    group: 'indicator',
+    formula: `EMA(C,${period}), alpha 2/(${period}+1), seeded with C[0]`,
+    warmup: period - 1,
+    compute: (ctx) => ctx.ema(period),
+  });
   define({
     name: `ema${period}_rel`,
     group: 'indicator',

@@ -39,7 +39,12 @@ export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
   const engine = Engine.create();
   const rng = new Rng(0);
   const config = ModelConfigSchema.parse({
-    modelType: model, inputSize: W1.features, hiddenSize: W1.hidden, numLayers: W1.layers, numHeads: W1.heads, dimFeedforward: W1.ff,
+    modelType: model,
+    inputSize: W1.features,
+    hiddenSize: W1.hidden,
+    numLayers: W1.layers,
+    numHeads: W1.heads,
+    dimFeedforward: W1.ff,
   });
   const net = createNetwork(config, engine, rng);
   const opt = new Adam(net.parameters(), { lr: 1e-3 });

@@ -5,4 +5,14 @@ export { RecurrentForecaster, createHead } from './recurrent.js';
 export { loadStateDict, stateDict, zeroGrad, type StateTensor } from './state.js';
 export { predict, trainStep } from './step.js';
 export { trainingFlopsPerSample } from './flops.js';
-export { W1, benchEngineW1, benchTorchW1, installedTorchBlas, systemTorchBlas, torchUnavailable, type EngineBenchResult, type TorchBenchResult, type TorchBlas } from './benchmark.js';
+export {
+  W1,
+  benchEngineW1,
+  benchTorchW1,
+  installedTorchBlas,
+  systemTorchBlas,
+  torchUnavailable,
+  type EngineBenchResult,
+  type TorchBenchResult,
+  type TorchBlas,
+} from './benchmark.js';

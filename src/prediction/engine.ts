@@ -51,7 +51,10 @@ export const BEST_RUN_METRIC = 'mae';
 function parseRequest(input: PredictRequest): ParsedRequest {
   const parsed = PredictRequestSchema.safeParse(input);
   if (!parsed.success) {
-    throw new UserError(`invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`, 'bad_input');
+    throw new UserError(
+      `invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`,
+      'bad_input',
+    );
   }
   const request = parsed.data;
   if (request.endDate !== undefined) request.endDate = requireIsoDate(request.endDate, 'end date');
@@ -119,7 +122,11 @@ export class PredictionEngine {
   /** The best completed run for a symbol by test MAE (with a saved model); a UserError when there is none. */
   bestRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir)): RunInfo {
     const sym = requireSymbol(symbol);
-    const best = bestRun(runs.filter((r) => r.hasModel), BEST_RUN_METRIC, { symbol: sym });
+    const best = bestRun(
+      runs.filter((r) => r.hasModel),
+      BEST_RUN_METRIC,
+      { symbol: sym },
+    );
     if (!best) {
       throw new UserError(
         `no completed run with test metrics for ${sym} in ${this.outputDir}; train one (klinecast train --symbol ${sym}) or name a run with --run`,

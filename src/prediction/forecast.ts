@@ -35,7 +35,10 @@ export type ForecastOptions = z.infer<typeof ForecastOptionsSchema>;
 export function parseForecastOptions(input: ForecastOptionsInput = {}): ForecastOptions {
   const parsed = ForecastOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new UserError(`invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`, 'bad_input');
+    throw new UserError(
+      `invalid prediction options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`,
+      'bad_input',
+    );
   }
   return parsed.data;
 }
@@ -107,7 +110,14 @@ export function trendOf(lastReturn: number): Trend {
  * what the chart draws, and dropout's nonlinearity can shift the sample cloud a little away from it; a band that
  * excluded the line it surrounds would read as a contradiction, and widening only ever makes the band more cautious.
  */
-function intervalReturns(model: RunModel, scaledSamples: Float32Array, samples: number, level: number, pointReturns: number[], days: number): Array<[number, number]> {
+function intervalReturns(
+  model: RunModel,
+  scaledSamples: Float32Array,
+  samples: number,
+  level: number,
+  pointReturns: number[],
+  days: number,
+): Array<[number, number]> {
   const h = model.bundle.horizon;
   const { center, scale } = model.bundle.targetScaler;
   const column = new Float64Array(samples);
@@ -152,7 +162,9 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
     const { returns } = reconstructPrices(scaled.subarray(i * horizon, (i + 1) * horizon), lastClose, model.targetScaler);
     const pointReturns = returns.slice(0, days);
     const bounds =
-      options.samples > 0 ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days) : null;
+      options.samples > 0
+        ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days)
+        : null;
     const dates = calendar.next(lastDate, days);
     const predictions: ForecastDay[] = pointReturns.map((r, k) => ({
       date: dates[k],
@@ -179,7 +191,18 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
 }
 
 /** Forecasts straight from series in memory (what the engine does after loading them; also the benchmark's path). */
-export function forecastSeries(model: RunModel, series: KlineSeries[], calendar: TradingCalendar, options: ForecastOptionsInput = {}, asOf?: IsoDate): Forecast[] {
+export function forecastSeries(
+  model: RunModel,
+  series: KlineSeries[],
+  calendar: TradingCalendar,
+  options: ForecastOptionsInput = {},
+  asOf?: IsoDate,
+): Forecast[] {
   const parsed = parseForecastOptions(options);
-  return forecastPrepared(model, series.map((s) => prepareInput(model, s, asOf)), calendar, parsed);
+  return forecastPrepared(
+    model,
+    series.map((s) => prepareInput(model, s, asOf)),
+    calendar,
+    parsed,
+  );
 }

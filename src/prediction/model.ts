@@ -26,10 +26,7 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
  * data.firstDate (the first bar training actually read), else the requested data.startDate.
  */
 const RecordedDataSchema = z.object({
-  data: z
-    .object({ firstDate: isoDate.nullable().optional(), startDate: isoDate.nullable().optional() })
-    .passthrough()
-    .optional(),
+  data: z.object({ firstDate: isoDate.nullable().optional(), startDate: isoDate.nullable().optional() }).passthrough().optional(),
 });
 
 export interface RunModel {
@@ -92,7 +89,10 @@ export function loadRunModel(ref: string, options: { outputDir?: string; checkpo
   }
   const weightsPath = weightsPathOf(dir, checkpoint);
   if (!existsSync(weightsPath)) {
-    throw new UserError(`run ${info.name} has no ${checkpoint === 'final' ? RUN_FILES.modelSafetensors : `${RUN_FILES.bestDir}/${CHECKPOINT_FILES.weights}`}`, 'run_not_ready');
+    throw new UserError(
+      `run ${info.name} has no ${checkpoint === 'final' ? RUN_FILES.modelSafetensors : `${RUN_FILES.bestDir}/${CHECKPOINT_FILES.weights}`}`,
+      'run_not_ready',
+    );
   }
   const { config, inputs } = fromModelConfigFile(readJsonFile(modelConfigPath, 'model config'));
   const bundle = loadScalerBundle(scalerPath);

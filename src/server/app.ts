@@ -74,7 +74,11 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 function stripZodIds(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripZodIds);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== ZOD_ID_KEY).map(([k, v]) => [k, stripZodIds(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== ZOD_ID_KEY)
+      .map(([k, v]) => [k, stripZodIds(v)]),
+  );
 }
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {

@@ -25,7 +25,11 @@ function bearerToken(request: FastifyRequest): string | null {
 export function requireApiKey(apiKey: string | null): onRequestAsyncHookHandler {
   return async (request, reply) => {
     if (!apiKey) {
-      throw new HttpError(403, 'auth_not_configured', 'this route changes state and is disabled: start the server with KLINECAST_API_KEY set, then send Authorization: Bearer <key>');
+      throw new HttpError(
+        403,
+        'auth_not_configured',
+        'this route changes state and is disabled: start the server with KLINECAST_API_KEY set, then send Authorization: Bearer <key>',
+      );
     }
     const token = bearerToken(request);
     if (token === null) {

@@ -54,7 +54,9 @@ export class LocalTrainingJobs implements TrainingJobs {
     const symbol = config.data.symbol;
     if (!symbol) throw new UserError('a training job needs data.symbol', 'bad_config');
     const runName = config.output.runName ?? defaultRunName(config.model.modelType, symbol);
-    const taken = existsSync(runDirFor(config.output.outputDir, runName)) || [...this.entries.values()].some((e) => !FINISHED.has(e.job.state) && e.job.run_name === runName);
+    const taken =
+      existsSync(runDirFor(config.output.outputDir, runName)) ||
+      [...this.entries.values()].some((e) => !FINISHED.has(e.job.state) && e.job.run_name === runName);
     if (taken) throw new UserError(`a run named ${runName} already exists or is being trained; choose another run_name`, 'run_conflict');
     const id = `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     const job: TrainingJob = {
@@ -137,7 +139,14 @@ export class LocalTrainingJobs implements TrainingJobs {
       if (output.status === 'completed') {
         job.run_name = output.runName;
         // Like batch and worker runs, so the registry lists every model wherever it was trained (serve migrates the table).
-        await registerCompleted(this.database, { runName: output.runName, symbol: series.symbol, modelType: kind.modelType, configHash: trainConfigHash(config), metrics: output.metrics, path: output.path });
+        await registerCompleted(this.database, {
+          runName: output.runName,
+          symbol: series.symbol,
+          modelType: kind.modelType,
+          configHash: trainConfigHash(config),
+          metrics: output.metrics,
+          path: output.path,
+        });
         this.finish(entry, 'completed', null);
       } else this.finish(entry, 'failed', output.reason);
     } catch (err) {

@@ -95,10 +95,7 @@ export const symbolField = z
     return symbol;
   });
 
-export const dateField = z
-  .string()
-  .max(10)
-  .refine(isIsoDate, { message: 'expected a real date as YYYY-MM-DD' });
+export const dateField = z.string().max(10).refine(isIsoDate, { message: 'expected a real date as YYYY-MM-DD' });
 
 /** A run name that names a folder directly inside the output dir (the run store's own rule). */
 export const runNameField = z

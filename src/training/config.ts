@@ -19,13 +19,15 @@ export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, output
 
 export const SchedulerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
-  z.object({
-    type: z.literal('plateau'),
-    factor: z.number().positive().lt(1).default(0.5),
-    patience: z.number().int().min(0).default(5),
-    threshold: z.number().min(0).default(1e-4),
-    minLr: z.number().min(0).default(0),
-  }).strict(),
+  z
+    .object({
+      type: z.literal('plateau'),
+      factor: z.number().positive().lt(1).default(0.5),
+      patience: z.number().int().min(0).default(5),
+      threshold: z.number().min(0).default(1e-4),
+      minLr: z.number().min(0).default(0),
+    })
+    .strict(),
   z.object({ type: z.literal('step'), stepSize: z.number().int().positive().default(10), gamma: z.number().positive().default(0.5) }).strict(),
   /** tMax defaults to the number of epochs. */
   z.object({ type: z.literal('cosine'), tMax: z.number().int().positive().optional(), etaMin: z.number().min(0).default(0) }).strict(),
@@ -59,7 +61,11 @@ export const TrainConfigSchema = z.object({
     .object({
       /** Where bars came from, password masked (config.json is shared; secrets are not). */
       database: z.string().nullable().default(null),
-      symbol: z.string().regex(/^\d{6}$/, 'must be a 6-digit A-share code such as 600519').nullable().default(null),
+      symbol: z
+        .string()
+        .regex(/^\d{6}$/, 'must be a 6-digit A-share code such as 600519')
+        .nullable()
+        .default(null),
       startDate: isoDate.nullable().default(null),
       endDate: isoDate.nullable().default(null),
     })
@@ -107,9 +113,13 @@ export function parseTrainConfig(input: unknown, source = 'training config', des
   }
   const config = parsed.data;
   const { startDate, endDate } = config.data;
-  if (startDate && endDate && startDate > endDate) throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
+  if (startDate && endDate && startDate > endDate)
+    throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
   if (config.model.modelType === 'transformer' && config.model.hiddenSize % config.model.numHeads !== 0) {
-    throw new UserError(`invalid ${source}: model.hiddenSize ${config.model.hiddenSize} must be divisible by model.numHeads ${config.model.numHeads}`, 'bad_config');
+    throw new UserError(
+      `invalid ${source}: model.hiddenSize ${config.model.hiddenSize} must be divisible by model.numHeads ${config.model.numHeads}`,
+      'bad_config',
+    );
   }
   if (config.data.database) config.data.database = maskUrl(config.data.database);
   return config;

@@ -135,7 +135,15 @@ export class Forecaster {
     const weights = Object.fromEntries(Object.entries(stateDict(network)).map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
     writeFileAtomic(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: 'pt' }));
     writeFileAtomic(join(dir, 'pytorch_model.bin'), encodeTorchStateDict(weights));
-    writeJsonAtomic(join(dir, 'config.json'), toModelConfigFile(network.config, { featureNames: bundle.featureNames, seqLength: bundle.seqLength, horizon: bundle.horizon, target: bundle.target.kind }));
+    writeJsonAtomic(
+      join(dir, 'config.json'),
+      toModelConfigFile(network.config, {
+        featureNames: bundle.featureNames,
+        seqLength: bundle.seqLength,
+        horizon: bundle.horizon,
+        target: bundle.target.kind,
+      }),
+    );
     writeJsonAtomic(join(dir, 'scaler.json'), bundle);
     writeJsonAtomic(join(dir, 'train_config.json'), this.config);
     return dir;

@@ -31,7 +31,16 @@ export {
 } from './run-store.js';
 export type { PruneCriteria, PrunePlan, ReadOptions, RunDetails, RunInfo } from './run-store.js';
 export * from './run-files.js';
-export { TrainConfigSchema, TrainingSchema, TrainModelSchema, SchedulerSchema, mergeConfig, parseTrainConfig, readConfigFile, resolveTrainConfig } from './config.js';
+export {
+  TrainConfigSchema,
+  TrainingSchema,
+  TrainModelSchema,
+  SchedulerSchema,
+  mergeConfig,
+  parseTrainConfig,
+  readConfigFile,
+  resolveTrainConfig,
+} from './config.js';
 export type { SchedulerConfig, TrainConfig, TrainConfigInput, TrainingConfig } from './config.js';
 export { Trainer, evaluateScaled } from './trainer.js';
 export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, TrainerOptions } from './trainer.js';

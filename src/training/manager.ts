@@ -258,7 +258,9 @@ export class TrainingManager {
     const history = metrics.ok && Array.isArray(metrics.value) ? (metrics.value as MetricsEntry[]) : [];
     let best: string | null = null;
     const latest = listCheckpointNames(dir).at(-1);
-    const stateFile = latest ? join(dir, RUN_FILES.checkpointsDir, latest, CHECKPOINT_FILES.trainerState) : join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState);
+    const stateFile = latest
+      ? join(dir, RUN_FILES.checkpointsDir, latest, CHECKPOINT_FILES.trainerState)
+      : join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState);
     const state = readJson(stateFile);
     if (state.ok && typeof (state.value as TrainerState).best_model_checkpoint === 'string') best = (state.value as TrainerState).best_model_checkpoint;
     const metadata: RunMetadata = { ...info.metadata, pid: process.pid, host: hostname(), klinecast_version: KLINECAST_VERSION };
@@ -333,7 +335,10 @@ export class TrainingManager {
   /** Appends "[YYYY-MM-DD HH:MM:SS] message" lines to logs/training.log. */
   saveTrainingLog(message: string): void {
     const stamp = `[${logTimestamp()}] `;
-    const text = message.split('\n').map((line) => stamp + line).join('\n');
+    const text = message
+      .split('\n')
+      .map((line) => stamp + line)
+      .join('\n');
     mkdirSync(this.path('logs'), { recursive: true });
     appendFileSync(this.path(RUN_FILES.trainingLog), `${text}\n`);
   }

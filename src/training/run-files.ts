@@ -149,15 +149,22 @@ export function fromModelConfigFile(file: unknown): { config: ModelConfig; input
   for (const key of Object.keys(ModelConfigSchema.shape)) if (f[snake(key)] !== undefined) architecture[key] = f[snake(key)];
   const parsed = ModelConfigSchema.safeParse(architecture);
   if (!parsed.success) {
-    throw new UserError(`model/config.json: ${parsed.error.issues.map((i) => `${i.path.map((p) => snake(String(p))).join('.')}: ${i.message}`).join('; ')}`, 'bad_model_config');
+    throw new UserError(
+      `model/config.json: ${parsed.error.issues.map((i) => `${i.path.map((p) => snake(String(p))).join('.')}: ${i.message}`).join('; ')}`,
+      'bad_model_config',
+    );
   }
   const names = f.feature_names;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new UserError('model/config.json: feature_names must be a list of strings', 'bad_model_config');
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+    throw new UserError('model/config.json: feature_names must be a list of strings', 'bad_model_config');
   for (const key of ['seq_length', 'horizon'] as const) {
     if (!Number.isInteger(f[key]) || (f[key] as number) <= 0) throw new UserError(`model/config.json: ${key} must be a positive integer`, 'bad_model_config');
   }
   if (typeof f.target !== 'string') throw new UserError('model/config.json: target must be a string', 'bad_model_config');
-  return { config: parsed.data, inputs: { featureNames: names as string[], seqLength: f.seq_length as number, horizon: f.horizon as number, target: f.target } };
+  return {
+    config: parsed.data,
+    inputs: { featureNames: names as string[], seqLength: f.seq_length as number, horizon: f.horizon as number, target: f.target },
+  };
 }
 
 /** model/training_args.json. */

@@ -2,7 +2,21 @@
  * The out/ folder as a store of runs: naming and claiming run folders, reading them back (with crash detection),
  * listing, choosing the best, pruning and exporting. Reading never throws on a damaged folder: it reports why.
  */
-import { closeSync, cpSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -188,9 +202,7 @@ export function listCheckpointNames(runDir: string): string[] {
   } catch {
     return [];
   }
-  return names
-    .filter((n) => /^checkpoint-\d+$/.test(n))
-    .sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+  return names.filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
 }
 
 /** Total bytes under `dir`, counting hard-linked files (best/ shares its files with a checkpoint) once. */
@@ -339,7 +351,12 @@ export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = 
 export const HIGHER_IS_BETTER: ReadonlySet<string> = new Set(['skill', 'r2', 'ic', 'rank_ic', 'direction_accuracy', 'created', 'epochs']);
 
 /** Aliases accepted on the command line. */
-const METRIC_ALIASES: Record<string, string> = { val_loss: 'best_val_loss', loss: 'best_val_loss', accuracy: 'direction_accuracy', dir_acc: 'direction_accuracy' };
+const METRIC_ALIASES: Record<string, string> = {
+  val_loss: 'best_val_loss',
+  loss: 'best_val_loss',
+  accuracy: 'direction_accuracy',
+  dir_acc: 'direction_accuracy',
+};
 
 export function canonicalMetric(metric: string): string {
   return METRIC_ALIASES[metric] ?? metric;
@@ -499,7 +516,12 @@ export function exportRun(runDir: string, to: string, options: { modelOnly?: boo
   const files = listFiles(runDir).filter((f) => !/\.tmp-/.test(f.path) && (!options.modelOnly || isModelOnlyPath(f.path)));
   const bytes = files.reduce((s, f) => s + f.bytes, 0);
   if (dest.endsWith('.tar')) {
-    writeTar(runDir, basename(runDir), files.map((f) => f.path), dest);
+    writeTar(
+      runDir,
+      basename(runDir),
+      files.map((f) => f.path),
+      dest,
+    );
   } else {
     mkdirSync(dirname(dest), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -633,7 +655,24 @@ export function parseAge(text: string): number {
 }
 
 /** The metrics `--sort`, `best` and `prune --keep-best-by` accept. */
-export const RUN_METRICS = ['best_val_loss', 'val_loss', 'loss', 'mae', 'rmse', 'mape', 'r2', 'direction_accuracy', 'ic', 'rank_ic', 'skill', 'persistence_mae', 'created', 'size', 'epochs', 'name'] as const;
+export const RUN_METRICS = [
+  'best_val_loss',
+  'val_loss',
+  'loss',
+  'mae',
+  'rmse',
+  'mape',
+  'r2',
+  'direction_accuracy',
+  'ic',
+  'rank_ic',
+  'skill',
+  'persistence_mae',
+  'created',
+  'size',
+  'epochs',
+  'name',
+] as const;
 
 export function checkRunMetric(metric: string): string {
   if (!(RUN_METRICS as readonly string[]).includes(metric)) {
@@ -646,9 +685,13 @@ export function checkRunMetric(metric: string): string {
 export const RUN_STATUS_FILTERS = [...WRITTEN_STATUSES, 'crashed', 'corrupt'] as const;
 
 export function parseStatusList(text: string): Array<RunStatus | 'corrupt'> {
-  const statuses = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const statuses = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of statuses) {
-    if (!(RUN_STATUS_FILTERS as readonly string[]).includes(s)) throw new UserError(`unknown status ${JSON.stringify(s)}; use ${RUN_STATUS_FILTERS.join(', ')}`);
+    if (!(RUN_STATUS_FILTERS as readonly string[]).includes(s))
+      throw new UserError(`unknown status ${JSON.stringify(s)}; use ${RUN_STATUS_FILTERS.join(', ')}`);
   }
   return statuses as Array<RunStatus | 'corrupt'>;
 }

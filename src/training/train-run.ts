@@ -67,7 +67,8 @@ export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: stri
   try {
     const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
     if (series.dates.length === 0) {
-      const range = config.data.startDate || config.data.endDate ? ` between ${config.data.startDate ?? 'the start'} and ${config.data.endDate ?? 'the end'}` : '';
+      const range =
+        config.data.startDate || config.data.endDate ? ` between ${config.data.startDate ?? 'the start'} and ${config.data.endDate ?? 'the end'}` : '';
       throw new UserError(
         `no bars for ${symbol}${range} in ${handle.url}; import data (klinecast data import) or create the demo market (klinecast data demo)`,
         'no_data',
@@ -249,7 +250,15 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     };
     if (fit.stopReason === 'interrupted') {
       manager.updateStatus('interrupted', { epochs_trained: fit.epochsTrained, interrupted_by: fit.interruptedBy });
-      return { ...base, status: 'interrupted', test: null, baselines: null, modelBytes: null, checkpoints: checkpointCount(manager.runDir), seconds: (performance.now() - started) / 1000 };
+      return {
+        ...base,
+        status: 'interrupted',
+        test: null,
+        baselines: null,
+        modelBytes: null,
+        checkpoints: checkpointCount(manager.runDir),
+        seconds: (performance.now() - started) / 1000,
+      };
     }
 
     manager.updateStatus('evaluating', { epochs_trained: fit.epochsTrained, best_val_loss: fit.bestValLoss, stop_reason: fit.stopReason });
@@ -257,7 +266,12 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     const evaluation = trainer.evaluate(dataset.test);
     manager.saveEvaluationResults({ ...evaluation.results, best_epoch: fit.bestEpoch, model_type: config.model.modelType, symbol: dataset.symbol });
     manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
-    const modelConfig = toModelConfigFile(trainer.modelConfig, { featureNames: dataset.featureNames, seqLength: dataset.seqLength, horizon: dataset.horizon, target: dataset.scalerBundle.target.kind });
+    const modelConfig = toModelConfigFile(trainer.modelConfig, {
+      featureNames: dataset.featureNames,
+      seqLength: dataset.seqLength,
+      horizon: dataset.horizon,
+      target: dataset.scalerBundle.target.kind,
+    });
     const modelDir = manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle);
     const t = evaluation.results.test_metrics;
     manager.saveTrainingLog(`test: mae=${t.mae} rmse=${t.rmse} direction=${t.direction_accuracy} skill vs persistence=${t.skill}`);
@@ -295,13 +309,17 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   const runDir = resolveRunRef(ref, options.outputDir);
   const saved = readRunConfig(runDir);
   const modelFile = readJson(join(runDir, RUN_FILES.modelConfig));
-  if (!modelFile.ok) throw new UserError(`run ${runDir} has no usable final model (${RUN_FILES.modelConfig}: ${modelFile.reason}); train or resume it first`, 'no_model');
+  if (!modelFile.ok)
+    throw new UserError(`run ${runDir} has no usable final model (${RUN_FILES.modelConfig}: ${modelFile.reason}); train or resume it first`, 'no_model');
   const { config: modelConfig } = fromModelConfigFile(modelFile.value);
   const series = options.series ?? (await loadRunSeries(saved, options.databaseUrl));
   const dataset = buildDataset(series, saved.config.dataset);
   const scaler = readJson(join(runDir, RUN_FILES.scaler));
   if (scaler.ok && JSON.stringify((scaler.value as { featureScaler?: unknown }).featureScaler) !== JSON.stringify(dataset.scalerBundle.featureScaler)) {
-    throw new UserError(`the rebuilt features of ${saved.config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`, 'data_changed');
+    throw new UserError(
+      `the rebuilt features of ${saved.config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`,
+      'data_changed',
+    );
   }
   const { outputSize: _o, inputSize: _i, ...architecture } = modelConfig;
   const trainer = new Trainer(dataset, { model: architecture, training: saved.config.training });

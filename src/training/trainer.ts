@@ -224,7 +224,9 @@ export class Trainer {
     this.bestValLoss = (s.best_val_loss as number | null | undefined) ?? null;
     this.epochsWithoutImprovement = s.early_stopping.epochs_without_improvement;
     const p = s.epoch_position as { epoch: number; order: number[]; next_batch: number; loss_sum: number; samples: number; seconds: number } | null | undefined;
-    this.position = p ? { epoch: p.epoch, order: Int32Array.from(p.order), nextBatch: p.next_batch, lossSum: p.loss_sum, samples: p.samples, seconds: p.seconds } : null;
+    this.position = p
+      ? { epoch: p.epoch, order: Int32Array.from(p.order), nextBatch: p.next_batch, lossSum: p.loss_sum, samples: p.samples, seconds: p.seconds }
+      : null;
     const stop = s.stop_reason as StopReason | null | undefined;
     this.finishedBy = stop && stop !== 'interrupted' ? stop : null;
     this.bestWeights = bestDir ? readSafetensors(`${bestDir}/${CHECKPOINT_FILES.weights}`).tensors : this.bestMetric === null ? null : this.weights();
@@ -249,7 +251,9 @@ export class Trainer {
     let progressDone = 0;
     const removeSignals = this.options.handleSignals ? this.installSignalHandlers() : () => {};
     this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, resumed }));
-    this.log(`${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`);
+    this.log(
+      `${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`,
+    );
 
     let stopReason: StopReason = this.finishedBy ?? 'max_epochs';
     try {
@@ -336,7 +340,10 @@ export class Trainer {
         this.manager?.heartbeat();
         if (stop !== null) {
           stopReason = stop;
-          if (stop === 'early_stopping') this.log(`early stopping: ${this.epochsWithoutImprovement} epochs without improvement of ${this.training.metricForBestModel} (best ${this.bestMetric} at epoch ${this.bestEpoch})`);
+          if (stop === 'early_stopping')
+            this.log(
+              `early stopping: ${this.epochsWithoutImprovement} epochs without improvement of ${this.training.metricForBestModel} (best ${this.bestMetric} at epoch ${this.bestEpoch})`,
+            );
           break;
         }
       }

@@ -44,11 +44,34 @@ function symbolsFile(symbols: string[]): string {
 
 /** Bars of a synthetic stock on the real stocks' dates from 2022. */
 function syntheticBars(symbol: string, days: number, close: (i: number) => number): KlineBar[] {
-  const dates = readFileSync(join(ASHARE_DIR, '600519.csv'), 'utf8').split('\n').slice(1).map((l) => l.split(',')[1]).filter((d) => d >= '2022-01-01').slice(0, days);
+  const dates = readFileSync(join(ASHARE_DIR, '600519.csv'), 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',')[1])
+    .filter((d) => d >= '2022-01-01')
+    .slice(0, days);
   return dates.map((tradeDate, i) => {
     const c = close(i);
     const p = i > 0 ? close(i - 1) : c;
-    return { symbol, tradeDate, open: c, high: c * 1.01, low: c * 0.99, close: c, preClose: p, change: c - p, pctChg: p ? ((c - p) / p) * 100 : 0, vol: 1000 + i, amount: 5000 + i, turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0 };
+    return {
+      symbol,
+      tradeDate,
+      open: c,
+      high: c * 1.01,
+      low: c * 0.99,
+      close: c,
+      preClose: p,
+      change: c - p,
+      pctChg: p ? ((c - p) / p) * 100 : 0,
+      vol: 1000 + i,
+      amount: 5000 + i,
+      turnoverRate: null,
+      pe: null,
+      pb: null,
+      totalMv: null,
+      circMv: null,
+      limitStatus: 0,
+    };
   });
 }
 
@@ -63,49 +86,85 @@ before(async () => {
   const report = await importCsvFiles(tdb.handle, [ASHARE_DIR]);
   assert.equal(report.totals.rejected, 0);
   // Two broken stocks: 30 bars (too short for any window), and one whose closes drop to zero (log returns blow up).
-  await writeBars(tdb.handle.db, 'mysql', syntheticBars(SHORT, 30, (i) => 10 + i * 0.01));
-  await writeBars(tdb.handle.db, 'mysql', syntheticBars(ZERO_CLOSE, 200, (i) => (i % 50 === 49 ? 0 : 10 + Math.sin(i / 7))));
+  await writeBars(
+    tdb.handle.db,
+    'mysql',
+    syntheticBars(SHORT, 30, (i) => 10 + i * 0.01),
+  );
+  await writeBars(
+    tdb.handle.db,
+    'mysql',
+    syntheticBars(ZERO_CLOSE, 200, (i) => (i % 50 === 49 ? 0 : 10 + Math.sin(i / 7))),
+  );
 });
 
 after(async () => {
   await tdb?.cleanup();
 });
 
-test('local batch on the 33 real stocks plus two broken ones: every real stock completes, the broken ones are recorded, the summary matches the folders', { skip: mysqlSkip, timeout: 180_000 }, async () => {
-  const batchDir = join(tdb.dir, 'local');
-  const symbols = [...REAL, SHORT, ZERO_CLOSE];
-  const { code, stdout, stderr } = await runCliToEnd(['batch', '--database', tdb.url, '--config', writeConfig('local.json'), '--symbols', symbols.join(','), '--workers', '2', '--output-dir', batchDir]);
-  assert.equal(code, 1, `one failed stock makes the exit code 1; stderr:\n${stderr}`);
-  assert.match(stdout, /33 completed, 1 failed, 1 skipped of 35/);
-  const summary = JSON.parse(readFileSync(join(batchDir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
-  const by = new Map(summary.stocks.map((s) => [s.symbol, s]));
-  assert.equal(summary.stocks.length, 35);
-  for (const s of REAL) {
-    const entry = by.get(s)!;
-    assert.equal(entry.status, 'completed', `${s}: ${entry.reason}`);
-    assert.ok(Number.isFinite(entry.metrics?.mae), `${s} has test metrics`);
-  }
-  assert.equal(by.get(SHORT)!.status, 'skipped');
-  assert.match(by.get(SHORT)!.reason!, /too little data: 30 bars/);
-  assert.equal(by.get(ZERO_CLOSE)!.status, 'failed');
-  assert.match(by.get(ZERO_CLOSE)!.reason!, /000991: .*(Infinity|NaN|close is 0)/);
+test(
+  'local batch on the 33 real stocks plus two broken ones: every real stock completes, the broken ones are recorded, the summary matches the folders',
+  { skip: mysqlSkip, timeout: 180_000 },
+  async () => {
+    const batchDir = join(tdb.dir, 'local');
+    const symbols = [...REAL, SHORT, ZERO_CLOSE];
+    const { code, stdout, stderr } = await runCliToEnd([
+      'batch',
+      '--database',
+      tdb.url,
+      '--config',
+      writeConfig('local.json'),
+      '--symbols',
+      symbols.join(','),
+      '--workers',
+      '2',
+      '--output-dir',
+      batchDir,
+    ]);
+    assert.equal(code, 1, `one failed stock makes the exit code 1; stderr:\n${stderr}`);
+    assert.match(stdout, /33 completed, 1 failed, 1 skipped of 35/);
+    const summary = JSON.parse(readFileSync(join(batchDir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
+    const by = new Map(summary.stocks.map((s) => [s.symbol, s]));
+    assert.equal(summary.stocks.length, 35);
+    for (const s of REAL) {
+      const entry = by.get(s)!;
+      assert.equal(entry.status, 'completed', `${s}: ${entry.reason}`);
+      assert.ok(Number.isFinite(entry.metrics?.mae), `${s} has test metrics`);
+    }
+    assert.equal(by.get(SHORT)!.status, 'skipped');
+    assert.match(by.get(SHORT)!.reason!, /too little data: 30 bars/);
+    assert.equal(by.get(ZERO_CLOSE)!.status, 'failed');
+    assert.match(by.get(ZERO_CLOSE)!.reason!, /000991: .*(Infinity|NaN|close is 0)/);
 
-  // The summary and the run folders agree one to one.
-  const folders = runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed');
-  assert.deepEqual(folders.map((f) => f.name).sort(), REAL.map((s) => by.get(s)!.runName).sort());
-  for (const s of REAL) assert.equal(by.get(s)!.path, join(batchDir, 'runs', by.get(s)!.runName!));
+    // The summary and the run folders agree one to one.
+    const folders = runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed');
+    assert.deepEqual(folders.map((f) => f.name).sort(), REAL.map((s) => by.get(s)!.runName).sort());
+    for (const s of REAL) assert.equal(by.get(s)!.path, join(batchDir, 'runs', by.get(s)!.runName!));
 
-  // Every completed run is in the registry.
-  const registered = await listRegistry(tdb.handle.db, { configHash: summary.configHash });
-  assert.deepEqual(registered.map((r) => r.runName).sort(), REAL.map((s) => by.get(s)!.runName).sort());
-  assert.ok(registered.every((r) => r.status === 'completed' && r.modelType === 'lstm' && r.metrics && Number.isFinite(r.metrics.mae)));
+    // Every completed run is in the registry.
+    const registered = await listRegistry(tdb.handle.db, { configHash: summary.configHash });
+    assert.deepEqual(registered.map((r) => r.runName).sort(), REAL.map((s) => by.get(s)!.runName).sort());
+    assert.ok(registered.every((r) => r.status === 'completed' && r.modelType === 'lstm' && r.metrics && Number.isFinite(r.metrics.mae)));
 
-  // --resume without --retry-failed settles nothing new; the progress file is unchanged in substance.
-  const again = await runCliToEnd(['batch', '--database', tdb.url, '--config', writeConfig('local.json'), '--symbols', symbols.join(','), '--output-dir', batchDir, '--resume', '--json']);
-  const resumed = JSON.parse(again.stdout) as BatchSummary;
-  assert.deepEqual(resumed.counts, { pending: 0, completed: 33, failed: 1, skipped: 1 });
-  assert.equal(runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed').length, 33);
-});
+    // --resume without --retry-failed settles nothing new; the progress file is unchanged in substance.
+    const again = await runCliToEnd([
+      'batch',
+      '--database',
+      tdb.url,
+      '--config',
+      writeConfig('local.json'),
+      '--symbols',
+      symbols.join(','),
+      '--output-dir',
+      batchDir,
+      '--resume',
+      '--json',
+    ]);
+    const resumed = JSON.parse(again.stdout) as BatchSummary;
+    assert.deepEqual(resumed.counts, { pending: 0, completed: 33, failed: 1, skipped: 1 });
+    assert.equal(runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed').length, 33);
+  },
+);
 
 test('a batch SIGKILLed halfway and resumed trains every stock exactly once', { skip: mysqlSkip, timeout: 180_000 }, async () => {
   const batchDir = join(tdb.dir, 'resume');
@@ -146,64 +205,87 @@ test('a batch SIGKILLed halfway and resumed trains every stock exactly once', { 
   assert.equal(new Set(registered.map((r) => r.symbol)).size, 33);
 });
 
-test('distributed: two workers, one SIGKILLed mid-job; every job completes exactly once and the registry holds 33 runs', { skip: mysqlSkip || redis.skip, timeout: 240_000 }, async () => {
-  const prefix = `kct_${randomBytes(4).toString('hex')}`;
-  const url = redis.url!;
-  // enough epochs that the kill usually lands while A is training, not between jobs
-  const config = writeConfig('queue.json', { training: { seed: 11, epochs: 8 } });
-  const dirA = join(tdb.dir, 'worker-a');
-  const dirB = join(tdb.dir, 'worker-b');
-  const workerArgs = (dir: string) => ['worker', '--queue', url, '--queue-prefix', prefix, '--concurrency', '1', '--output-dir', dir, '--database', tdb.url, '--lock-duration', '3000', '--stalled-interval', '1000'];
-  const a = startCli(workerArgs(dirA));
-  const b = startCli(workerArgs(dirB));
-  try {
-    await Promise.all([a.waitFor(/worker on /), b.waitFor(/worker on /)]);
-    const enqueue = ['batch', '--queue', url, '--queue-prefix', prefix, '--database', tdb.url, '--config', config, '--symbols', `@${symbolsFile(REAL)}`];
-    const first = await runCliToEnd(enqueue);
-    assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /enqueued 33 job\(s\) \(0 already queued\)/);
-    const second = await runCliToEnd(enqueue);
-    assert.match(second.stdout, /enqueued 0 job\(s\) \(33 already queued\)/, 'the same (symbol, config) is not queued twice');
+test(
+  'distributed: two workers, one SIGKILLed mid-job; every job completes exactly once and the registry holds 33 runs',
+  { skip: mysqlSkip || redis.skip, timeout: 240_000 },
+  async () => {
+    const prefix = `kct_${randomBytes(4).toString('hex')}`;
+    const url = redis.url!;
+    // enough epochs that the kill usually lands while A is training, not between jobs
+    const config = writeConfig('queue.json', { training: { seed: 11, epochs: 8 } });
+    const dirA = join(tdb.dir, 'worker-a');
+    const dirB = join(tdb.dir, 'worker-b');
+    const workerArgs = (dir: string) => [
+      'worker',
+      '--queue',
+      url,
+      '--queue-prefix',
+      prefix,
+      '--concurrency',
+      '1',
+      '--output-dir',
+      dir,
+      '--database',
+      tdb.url,
+      '--lock-duration',
+      '3000',
+      '--stalled-interval',
+      '1000',
+    ];
+    const a = startCli(workerArgs(dirA));
+    const b = startCli(workerArgs(dirB));
+    try {
+      await Promise.all([a.waitFor(/worker on /), b.waitFor(/worker on /)]);
+      const enqueue = ['batch', '--queue', url, '--queue-prefix', prefix, '--database', tdb.url, '--config', config, '--symbols', `@${symbolsFile(REAL)}`];
+      const first = await runCliToEnd(enqueue);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /enqueued 33 job\(s\) \(0 already queued\)/);
+      const second = await runCliToEnd(enqueue);
+      assert.match(second.stdout, /enqueued 0 job\(s\) \(33 already queued\)/, 'the same (symbol, config) is not queued twice');
 
-    // Kill worker A while it trains its second job.
-    await a.waitFor(/start \d{6}[\s\S]*start (\d{6})/);
-    const killedSymbol = [...a.stdout().matchAll(/start (\d{6})/g)].at(-1)![1];
-    a.child.kill('SIGKILL');
-    assert.equal(await a.exited, 'SIGKILL');
+      // Kill worker A while it trains its second job.
+      await a.waitFor(/start \d{6}[\s\S]*start (\d{6})/);
+      const killedSymbol = [...a.stdout().matchAll(/start (\d{6})/g)].at(-1)![1];
+      a.child.kill('SIGKILL');
+      assert.equal(await a.exited, 'SIGKILL');
 
-    const deadline = Date.now() + 180_000;
-    let counts = await queueStatus({ url, prefix });
-    while (counts.completed + counts.failed < 33 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      counts = await queueStatus({ url, prefix });
+      const deadline = Date.now() + 180_000;
+      let counts = await queueStatus({ url, prefix });
+      while (counts.completed + counts.failed < 33 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        counts = await queueStatus({ url, prefix });
+      }
+      assert.deepEqual(
+        { completed: counts.completed, failed: counts.failed, active: counts.active, waiting: counts.waiting },
+        { completed: 33, failed: 0, active: 0, waiting: 0 },
+      );
+      const status = await runCliToEnd(['batch', 'status', '--queue', url, '--queue-prefix', prefix, '--json']);
+      assert.equal(JSON.parse(status.stdout).completed, 33);
+
+      // The job A was killed in was recovered (stalled) and finished by B.
+      assert.match(b.stdout(), new RegExp(`done ${killedSymbol} ->`));
+      // Exactly one completed run per stock across both workers' folders; A's interrupted run is not completed.
+      const completed = [...runFolders(dirA), ...runFolders(dirB)].filter((f) => f.status === 'completed');
+      assert.deepEqual(completed.map((f) => f.symbol).sort(), REAL);
+      // A was killed mid-job: before its run folder was complete (B trained the stock), or, with a short job, after it
+      // completed and registered the run but before BullMQ heard (B found it in the registry and reused it). Either way
+      // the stock has exactly one completed run.
+      assert.equal(completed.filter((f) => f.symbol === killedSymbol).length, 1, `completed runs of ${killedSymbol}`);
+      const hash = /for config ([0-9a-f]{16})/.exec(first.stdout)![1];
+      const registered = await listRegistry(tdb.handle.db, { status: ['completed'], configHash: hash });
+      assert.equal(registered.length, 33);
+      assert.deepEqual(registered.map((r) => r.symbol).sort(), REAL);
+      assert.ok(registered.every((r) => r.path.startsWith(dirA) || r.path.startsWith(dirB)));
+
+      // SIGTERM: B finishes (it is idle) and exits cleanly.
+      b.child.kill('SIGTERM');
+      assert.equal(await b.exited, 0);
+    } finally {
+      for (const p of [a, b]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      const { hostname, port } = new URL(url);
+      const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(port || 6379) }, prefix });
+      await queue.obliterate({ force: true });
+      await queue.close();
     }
-    assert.deepEqual({ completed: counts.completed, failed: counts.failed, active: counts.active, waiting: counts.waiting }, { completed: 33, failed: 0, active: 0, waiting: 0 });
-    const status = await runCliToEnd(['batch', 'status', '--queue', url, '--queue-prefix', prefix, '--json']);
-    assert.equal(JSON.parse(status.stdout).completed, 33);
-
-    // The job A was killed in was recovered (stalled) and finished by B.
-    assert.match(b.stdout(), new RegExp(`done ${killedSymbol} ->`));
-    // Exactly one completed run per stock across both workers' folders; A's interrupted run is not completed.
-    const completed = [...runFolders(dirA), ...runFolders(dirB)].filter((f) => f.status === 'completed');
-    assert.deepEqual(completed.map((f) => f.symbol).sort(), REAL);
-    // A was killed mid-job: before its run folder was complete (B trained the stock), or, with a short job, after it
-    // completed and registered the run but before BullMQ heard (B found it in the registry and reused it). Either way
-    // the stock has exactly one completed run.
-    assert.equal(completed.filter((f) => f.symbol === killedSymbol).length, 1, `completed runs of ${killedSymbol}`);
-    const hash = /for config ([0-9a-f]{16})/.exec(first.stdout)![1];
-    const registered = await listRegistry(tdb.handle.db, { status: ['completed'], configHash: hash });
-    assert.equal(registered.length, 33);
-    assert.deepEqual(registered.map((r) => r.symbol).sort(), REAL);
-    assert.ok(registered.every((r) => r.path.startsWith(dirA) || r.path.startsWith(dirB)));
-
-    // SIGTERM: B finishes (it is idle) and exits cleanly.
-    b.child.kill('SIGTERM');
-    assert.equal(await b.exited, 0);
-  } finally {
-    for (const p of [a, b]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    const { hostname, port } = new URL(url);
-    const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(port || 6379) }, prefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
-});
+  },
+);

@@ -14,8 +14,23 @@ import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs
 
 function bars(series: KlineSeries): KlineBar[] {
   return series.dates.map((tradeDate, i) => ({
-    symbol: series.symbol, tradeDate, open: series.open[i], high: series.high[i], low: series.low[i], close: series.close[i], preClose: series.preClose[i],
-    change: series.change[i], pctChg: series.pctChg[i], vol: series.vol[i], amount: series.amount[i], turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: 0,
+    symbol: series.symbol,
+    tradeDate,
+    open: series.open[i],
+    high: series.high[i],
+    low: series.low[i],
+    close: series.close[i],
+    preClose: series.preClose[i],
+    change: series.change[i],
+    pctChg: series.pctChg[i],
+    vol: series.vol[i],
+    amount: series.amount[i],
+    turnoverRate: null,
+    pe: null,
+    pb: null,
+    totalMv: null,
+    circMv: null,
+    limitStatus: 0,
   }));
 }
 
@@ -26,7 +41,15 @@ async function seeded(stocks: Array<[string, number]>): Promise<TestDatabase> {
 }
 
 test('broken stocks and dying threads are recorded; every other stock completes and is registered', { timeout: 60_000 }, async () => {
-  const tdb = await seeded([['000001', 40], ['000002', 40], ['000003', 40], ['000004', 40], ['000005', 5], ['000006', 40], ['000007', 40]]);
+  const tdb = await seeded([
+    ['000001', 40],
+    ['000002', 40],
+    ['000003', 40],
+    ['000004', 40],
+    ['000005', 5],
+    ['000006', 40],
+    ['000007', 40],
+  ]);
   try {
     const config: FixtureConfig = { sleepMs: 20, minBars: 10, throwOn: ['000002'], uncaughtOn: ['000003'], exitOn: ['000004'] };
     const states: number[] = [];
@@ -51,7 +74,10 @@ test('broken stocks and dying threads are recorded; every other stock completes 
     assert.equal(states.at(-1), 8, 'the last update counts every stock');
 
     const onDisk = JSON.parse(readFileSync(join(tdb.dir, 'batch', 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
-    assert.deepEqual(onDisk.stocks.map((s) => [s.symbol, s.status]), summary.stocks.map((s) => [s.symbol, s.status]));
+    assert.deepEqual(
+      onDisk.stocks.map((s) => [s.symbol, s.status]),
+      summary.stocks.map((s) => [s.symbol, s.status]),
+    );
     const registry = await listRegistry(tdb.handle.db);
     assert.deepEqual(registry.map((r) => r.symbol).sort(), ['000001', '000006', '000007']);
     assert.ok(registry.every((r) => r.configHash === summary.configHash && r.metrics?.bars === 40));
@@ -59,7 +85,15 @@ test('broken stocks and dying threads are recorded; every other stock completes 
     // --retry-failed retries exactly the failed stocks; now they pass.
     const fixed: FixtureConfig = { ...config, throwOn: [], uncaughtOn: [], exitOn: [] };
     await assert.rejects(
-      runLocalBatch({ handle: tdb.handle, kind: fixtureKind(fixed), config: fixed, symbols: ['000001'], workers: 1, batchDir: join(tdb.dir, 'batch'), resume: true }),
+      runLocalBatch({
+        handle: tdb.handle,
+        kind: fixtureKind(fixed),
+        config: fixed,
+        symbols: ['000001'],
+        workers: 1,
+        batchDir: join(tdb.dir, 'batch'),
+        resume: true,
+      }),
       (err: Error) => err instanceof UserError && /started with another config/.test(err.message),
     );
     await assert.rejects(
@@ -72,7 +106,10 @@ test('broken stocks and dying threads are recorded; every other stock completes 
 });
 
 test('--retry-failed trains failed stocks again; plain --resume leaves them', { timeout: 60_000 }, async () => {
-  const tdb = await seeded([['000001', 40], ['000002', 40]]);
+  const tdb = await seeded([
+    ['000001', 40],
+    ['000002', 40],
+  ]);
   try {
     const config: FixtureConfig = { sleepMs: 10, throwOn: ['000002'] };
     const batchDir = join(tdb.dir, 'batch');
@@ -90,7 +127,11 @@ test('--retry-failed trains failed stocks again; plain --resume leaves them', { 
 });
 
 test('resume adopts a run that completed after the last progress write and replaces a half-written one', { timeout: 60_000 }, async () => {
-  const tdb = await seeded([['000001', 40], ['000002', 40], ['000003', 40]]);
+  const tdb = await seeded([
+    ['000001', 40],
+    ['000002', 40],
+    ['000003', 40],
+  ]);
   try {
     const config: FixtureConfig = { sleepMs: 10 };
     const batchDir = join(tdb.dir, 'batch');

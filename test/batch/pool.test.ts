@@ -64,7 +64,13 @@ test('progress from the thread reaches the caller', async () => {
   const pool = new WorkerPool({ size: 1, job: fixtureKind(config).ref });
   const seen: string[] = [];
   try {
-    await pool.run({ series: syntheticSeries('000009', 20), config, outputDir: dir, runName: '000009_fixture_t', onProgress: (_f, note) => seen.push(note ?? '') });
+    await pool.run({
+      series: syntheticSeries('000009', 20),
+      config,
+      outputDir: dir,
+      runName: '000009_fixture_t',
+      onProgress: (_f, note) => seen.push(note ?? ''),
+    });
   } finally {
     await pool.close();
   }

@@ -8,7 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
-import { QUEUE_NAME, cancelKey, enqueueTraining, queueTrainingJobs, listRegistry, queueStatus, queuedJob, startQueueWorker, type JobProgress, type QueueTarget } from '../../src/batch/index.js';
+import {
+  QUEUE_NAME,
+  cancelKey,
+  enqueueTraining,
+  queueTrainingJobs,
+  listRegistry,
+  queueStatus,
+  queuedJob,
+  startQueueWorker,
+  type JobProgress,
+  type QueueTarget,
+} from '../../src/batch/index.js';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { TrainingJobs } from '../../src/server/index.js';
 import { resolveTrainConfig } from '../../src/training/index.js';
@@ -92,42 +103,46 @@ test('jobs are enqueued once, report progress, retry with backoff, and complete 
   }
 });
 
-test('the API port cancels a running job: its worker stops the training, the job reads cancelled and is not retried', { skip: redis.skip, timeout: 60_000 }, async () => {
-  const tdb = await createTestDatabase('sqlite');
-  await writeSyntheticBars(tdb, ['000001']);
-  try {
-    await withQueue(async (target) => {
-      const port = queueTrainingJobs(target);
-      // a 30 s "training" under the job's real GRU config
-      const slow = { ...fixtureKind({}), ref: { ...fixtureKind({}).ref, export: 'slowFixtureJob' }, modelType: 'gru' };
-      const worker = await startQueueWorker({ target, kindFor: () => slow, concurrency: 1, outputDir: join(tdb.dir, 'runs'), databaseUrl: tdb.url });
-      try {
-        const started = await port.start(resolveTrainConfig({ overrides: { data: { symbol: '000001' }, model: { modelType: 'gru' } } }));
-        await until('the job is running', async () => (await port.get(started.id))?.state === 'running');
-        const asked = Date.now();
-        assert.equal((await port.cancel(started.id))!.state, 'running', 'it stays running until the worker has stopped it');
-        await until('the job is cancelled', async () => (await port.get(started.id))?.state === 'cancelled', 10_000);
-        assert.ok(Date.now() - asked < 5000, 'stopped within seconds, not after the 30 s training');
-        const job = await queuedJob(target, started.id);
-        assert.equal(job!.attempts, 1, 'a cancelled job is not retried');
-        assert.match(job!.error!, /^cancelled by request while training; 000001_gru_\d{8}_\d{6} in .* keeps its last checkpoint/);
-        assert.deepEqual(await listRegistry(tdb.handle.db), [], 'nothing registered');
-        const { hostname, port: redisPort } = new URL(target.url);
-        const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(redisPort || 6379) }, prefix: target.prefix });
+test(
+  'the API port cancels a running job: its worker stops the training, the job reads cancelled and is not retried',
+  { skip: redis.skip, timeout: 60_000 },
+  async () => {
+    const tdb = await createTestDatabase('sqlite');
+    await writeSyntheticBars(tdb, ['000001']);
+    try {
+      await withQueue(async (target) => {
+        const port = queueTrainingJobs(target);
+        // a 30 s "training" under the job's real GRU config
+        const slow = { ...fixtureKind({}), ref: { ...fixtureKind({}).ref, export: 'slowFixtureJob' }, modelType: 'gru' };
+        const worker = await startQueueWorker({ target, kindFor: () => slow, concurrency: 1, outputDir: join(tdb.dir, 'runs'), databaseUrl: tdb.url });
         try {
-          assert.equal(await (await queue.client).get(cancelKey(target, started.id)), null, 'the request was cleared');
+          const started = await port.start(resolveTrainConfig({ overrides: { data: { symbol: '000001' }, model: { modelType: 'gru' } } }));
+          await until('the job is running', async () => (await port.get(started.id))?.state === 'running');
+          const asked = Date.now();
+          assert.equal((await port.cancel(started.id))!.state, 'running', 'it stays running until the worker has stopped it');
+          await until('the job is cancelled', async () => (await port.get(started.id))?.state === 'cancelled', 10_000);
+          assert.ok(Date.now() - asked < 5000, 'stopped within seconds, not after the 30 s training');
+          const job = await queuedJob(target, started.id);
+          assert.equal(job!.attempts, 1, 'a cancelled job is not retried');
+          assert.match(job!.error!, /^cancelled by request while training; 000001_gru_\d{8}_\d{6} in .* keeps its last checkpoint/);
+          assert.deepEqual(await listRegistry(tdb.handle.db), [], 'nothing registered');
+          const { hostname, port: redisPort } = new URL(target.url);
+          const queue = new Queue(QUEUE_NAME, { connection: { host: hostname, port: Number(redisPort || 6379) }, prefix: target.prefix });
+          try {
+            assert.equal(await (await queue.client).get(cancelKey(target, started.id)), null, 'the request was cleared');
+          } finally {
+            await queue.close();
+          }
         } finally {
-          await queue.close();
+          await worker.close();
+          await port.close();
         }
-      } finally {
-        await worker.close();
-        await port.close();
-      }
-    });
-  } finally {
-    await tdb.cleanup();
-  }
-});
+      });
+    } finally {
+      await tdb.cleanup();
+    }
+  },
+);
 
 test('a graceful close lets the running job finish; the job is not left active', { skip: redis.skip, timeout: 60_000 }, async () => {
   const tdb = await createTestDatabase('sqlite');
@@ -149,23 +164,27 @@ test('a graceful close lets the running job finish; the job is not left active',
   }
 });
 
-test('the API port on the queue: start enqueues (idempotently), get reads, cancel removes a job that has not started', { skip: redis.skip, timeout: 30_000 }, async () => {
-  await withQueue(async (target) => {
-    const jobs = queueTrainingJobs(target);
-    const port: TrainingJobs = jobs;
-    try {
-      const config = resolveTrainConfig({ overrides: { data: { symbol: '600519' }, model: { modelType: 'gru' } } });
-      const started = await port.start(config);
-      assert.equal(started.state, 'queued');
-      assert.equal(started.symbol, '600519');
-      assert.equal(started.model_type, 'gru');
-      assert.equal((await port.start(config)).id, started.id, 'the same (symbol, config) is the same job');
-      assert.equal((await port.get(started.id))!.state, 'queued');
-      assert.equal(await port.get('nope'), null);
-      assert.equal((await port.cancel(started.id))!.state, 'cancelled');
-      assert.equal(await port.get(started.id), null);
-    } finally {
-      await jobs.close();
-    }
-  });
-});
+test(
+  'the API port on the queue: start enqueues (idempotently), get reads, cancel removes a job that has not started',
+  { skip: redis.skip, timeout: 30_000 },
+  async () => {
+    await withQueue(async (target) => {
+      const jobs = queueTrainingJobs(target);
+      const port: TrainingJobs = jobs;
+      try {
+        const config = resolveTrainConfig({ overrides: { data: { symbol: '600519' }, model: { modelType: 'gru' } } });
+        const started = await port.start(config);
+        assert.equal(started.state, 'queued');
+        assert.equal(started.symbol, '600519');
+        assert.equal(started.model_type, 'gru');
+        assert.equal((await port.start(config)).id, started.id, 'the same (symbol, config) is the same job');
+        assert.equal((await port.get(started.id))!.state, 'queued');
+        assert.equal(await port.get('nope'), null);
+        assert.equal((await port.cancel(started.id))!.state, 'cancelled');
+        assert.equal(await port.get(started.id), null);
+      } finally {
+        await jobs.close();
+      }
+    });
+  },
+);

@@ -26,12 +26,31 @@ const entry = (over: Partial<RegistryEntry> = {}): RegistryEntry => ({
 forEachDialect('registering a run twice leaves one row with the newest fields; filters select by symbol, model, status, hash and host', async ({ handle }) => {
   await registerRun(handle.db, handle.dialect, entry());
   await registerRun(handle.db, handle.dialect, entry({ metrics: { mae: 1.25 }, path: '/shared/600519_lstm_20260101_000000', host: 'host-b' }));
-  await registerRun(handle.db, handle.dialect, entry({ runName: '000001_gru_x', symbol: '000001', modelType: 'gru', configHash: 'bbbbbbbbbbbbbbbb', status: 'failed', metrics: null, createdAt: '2026-01-02 00:00:00' }));
+  await registerRun(
+    handle.db,
+    handle.dialect,
+    entry({
+      runName: '000001_gru_x',
+      symbol: '000001',
+      modelType: 'gru',
+      configHash: 'bbbbbbbbbbbbbbbb',
+      status: 'failed',
+      metrics: null,
+      createdAt: '2026-01-02 00:00:00',
+    }),
+  );
   const all = await listRegistry(handle.db);
-  assert.deepEqual(all.map((r) => r.runName), ['000001_gru_x', '600519_lstm_20260101_000000'], 'newest first');
+  assert.deepEqual(
+    all.map((r) => r.runName),
+    ['000001_gru_x', '600519_lstm_20260101_000000'],
+    'newest first',
+  );
   const first = all[1];
   assert.deepEqual(first, entry({ metrics: { mae: 1.25 }, path: '/shared/600519_lstm_20260101_000000', host: 'host-b' }));
-  assert.deepEqual((await listRegistry(handle.db, { symbol: '000001' })).map((r) => r.status), ['failed']);
+  assert.deepEqual(
+    (await listRegistry(handle.db, { symbol: '000001' })).map((r) => r.status),
+    ['failed'],
+  );
   assert.equal((await listRegistry(handle.db, { modelType: 'lstm', status: ['completed'], host: 'host-b' })).length, 1);
   assert.equal((await listRegistry(handle.db, { configHash: 'bbbbbbbbbbbbbbbb', status: ['completed'] })).length, 0);
   assert.equal((await listRegistry(handle.db, { limit: 1 })).length, 1);
@@ -41,10 +60,17 @@ forEachDialect('registering a run twice leaves one row with the newest fields; f
 
 forEachDialect('`klinecast runs list --registry` shows the registered runs with filters, as a table or JSON', async ({ handle, url }) => {
   await registerRun(handle.db, handle.dialect, entry());
-  await registerRun(handle.db, handle.dialect, entry({ runName: '000001_gru_x', symbol: '000001', modelType: 'gru', status: 'failed', metrics: null, createdAt: '2026-01-02 00:00:00' }));
+  await registerRun(
+    handle.db,
+    handle.dialect,
+    entry({ runName: '000001_gru_x', symbol: '000001', modelType: 'gru', status: 'failed', metrics: null, createdAt: '2026-01-02 00:00:00' }),
+  );
   const json = runCli(['runs', 'list', '--registry', '--database', url, '--json', '--status', 'completed']);
   assert.equal(json.status, 0, json.stderr);
-  assert.deepEqual(JSON.parse(json.stdout).map((e: RegistryEntry) => [e.runName, e.metrics?.mae]), [['600519_lstm_20260101_000000', 1.5]]);
+  assert.deepEqual(
+    JSON.parse(json.stdout).map((e: RegistryEntry) => [e.runName, e.metrics?.mae]),
+    [['600519_lstm_20260101_000000', 1.5]],
+  );
   const table = runCli(['runs', 'list', '--registry', '--database', url, '--model', 'gru']);
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /000001_gru_x\s+000001\s+gru\s+failed/);
@@ -70,9 +96,18 @@ test('--symbols accepts all, a list and @file with comments, and names a bad cod
     const file = join(dir, 's.txt');
     writeFileSync(file, '# banks\n600036 601398\n000001,  # ping an\n\n');
     assert.deepEqual(parseSymbolsOption(`@${file}`), ['600036', '601398', '000001']);
-    assert.throws(() => parseSymbolsOption('600519,60051'), (e: Error) => e instanceof UserError && /"60051" is not a 6-digit/.test(e.message));
-    assert.throws(() => parseSymbolsOption(`@${join(dir, 'missing.txt')}`), (e: Error) => e instanceof UserError && /cannot read symbols file/.test(e.message));
-    assert.throws(() => parseSymbolsOption(' , '), (e: Error) => e instanceof UserError && /names no stock/.test(e.message));
+    assert.throws(
+      () => parseSymbolsOption('600519,60051'),
+      (e: Error) => e instanceof UserError && /"60051" is not a 6-digit/.test(e.message),
+    );
+    assert.throws(
+      () => parseSymbolsOption(`@${join(dir, 'missing.txt')}`),
+      (e: Error) => e instanceof UserError && /cannot read symbols file/.test(e.message),
+    );
+    assert.throws(
+      () => parseSymbolsOption(' , '),
+      (e: Error) => e instanceof UserError && /names no stock/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -29,10 +29,18 @@ test('MultiheadAttention matches nn.MultiheadAttention (eval): output, input and
   const ref = torchGradients({ type: 'mha', d_model: d, nhead: H, dropout: 0.2 }, mha.parameters(), x, dy);
   assertClose(y.data(), ref.output, 1e-4, 1e-5, 'output');
   assertClose(dx.data(), ref.gradInput, 1e-4, 1e-5, 'grad input');
-  assert.deepEqual(Object.keys(ref.grads), mha.parameters().map((p) => p.name));
+  assert.deepEqual(
+    Object.keys(ref.grads),
+    mha.parameters().map((p) => p.name),
+  );
   for (const p of mha.parameters()) assertClose(p.grad.data(), ref.grads[p.name]!, 1e-4, 1e-5, `grad ${p.name}`);
   // the key bias cannot change any output (softmax is shift-invariant per row): its gradient is exactly zero
-  assert.ok(mha.inProjBias.grad.data().subarray(d, 2 * d).every((v) => v === 0));
+  assert.ok(
+    mha.inProjBias.grad
+      .data()
+      .subarray(d, 2 * d)
+      .every((v) => v === 0),
+  );
 });
 
 test('forwardLast equals the last position of forward, and its backward equals backward with dy only there', () => {

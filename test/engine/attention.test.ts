@@ -64,9 +64,25 @@ for (const c of [
     const qStart = qkv + (T - tq) * 3 * d * 4;
     const run = (): void => {
       for (let b = 0; b < B; b++) {
-        e.k.attention_forward(qStart + b * T * 3 * d * 4, 3 * d, qkv + b * T * 3 * d * 4 + d * 4, qkv + b * T * 3 * d * 4 + 2 * d * 4, 3 * d,
-          out + b * tq * d * 4, d, probs + b * H * tq * T * 4, mask ? mask + b * H * tq * T * 4 : 0, dropped ? dropped + b * H * tq * T * 4 : 0,
-          1, H, tq, T, hd, scale, scratch);
+        e.k.attention_forward(
+          qStart + b * T * 3 * d * 4,
+          3 * d,
+          qkv + b * T * 3 * d * 4 + d * 4,
+          qkv + b * T * 3 * d * 4 + 2 * d * 4,
+          3 * d,
+          out + b * tq * d * 4,
+          d,
+          probs + b * H * tq * T * 4,
+          mask ? mask + b * H * tq * T * 4 : 0,
+          dropped ? dropped + b * H * tq * T * 4 : 0,
+          1,
+          H,
+          tq,
+          T,
+          hd,
+          scale,
+          scratch,
+        );
       }
     };
     const loss = (): number => {
@@ -82,9 +98,28 @@ for (const c of [
     assertClose(e.f32(out, B * tq * d), attentionRef(e.f32(qkv, qkvSize), maskValues, B, T, tq, H, hd), 1e-5, 1e-6, 'attention out (per batch)');
     for (let b = 0; b < B; b++) {
       const o = b * T * 3 * d * 4;
-      e.k.attention_backward(qStart + o, 3 * d, qkv + o + d * 4, qkv + o + 2 * d * 4, 3 * d, dout + b * tq * d * 4, d,
-        probs + b * H * tq * T * 4, mask ? mask + b * H * tq * T * 4 : 0, dropped ? dropped + b * H * tq * T * 4 : 0,
-        dqkv + (T - tq) * 3 * d * 4 + o, dqkv + o + d * 4, dqkv + o + 2 * d * 4, 1, H, tq, T, hd, scale, scratch);
+      e.k.attention_backward(
+        qStart + o,
+        3 * d,
+        qkv + o + d * 4,
+        qkv + o + 2 * d * 4,
+        3 * d,
+        dout + b * tq * d * 4,
+        d,
+        probs + b * H * tq * T * 4,
+        mask ? mask + b * H * tq * T * 4 : 0,
+        dropped ? dropped + b * H * tq * T * 4 : 0,
+        dqkv + (T - tq) * 3 * d * 4 + o,
+        dqkv + o + d * 4,
+        dqkv + o + 2 * d * 4,
+        1,
+        H,
+        tq,
+        T,
+        hd,
+        scale,
+        scratch,
+      );
     }
     checkFiniteDifferences({ what: 'attention d(qkv)', input: () => e.f32(qkv, qkvSize), analytic: e.f32(dqkv, qkvSize).slice(), loss, h: 1e-2, tol: 1e-2 });
   });

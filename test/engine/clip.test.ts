@@ -15,7 +15,10 @@ function withGrads(grads: { shape: number[]; values: number[] }[]): Parameter[] 
 }
 
 test('hand-computed: norm 5 clipped to 1, a norm below the limit leaves gradients untouched', () => {
-  const params = withGrads([{ shape: [2], values: [3, 0] }, { shape: [1, 1], values: [-4] }]);
+  const params = withGrads([
+    { shape: [2], values: [3, 0] },
+    { shape: [1, 1], values: [-4] },
+  ]);
   assert.equal(clipGradNorm(params, 1), 5);
   const coef = Math.fround(1 / Math.fround(5 + Math.fround(1e-6)));
   assert.deepEqual(Array.from(params[0].grad.data()), [Math.fround(3 * coef), 0]);
@@ -29,7 +32,10 @@ test('hand-computed: norm 5 clipped to 1, a norm below the limit leaves gradient
 });
 
 test('a NaN gradient gives a NaN norm and NaN gradients, as torch does by default', () => {
-  const params = withGrads([{ shape: [2], values: [NaN, 1] }, { shape: [1], values: [2] }]);
+  const params = withGrads([
+    { shape: [2], values: [NaN, 1] },
+    { shape: [1], values: [2] },
+  ]);
   assert.ok(Number.isNaN(clipGradNorm(params, 1)));
   assert.ok(params.every((p) => p.grad.data().every(Number.isNaN)));
 });

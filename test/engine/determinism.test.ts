@@ -9,7 +9,11 @@ import { randomArray } from './parity-helpers.js';
 /** A few training steps with dropout on (so the RNG drives masks too); returns the final weights. */
 function train(kind: 'lstm' | 'gru', seed: number, rngResumeAt?: number, engine = Engine.create()): Record<string, Float32Array> {
   const rng = new Rng(seed);
-  const net = createNetwork(ModelConfigSchema.parse({ modelType: kind, inputSize: 5, hiddenSize: 8, numLayers: 2, headHiddenSize: 6, dropout: 0.3 }), engine, rng);
+  const net = createNetwork(
+    ModelConfigSchema.parse({ modelType: kind, inputSize: 5, hiddenSize: 8, numLayers: 2, headHiddenSize: 6, dropout: 0.3 }),
+    engine,
+    rng,
+  );
   const opt = new Adam(net.parameters(), { lr: 1e-2 });
   const data = new Rng(1234);
   for (let step = 0; step < 6; step++) {

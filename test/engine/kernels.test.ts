@@ -40,7 +40,11 @@ test('exp, tanh and sigmoid are accurate to 1e-6 relative (vector lanes and scal
   // 4001 points: not a multiple of 4, so the scalar tail runs too
   assert.ok(maxRelError('exp_f32', Math.exp, sample(-80, 80, 4001)) < 1e-6);
   assert.ok(maxRelError('sigmoid_f32', (x) => 1 / (1 + Math.exp(-x)), sample(-30, 30, 4001)) < 1e-6);
-  const tanhErr = maxRelError('tanh_f32', Math.tanh, sample(-9, 9, 4001).filter((x) => x !== 0));
+  const tanhErr = maxRelError(
+    'tanh_f32',
+    Math.tanh,
+    sample(-9, 9, 4001).filter((x) => x !== 0),
+  );
   assert.ok(tanhErr < 1e-6, `tanh ${tanhErr}`);
   assert.ok(maxRelError('tanh_f32', Math.tanh, Float32Array.from([1e-7, -3e-5, 0.01, 0.54999, 0.55, 0.5500001, 20, -100])) < 1e-6);
   const edge = put([0, -1000, 1000]);
@@ -54,25 +58,40 @@ test('exp, tanh and sigmoid are accurate to 1e-6 relative (vector lanes and scal
 test('elementwise ops and reductions equal their float64 definitions', () => {
   engine.resetArena();
   const n = 37;
-  const a = random(n), b = random(n);
-  const pa = put(a), pb = put(b), out = engine.alloc(n);
+  const a = random(n),
+    b = random(n);
+  const pa = put(a),
+    pb = put(b),
+    out = engine.alloc(n);
   const check = (what: string, want: (i: number) => number, tol = 1e-6) => {
     const got = engine.f32(out, n);
     for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i] - want(i)) <= tol, `${what}[${i}]: ${got[i]} vs ${want(i)}`);
   };
-  k.add(out, pa, pb, n); check('add', (i) => a[i] + b[i]);
-  k.mul(out, pa, pb, n); check('mul', (i) => a[i] * b[i]);
-  k.scale(out, pa, n, 2.5); check('scale', (i) => 2.5 * a[i]);
-  k.copy(out, pa, n); k.axpy(out, pb, n, -0.5); check('axpy', (i) => a[i] - 0.5 * b[i]);
-  k.relu_fwd(out, pa, n); check('relu', (i) => Math.max(a[i], 0));
-  k.relu_bwd(out, pb, pa, n); check('relu_bwd', (i) => (a[i] > 0 ? b[i] : 0));
-  k.fill(out, n, 3); check('fill', () => 3);
+  k.add(out, pa, pb, n);
+  check('add', (i) => a[i] + b[i]);
+  k.mul(out, pa, pb, n);
+  check('mul', (i) => a[i] * b[i]);
+  k.scale(out, pa, n, 2.5);
+  check('scale', (i) => 2.5 * a[i]);
+  k.copy(out, pa, n);
+  k.axpy(out, pb, n, -0.5);
+  check('axpy', (i) => a[i] - 0.5 * b[i]);
+  k.relu_fwd(out, pa, n);
+  check('relu', (i) => Math.max(a[i], 0));
+  k.relu_bwd(out, pb, pa, n);
+  check('relu_bwd', (i) => (a[i] > 0 ? b[i] : 0));
+  k.fill(out, n, 3);
+  check('fill', () => 3);
   assert.ok(Math.abs(k.sum(pa, n) - a.reduce((s, v) => s + v, 0)) < 1e-9);
   assert.ok(Math.abs(k.sum_sq(pa, n) - a.reduce((s, v) => s + v * v, 0)) < 1e-9);
 
-  const rows = 5, cols = 7;
-  const m = random(rows * cols), bias = random(cols);
-  const pm = put(m), pbias = put(bias), acc = put(random(cols));
+  const rows = 5,
+    cols = 7;
+  const m = random(rows * cols),
+    bias = random(cols);
+  const pm = put(m),
+    pbias = put(bias),
+    acc = put(random(cols));
   const acc0 = get(acc, cols);
   k.bias_add(pm, pbias, rows, cols);
   const biased = get(pm, rows * cols);
@@ -86,7 +105,9 @@ test('elementwise ops and reductions equal their float64 definitions', () => {
   }
   // 19 rows × 37 columns: two 8-row passes, 3 single rows, and a column tail past the last full vector
   const tall = 19;
-  const wide = random(tall * 37), wideAcc0 = random(37), pWideAcc = put(wideAcc0);
+  const wide = random(tall * 37),
+    wideAcc0 = random(37),
+    pWideAcc = put(wideAcc0);
   k.col_sum_acc(pWideAcc, put(wide), tall, 37);
   get(pWideAcc, 37).forEach((v, c) => {
     let s = wideAcc0[c];
@@ -97,10 +118,14 @@ test('elementwise ops and reductions equal their float64 definitions', () => {
   get(pm, rows * cols).forEach((v, i) => assert.equal(v, bias[i % cols]));
   const t = engine.alloc(rows * cols);
   k.transpose(t, pm, rows, cols);
-  const pmv = get(pm, rows * cols), tv = get(t, rows * cols);
+  const pmv = get(pm, rows * cols),
+    tv = get(t, rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) assert.equal(tv[c * rows + r], pmv[r * cols + c]);
   // [2,3,4] batch-first → [3,2,4] time-major and back
-  const seq = random(24), ps = put(seq), tm = engine.alloc(24), back = engine.alloc(24);
+  const seq = random(24),
+    ps = put(seq),
+    tm = engine.alloc(24),
+    back = engine.alloc(24);
   k.swap_axes01(tm, ps, 2, 3, 4);
   const tmv = get(tm, 24);
   for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let f = 0; f < 4; f++) assert.equal(tmv[(j * 2 + i) * 4 + f], seq[(i * 3 + j) * 4 + f]);
@@ -115,7 +140,9 @@ test('MSE, Huber and MAE: values by their definitions, gradients by finite diffe
   // differences spread over both Huber regimes, none at a kink
   const target = random(n);
   const pred = Float32Array.from(target, (t, i) => t + (i % 2 ? 1 : -1) * (0.1 + 0.37 * i));
-  const pp = put(pred), pt = put(target), grad = engine.alloc(n);
+  const pp = put(pred),
+    pt = put(target),
+    grad = engine.alloc(n);
   const defs: Record<string, (d: number) => number> = {
     mse: (d) => d * d,
     mae: (d) => Math.abs(d),
@@ -134,7 +161,8 @@ test('MSE, Huber and MAE: values by their definitions, gradients by finite diffe
     const g = get(grad, n);
     const h = 2 ** -12;
     for (let i = 0; i < n; i++) {
-      const up = Float32Array.from(pred), down = Float32Array.from(pred);
+      const up = Float32Array.from(pred),
+        down = Float32Array.from(pred);
       up[i] += h;
       down[i] -= h;
       const numeric = (lossAt(up) - lossAt(down)) / (2 * h);
@@ -148,9 +176,13 @@ const sig = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** float64 LSTM cell: returns [c, h] for one batch row. */
 function lstmRef(pre: ArrayLike<number>, cPrev: ArrayLike<number>, H: number): [number[], number[]] {
-  const c: number[] = [], h: number[] = [];
+  const c: number[] = [],
+    h: number[] = [];
   for (let j = 0; j < H; j++) {
-    const i = sig(pre[j]), f = sig(pre[H + j]), g = Math.tanh(pre[2 * H + j]), o = sig(pre[3 * H + j]);
+    const i = sig(pre[j]),
+      f = sig(pre[H + j]),
+      g = Math.tanh(pre[2 * H + j]),
+      o = sig(pre[3 * H + j]);
     c.push(f * cPrev[j] + i * g);
     h.push(o * Math.tanh(c[j]));
   }
@@ -161,7 +193,8 @@ function lstmRef(pre: ArrayLike<number>, cPrev: ArrayLike<number>, H: number): [
 function gruRef(gi: ArrayLike<number>, gh: ArrayLike<number>, hPrev: ArrayLike<number>, H: number): number[] {
   const h: number[] = [];
   for (let j = 0; j < H; j++) {
-    const r = sig(gi[j] + gh[j]), z = sig(gi[H + j] + gh[H + j]);
+    const r = sig(gi[j] + gh[j]),
+      z = sig(gi[H + j] + gh[H + j]);
     const n = Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]);
     h.push((1 - z) * n + z * hPrev[j]);
   }
@@ -171,7 +204,8 @@ function gruRef(gi: ArrayLike<number>, gh: ArrayLike<number>, hPrev: ArrayLike<n
 function numericGrad(f: (v: number[]) => number, at: ArrayLike<number>): number[] {
   const h = 1e-6;
   return Array.from(at, (_, i) => {
-    const up = Array.from(at), down = Array.from(at);
+    const up = Array.from(at),
+      down = Array.from(at);
     up[i] += h;
     down[i] -= h;
     return (f(up) - f(down)) / (2 * h);
@@ -180,16 +214,30 @@ function numericGrad(f: (v: number[]) => number, at: ArrayLike<number>): number[
 
 test('LSTM cell forward matches float64 and its backward matches finite differences (H = 6: vector + tail)', () => {
   engine.resetArena();
-  const B = 2, H = 6;
-  const pre = random(B * 4 * H, 2), cPrev = random(B * H), gh = random(B * H), gc = random(B * H);
-  const pg = put(pre), pc0 = put(cPrev), pc = engine.alloc(B * H), ptc = engine.alloc(B * H), ph = engine.alloc(B * H);
+  const B = 2,
+    H = 6;
+  const pre = random(B * 4 * H, 2),
+    cPrev = random(B * H),
+    gh = random(B * H),
+    gc = random(B * H);
+  const pg = put(pre),
+    pc0 = put(cPrev),
+    pc = engine.alloc(B * H),
+    ptc = engine.alloc(B * H),
+    ph = engine.alloc(B * H);
   k.lstm_cell_fwd(B, H, pg, pc0, pc, ptc, ph);
-  const c = get(pc, B * H), tc = get(ptc, B * H), h = get(ph, B * H);
+  const c = get(pc, B * H),
+    tc = get(ptc, B * H),
+    h = get(ph, B * H);
   // backward of L = Σ h⊙gh + Σ c⊙gc: dh = gh, and dc (from "step t+1") = gc
-  const pdh = put(gh), pdc = put(gc), pdg = engine.alloc(B * 4 * H);
-  const db0 = random(4 * H), pdb = put(db0);
+  const pdh = put(gh),
+    pdc = put(gc),
+    pdg = engine.alloc(B * 4 * H);
+  const db0 = random(4 * H),
+    pdb = put(db0);
   k.lstm_cell_bwd(B, H, pg, pc0, ptc, pdh, pdc, pdg, pdb);
-  const dPre = get(pdg, B * 4 * H), dcPrev = get(pdc, B * H);
+  const dPre = get(pdg, B * 4 * H),
+    dcPrev = get(pdc, B * H);
   // the bias gradient is accumulated: db = db0 + Σ_b dPre[b]
   get(pdb, 4 * H).forEach((v, i) => assert.ok(Math.abs(v - (db0[i] + dPre[i] + dPre[4 * H + i])) < 1e-6, `db[${i}]`));
   for (let b = 0; b < B; b++) {
@@ -204,7 +252,9 @@ test('LSTM cell forward matches float64 and its backward matches finite differen
       const [cc, hh] = lstmRef(p, cp, H);
       return cc.reduce((s, v, j) => s + v * gc[b * H + j] + hh[j] * gh[b * H + j], 0);
     };
-    numericGrad((p) => L(p, rowC), rowPre).forEach((v, i) => assert.ok(Math.abs(dPre[b * 4 * H + i] - v) < 1e-5, `dPre[${b},${i}] ${dPre[b * 4 * H + i]} vs ${v}`));
+    numericGrad((p) => L(p, rowC), rowPre).forEach((v, i) =>
+      assert.ok(Math.abs(dPre[b * 4 * H + i] - v) < 1e-5, `dPre[${b},${i}] ${dPre[b * 4 * H + i]} vs ${v}`),
+    );
     numericGrad((cp) => L(rowPre, cp), rowC).forEach((v, j) => assert.ok(Math.abs(dcPrev[b * H + j] - v) < 1e-5, `dcPrev ${j}`));
   }
   engine.resetArena();
@@ -212,15 +262,31 @@ test('LSTM cell forward matches float64 and its backward matches finite differen
 
 test('GRU cell forward matches float64 and its backward matches finite differences (H = 5: vector + tail)', () => {
   engine.resetArena();
-  const B = 2, H = 5;
-  const gi = random(B * 3 * H, 2), gh = random(B * 3 * H, 2), hPrev = random(B * H), g = random(B * H), dPrev0 = random(B * H);
-  const pgi = put(gi), pgh = put(gh), php = put(hPrev), ph = engine.alloc(B * H);
+  const B = 2,
+    H = 5;
+  const gi = random(B * 3 * H, 2),
+    gh = random(B * 3 * H, 2),
+    hPrev = random(B * H),
+    g = random(B * H),
+    dPrev0 = random(B * H);
+  const pgi = put(gi),
+    pgh = put(gh),
+    php = put(hPrev),
+    ph = engine.alloc(B * H);
   k.gru_cell_fwd(B, H, pgi, pgh, php, ph);
   const h = get(ph, B * H);
-  const pdh = put(g), pdgi = engine.alloc(B * 3 * H), pdgh = engine.alloc(B * 3 * H), pdPrev = put(dPrev0);
-  const dbi0 = random(3 * H), dbhn0 = random(H), pdbi = put(dbi0), pdbhn = put(dbhn0);
+  const pdh = put(g),
+    pdgi = engine.alloc(B * 3 * H),
+    pdgh = engine.alloc(B * 3 * H),
+    pdPrev = put(dPrev0);
+  const dbi0 = random(3 * H),
+    dbhn0 = random(H),
+    pdbi = put(dbi0),
+    pdbhn = put(dbhn0);
   k.gru_cell_bwd(B, H, pgi, pgh, php, pdh, pdgi, pdgh, pdPrev, 1, pdbi, pdbhn);
-  const dgi = get(pdgi, B * 3 * H), dgh = get(pdgh, B * 3 * H), dPrev = get(pdPrev, B * H);
+  const dgi = get(pdgi, B * 3 * H),
+    dgh = get(pdgh, B * 3 * H),
+    dPrev = get(pdPrev, B * H);
   // bias-gradient sums accumulate: dbi += Σ_b dgi[b], dbhn += Σ_b dgh[b, n part]; dgh's r, z parts equal dgi's
   get(pdbi, 3 * H).forEach((v, i) => assert.ok(Math.abs(v - (dbi0[i] + dgi[i] + dgi[3 * H + i])) < 1e-6, `dbi[${i}]`));
   get(pdbhn, H).forEach((v, j) => assert.ok(Math.abs(v - (dbhn0[j] + dgh[2 * H + j] + dgh[5 * H + j])) < 1e-6, `dbhn[${j}]`));
@@ -245,7 +311,8 @@ test('dropout_mask (via drawDropoutMask) gives exactly the mask and the next Rng
   const { Tensor } = await import('../../src/engine/runtime.js');
   engine.resetArena();
   for (const p of [0.2, 0.5, 0.05]) {
-    const a = new Rng(77), b = new Rng(77);
+    const a = new Rng(77),
+      b = new Rng(77);
     const jsMask = new Float32Array(1001);
     a.fillDropoutMask(jsMask, p);
     const mask = Tensor.scratch(engine, [1001]);

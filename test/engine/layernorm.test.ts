@@ -20,7 +20,11 @@ function layernormRef(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: Arra
   return y;
 }
 
-for (const [rows, n] of [[4, 16], [3, 13], [2, 128]] as const) {
+for (const [rows, n] of [
+  [4, 16],
+  [3, 13],
+  [2, 128],
+] as const) {
   test(`layernorm forward with the fused residual matches float64 (${rows}x${n})`, () => {
     const e = Engine.create();
     const size = rows * n;

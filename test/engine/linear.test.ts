@@ -52,7 +52,10 @@ test('Sequential names children by index like nn.Sequential, and its gradients m
   engine.resetArena();
   const rng = new Rng(5);
   const seq = new Sequential([new Linear(engine, 3, 4, rng), new ReLU(engine), new Linear(engine, 4, 2, rng)]);
-  assert.deepEqual(seq.parameters().map((p) => p.name), ['0.weight', '0.bias', '2.weight', '2.bias']);
+  assert.deepEqual(
+    seq.parameters().map((p) => p.name),
+    ['0.weight', '0.bias', '2.weight', '2.bias'],
+  );
   const x = Tensor.scratch(engine, [5, 3]);
   x.set(randomArray(rng, 15));
   // central differences of L = Σ y⊙g, evaluated in float64 from the float32 outputs

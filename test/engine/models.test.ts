@@ -20,14 +20,32 @@ function build(kind: 'lstm' | 'gru', numLayers: number, seed: number, outputSize
 
 function torchSpec(net: Network) {
   const c = net.config;
-  return { type: 'model', kind: c.modelType, input: c.inputSize, hidden: c.hiddenSize, layers: c.numLayers, dropout: c.dropout, head: c.headHiddenSize, output: c.outputSize };
+  return {
+    type: 'model',
+    kind: c.modelType,
+    input: c.inputSize,
+    hidden: c.hiddenSize,
+    layers: c.numLayers,
+    dropout: c.dropout,
+    head: c.headHiddenSize,
+    output: c.outputSize,
+  };
 }
 
 test('LSTM and GRU models expose exactly the seed state_dict names, in order', () => {
   assert.deepEqual(Object.keys(stateDict(build('lstm', 2, 1))), [
-    'rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0',
-    'rnn.weight_ih_l1', 'rnn.weight_hh_l1', 'rnn.bias_ih_l1', 'rnn.bias_hh_l1',
-    'fc.0.weight', 'fc.0.bias', 'fc.3.weight', 'fc.3.bias',
+    'rnn.weight_ih_l0',
+    'rnn.weight_hh_l0',
+    'rnn.bias_ih_l0',
+    'rnn.bias_hh_l0',
+    'rnn.weight_ih_l1',
+    'rnn.weight_hh_l1',
+    'rnn.bias_ih_l1',
+    'rnn.bias_hh_l1',
+    'fc.0.weight',
+    'fc.0.bias',
+    'fc.3.weight',
+    'fc.3.bias',
   ]);
   const gru = stateDict(build('gru', 1, 1, 5));
   assert.deepEqual(gru['rnn.weight_ih_l0'].shape, [36, 6]);
@@ -38,7 +56,8 @@ test('LSTM and GRU models expose exactly the seed state_dict names, in order', (
 function modelCase(kind: 'lstm' | 'gru', numLayers: number, loss: LossKind): ParityCase {
   const net = build(kind, numLayers, 10 + numLayers, 3);
   const rng = new Rng(99);
-  const B = 4, T = 7;
+  const B = 4,
+    T = 7;
   engine.resetArena();
   zeroGrad(net);
   net.setTraining(false);
@@ -102,7 +121,10 @@ function trainCase(kind: 'lstm' | 'gru', optimizer: 'adam' | 'adamw') {
   const initial = paramInputs(net);
   const opt = optimizer === 'adam' ? new Adam(net.parameters(), { lr: 1e-2 }) : new AdamW(net.parameters(), { lr: 1e-2, weightDecay: 0.01 });
   const data = new Rng(22);
-  const B = 8, T = 10, steps = 20, clip = 0.5;
+  const B = 8,
+    T = 10,
+    steps = 20,
+    clip = 0.5;
   const batches: Record<string, { shape: number[]; data: Float32Array }> = {};
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -141,5 +163,8 @@ trainCases.forEach((c, i) => {
 
 test('a model too large for wasm memory fails with a clear EngineMemoryError, not an opaque RangeError', () => {
   const config = ModelConfigSchema.parse({ modelType: 'lstm', inputSize: 6, hiddenSize: 30000, numLayers: 1 });
-  assert.throws(() => createNetwork(config, Engine.create(), new Rng(1)), (err: Error) => err instanceof EngineMemoryError && /reduce batch size, sequence length or hidden size/.test(err.message));
+  assert.throws(
+    () => createNetwork(config, Engine.create(), new Rng(1)),
+    (err: Error) => err instanceof EngineMemoryError && /reduce batch size, sequence length or hidden size/.test(err.message),
+  );
 });

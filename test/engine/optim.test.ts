@@ -12,13 +12,24 @@ const STEPS = 24;
 const MAX_NORM = 1.5;
 
 function initialValues(): number[][] {
-  return SHAPES.map((shape, i) => seededValues(shape.reduce((a, b) => a * b, 1), 100 + i));
+  return SHAPES.map((shape, i) =>
+    seededValues(
+      shape.reduce((a, b) => a * b, 1),
+      100 + i,
+    ),
+  );
 }
 
 /** Per-step gradients; every third step is scaled up so clipping engages on some steps and not on others. */
 function gradientSequence(): number[][][] {
   return Array.from({ length: STEPS }, (_, t) =>
-    SHAPES.map((shape, i) => seededValues(shape.reduce((a, b) => a * b, 1), 1000 * t + i, t % 3 === 0 ? 2 : 0.05)),
+    SHAPES.map((shape, i) =>
+      seededValues(
+        shape.reduce((a, b) => a * b, 1),
+        1000 * t + i,
+        t % 3 === 0 ? 2 : 0.05,
+      ),
+    ),
   );
 }
 
@@ -153,13 +164,24 @@ test('stateDict holds step, lr and per-parameter moments under parameter names',
   trainStep(run, gradientSequence()[0], 0);
   const state = run.optimizer.stateDict();
   assert.deepEqual(Object.keys(state).sort(), [
-    'layer0.weight.exp_avg', 'layer0.weight.exp_avg_sq', 'layer1.weight.exp_avg', 'layer1.weight.exp_avg_sq',
-    'layer2.weight.exp_avg', 'layer2.weight.exp_avg_sq', 'lr', 'step',
+    'layer0.weight.exp_avg',
+    'layer0.weight.exp_avg_sq',
+    'layer1.weight.exp_avg',
+    'layer1.weight.exp_avg_sq',
+    'layer2.weight.exp_avg',
+    'layer2.weight.exp_avg_sq',
+    'lr',
+    'step',
   ]);
   assert.deepEqual(state.step, { dtype: 'I64', shape: [], data: BigInt64Array.of(1n) });
   assert.deepEqual(state['layer0.weight.exp_avg'].shape, [5, 7]);
   assert.deepEqual(run.optimizer.stateMetadata(), {
-    optimizer: 'Adam', lr: '0.001', betas: '0.9,0.999', eps: '1e-8', weight_decay: '0', step: '1',
+    optimizer: 'Adam',
+    lr: '0.001',
+    betas: '0.9,0.999',
+    eps: '1e-8',
+    weight_decay: '0',
+    step: '1',
   });
   // After one step m = (1 − β1)·g exactly as f32 arithmetic gives it.
   const g = run.params[2].grad.data();
@@ -184,7 +206,10 @@ test('loadStateDict refuses state that does not fit, and changes nothing when it
   assert.throws(() => other.loadStateDict(good, { weight_decay: '0.5' }), /weight_decay=0\.5/);
   assert.equal(other.stepCount, 0, 'a refused load leaves the optimizer untouched');
   other.loadStateDict(good, run.optimizer.stateMetadata());
-  assert.equal(JSON.stringify(other.stateDict(), (_, v) => (typeof v === 'bigint' ? String(v) : v)), before);
+  assert.equal(
+    JSON.stringify(other.stateDict(), (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+    before,
+  );
 });
 
 test('hyperparameters are checked like torch.optim', () => {

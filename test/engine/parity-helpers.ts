@@ -63,7 +63,10 @@ export function compareCase(c: ParityCase, ref: Record<string, RefTensor>): void
   assertClose('forward output', c.out, ref.out.data);
   if (c.loss !== undefined) assertClose('loss', [c.loss], ref.loss.data);
   if (c.dx) assertClose('input gradient', c.dx, ref.dx.data);
-  const torchNames = Object.keys(ref).filter((n) => n.startsWith('grad.')).map((n) => n.slice(5)).sort();
+  const torchNames = Object.keys(ref)
+    .filter((n) => n.startsWith('grad.'))
+    .map((n) => n.slice(5))
+    .sort();
   const ours = Object.keys(c.grads).sort();
   if (JSON.stringify(ours) !== JSON.stringify(torchNames)) throw new Error(`parameter names differ: ours ${ours}, torch ${torchNames}`);
   for (const [name, g] of Object.entries(c.grads)) assertClose(`gradient of ${name}`, g, ref[`grad.${name}`].data);

@@ -27,7 +27,11 @@ const references = lazyReferences(() => cases.map((c) => c.job));
 
 grid.forEach(({ cell, input, hidden, layers, batch, time }, i) => {
   const name = cell.toUpperCase();
-  test(`${name}(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.${name}`, { skip: skipTorch }, () => {
-    compareCase(cases[i], references()[i]);
-  });
+  test(
+    `${name}(${input}→${hidden}, ${layers} layer(s)) over [${batch}, ${time}]: outputs and all gradients match torch.nn.${name}`,
+    { skip: skipTorch },
+    () => {
+      compareCase(cases[i], references()[i]);
+    },
+  );
 });

@@ -50,7 +50,7 @@ test('round trip keeps names, dtypes, shapes, values and metadata', () => {
   assert.ok(Object.is(back['rnn.weight_ih_l0'].data[4], -0), 'negative zero survives bit-exactly');
 });
 
-test('bytes equal the reference implementation\'s own serialization tests', () => {
+test("bytes equal the reference implementation's own serialization tests", () => {
   // Expected bytes are those asserted in huggingface/safetensors safetensors/src/tensor.rs (test_serialization,
   // test_serialization_forced_alignement, test_empty).
   const f = Float32Array.from([0, 1, 2, 3, 4, 5]);
@@ -63,10 +63,7 @@ test('bytes equal the reference implementation\'s own serialization tests', () =
   assert.deepEqual(Buffer.from(got2), Buffer.concat([u64(72), Buffer.from(json2), Buffer.from(f.buffer)]));
 
   assert.deepEqual(Buffer.from(encodeSafetensors({})), Buffer.concat([u64(8), Buffer.from('{}      ')]));
-  assert.deepEqual(
-    Buffer.from(encodeSafetensors({}, { framework: 'pt' })),
-    Buffer.concat([u64(40), Buffer.from('{"__metadata__":{"framework":"pt"}}     ')]),
-  );
+  assert.deepEqual(Buffer.from(encodeSafetensors({}, { framework: 'pt' })), Buffer.concat([u64(40), Buffer.from('{"__metadata__":{"framework":"pt"}}     ')]));
 });
 
 test('layout: metadata first, then descending dtype and name; offsets tile the buffer; header padded to 8', () => {
@@ -152,12 +149,15 @@ test('reader rejects malformed files with a reason', () => {
     ['tensor not object', file({ x: 3 }), /tensor "x" is not an object/],
   ];
   for (const [what, bytes, message] of cases) {
-    assert.throws(() => decodeSafetensors(bytes), (err: Error) => {
-      assert.equal(err.name, 'UserError', what);
-      assert.match(err.message, /^invalid safetensors file/, what);
-      assert.match(err.message, message, what);
-      return true;
-    });
+    assert.throws(
+      () => decodeSafetensors(bytes),
+      (err: Error) => {
+        assert.equal(err.name, 'UserError', what);
+        assert.match(err.message, /^invalid safetensors file/, what);
+        assert.match(err.message, message, what);
+        return true;
+      },
+    );
   }
 });
 
@@ -186,7 +186,11 @@ test('files we write load in Python with an independent parser (numpy, and torch
     assert.equal(out.tensors[name].dtype, t.dtype, name);
     assert.deepEqual(out.tensors[name].shape, t.shape, name);
     if (t.dtype === 'I64') continue; // JSON numbers cannot carry 2^53 + 1; checked below as text
-    assert.deepEqual(out.tensors[name].values, Array.from(t.data as ArrayLike<number>).map((v) => (Object.is(v, -0) ? -0 : v)), name);
+    assert.deepEqual(
+      out.tensors[name].values,
+      Array.from(t.data as ArrayLike<number>).map((v) => (Object.is(v, -0) ? -0 : v)),
+      name,
+    );
   }
   assert.match(python(['read', path]), /"step": \{"dtype": "I64", "shape": \[\], "values": \[9007199254740993\]/);
 });

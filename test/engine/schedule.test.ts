@@ -92,8 +92,20 @@ test('torch defaults and state contents', () => {
   const target = { lr: 0.1 };
   const plateau = new ReduceLROnPlateau(target);
   assert.deepEqual(plateau.stateDict(), {
-    type: 'plateau', last_epoch: 0, best: null, num_bad_epochs: 0, cooldown_counter: 0, last_lr: 0.1,
-    mode: 'min', factor: 0.1, patience: 10, threshold: 1e-4, threshold_mode: 'rel', cooldown: 0, min_lr: 0, eps: 1e-8,
+    type: 'plateau',
+    last_epoch: 0,
+    best: null,
+    num_bad_epochs: 0,
+    cooldown_counter: 0,
+    last_lr: 0.1,
+    mode: 'min',
+    factor: 0.1,
+    patience: 10,
+    threshold: 1e-4,
+    threshold_mode: 'rel',
+    cooldown: 0,
+    min_lr: 0,
+    eps: 1e-8,
   });
   // Hand-computed: 1 best, then 11 epochs without a 1e-4 relative improvement: the 11th exceeds patience 10.
   plateau.step(1);
@@ -116,10 +128,7 @@ test('bad options and mismatched state are refused with a reason', () => {
   assert.throws(() => new ReduceLROnPlateau({ lr: 1 }).step(), /needs the epoch's metric/);
   const cosine = createSchedule({ lr: 1 }, { type: 'cosine', tMax: 10 });
   assert.throws(() => cosine.loadStateDict(new StepLR({ lr: 1 }, { stepSize: 3 }).stateDict()), /state is for "step", not "cosine"/);
-  assert.throws(
-    () => cosine.loadStateDict({ ...cosine.stateDict(), T_max: 20 }),
-    /saved with T_max=20, but this run has 10/,
-  );
+  assert.throws(() => cosine.loadStateDict({ ...cosine.stateDict(), T_max: 20 }), /saved with T_max=20, but this run has 10/);
   const plateau = new ReduceLROnPlateau({ lr: 1 });
   assert.throws(() => plateau.loadStateDict({ ...plateau.stateDict(), patience: 3 }), /saved with patience=3/);
   assert.throws(() => plateau.loadStateDict({ ...plateau.stateDict(), num_bad_epochs: -1 }), /invalid num_bad_epochs/);
@@ -128,7 +137,7 @@ test('bad options and mismatched state are refused with a reason', () => {
 const mpmathSkip =
   spawnSync(REFERENCE_PYTHON, ['-c', 'import mpmath'], { stdio: 'ignore' }).status === 0 ? false : `SKIPPED: ${REFERENCE_PYTHON} has no mpmath`;
 
-test('the cosine schedule\'s cos is correctly rounded (checked against 200-bit mpmath)', { skip: mpmathSkip }, () => {
+test("the cosine schedule's cos is correctly rounded (checked against 200-bit mpmath)", { skip: mpmathSkip }, () => {
   const xs: number[] = [];
   for (let T = 1; T <= 60; T++) for (let e = 0; e <= 2 * T + 1; e++) xs.push((Math.PI * e) / T);
   xs.push(...seededValues(2000, 11, 400), 0, -0, 1e-300, Math.PI / 2, 1e5 + 0.5);

@@ -15,7 +15,12 @@ function softmaxRef(x: ArrayLike<number>, rows: number, n: number, scale: number
   return y;
 }
 
-for (const [rows, n] of [[3, 8], [5, 7], [2, 1], [4, 60]] as const) {
+for (const [rows, n] of [
+  [3, 8],
+  [5, 7],
+  [2, 1],
+  [4, 60],
+] as const) {
   test(`softmax forward matches float64 and is stable for large inputs (${rows}x${n})`, () => {
     const e = Engine.create();
     const x = e.alloc(rows * n);

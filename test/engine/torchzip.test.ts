@@ -73,7 +73,10 @@ test('torch.load reads our state_dict: same keys in order, dtypes, shapes, conti
     assert.deepEqual(got.values, Array.from(t.data as ArrayLike<number>), name);
   }
   // 2^53 + 1 does not survive JSON as a number; the raw JSON text carries it exactly.
-  assert.match(loaded.text, /"num_batches_tracked": \{"dtype": "torch.int64", "shape": \[\], "stride": \[\], "requires_grad": false, "values": \[-9007199254740993\]/);
+  assert.match(
+    loaded.text,
+    /"num_batches_tracked": \{"dtype": "torch.int64", "shape": \[\], "stride": \[\], "requires_grad": false, "values": \[-9007199254740993\]/,
+  );
 });
 
 test('a Linear state_dict loads into torch.nn.Linear with strict=True and computes with our weights', { skip: torchSkip }, () => {

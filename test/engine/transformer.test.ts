@@ -27,13 +27,24 @@ function randomize(params: Parameter[], seed: number): void {
 /** The torch.nn TransformerModel of ref_transformer.py with this config's sizes. */
 function torchSpec(c: ModelConfig): Record<string, unknown> {
   return {
-    type: 'transformer', input: c.inputSize, d_model: c.hiddenSize, nhead: c.numHeads, layers: c.numLayers,
-    ff: c.dimFeedforward, dropout: c.dropout, head: c.headHiddenSize, output: c.outputSize,
+    type: 'transformer',
+    input: c.inputSize,
+    d_model: c.hiddenSize,
+    nhead: c.numHeads,
+    layers: c.numLayers,
+    ff: c.dimFeedforward,
+    dropout: c.dropout,
+    head: c.headHiddenSize,
+    output: c.outputSize,
   };
 }
 
 function assertGradsMatch(params: Parameter[], grads: Record<string, Float32Array>): void {
-  assert.deepEqual(Object.keys(grads), params.map((p) => p.name), 'state_dict names and order');
+  assert.deepEqual(
+    Object.keys(grads),
+    params.map((p) => p.name),
+    'state_dict names and order',
+  );
   for (const p of params) assertClose(p.grad.data(), grads[p.name]!, 1e-4, 1e-5, `grad ${p.name}`);
 }
 
@@ -60,7 +71,14 @@ for (const numLayers of [1, 2]) {
   test(`TransformerModel with ${numLayers} layer(s) matches the torch.nn reference (eval): output, input and every gradient`, { skip }, () => {
     const e = Engine.create();
     const config = ModelConfigSchema.parse({
-      modelType: 'transformer', inputSize: 6, hiddenSize: 16, numLayers, numHeads: 2, dimFeedforward: 32, outputSize: 3, headHiddenSize: 8,
+      modelType: 'transformer',
+      inputSize: 6,
+      hiddenSize: 16,
+      numLayers,
+      numHeads: 2,
+      dimFeedforward: 32,
+      outputSize: 3,
+      headHiddenSize: 8,
     });
     const model = new TransformerForecaster(config, e, new Rng(2));
     model.setTraining(false);
@@ -83,7 +101,14 @@ for (const numLayers of [1, 2]) {
 test('TransformerModel after 20 Adam steps with grad-norm clipping (MSE, eval mode) still agrees with PyTorch within 1e-3', { skip }, () => {
   const e = Engine.create();
   const config = ModelConfigSchema.parse({
-    modelType: 'transformer', inputSize: 5, hiddenSize: 16, numLayers: 2, numHeads: 4, dimFeedforward: 24, outputSize: 2, headHiddenSize: 8,
+    modelType: 'transformer',
+    inputSize: 5,
+    hiddenSize: 16,
+    numLayers: 2,
+    numHeads: 4,
+    dimFeedforward: 24,
+    outputSize: 2,
+    headHiddenSize: 8,
   });
   const model = new TransformerForecaster(config, e, new Rng(3));
   model.setTraining(false);
@@ -139,7 +164,15 @@ test('training mode (every dropout on, attention dropout included): whole-model 
   const e = Engine.create();
   const rng = new Rng(8);
   const config = ModelConfigSchema.parse({
-    modelType: 'transformer', inputSize: 3, hiddenSize: 8, numLayers: 2, numHeads: 2, dimFeedforward: 12, outputSize: 2, headHiddenSize: 6, dropout: 0.3,
+    modelType: 'transformer',
+    inputSize: 3,
+    hiddenSize: 8,
+    numLayers: 2,
+    numHeads: 2,
+    dimFeedforward: 12,
+    outputSize: 2,
+    headHiddenSize: 6,
+    dropout: 0.3,
   });
   const model = createNetwork(config, e, rng);
   model.setTraining(true);
@@ -153,7 +186,10 @@ test('training mode (every dropout on, attention dropout included): whole-model 
     e.resetArena();
     const x = Tensor.scratch(e, [B, T, 3]);
     x.set(xValues);
-    return model.forward(x).data().reduce((s, v, i) => s + v * weights[i]!, 0);
+    return model
+      .forward(x)
+      .data()
+      .reduce((s, v, i) => s + v * weights[i]!, 0);
   };
   zeroGrad(model);
   loss();
@@ -173,7 +209,15 @@ test('training mode (every dropout on, attention dropout included): whole-model 
 test('the same seed gives bit-identical transformer weights after training steps with dropout; another seed does not', () => {
   const train = (seed: number): Float32Array[] => {
     const e = Engine.create();
-    const config = ModelConfigSchema.parse({ modelType: 'transformer', inputSize: 4, hiddenSize: 8, numLayers: 2, numHeads: 2, dimFeedforward: 16, dropout: 0.3 });
+    const config = ModelConfigSchema.parse({
+      modelType: 'transformer',
+      inputSize: 4,
+      hiddenSize: 8,
+      numLayers: 2,
+      numHeads: 2,
+      dimFeedforward: 16,
+      dropout: 0.3,
+    });
     const model = createNetwork(config, e, new Rng(seed));
     const adam = new Adam(model.parameters(), { lr: 1e-2 });
     for (let step = 0; step < 4; step++) {

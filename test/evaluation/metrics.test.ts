@@ -36,8 +36,14 @@ test('direction accuracy leaves flat days out and counts a zero prediction as wr
 
 test('evaluateForecasts: baselines, skill and per-horizon figures by hand', () => {
   const lastClose = [10, 20];
-  const actual = [[Math.log(1.1), Math.log(1.2)], [Math.log(0.9), 0]];
-  const predicted = [[Math.log(1.05), Math.log(1.3)], [Math.log(0.95), Math.log(1.01)]];
+  const actual = [
+    [Math.log(1.1), Math.log(1.2)],
+    [Math.log(0.9), 0],
+  ];
+  const predicted = [
+    [Math.log(1.05), Math.log(1.3)],
+    [Math.log(0.95), Math.log(1.01)],
+  ];
   const { results, predictions } = evaluateForecasts({ dates: ['2024-01-02', '2024-01-03'], lastClose, actualReturns: actual, predictedReturns: predicted });
   // prices: actual [11, 12, 18, 20], predicted [10.5, 13, 19, 20.2], persistence [10, 10, 20, 20]
   close(results.test_metrics.mae, (0.5 + 1 + 1 + 0.2) / 4, 1e-9);
@@ -52,8 +58,21 @@ test('evaluateForecasts: baselines, skill and per-horizon figures by hand', () =
   close(results.per_horizon![1].baselines.persistence.mae, (2 + 0) / 2, 1e-9);
   assert.equal(predictions.records.length, 4);
   assert.deepEqual(
-    { ...predictions.records[2], actual_price: Number(predictions.records[2].actual_price.toFixed(9)), predicted_price: Number(predictions.records[2].predicted_price.toFixed(9)) },
-    { date: '2024-01-03', step: 1, target_date: null, last_close: 20, actual_price: 18, predicted_price: 19, actual_return: Math.log(0.9), predicted_return: Math.log(0.95) },
+    {
+      ...predictions.records[2],
+      actual_price: Number(predictions.records[2].actual_price.toFixed(9)),
+      predicted_price: Number(predictions.records[2].predicted_price.toFixed(9)),
+    },
+    {
+      date: '2024-01-03',
+      step: 1,
+      target_date: null,
+      last_close: 20,
+      actual_price: 18,
+      predicted_price: 19,
+      actual_return: Math.log(0.9),
+      predicted_return: Math.log(0.95),
+    },
   );
   JSON.parse(JSON.stringify(results));
   const flat = evaluateForecasts({ dates: ['a', 'b'], lastClose, actualReturns: actual.flat(), predictedReturns: predicted.flat() });
@@ -69,7 +88,7 @@ test('evaluateForecasts rejects mismatched shapes and non-finite values', () => 
 /** A seeded series with many ties and flat days, like real A-share returns rounded to the tick. */
 function fixture(n: number, h: number, seed: number) {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const lastClose = Array.from({ length: n }, () => Math.round((5 + rand() * 50) * 100) / 100);
   const actual = Array.from({ length: n * h }, () => Math.round((rand() - 0.5) * 20) / 200);
   const predicted = Array.from({ length: n * h }, (_, i) => (i % 7 === 0 ? actual[i] : Math.round((rand() - 0.5) * 10) / 300));

@@ -284,7 +284,11 @@ test('suspension gaps are gaps in dates only: the rows stay contiguous and the v
 });
 
 test('zero volume and one-price limit-up days (high = low) give finite features', () => {
-  const s = syntheticSeries({ rows: 300, limitUpAt: 100, zeroVolumeAt: [120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140] });
+  const s = syntheticSeries({
+    rows: 300,
+    limitUpAt: 100,
+    zeroVolumeAt: [120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140],
+  });
   assert.equal(s.high[101], s.low[101]);
   assert.equal(s.vol[130], 0);
   const all = [...DEFAULT_FEATURES, 'avg_price', 'turnover_ma5'];
@@ -307,7 +311,10 @@ test('a stock shorter than warm-up + seqLength fails with its symbol and the row
   assert.throws(
     () => buildDataset(short),
     (err: unknown) =>
-      err instanceof UserError && err.code === 'too_short' && /^688001 has 120 rows, but this dataset needs at least \d+/.test(err.message) && (err.details as { required: number }).required > 59 + 60,
+      err instanceof UserError &&
+      err.code === 'too_short' &&
+      /^688001 has 120 rows, but this dataset needs at least \d+/.test(err.message) &&
+      (err.details as { required: number }).required > 59 + 60,
   );
   const needed = (() => {
     try {
@@ -326,7 +333,8 @@ test('a bad bar fails naming the symbol, the date and the feature', () => {
   s.close[300] = 0;
   assert.throws(
     () => buildDataset(s),
-    (err: unknown) => err instanceof UserError && err.message.includes('900001') && err.message.includes(s.dates[300]) && /feature "[a-z0-9_]+"/.test(err.message),
+    (err: unknown) =>
+      err instanceof UserError && err.message.includes('900001') && err.message.includes(s.dates[300]) && /feature "[a-z0-9_]+"/.test(err.message),
   );
   const t = cloneSeries(series);
   t.vol[250] = NaN;

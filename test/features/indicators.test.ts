@@ -139,7 +139,7 @@ function checkAgainstPandas(series: KlineSeries, names: string[]): void {
       close(mine[i], expected, 1e-6, `${series.symbol} ${name} row ${i} (${series.dates[i]})`);
       compared++;
     }
-    if (name !== 'turnover_rate' && !name.startsWith('turnover_') || series.turnoverRate.some((v) => !Number.isNaN(v))) {
+    if ((name !== 'turnover_rate' && !name.startsWith('turnover_')) || series.turnoverRate.some((v) => !Number.isNaN(v))) {
       assert.ok(compared > 0, `${series.symbol} ${name}: nothing compared`);
     }
   }

@@ -54,7 +54,11 @@ export function runTorchBatch(jobs: TorchJob[]): Record<string, RefTensor>[] {
   const out = runTorch({ task: 'batch', requests: jobs.map((j) => j.request) }, tensors);
   return jobs.map((_, i) => {
     const prefix = `${i}/`;
-    return Object.fromEntries(Object.entries(out).filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]));
+    return Object.fromEntries(
+      Object.entries(out)
+        .filter(([name]) => name.startsWith(prefix))
+        .map(([name, t]) => [name.slice(prefix.length), t]),
+    );
   });
 }
 

@@ -28,7 +28,11 @@ test('klinecast predict --json prints the engine forecast (best run chosen witho
   const r = klinecast('predict', '--symbol', fx.symbols[0], '--days', '2', '--end-date', '2024-09-27', '--samples', '30', '--json');
   assert.equal(r.code, 0, r.stderr);
   const printed = JSON.parse(r.stdout);
-  const expected = await new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }).predict(fx.symbols[0], { days: 2, endDate: '2024-09-27', samples: 30 });
+  const expected = await new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }).predict(fx.symbols[0], {
+    days: 2,
+    endDate: '2024-09-27',
+    samples: 30,
+  });
   assert.deepEqual(printed, expected);
   assert.equal(printed.run, 'cli_run');
   assert.deepEqual(readdirSync(fx.outputDir, { recursive: true }).sort(), before);

@@ -63,7 +63,10 @@ describe('agreement with the saved test predictions', () => {
       assert.equal(f.predictions.length, HORIZON);
       for (const [k, rec] of saved.entries()) {
         assert.equal(f.baseClose, rec.last_close);
-        assert.ok(Math.abs(f.predictions[k].price - rec.predicted_price) <= 1e-9 * rec.predicted_price, `${date} step ${rec.step}: ${f.predictions[k].price} vs ${rec.predicted_price}`);
+        assert.ok(
+          Math.abs(f.predictions[k].price - rec.predicted_price) <= 1e-9 * rec.predicted_price,
+          `${date} step ${rec.step}: ${f.predictions[k].price} vs ${rec.predicted_price}`,
+        );
         assert.ok(Math.abs(f.predictions[k].return - rec.predicted_return) <= 1e-12, `${date} step ${rec.step} return`);
         assert.equal(f.predictions[k].date, rec.target_date);
       }
@@ -83,7 +86,10 @@ describe('agreement with the saved test predictions', () => {
     const expected = reconstructPrices(forwardPoint(model, dataset.train.window(0), 1), dataset.train.lastClose[0], dataset.targetScaler).prices;
     const f = await engine.predict(fx.symbols[2], { run: 'late', endDate, samples: 0 });
     assert.equal(f.baseDate, endDate);
-    assert.deepEqual(f.predictions.map((d) => d.price), expected);
+    assert.deepEqual(
+      f.predictions.map((d) => d.price),
+      expected,
+    );
     // From the symbol's first bar instead, the recursive indicators start elsewhere and the forecast moves.
     const all = await engine.loader.loadSeries(fx.symbols[2], undefined, endDate);
     const [fromStart] = forecastSeries(model, [all], await TradingCalendar.load(fx.handle.db), { samples: 0 });
@@ -137,7 +143,11 @@ describe('trading-day dating', () => {
 
 describe('horizon', () => {
   test('days beyond the trained horizon is an error that names the horizon', async () => {
-    await rejectsWith(engine.predict(symbol, { run: 'main', days: HORIZON + 1 }), 'days_beyond_horizon', new RegExp(`${HORIZON} trading days ahead \\(its horizon\\)`));
+    await rejectsWith(
+      engine.predict(symbol, { run: 'main', days: HORIZON + 1 }),
+      'days_beyond_horizon',
+      new RegExp(`${HORIZON} trading days ahead \\(its horizon\\)`),
+    );
   });
 
   test('fewer days returns the first days of the same forecast', async () => {
@@ -156,7 +166,10 @@ describe('Monte-Carlo dropout intervals', () => {
     const c = await engine.predict(symbol, { run: 'main', samples: 50, seed: 4 });
     const point = await engine.predict(symbol, { run: 'main', samples: 0 });
     assert.deepEqual(a, b);
-    assert.notDeepEqual(a.predictions.map((d) => [d.lower, d.upper]), c.predictions.map((d) => [d.lower, d.upper]));
+    assert.notDeepEqual(
+      a.predictions.map((d) => [d.lower, d.upper]),
+      c.predictions.map((d) => [d.lower, d.upper]),
+    );
     assert.equal(a.level, 0.9);
     for (const [k, d] of a.predictions.entries()) {
       assert.equal(d.price, point.predictions[k].price, 'the point forecast does not depend on the sampling');
@@ -201,8 +214,17 @@ describe('batch prediction', () => {
   test('predictMany equals one predict per symbol, including the intervals, and one bad symbol does not stop the rest', async () => {
     const request = { run: 'main', samples: 25, allowOtherSymbol: true } as const;
     const batch = await engine.predictMany([...fx.symbols, '000000', 'x1'], request);
-    assert.deepEqual(batch.forecasts.map((f) => f.symbol), fx.symbols);
-    assert.deepEqual(batch.failures.map((f) => [f.symbol, f.code]), [['x1', 'bad_input'], ['000000', 'symbol_not_found']]);
+    assert.deepEqual(
+      batch.forecasts.map((f) => f.symbol),
+      fx.symbols,
+    );
+    assert.deepEqual(
+      batch.failures.map((f) => [f.symbol, f.code]),
+      [
+        ['x1', 'bad_input'],
+        ['000000', 'symbol_not_found'],
+      ],
+    );
     await rejectsWith(engine.predictMany(['000000', symbol], { ...request, days: HORIZON + 1 }), 'days_beyond_horizon');
     for (const f of batch.forecasts) assert.deepEqual(f, await engine.predict(f.symbol, request));
   });
@@ -258,10 +280,18 @@ describe('choosing and loading runs', () => {
   test('a symbol whose last bar is older than the market last trading day gets a warning', async () => {
     const fresh = await engine.predict(other, { run: 'main', allowOtherSymbol: true, samples: 0, endDate: '2024-06-28' });
     assert.ok(!fresh.warnings.some((w) => /last bar/.test(w)), fresh.warnings.join('; '));
-    await fx.handle.db.deleteFrom('stock_kline_data').where('symbol', '=', other).where('trade_date', '>=', '2024-06-27').where('trade_date', '<=', '2024-06-28').execute();
+    await fx.handle.db
+      .deleteFrom('stock_kline_data')
+      .where('symbol', '=', other)
+      .where('trade_date', '>=', '2024-06-27')
+      .where('trade_date', '<=', '2024-06-28')
+      .execute();
     const stale = await engine.predict(other, { run: 'main', allowOtherSymbol: true, samples: 0, endDate: '2024-06-28' });
     assert.equal(stale.baseDate, '2024-06-26');
-    assert.ok(stale.warnings.some((w) => w.includes(`the last bar of ${other} is 2024-06-26, before the market's last trading day 2024-06-28`)), stale.warnings.join('; '));
+    assert.ok(
+      stale.warnings.some((w) => w.includes(`the last bar of ${other} is 2024-06-26, before the market's last trading day 2024-06-28`)),
+      stale.warnings.join('; '),
+    );
   });
 
   test('too little history before the end date, and bad options, are errors', async () => {
@@ -276,7 +306,10 @@ describe('choosing and loading runs', () => {
     cpSync(join(fx.outputDir, 'main'), copy, { recursive: true });
     const configPath = join(copy, 'model', 'config.json');
     writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), horizon: 5, output_size: 5 }));
-    assert.throws(() => loadRunModel(copy), (err: unknown) => err instanceof UserError && err.code === 'run_corrupt' && /horizon 5/.test(err.message));
+    assert.throws(
+      () => loadRunModel(copy),
+      (err: unknown) => err instanceof UserError && err.code === 'run_corrupt' && /horizon 5/.test(err.message),
+    );
   });
 });
 

@@ -91,13 +91,22 @@ describe('HTTP API', { skip }, () => {
   test('GET /api/v1/stocks pages and filters by board', async () => {
     const all = await call(`${base}/api/v1/stocks`);
     assert.equal(all.status, 200);
-    assert.deepEqual(all.body.items.map((s: any) => s.symbol), ['000001', '300750', '600519']);
+    assert.deepEqual(
+      all.body.items.map((s: any) => s.symbol),
+      ['000001', '300750', '600519'],
+    );
     assert.equal(all.body.total, 3);
     const page2 = await call(`${base}/api/v1/stocks?page=2&page_size=2`);
-    assert.deepEqual(page2.body.items.map((s: any) => s.symbol), ['600519']);
+    assert.deepEqual(
+      page2.body.items.map((s: any) => s.symbol),
+      ['600519'],
+    );
     assert.equal(page2.body.total, 3);
     const chinext = await call(`${base}/api/v1/stocks?type=${encodeURIComponent('创业板')}`);
-    assert.deepEqual(chinext.body.items.map((s: any) => s.name), ['宁德时代']);
+    assert.deepEqual(
+      chinext.body.items.map((s: any) => s.name),
+      ['宁德时代'],
+    );
     assertError(await call(`${base}/api/v1/stocks?page_size=0`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/stocks?page=abc`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/stocks?colour=red`), 400, 'validation_error');
@@ -135,16 +144,31 @@ describe('HTTP API', { skip }, () => {
     const all = await call(`${base}/api/v1/runs`);
     assert.equal(all.status, 200);
     assert.equal(all.body.total, 4);
-    assert.ok(all.body.items.every((r: any) => !('dir' in r)), 'server paths stay private');
+    assert.ok(
+      all.body.items.every((r: any) => !('dir' in r)),
+      'server paths stay private',
+    );
     const corrupt = await call(`${base}/api/v1/runs?status=corrupt`);
-    assert.deepEqual(corrupt.body.items.map((r: any) => r.name), ['half_created']);
+    assert.deepEqual(
+      corrupt.body.items.map((r: any) => r.name),
+      ['half_created'],
+    );
     const bySymbol = await call(`${base}/api/v1/runs?symbol=600519&sort=mae`);
-    assert.deepEqual(bySymbol.body.items.map((r: any) => r.name), [runs.bestFor600519, '600519_lstm_fixture']);
+    assert.deepEqual(
+      bySymbol.body.items.map((r: any) => r.name),
+      [runs.bestFor600519, '600519_lstm_fixture'],
+    );
     const desc = await call(`${base}/api/v1/runs?symbol=600519&sort=mae&order=desc&limit=1`);
-    assert.deepEqual(desc.body.items.map((r: any) => r.name), ['600519_lstm_fixture']);
+    assert.deepEqual(
+      desc.body.items.map((r: any) => r.name),
+      ['600519_lstm_fixture'],
+    );
     assert.equal(desc.body.total, 2);
     const gru = await call(`${base}/api/v1/runs?model=gru&status=completed,failed`);
-    assert.deepEqual(gru.body.items.map((r: any) => r.name), [runs.bestFor600519]);
+    assert.deepEqual(
+      gru.body.items.map((r: any) => r.name),
+      [runs.bestFor600519],
+    );
     assertError(await call(`${base}/api/v1/runs?status=exploded`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/runs?sort=vibes`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/runs?model=rnn`), 400, 'validation_error');
@@ -153,19 +177,47 @@ describe('HTTP API', { skip }, () => {
 
   test('GET /api/v1/registry lists the model registry of every machine, filtered, and refuses bad filters', async () => {
     const entry = (runName: string, symbol: string, host: string, mae: number, createdAt: string) =>
-      localEntry({ runName, symbol, modelType: 'lstm', configHash: '0123456789abcdef', status: 'completed', metrics: { mae }, path: `/data/runs/${runName}`, createdAt, finishedAt: createdAt });
+      localEntry({
+        runName,
+        symbol,
+        modelType: 'lstm',
+        configHash: '0123456789abcdef',
+        status: 'completed',
+        metrics: { mae },
+        path: `/data/runs/${runName}`,
+        createdAt,
+        finishedAt: createdAt,
+      });
     await registerRun(db.handle.db, db.handle.dialect, { ...entry('600519_lstm_a', '600519', 'gpu-box', 1.5, '2026-01-02 10:00:00'), host: 'gpu-box' });
     await registerRun(db.handle.db, db.handle.dialect, { ...entry('000001_lstm_b', '000001', 'laptop', 0.2, '2026-01-03 10:00:00'), host: 'laptop' });
     const all = await call(`${base}/api/v1/registry`);
     assert.equal(all.status, 200, JSON.stringify(all.body));
-    assert.deepEqual(all.body.items.map((r: any) => r.run_name), ['000001_lstm_b', '600519_lstm_a'], 'newest first');
+    assert.deepEqual(
+      all.body.items.map((r: any) => r.run_name),
+      ['000001_lstm_b', '600519_lstm_a'],
+      'newest first',
+    );
     assert.deepEqual(all.body.items[1], {
-      run_name: '600519_lstm_a', symbol: '600519', model_type: 'lstm', config_hash: '0123456789abcdef', status: 'completed', metrics: { mae: 1.5 },
-      host: 'gpu-box', path: '/data/runs/600519_lstm_a', created_at: '2026-01-02 10:00:00', finished_at: '2026-01-02 10:00:00',
+      run_name: '600519_lstm_a',
+      symbol: '600519',
+      model_type: 'lstm',
+      config_hash: '0123456789abcdef',
+      status: 'completed',
+      metrics: { mae: 1.5 },
+      host: 'gpu-box',
+      path: '/data/runs/600519_lstm_a',
+      created_at: '2026-01-02 10:00:00',
+      finished_at: '2026-01-02 10:00:00',
     });
     const one = await call(`${base}/api/v1/registry?host=laptop`);
-    assert.deepEqual(one.body.items.map((r: any) => r.run_name), ['000001_lstm_b']);
-    assert.deepEqual((await call(`${base}/api/v1/registry?symbol=600519&limit=1`)).body.items.map((r: any) => r.run_name), ['600519_lstm_a']);
+    assert.deepEqual(
+      one.body.items.map((r: any) => r.run_name),
+      ['000001_lstm_b'],
+    );
+    assert.deepEqual(
+      (await call(`${base}/api/v1/registry?symbol=600519&limit=1`)).body.items.map((r: any) => r.run_name),
+      ['600519_lstm_a'],
+    );
     assertError(await call(`${base}/api/v1/registry?config_hash=xyz`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/registry?status=running`), 400, 'validation_error');
   });
@@ -182,10 +234,16 @@ describe('HTTP API', { skip }, () => {
     assert.ok(details.body.eval_results.baselines.persistence.mae > 0);
     assert.ok(details.body.files.some((f: any) => f.path === 'model/model.safetensors'));
     const metrics = await call(`${base}/api/v1/runs/${name}/metrics`);
-    assert.deepEqual(metrics.body.history.map((r: any) => r.val_loss), [0.9, 0.5, 0.6, 0.7, 0.8]);
+    assert.deepEqual(
+      metrics.body.history.map((r: any) => r.val_loss),
+      [0.9, 0.5, 0.6, 0.7, 0.8],
+    );
     const predictions = await call(`${base}/api/v1/runs/${name}/predictions`);
     assert.equal(predictions.body.records.length, 3);
-    assert.deepEqual(predictions.body.records.map((r: any) => r.date), ['2024-01-02', '2024-01-03', '2024-01-04']);
+    assert.deepEqual(
+      predictions.body.records.map((r: any) => r.date),
+      ['2024-01-02', '2024-01-03', '2024-01-04'],
+    );
     assert.equal((await call(`${base}/api/v1/runs/${name}/predictions?step=2`)).body.records.length, 0);
     assertError(await call(`${base}/api/v1/runs/no_such_run`), 404, 'run_not_found');
     assertError(await call(`${base}/api/v1/runs/no_such_run/metrics`), 404, 'run_not_found');
@@ -256,8 +314,16 @@ describe('HTTP API', { skip }, () => {
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', run: 'missing_run' })), 404, 'run_not_found');
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', run: 'half_created' })), 409, 'run_not_ready');
     assertError(await call(`${base}/api/v1/predict`, json([1, 2])), 400, 'validation_error');
-    assertError(await call(`${base}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"symbol":' }), 400, 'bad_request');
-    assertError(await call(`${base}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'symbol=600519' }), 415, 'unsupported_media_type');
+    assertError(
+      await call(`${base}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"symbol":' }),
+      400,
+      'bad_request',
+    );
+    assertError(
+      await call(`${base}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'symbol=600519' }),
+      415,
+      'unsupported_media_type',
+    );
     assertError(await call(`${base}/api/v1/predict`, json({ symbol: '600519', pad: 'x'.repeat(100_000) })), 413, 'payload_too_large');
     assertError(await call(`${base}/api/v1/predict`, { method: 'POST' }), 400, 'validation_error');
   });
@@ -268,7 +334,13 @@ describe('HTTP API', { skip }, () => {
     await raw.del(cacheKey({ run: runs.bestFor600519, symbol: '000001', lastBarDate: '2023-03-17', days: 2 }));
     await raw.del(cacheKey({ run: '000001_lstm_fixture', symbol: '000001', lastBarDate: '2023-03-17', days: 2 }));
     const redisPredictor = new RecordingPredictor(5);
-    const withRedis = await startServer({ database: db.handle, outputDir: runs.outputDir, predictor: redisPredictor, cache: new RedisPredictionCache(redis.url!), rateLimit: false });
+    const withRedis = await startServer({
+      database: db.handle,
+      outputDir: runs.outputDir,
+      predictor: redisPredictor,
+      cache: new RedisPredictionCache(redis.url!),
+      rateLimit: false,
+    });
     try {
       assert.equal((await call(`${withRedis.url}/health`)).body.cache, 'redis');
       const first = await call(`${withRedis.url}/api/v1/predict`, json({ symbol: '000001', days: 2 }));
@@ -299,7 +371,10 @@ describe('HTTP API', { skip }, () => {
 
   test('POST/GET/DELETE /api/v1/training start, follow and cancel a job', async () => {
     const auth = { authorization: `Bearer ${KEY}` };
-    const started = await call(`${base}/api/v1/training`, json({ symbol: '600519', model_type: 'gru', run_name: 'api_job', config: { training: { epochs: 3 } } }, auth));
+    const started = await call(
+      `${base}/api/v1/training`,
+      json({ symbol: '600519', model_type: 'gru', run_name: 'api_job', config: { training: { epochs: 3 } } }, auth),
+    );
     assert.equal(started.status, 202, JSON.stringify(started.body));
     assert.equal(started.headers.get('location'), `/api/v1/training/${started.body.id}`);
     const config = jobs.configs.at(-1)!;
@@ -318,7 +393,11 @@ describe('HTTP API', { skip }, () => {
     assertError(await call(`${base}/api/v1/training/job-999`, { method: 'DELETE', headers: auth }), 404, 'job_not_found');
     assertError(await call(`${base}/api/v1/training/bad%20id`), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { output: { outputDir: '/tmp' } } }, auth)), 400, 'forbidden_field');
-    assertError(await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { data: { database: 'sqlite:/tmp/x.db' } } }, auth)), 400, 'forbidden_field');
+    assertError(
+      await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { data: { database: 'sqlite:/tmp/x.db' } } }, auth)),
+      400,
+      'forbidden_field',
+    );
     assertError(await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { training: { epochs: -1 } } }, auth)), 400, 'bad_config');
     assertError(await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { trainign: {} } }, auth)), 400, 'validation_error');
     assertError(await call(`${base}/api/v1/training`, json({ symbol: '600519', config: { training: { epochz: 3 } } }, auth)), 400, 'bad_config');
@@ -352,7 +431,20 @@ describe('HTTP API', { skip }, () => {
     const spec = await call(`${base}/docs/json`);
     assert.equal(spec.status, 200);
     const paths = Object.keys(spec.body.paths);
-    for (const p of ['/health', '/api/v1/stocks', '/api/v1/stocks/{symbol}/kline', '/api/v1/stocks/{symbol}/info', '/api/v1/predict', '/api/v1/runs', '/api/v1/runs/{name}', '/api/v1/runs/{name}/metrics', '/api/v1/runs/{name}/predictions', '/api/v1/registry', '/api/v1/training', '/api/v1/training/{id}']) {
+    for (const p of [
+      '/health',
+      '/api/v1/stocks',
+      '/api/v1/stocks/{symbol}/kline',
+      '/api/v1/stocks/{symbol}/info',
+      '/api/v1/predict',
+      '/api/v1/runs',
+      '/api/v1/runs/{name}',
+      '/api/v1/runs/{name}/metrics',
+      '/api/v1/runs/{name}/predictions',
+      '/api/v1/registry',
+      '/api/v1/training',
+      '/api/v1/training/{id}',
+    ]) {
       assert.ok(paths.includes(p), `${p} missing from ${paths.join(', ')}`);
     }
     assert.ok(!JSON.stringify(spec.body).includes('x-zod-id'));

@@ -6,12 +6,21 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { mysql } from '../helpers/env.js';
 import { mulberry32 } from '../features/synthetic.js';
-import { call, createTestDatabase, RecordingPredictor, RecordingTrainingJobs, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from './helpers.js';
+import {
+  call,
+  createTestDatabase,
+  RecordingPredictor,
+  RecordingTrainingJobs,
+  startServer,
+  writeFixtureRuns,
+  type FixtureRuns,
+  type RunningServer,
+  type TestDatabase,
+} from './helpers.js';
 
 const KEY = 'fuzz-key';
 const REQUESTS = 1000;
 const skip = mysql.skip;
-
 
 const SEED = Number(process.env.KLINECAST_FUZZ_SEED ?? 20261128);
 // mulberry32: a seeded generator, so a failing case can be replayed from the printed seed.
@@ -20,11 +29,60 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 
 const NASTY_STRINGS = [
-  '', ' ', '600519', '000001', '600519.SH', 'sh600519', '688999', '12345', '1234567', 'abcdef', '６００５１９', '../', '..%2F', '%00', '\u0000',
-  '/etc/passwd', '..\\..\\', 'null', 'undefined', 'NaN', 'Infinity', '-1', '0', '1e309', '2023-02-30', '2023-13-01', '2023-03-01', '20230301',
-  '9999-12-31', '0000-01-01', "' OR 1=1 --", '"; DROP TABLE stock_kline_data; --', '<script>alert(1)</script>', '{{7*7}}', '${jndi:x}',
-  '💥', '贵州茅台', 'x'.repeat(600), '%', '%%', '%ZZ', '__proto__', 'constructor', 'completed,crashed', 'corrupt', 'mae', 'name', 'lstm', 'desc',
-  '600519_lstm_fixture', 'half_created', '.', '..', 'job-1',
+  '',
+  ' ',
+  '600519',
+  '000001',
+  '600519.SH',
+  'sh600519',
+  '688999',
+  '12345',
+  '1234567',
+  'abcdef',
+  '６００５１９',
+  '../',
+  '..%2F',
+  '%00',
+  '\u0000',
+  '/etc/passwd',
+  '..\\..\\',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-1',
+  '0',
+  '1e309',
+  '2023-02-30',
+  '2023-13-01',
+  '2023-03-01',
+  '20230301',
+  '9999-12-31',
+  '0000-01-01',
+  "' OR 1=1 --",
+  '"; DROP TABLE stock_kline_data; --',
+  '<script>alert(1)</script>',
+  '{{7*7}}',
+  '${jndi:x}',
+  '💥',
+  '贵州茅台',
+  'x'.repeat(600),
+  '%',
+  '%%',
+  '%ZZ',
+  '__proto__',
+  'constructor',
+  'completed,crashed',
+  'corrupt',
+  'mae',
+  'name',
+  'lstm',
+  'desc',
+  '600519_lstm_fixture',
+  'half_created',
+  '.',
+  '..',
+  'job-1',
 ];
 
 function randomValue(depth = 0): unknown {
@@ -48,7 +106,23 @@ function randomValue(depth = 0): unknown {
   }
 }
 
-const KEYS = ['symbol', 'days', 'run', 'model_type', 'run_name', 'config', 'training', 'epochs', 'data', 'output', '__proto__', 'constructor', 'extra', 'model', 'dataset'];
+const KEYS = [
+  'symbol',
+  'days',
+  'run',
+  'model_type',
+  'run_name',
+  'config',
+  'training',
+  'epochs',
+  'data',
+  'output',
+  '__proto__',
+  'constructor',
+  'extra',
+  'model',
+  'dataset',
+];
 
 function randomObject(depth = 0): Record<string, unknown> {
   const obj: Record<string, unknown> = {};
@@ -57,7 +131,16 @@ function randomObject(depth = 0): Record<string, unknown> {
 }
 
 function randomBody(): { body: string | undefined; type: string | undefined } {
-  const type = pick(['application/json', 'application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', undefined, 'application/json; charset=latin1']);
+  const type = pick([
+    'application/json',
+    'application/json',
+    'application/json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/octet-stream',
+    undefined,
+    'application/json; charset=latin1',
+  ]);
   switch (int(0, 6)) {
     case 0:
       return { body: undefined, type };
@@ -121,7 +204,14 @@ before(async () => {
   if (skip) return;
   db = await createTestDatabase();
   runs = writeFixtureRuns();
-  server = await startServer({ database: db.handle, outputDir: runs.outputDir, apiKey: KEY, predictor: new RecordingPredictor(5), trainingJobs: new RecordingTrainingJobs(), rateLimit: false });
+  server = await startServer({
+    database: db.handle,
+    outputDir: runs.outputDir,
+    apiKey: KEY,
+    predictor: new RecordingPredictor(5),
+    trainingJobs: new RecordingTrainingJobs(),
+    rateLimit: false,
+  });
 });
 
 after(async () => {

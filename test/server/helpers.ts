@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { seriesToBars, sliceSeries, writeBars, type DatabaseHandle, type KlineBar } from '../../src/data/index.js';
 import { upsertStockInfo } from '../../src/data/writer.js';
-import { createServer, type Forecast, type PredictOptions, type Predictor, type ServerOptions, type TrainingJob, type TrainingJobs } from '../../src/server/index.js';
+import {
+  createServer,
+  type Forecast,
+  type PredictOptions,
+  type Predictor,
+  type ServerOptions,
+  type TrainingJob,
+  type TrainingJobs,
+} from '../../src/server/index.js';
 import type { TrainConfig } from '../../src/training/config.js';
 import { UserError } from '../../src/util/errors.js';
 import { readAshare } from '../helpers/ashare.js';
@@ -43,7 +51,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await upsertStockInfo(
       trx,
       handle.dialect,
-      STOCKS.map((s) => ({ symbol: s.symbol, name: s.name, exchange: s.exchange, market: s.market, stockType: s.stockType, industry: s.industry, listDate: null, delistDate: null, isActive: true })),
+      STOCKS.map((s) => ({
+        symbol: s.symbol,
+        name: s.name,
+        exchange: s.exchange,
+        market: s.market,
+        stockType: s.stockType,
+        industry: s.industry,
+        listDate: null,
+        delistDate: null,
+        isActive: true,
+      })),
     );
   });
   return { handle, drop: () => tdb.cleanup() };

@@ -28,7 +28,13 @@ describe('training jobs on worker threads', { skip }, () => {
   before(async () => {
     if (skip) return;
     fx = await createMarket('mysql');
-    server = await startServer({ database: fx.handle, outputDir: fx.outputDir, apiKey: KEY, trainingJobs: new LocalTrainingJobs({ database: fx.handle, threads: 1 }), rateLimit: false });
+    server = await startServer({
+      database: fx.handle,
+      outputDir: fx.outputDir,
+      apiKey: KEY,
+      trainingJobs: new LocalTrainingJobs({ database: fx.handle, threads: 1 }),
+      rateLimit: false,
+    });
   });
 
   after(async () => {
@@ -38,7 +44,11 @@ describe('training jobs on worker threads', { skip }, () => {
   });
 
   const start = (body: unknown) =>
-    call(`${server.url}/api/v1/training`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) });
+    call(`${server.url}/api/v1/training`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(body),
+    });
 
   async function waitFinished(id: string, timeoutMs = 120_000): Promise<any> {
     const until = Date.now() + timeoutMs;

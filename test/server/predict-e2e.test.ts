@@ -32,7 +32,8 @@ describe('predict through the API with the PredictionEngine', { skip }, () => {
     await fx?.close();
   });
 
-  const post = (body: unknown) => call(`${server.url}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (body: unknown) =>
+    call(`${server.url}/api/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   test('forecasts the next trading days from the last bar, the same as the engine called directly', async () => {
     const res = await post({ symbol, days: HORIZON });
@@ -60,7 +61,7 @@ describe('predict through the API with the PredictionEngine', { skip }, () => {
     assert.deepEqual(again.body, forecast);
   });
 
-  test('without days the forecast covers the run\'s whole horizon', async () => {
+  test("without days the forecast covers the run's whole horizon", async () => {
     const res = await post({ symbol });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.predictions.length, HORIZON);

@@ -12,7 +12,11 @@ const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 test('klinecast serve starts on a fresh database, serves the API and exits cleanly on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'klinecast-serve-'));
   const env = { ...process.env, KLINECAST_API_KEY: '', KLINECAST_REDIS_URL: '' };
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--database', `sqlite:${join(dir, 'k.db')}`, '--output-dir', join(dir, 'out')], { env });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'serve', '--port', '0', '--database', `sqlite:${join(dir, 'k.db')}`, '--output-dir', join(dir, 'out')],
+    { env },
+  );
   try {
     let log = '';
     const url = await new Promise<string>((resolve, reject) => {

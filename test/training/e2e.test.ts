@@ -29,8 +29,22 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const TINY = ['--seq-length', '15', '--hidden-size', '16', '--num-layers', '2', '--head-hidden-size', '8', '--epochs', '3', '--batch-size', '64', '--save-total-limit', '2'];
-
+const TINY = [
+  '--seq-length',
+  '15',
+  '--hidden-size',
+  '16',
+  '--num-layers',
+  '2',
+  '--head-hidden-size',
+  '8',
+  '--epochs',
+  '3',
+  '--batch-size',
+  '64',
+  '--save-total-limit',
+  '2',
+];
 
 /** torch.load(pytorch_model.bin) into the seed's LSTMModel/GRUModel shape, run on the test windows. */
 const TORCH_SCRIPT = `
@@ -101,7 +115,10 @@ forEachDialect(
     assert.equal(metadata.eval_metrics.skill, report.test.skill);
     assert.ok(!String(metadata.data_source).includes(':@') && metadata.data_source.startsWith(tdb.dialect));
     const metrics = JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8'));
-    assert.deepEqual(metrics.map((m: { epoch: number }) => m.epoch), [1, 2, 3]);
+    assert.deepEqual(
+      metrics.map((m: { epoch: number }) => m.epoch),
+      [1, 2, 3],
+    );
     for (const m of metrics) for (const k of ['train_loss', 'val_loss', 'lr', 'epoch_time']) assert.equal(typeof m[k], 'number', k);
     assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] /);
     const modelConfig = JSON.parse(readFileSync(join(dir, 'model/config.json'), 'utf8'));
@@ -150,7 +167,20 @@ forEachDialect(
   async (tdb) => {
     await importCsvFiles(tdb.handle, [join(ASHARE_DIR, '000001.csv')]);
     await sql`DROP TABLE model_registry`.execute(tdb.handle.db);
-    const run = cli(['train', '--database', tdb.url, '--symbol', '000001', '--start', '2015-01-01', '--output-dir', join(tdb.dir, 'out'), ...TINY, '--model', 'gru']);
+    const run = cli([
+      'train',
+      '--database',
+      tdb.url,
+      '--symbol',
+      '000001',
+      '--start',
+      '2015-01-01',
+      '--output-dir',
+      join(tdb.dir, 'out'),
+      ...TINY,
+      '--model',
+      'gru',
+    ]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^run +000001_gru_\d{8}_\d{6} \(completed/m);
     assert.match(run.stdout, /^persistence +\d+\.\d+/m);
@@ -179,45 +209,49 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 120_0
   }
 }
 
-test('klinecast train: Ctrl-C writes a checkpoint, exits 130 with the resume command; --resume refuses new hyper-parameters and continues from the checkpoint (SIGTERM alike)', { timeout: 240_000 }, async () => {
-  const tdb = await createTestDatabase('sqlite');
-  try {
-    await writeDemoMarket(tdb.handle, generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2023-12-31', seed: 3 }));
-    const [symbol] = await new StockDataLoader(tdb.handle).listSymbols();
-    const out = join(tdb.dir, 'out');
-    const dir = join(out, 'sig');
-    const args = ['--database', tdb.url, '--symbol', symbol, '--output-dir', out, '--run-name', 'sig', '--no-progress'];
-    const first = cliAsync(['train', ...args, ...TINY.slice(0, -6), '--epochs', '200', '--patience', '0']);
-    await waitFor('checkpoint-1', () => existsSync(join(dir, 'checkpoints', 'checkpoint-1', 'trainer_state.json')));
-    process.kill(first.pid, 'SIGINT');
-    const r1 = await first.done;
-    assert.equal(r1.code, 130, r1.stderr);
-    assert.match(r1.stdout, /\(interrupted by SIGINT\)/);
-    assert.match(r1.stdout, new RegExp(`resume with: klinecast train --resume ${dir}`));
-    const meta = () => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-    assert.equal(meta().status, 'interrupted');
-    const stoppedAt = JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length;
+test(
+  'klinecast train: Ctrl-C writes a checkpoint, exits 130 with the resume command; --resume refuses new hyper-parameters and continues from the checkpoint (SIGTERM alike)',
+  { timeout: 240_000 },
+  async () => {
+    const tdb = await createTestDatabase('sqlite');
+    try {
+      await writeDemoMarket(tdb.handle, generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2023-12-31', seed: 3 }));
+      const [symbol] = await new StockDataLoader(tdb.handle).listSymbols();
+      const out = join(tdb.dir, 'out');
+      const dir = join(out, 'sig');
+      const args = ['--database', tdb.url, '--symbol', symbol, '--output-dir', out, '--run-name', 'sig', '--no-progress'];
+      const first = cliAsync(['train', ...args, ...TINY.slice(0, -6), '--epochs', '200', '--patience', '0']);
+      await waitFor('checkpoint-1', () => existsSync(join(dir, 'checkpoints', 'checkpoint-1', 'trainer_state.json')));
+      process.kill(first.pid, 'SIGINT');
+      const r1 = await first.done;
+      assert.equal(r1.code, 130, r1.stderr);
+      assert.match(r1.stdout, /\(interrupted by SIGINT\)/);
+      assert.match(r1.stdout, new RegExp(`resume with: klinecast train --resume ${dir}`));
+      const meta = () => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+      assert.equal(meta().status, 'interrupted');
+      const stoppedAt = JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length;
 
-    const refused = cli(['train', '--resume', dir, '--epochs', '5']);
-    assert.equal(refused.status, 2);
-    assert.match(refused.stderr, /--resume continues the run with its saved config\.json; drop --epochs/);
+      const refused = cli(['train', '--resume', dir, '--epochs', '5']);
+      assert.equal(refused.status, 2);
+      assert.match(refused.stderr, /--resume continues the run with its saved config\.json; drop --epochs/);
 
-    // no --database: the run's recorded (password-free) database URL is used
-    const second = cliAsync(['train', '--resume', dir, '--no-progress']);
-    await waitFor('the resumed run to pass its first epoch', () => {
-      try {
-        return meta().status === 'training' && JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length > stoppedAt;
-      } catch {
-        return false;
-      }
-    });
-    assert.match(String(meta().resumed_from), /^checkpoints\/checkpoint-\d+$/);
-    process.kill(second.pid, 'SIGTERM');
-    const r2 = await second.done;
-    assert.equal(r2.code, 130, r2.stderr);
-    assert.equal(meta().status, 'interrupted');
-    assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /resuming from checkpoints\/checkpoint-\d+ \(epoch \d+ complete\)/);
-  } finally {
-    await tdb.cleanup();
-  }
-});
+      // no --database: the run's recorded (password-free) database URL is used
+      const second = cliAsync(['train', '--resume', dir, '--no-progress']);
+      await waitFor('the resumed run to pass its first epoch', () => {
+        try {
+          return meta().status === 'training' && JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length > stoppedAt;
+        } catch {
+          return false;
+        }
+      });
+      assert.match(String(meta().resumed_from), /^checkpoints\/checkpoint-\d+$/);
+      process.kill(second.pid, 'SIGTERM');
+      const r2 = await second.done;
+      assert.equal(r2.code, 130, r2.stderr);
+      assert.equal(meta().status, 'interrupted');
+      assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /resuming from checkpoints\/checkpoint-\d+ \(epoch \d+ complete\)/);
+    } finally {
+      await tdb.cleanup();
+    }
+  },
+);

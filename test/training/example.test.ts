@@ -17,7 +17,8 @@ test('examples/train-with-manager.ts runs on the demo market and writes a comple
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  for (const step of ['1. loaded', '2. dataset', '3. run', '4. trained 2 epochs', '5. test MAE', '6. model saved', '7. ']) assert.ok(r.stdout.includes(step), `missing "${step}" in:\n${r.stdout}`);
+  for (const step of ['1. loaded', '2. dataset', '3. run', '4. trained 2 epochs', '5. test MAE', '6. model saved', '7. '])
+    assert.ok(r.stdout.includes(step), `missing "${step}" in:\n${r.stdout}`);
   const [run] = readdirSync(out);
   const metadata = JSON.parse(readFileSync(join(out, run, 'metadata.json'), 'utf8'));
   assert.equal(metadata.status, 'completed');

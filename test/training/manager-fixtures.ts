@@ -49,7 +49,10 @@ export const MODEL_CONFIG: ModelConfigFile = {
 export const VAL_LOSSES = [0.9, 0.5, 0.6, 0.7, 0.8];
 
 /** A completed run with 5 epochs, save_total_limit 2, a final model and evaluation results. */
-export function writeCompletedRun(outputDir: string, options: { symbol?: string; modelType?: string; runName?: string; maeScale?: number } = {}): TrainingManager {
+export function writeCompletedRun(
+  outputDir: string,
+  options: { symbol?: string; modelType?: string; runName?: string; maeScale?: number } = {},
+): TrainingManager {
   const manager = TrainingManager.create({
     outputDir,
     symbol: options.symbol ?? '600000',
@@ -79,18 +82,23 @@ export function writeCompletedRun(outputDir: string, options: { symbol?: string;
     });
     manager.heartbeat();
   });
-  manager.saveModel({ stateDict: () => fakeWeights(2) }, MODEL_CONFIG, {
-    epochs: 5,
-    batch_size: 32,
-    learning_rate: 0.001,
-    optimizer: 'adam',
-    loss: 'mse',
-    train_samples: 100,
-    val_samples: 20,
-    test_samples: 3,
-    best_val_loss: 0.5,
-    epochs_trained: 5,
-  } satisfies TrainingArgsFile, { type: 'standard', mean: [1, 2, 3], scale: [1, 1, 1] });
+  manager.saveModel(
+    { stateDict: () => fakeWeights(2) },
+    MODEL_CONFIG,
+    {
+      epochs: 5,
+      batch_size: 32,
+      learning_rate: 0.001,
+      optimizer: 'adam',
+      loss: 'mse',
+      train_samples: 100,
+      val_samples: 20,
+      test_samples: 3,
+      best_val_loss: 0.5,
+      epochs_trained: 5,
+    } satisfies TrainingArgsFile,
+    { type: 'standard', mean: [1, 2, 3], scale: [1, 1, 1] },
+  );
   manager.updateStatus('evaluating');
   const scale = options.maeScale ?? 1;
   const { results, predictions } = evaluateForecasts({
@@ -108,7 +116,9 @@ export function writeCompletedRun(outputDir: string, options: { symbol?: string;
 /** Every file of a completed run folder (DESIGN.md §4), sorted, for the given checkpoint folders besides best/. */
 export function runLayout(checkpoints: string[]): string[] {
   return [
-    ...['best', ...checkpoints].flatMap((c) => ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`)),
+    ...['best', ...checkpoints].flatMap((c) =>
+      ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`),
+    ),
     'config.json',
     'logs/metrics.json',
     'logs/training.log',

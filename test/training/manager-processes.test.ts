@@ -18,7 +18,11 @@ function script(name: string, body: string): string {
   return path;
 }
 
-function runChild(path: string, args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }> {
+function runChild(
+  path: string,
+  args: string[],
+  onLine?: (line: string, kill: () => void) => void,
+): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
@@ -106,7 +110,11 @@ test('SIGKILL during a tight write loop never leaves an unparseable file or a ha
     const ck = resumed.latestCheckpoint();
     assert.ok(ck && ck.epoch >= 3);
     assert.equal((ck.weights['fc.weight'].data as Float32Array)[0], ck.epoch);
-    assert.deepEqual(readdirSync(join(runDir, 'checkpoints')).filter((n) => n.startsWith('.')), [], 'open() removed leftovers');
+    assert.deepEqual(
+      readdirSync(join(runDir, 'checkpoints')).filter((n) => n.startsWith('.')),
+      [],
+      'open() removed leftovers',
+    );
     resumed.updateStatus('interrupted');
     assert.equal(readRun(runDir).status, 'interrupted');
   }
@@ -114,7 +122,10 @@ test('SIGKILL during a tight write loop never leaves an unparseable file or a ha
 
 test('a run whose process exited without finishing shows as crashed; a stale heartbeat from another host too', async () => {
   const out = join(root, 'exit');
-  const child = script('exit', `const m = TrainingManager.create({ outputDir: process.argv[2], modelType: 'lstm' }); m.updateStatus('preparing'); console.log(m.runDir);`);
+  const child = script(
+    'exit',
+    `const m = TrainingManager.create({ outputDir: process.argv[2], modelType: 'lstm' }); m.updateStatus('preparing'); console.log(m.runDir);`,
+  );
   const result = await runChild(child, [out]);
   assert.equal(result.code, 0, result.stderr);
   const info = readRun(result.lines[0]);

@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { decodeSafetensors } from '../../src/engine/io/index.js';
-import { TrainingManager, fromModelConfigFile, listFiles, toModelConfigFile, runDirFor, validateRunName, type RunMetadata, type TrainerState } from '../../src/training/index.js';
+import {
+  TrainingManager,
+  fromModelConfigFile,
+  listFiles,
+  toModelConfigFile,
+  runDirFor,
+  validateRunName,
+  type RunMetadata,
+  type TrainerState,
+} from '../../src/training/index.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { fakeWeights, runLayout, writeCompletedRun } from './manager-fixtures.js';
 
@@ -23,7 +32,23 @@ test('a completed run has exactly the DESIGN.md §4 layout, and every JSON file 
   for (const f of files.filter((p) => p.endsWith('.json'))) readJsonFile(join(manager.runDir, f));
 
   const meta = readJsonFile(join(manager.runDir, 'metadata.json')) as RunMetadata;
-  for (const key of ['run_name', 'stock_symbol', 'model_type', 'data_source', 'status', 'created_at', 'updated_at', 'started_at', 'finished_at', 'heartbeat_at', 'host', 'pid', 'klinecast_version', 'eval_metrics', 'error']) {
+  for (const key of [
+    'run_name',
+    'stock_symbol',
+    'model_type',
+    'data_source',
+    'status',
+    'created_at',
+    'updated_at',
+    'started_at',
+    'finished_at',
+    'heartbeat_at',
+    'host',
+    'pid',
+    'klinecast_version',
+    'eval_metrics',
+    'error',
+  ]) {
     assert.ok(key in meta, `metadata.json has ${key}`);
   }
   assert.equal(meta.status, 'completed');
@@ -60,8 +85,20 @@ test('rotation keeps save_total_limit checkpoints, the newest, and the one best/
   manager.saveTotalLimit = 1;
   for (const epoch of [6, 7]) {
     manager.saveCheckpoint({
-      weights: fakeWeights(epoch), optimizerState: {}, trainerState: { global_step: epoch, best_metric: 0.5, metric_for_best_model: 'val_loss', greater_is_better: false, early_stopping: { patience: 3, best_metric: 0.5, epochs_without_improvement: epoch - 2 }, scheduler: null },
-      rngState: null, epoch, metrics: { val_loss: 1 }, isBest: false,
+      weights: fakeWeights(epoch),
+      optimizerState: {},
+      trainerState: {
+        global_step: epoch,
+        best_metric: 0.5,
+        metric_for_best_model: 'val_loss',
+        greater_is_better: false,
+        early_stopping: { patience: 3, best_metric: 0.5, epochs_without_improvement: epoch - 2 },
+        scheduler: null,
+      },
+      rngState: null,
+      epoch,
+      metrics: { val_loss: 1 },
+      isBest: false,
     });
   }
   const names = listFiles(join(manager.runDir, 'checkpoints')).map((f) => f.path.split('/')[0]);
@@ -69,7 +106,10 @@ test('rotation keeps save_total_limit checkpoints, the newest, and the one best/
   const best = decodeSafetensors(readFileSync(join(manager.runDir, 'checkpoints/best/model.safetensors')));
   assert.deepEqual(Array.from(best.tensors['fc.0.bias'].data as Float32Array), Array.from(fakeWeights(2)['fc.0.bias'].data as Float32Array));
   // best/ shares the checkpoint's files, it does not double the disk use
-  assert.equal(statSync(join(manager.runDir, 'checkpoints/best/model.safetensors')).ino, statSync(join(manager.runDir, 'checkpoints/checkpoint-2/model.safetensors')).ino);
+  assert.equal(
+    statSync(join(manager.runDir, 'checkpoints/best/model.safetensors')).ino,
+    statSync(join(manager.runDir, 'checkpoints/checkpoint-2/model.safetensors')).ino,
+  );
 });
 
 test('latestCheckpoint reads back weights, optimizer, trainer state and RNG state exactly', () => {
@@ -83,9 +123,19 @@ test('latestCheckpoint reads back weights, optimizer, trainer state and RNG stat
   assert.deepEqual(ck.rngState, { seed: 42, state: ['5', '12345678901234567890'] });
   assert.equal(ck.trainerState.scheduler?.type, 'reduce_on_plateau');
   manager.rewindTo(3);
-  assert.deepEqual(manager.getMetricsHistory().map((r) => r.epoch), [1, 2, 3]);
+  assert.deepEqual(
+    manager.getMetricsHistory().map((r) => r.epoch),
+    [1, 2, 3],
+  );
   manager.logMetrics(3, { train_loss: 0.1 }, 'train');
-  assert.deepEqual(manager.getMetricsHistory().map((r) => [r.epoch, r.train_loss]), [[1, 1], [2, 0.5], [3, 0.1]]);
+  assert.deepEqual(
+    manager.getMetricsHistory().map((r) => [r.epoch, r.train_loss]),
+    [
+      [1, 1],
+      [2, 0.5],
+      [3, 0.1],
+    ],
+  );
 });
 
 test('model/pytorch_model.bin loads with torch.load and equals model.safetensors', { skip: referenceSkip('torch') }, () => {
@@ -111,7 +161,10 @@ test('names: default patterns, collisions get _2/_3, unsafe names are refused', 
   const b = TrainingManager.create({ outputDir: out, symbol: '000001', modelType: 'gru', now });
   const c = TrainingManager.create({ outputDir: out, modelType: 'transformer', now });
   const d = TrainingManager.create({ outputDir: out, modelType: 'gru', runName: '000001_gru_20240102_030405' });
-  assert.deepEqual([a.runName, b.runName, c.runName, d.runName], ['000001_gru_20240102_030405', '000001_gru_20240102_030405_2', 'transformer_20240102_030405', '000001_gru_20240102_030405_3']);
+  assert.deepEqual(
+    [a.runName, b.runName, c.runName, d.runName],
+    ['000001_gru_20240102_030405', '000001_gru_20240102_030405_2', 'transformer_20240102_030405', '000001_gru_20240102_030405_3'],
+  );
   for (const bad of ['../x', 'a/b', '.hidden', '..', '', 'a b', 'x'.repeat(200), '/etc']) {
     assert.throws(() => validateRunName(bad), /invalid run name/, bad);
     assert.throws(() => TrainingManager.create({ outputDir: out, modelType: 'lstm', runName: bad }), /invalid run name/);
@@ -149,7 +202,17 @@ test('open() refuses a run whose process is alive, and takes over a crashed one'
 });
 
 test('model/config.json round-trips the engine ModelConfig in snake_case and names a bad field', () => {
-  const config = { modelType: 'transformer' as const, inputSize: 52, hiddenSize: 128, numLayers: 2, dropout: 0.2, outputSize: 3, headHiddenSize: 64, numHeads: 4, dimFeedforward: 512 };
+  const config = {
+    modelType: 'transformer' as const,
+    inputSize: 52,
+    hiddenSize: 128,
+    numLayers: 2,
+    dropout: 0.2,
+    outputSize: 3,
+    headHiddenSize: 64,
+    numHeads: 4,
+    dimFeedforward: 512,
+  };
   const inputs = { featureNames: ['close', 'ma_5'], seqLength: 60, horizon: 3, target: 'log_return' };
   const file = toModelConfigFile(config, inputs);
   assert.equal(file.hidden_size, 128);

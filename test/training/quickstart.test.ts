@@ -27,7 +27,10 @@ test('quickstart: demo market, a completed short run in ./out with skill vs pers
   assert.equal(results.evaluate.test_metrics.mae, results.train.test.mae);
   assert.equal(typeof results.evaluate.test_metrics.skill, 'number');
   assert.match(r.stderr, /everything is in .*out\/\d{6}_lstm_\d{8}_\d{6}\//);
-  const registry = spawnSync(process.execPath, ['--import', TSX, CLI, 'runs', 'list', '--registry', '--database', `sqlite:${join(root, 'k.db')}`, '--json'], { cwd: root, encoding: 'utf8' });
+  const registry = spawnSync(process.execPath, ['--import', TSX, CLI, 'runs', 'list', '--registry', '--database', `sqlite:${join(root, 'k.db')}`, '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(registry.status, 0, registry.stderr);
   assert.deepEqual(
     JSON.parse(registry.stdout).map((e: { runName: string; status: string }) => [e.runName, e.status]),

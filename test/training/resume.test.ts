@@ -28,7 +28,15 @@ function overrides(runName: string): Record<string, unknown> {
     data: { symbol: SYMBOL },
     dataset: { seqLength: 10 },
     model: { modelType: 'lstm', hiddenSize: 32, numLayers: 2, headHiddenSize: 8, dropout: 0.2 },
-    training: { epochs: 10, batchSize: 32, learningRate: 3e-3, patience: 0, gradClip: 0.5, scheduler: { type: 'plateau', patience: 1, factor: 0.5 }, saveTotalLimit: 2 },
+    training: {
+      epochs: 10,
+      batchSize: 32,
+      learningRate: 3e-3,
+      patience: 0,
+      gradClip: 0.5,
+      scheduler: { type: 'plateau', patience: 1, factor: 0.5 },
+      saveTotalLimit: 2,
+    },
     output: { outputDir: root, runName },
   };
 }
@@ -148,7 +156,8 @@ test('SIGKILL at random moments never leaves an unparseable file; each time the 
   const delays = Array.from({ length: 4 }, (_, i) => Math.floor(Math.random() * (i === 0 ? 0.3 : 0.6) * straightMs));
   let kills = 0;
   for (let i = 0; i < delays.length; i++) {
-    const spec: ChildSpec = i === 0 ? { symbol: SYMBOL, rows: ROWS, overrides: overrides('crashy') } : { symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir };
+    const spec: ChildSpec =
+      i === 0 ? { symbol: SYMBOL, rows: ROWS, overrides: overrides('crashy') } : { symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir };
     const end = await killAtRandom(spec, dir, delays[i]);
     assert.ok(assertAllJsonParses(dir) >= 2);
     const status = TrainingManager.loadRun(dir).status;

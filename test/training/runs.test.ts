@@ -68,11 +68,20 @@ test('list --json: every folder, crashed and corrupt ones with a reason', () => 
 });
 
 test('list filters and sorts', () => {
-  const completed600000 = json('list', '--symbol', '600000', '--status', 'completed', '--sort', 'mae') as Array<{ name: string; eval_metrics: { mae: number } }>;
-  assert.deepEqual(completed600000.map((r) => r.name), ['b-gru', 'a-lstm']);
+  const completed600000 = json('list', '--symbol', '600000', '--status', 'completed', '--sort', 'mae') as Array<{
+    name: string;
+    eval_metrics: { mae: number };
+  }>;
+  assert.deepEqual(
+    completed600000.map((r) => r.name),
+    ['b-gru', 'a-lstm'],
+  );
   assert.ok(completed600000[0].eval_metrics.mae < completed600000[1].eval_metrics.mae);
   assert.deepEqual((json('list', '--model', 'gru') as Array<{ name: string }>).map((r) => r.name).sort(), ['b-gru', 'e-crashed']);
-  assert.deepEqual((json('list', '--status', 'crashed,corrupt', '--sort', 'name') as Array<{ name: string }>).map((r) => r.name), ['e-crashed', 'f-empty', 'g-garbage', 'h-nofields']);
+  assert.deepEqual(
+    (json('list', '--status', 'crashed,corrupt', '--sort', 'name') as Array<{ name: string }>).map((r) => r.name),
+    ['e-crashed', 'f-empty', 'g-garbage', 'h-nofields'],
+  );
   const bad = cli('list', '--sort', 'bogus', '--output-dir', out);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown metric "bogus"/);
@@ -90,7 +99,16 @@ test('list prints a table and never crashes on damaged folders', () => {
 test('show: metadata, config, a metrics chart, evaluation against the baselines, files', () => {
   const r = cli('show', 'a-lstm', '--output-dir', out);
   assert.equal(r.code, 0, r.stderr);
-  for (const part of ['status   completed', 'config', 'metrics over 5 epochs', 'val_loss', 'persistence', 'skill vs persistence', 'model/pytorch_model.bin', 'checkpoints/best/ (4 files)']) {
+  for (const part of [
+    'status   completed',
+    'config',
+    'metrics over 5 epochs',
+    'val_loss',
+    'persistence',
+    'skill vs persistence',
+    'model/pytorch_model.bin',
+    'checkpoints/best/ (4 files)',
+  ]) {
     assert.ok(r.stdout.includes(part), part);
   }
   assert.match(r.stdout, /val_loss\s+[▁▂▃▄▅▆▇█]{5}/);
@@ -115,8 +133,14 @@ test('run names that could escape the output folder are refused', () => {
 
 test('compare and best', () => {
   const cmp = json('compare', 'a-lstm', 'b-gru') as Array<{ name: string; config_differences: Record<string, unknown> }>;
-  assert.deepEqual(cmp.map((c) => c.name), ['a-lstm', 'b-gru']);
-  assert.deepEqual(cmp.map((c) => c.config_differences.model), ['lstm', 'gru']);
+  assert.deepEqual(
+    cmp.map((c) => c.name),
+    ['a-lstm', 'b-gru'],
+  );
+  assert.deepEqual(
+    cmp.map((c) => c.config_differences.model),
+    ['lstm', 'gru'],
+  );
   const table = cli('compare', 'a-lstm', 'b-gru', '--output-dir', out);
   assert.match(table.stdout, /MAE\s+[\d.]+\s+[\d.]+ \*/);
   assert.equal(json('best', '--symbol', '600000', '--metric', 'mae').name, 'b-gru');
@@ -139,16 +163,31 @@ test('prune is a dry run by default, keeps the best run of each symbol, and dele
   assert.equal(needs.code, 2);
 
   const real = json('prune', '--status', 'failed,corrupt', '--older-than', '30d', '--yes');
-  assert.deepEqual(real.removed.map((r: { name: string }) => r.name), ['d-failed']);
+  assert.deepEqual(
+    real.removed.map((r: { name: string }) => r.name),
+    ['d-failed'],
+  );
   assert.ok(!existsSync(join(out, 'd-failed')));
-  assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('.')), [], 'no trash left behind');
+  assert.deepEqual(
+    readdirSync(out).filter((n) => n.startsWith('.')),
+    [],
+    'no trash left behind',
+  );
 });
 
 test('export: a .tar that Python reads, or a model-only folder copy', () => {
   const tar = join(root, 'export', 'a.tar');
   const r = json('export', 'a-lstm', '--to', tar);
   assert.equal(r.to, tar);
-  const py = spawnSync(REFERENCE_PYTHON, ['-c', 'import sys, tarfile, json; t = tarfile.open(sys.argv[1]); print(json.dumps(sorted(m.name for m in t.getmembers() if m.isfile()))); json.load(t.extractfile("a-lstm/metadata.json"))', tar], { encoding: 'utf8' });
+  const py = spawnSync(
+    REFERENCE_PYTHON,
+    [
+      '-c',
+      'import sys, tarfile, json; t = tarfile.open(sys.argv[1]); print(json.dumps(sorted(m.name for m in t.getmembers() if m.isfile()))); json.load(t.extractfile("a-lstm/metadata.json"))',
+      tar,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(py.status, 0, py.stderr);
   const members = JSON.parse(py.stdout) as string[];
   assert.equal(members.length, r.files);
@@ -171,6 +210,9 @@ test('planPrune and sortRuns in-process: running runs and recent half-created fo
   assert.equal(again.keep.find((k) => k.run.name === 'z-live')?.why, 'still running');
   mkdirSync(join(out, 'y-fresh'));
   assert.equal(planPrune(listRuns(out), { statuses: ['corrupt'] }).keep.find((k) => k.run.name === 'y-fresh')?.why, 'may be a run being created');
-  const sorted = sortRuns(listRuns(out).filter((r) => r.evalMetrics), 'skill');
+  const sorted = sortRuns(
+    listRuns(out).filter((r) => r.evalMetrics),
+    'skill',
+  );
   assert.ok(sorted[0].evalMetrics!.skill! >= sorted.at(-1)!.evalMetrics!.skill!);
 });

@@ -23,7 +23,17 @@ const SMALL = { dataset: { seqLength: 10 }, model: { hiddenSize: 8, numLayers: 1
 test('TrainConfig: seed defaults; defaults < file < flags; every bad field named, unknown fields refused', () => {
   const d = parseTrainConfig({});
   assert.deepEqual(
-    [d.dataset.seqLength, d.model.modelType, d.model.hiddenSize, d.model.numLayers, d.model.dropout, d.training.batchSize, d.training.learningRate, d.training.patience, d.training.epochs],
+    [
+      d.dataset.seqLength,
+      d.model.modelType,
+      d.model.hiddenSize,
+      d.model.numLayers,
+      d.model.dropout,
+      d.training.batchSize,
+      d.training.learningRate,
+      d.training.patience,
+      d.training.epochs,
+    ],
     [60, 'lstm', 128, 2, 0.2, 32, 1e-3, 10, 50],
   );
   const file = join(root, 'cfg.json');
@@ -34,8 +44,10 @@ test('TrainConfig: seed defaults; defaults < file < flags; every bad field named
   assert.equal(c.model.modelType, 'gru');
   assert.equal(c.model.numLayers, 2); // default kept inside a partially given object
   assert.equal(c.data.database, 'mysql://u:***@h:3306/db');
-  assert.throws(() => parseTrainConfig({ training: { learningRate: -1, batchSize: 2.5 } }), (err: Error) =>
-    /training\.learningRate: Too small/.test(err.message) && /training\.batchSize: .*expected int/.test(err.message));
+  assert.throws(
+    () => parseTrainConfig({ training: { learningRate: -1, batchSize: 2.5 } }),
+    (err: Error) => /training\.learningRate: Too small/.test(err.message) && /training\.batchSize: .*expected int/.test(err.message),
+  );
   assert.throws(() => parseTrainConfig({ training: { epochz: 3 } }), /training: unknown field\(s\) epochz/);
   // a schedule's parameters must belong to that schedule, or a typo'd schedule would silently ignore them
   assert.throws(() => parseTrainConfig({ training: { scheduler: { type: 'plateau', stepSize: 3 } } }), /training\.scheduler: unknown field\(s\) stepSize/);
@@ -48,7 +60,7 @@ test('TrainConfig: seed defaults; defaults < file < flags; every bad field named
   assert.deepEqual(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] }, d: undefined }), { a: { b: 1, c: [3] } });
 });
 
-test('early stopping stops exactly `patience` epochs after the best one; the kept weights are the best epoch\'s', async () => {
+test("early stopping stops exactly `patience` epochs after the best one; the kept weights are the best epoch's", async () => {
   const config = parseTrainConfig({ ...SMALL, training: { epochs: 40, patience: 2, learningRate: 0.02, batchSize: 16 } });
   const dataset = buildDataset(series, config.dataset);
   const trainer = new Trainer(dataset, config);
@@ -71,7 +83,10 @@ test('early stopping stops exactly `patience` epochs after the best one; the kep
 });
 
 test('schedules change the lr as torch would: step halves it every 2 epochs; clipping off and adamw run', async () => {
-  const config = parseTrainConfig({ ...SMALL, training: { epochs: 5, patience: 0, gradClip: 0, optimizer: 'adamw', weightDecay: 0.01, scheduler: { type: 'step', stepSize: 2, gamma: 0.5 } } });
+  const config = parseTrainConfig({
+    ...SMALL,
+    training: { epochs: 5, patience: 0, gradClip: 0, optimizer: 'adamw', weightDecay: 0.01, scheduler: { type: 'step', stepSize: 2, gamma: 0.5 } },
+  });
   const lrs: number[] = [];
   await new Trainer(buildDataset(series, config.dataset), config, { callbacks: [{ onEpochEnd: (s) => void lrs.push(s.lr) }] }).fit();
   assert.deepEqual(lrs, [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]);
@@ -90,7 +105,11 @@ test('Forecaster: fit → predict → save → load gives the same forecast; a r
   const asOf = f.predict(series, { asOf: series.dates[400] });
   assert.equal(asOf.asOf, series.dates[400]);
 
-  const t = new Forecaster({ ...SMALL, model: { modelType: 'transformer', hiddenSize: 8, numHeads: 2, dimFeedforward: 16, numLayers: 1 }, training: { epochs: 1 } });
+  const t = new Forecaster({
+    ...SMALL,
+    model: { modelType: 'transformer', hiddenSize: 8, numHeads: 2, dimFeedforward: 16, numLayers: 1 },
+    training: { epochs: 1 },
+  });
   await t.fit(series, { outputDir: join(root, 'runs'), runName: 'tf' });
   const loaded = Forecaster.load(join(root, 'runs', 'tf'));
   assert.deepEqual(loaded.predict(series), t.predict(series));
@@ -103,7 +122,10 @@ test('Forecaster.backtest: one model per walk-forward fold, test segments tile f
   const bt = await f.backtest(series, { trainSize: 200, valSize: 40, testSize: 60 });
   assert.ok(bt.folds.length >= 2);
   for (let i = 1; i < bt.folds.length; i++) assert.ok(bt.folds[i].testStart > bt.folds[i - 1].testEnd);
-  assert.equal(bt.overall.samples, bt.folds.reduce((n, x) => n + x.samples, 0));
+  assert.equal(
+    bt.overall.samples,
+    bt.folds.reduce((n, x) => n + x.samples, 0),
+  );
   const skill = 1 - (bt.overall.metrics.mae as number) / (bt.overall.baselines.persistence.mae as number);
   assert.ok(Math.abs(skill - (bt.overall.metrics.skill as number)) < 1e-12);
 });

@@ -235,7 +235,15 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     await trainTinyRun(fx, symbol, 'demo_lstm');
     const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }));
     const trainingJobs = new LocalTrainingJobs({ database: fx.handle, threads: 1 });
-    server = await startServer({ database: fx.handle, outputDir: fx.outputDir, predictor, trainingJobs, apiKey: 'browser-key', rateLimit: false, webDir: DEFAULT_WEB_DIR });
+    server = await startServer({
+      database: fx.handle,
+      outputDir: fx.outputDir,
+      predictor,
+      trainingJobs,
+      apiKey: 'browser-key',
+      rateLimit: false,
+      webDir: DEFAULT_WEB_DIR,
+    });
     browser = await launchChromium();
   });
 
@@ -299,7 +307,16 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     const page = await open('#/train');
     await page.selectOption('#train-symbol', fx.symbols[1]);
     await page.selectOption('#train-model', 'gru');
-    for (const [id, value] of [['#train-epochs', '2'], ['#train-batch', '64'], ['#train-hidden', '8'], ['#train-layers', '1'], ['#train-seq', '20'], ['#train-horizon', '2'], ['#train-run-name', 'form_gru'], ['#train-key', 'browser-key']]) {
+    for (const [id, value] of [
+      ['#train-epochs', '2'],
+      ['#train-batch', '64'],
+      ['#train-hidden', '8'],
+      ['#train-layers', '1'],
+      ['#train-seq', '20'],
+      ['#train-horizon', '2'],
+      ['#train-run-name', 'form_gru'],
+      ['#train-key', 'browser-key'],
+    ]) {
       await page.fill(id, value);
     }
     await page.click('#train-submit');

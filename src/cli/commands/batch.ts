@@ -63,7 +63,11 @@ export function parseSymbolsOption(value: string): 'all' | string[] {
     } catch (err) {
       throw new UserError(`cannot read symbols file ${file}: ${(err as Error).message}`);
     }
-    list = body.split('\n').map((l) => l.replace(/#.*/, '')).join(',').split(/[\s,]+/);
+    list = body
+      .split('\n')
+      .map((l) => l.replace(/#.*/, ''))
+      .join(',')
+      .split(/[\s,]+/);
   } else list = text.split(',');
   list = list.map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new UserError(`--symbols "${value}" names no stock (use all, 600519,000001 or @file)`);
@@ -111,7 +115,9 @@ async function runBatch(opts: BatchOptions): Promise<void> {
     await migrate(handle);
     const symbols = await resolveSymbols(handle, symbolsOption, opts.stockType, limit);
     if (opts.queue) {
-      const result = await enqueueTraining({ url: opts.queue, prefix: opts.queuePrefix }, kind, config, symbols, { attempts: positiveInt(opts.attempts, '--attempts') });
+      const result = await enqueueTraining({ url: opts.queue, prefix: opts.queuePrefix }, kind, config, symbols, {
+        attempts: positiveInt(opts.attempts, '--attempts'),
+      });
       if (opts.json) printJson(result);
       else console.log(`enqueued ${result.queued} job(s) (${result.alreadyQueued} already queued) for config ${result.configHash} on ${opts.queue}`);
       return;
@@ -152,7 +158,7 @@ export function register(program: Command): void {
     .description('train one model per stock for many stocks (local worker threads, or BullMQ jobs with --queue)')
     .option('--symbols <list>', 'all | CODE,CODE | @file', 'all')
     .option('--stock-type <type>', 'only stocks of this board (主板, 创业板, 科创板 …)')
-    .option('--model <type>', 'lstm | gru | transformer (default: the config\'s)')
+    .option('--model <type>', "lstm | gru | transformer (default: the config's)")
     .option('--config <file.json>', 'a (partial) TrainConfig JSON file for every stock')
     .option('--workers <n>', 'worker threads (default: the number of cores)')
     .option('--limit <n>', 'at most this many stocks (in symbol order)')
@@ -179,6 +185,7 @@ export function register(program: Command): void {
       if (!opts.queue) throw new UserError('batch status needs --queue redis://host:6379');
       const counts = await queueStatus({ url: opts.queue, prefix: opts.queuePrefix });
       if (opts.json) printJson(counts);
-      else printTable(['waiting', 'active', 'delayed', 'completed', 'failed'], [[counts.waiting, counts.active, counts.delayed, counts.completed, counts.failed]]);
+      else
+        printTable(['waiting', 'active', 'delayed', 'completed', 'failed'], [[counts.waiting, counts.active, counts.delayed, counts.completed, counts.failed]]);
     });
 }

@@ -27,7 +27,9 @@ function torchBlasChoice(choice: string): Array<TorchBlas | undefined> {
   const wanted = choice.split(',').map((c) => c.trim());
   const missing = wanted.filter((w) => !installed.some((b) => b.name === w));
   if (missing.length) {
-    throw new UserError(`--torch-blas: ${missing.join(', ')} not installed (installed: ${installed.map((b) => b.name).join(', ') || 'none'}; or use system, all)`);
+    throw new UserError(
+      `--torch-blas: ${missing.join(', ')} not installed (installed: ${installed.map((b) => b.name).join(', ') || 'none'}; or use system, all)`,
+    );
   }
   return installed.filter((b) => wanted.includes(b.name));
 }
@@ -45,7 +47,14 @@ function benchCommand(opts: BenchOptions): void {
   const blasChoices = noTorch ? [] : torchBlasChoice(opts.torchBlas);
   const say = opts.json ? () => {} : (line: string) => console.log(line);
   if (noTorch) console.warn(`PyTorch columns skipped: ${noTorch}`);
-  else say(`PyTorch: ${REFERENCE_PYTHON_NOTE}; the system's libblas.so.3 is ${systemTorchBlas()}, installed: ${installedTorchBlas().map((b) => b.name).join(', ') || 'none found'}`);
+  else
+    say(
+      `PyTorch: ${REFERENCE_PYTHON_NOTE}; the system's libblas.so.3 is ${systemTorchBlas()}, installed: ${
+        installedTorchBlas()
+          .map((b) => b.name)
+          .join(', ') || 'none found'
+      }`,
+    );
   say(`W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${W1.batch}, Adam, MSE; 1 thread`);
   say('(wall seconds; CPU seconds in brackets: on a shared machine compare those)');
   const results = [];
@@ -64,7 +73,10 @@ function benchCommand(opts: BenchOptions): void {
     }
     results.push({ ...r, torch });
     const vsTorch = torch
-      .map((t) => `  PyTorch (${t.blas} BLAS) ${t.epochSeconds.toFixed(2)} s [${t.cpuSeconds.toFixed(2)}]  ratio ${(r.epochSeconds / t.epochSeconds).toFixed(2)} [${(r.cpuSeconds / t.cpuSeconds).toFixed(2)}]`)
+      .map(
+        (t) =>
+          `  PyTorch (${t.blas} BLAS) ${t.epochSeconds.toFixed(2)} s [${t.cpuSeconds.toFixed(2)}]  ratio ${(r.epochSeconds / t.epochSeconds).toFixed(2)} [${(r.cpuSeconds / t.cpuSeconds).toFixed(2)}]`,
+      )
       .join('');
     say(
       `${model.padEnd(12)} epoch ${r.epochSeconds.toFixed(2)} s [${r.cpuSeconds.toFixed(2)}]  ${r.samplesPerSecond.toFixed(0)} samples/s  ` +
@@ -81,7 +93,11 @@ export function register(program: Command): void {
     .option('--models <list>', 'comma-separated model types (default: all)')
     .option('--epochs <n>', 'rounds of one epoch on each side, alternating; the fastest of each is kept', '1')
     .option('--no-torch', 'skip the PyTorch measurement')
-    .option('--torch-blas <which>', "PyTorch's BLAS: system (libblas.so.3 as update-alternatives sets it), all installed, or names (reference, openblas, blis, atlas)", 'system')
+    .option(
+      '--torch-blas <which>',
+      "PyTorch's BLAS: system (libblas.so.3 as update-alternatives sets it), all installed, or names (reference, openblas, blis, atlas)",
+      'system',
+    )
     .option('--json', 'print the results as JSON')
     .action((opts: BenchOptions) => benchCommand(opts));
 }

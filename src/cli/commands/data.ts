@@ -47,17 +47,25 @@ export function printCheckReport(report: CheckReport, detailed: boolean): void {
     report.stocks.map((s) => [s.symbol, s.name, s.rows, s.first, s.last, (s.coverage * 100).toFixed(2), s.missing, s.longestGap, s.jumps, s.ohlcViolations]),
   );
   const t = report.totals;
-  console.log(`\n${t.stocks} stock(s), ${t.rows} bars; ${t.missing} missing trading day(s), ${t.jumps} suspicious jump(s), ${t.ohlcViolations} OHLC violation(s)`);
+  console.log(
+    `\n${t.stocks} stock(s), ${t.rows} bars; ${t.missing} missing trading day(s), ${t.jumps} suspicious jump(s), ${t.ohlcViolations} OHLC violation(s)`,
+  );
   console.log(`calendar: ${report.calendar.storedDays} stored trading days ${report.calendar.first ?? '-'} .. ${report.calendar.last ?? '-'}`);
   if (!detailed) return;
   for (const s of report.stocks) {
     if (s.gaps.length) {
       console.log(`\ngaps (${s.gaps.length}):`);
-      printTable(['from', 'to', 'trading days'], s.gaps.map((g) => [g.from, g.to, g.days]));
+      printTable(
+        ['from', 'to', 'trading days'],
+        s.gaps.map((g) => [g.from, g.to, g.days]),
+      );
     }
     if (s.findings.length) {
       console.log(`\nfindings (${s.findings.length}):`);
-      printTable(['date', 'kind', 'detail'], s.findings.map((f) => [f.date, f.kind, f.detail]));
+      printTable(
+        ['date', 'kind', 'detail'],
+        s.findings.map((f) => [f.date, f.kind, f.detail]),
+      );
     }
   }
 }
@@ -69,21 +77,25 @@ export function register(program: Command): void {
     data
       .command('import')
       .description('import CSV files or folders of them (klinecast, tushare, akshare or baostock exports, detected from the header)')
-      .argument('<paths...>', 'CSV files and/or folders (each folder\'s *.csv, not recursive)'),
+      .argument('<paths...>', "CSV files and/or folders (each folder's *.csv, not recursive)"),
   ).action(async (paths: string[], opts: DatabaseOptions) => {
-    await withDatabase(opts.database, async (handle) => {
-      await migrate(handle);
-      let progress: ProgressLine | null = null;
-      const report = await importCsvFiles(handle, paths, (done, total, file) => {
-        progress ??= new ProgressLine('import', total);
-        progress.update(done, displayPath(file.file));
-      });
-      (progress as ProgressLine | null)?.finish();
-      if (opts.json) printJson({ database: handle.url, ...report });
-      else printImportReport(report);
-      // Good rows are in; a non-zero exit tells scripts that some were not.
-      if (!report.ok) process.exitCode = 1;
-    }, { createDatabase: true });
+    await withDatabase(
+      opts.database,
+      async (handle) => {
+        await migrate(handle);
+        let progress: ProgressLine | null = null;
+        const report = await importCsvFiles(handle, paths, (done, total, file) => {
+          progress ??= new ProgressLine('import', total);
+          progress.update(done, displayPath(file.file));
+        });
+        (progress as ProgressLine | null)?.finish();
+        if (opts.json) printJson({ database: handle.url, ...report });
+        else printImportReport(report);
+        // Good rows are in; a non-zero exit tells scripts that some were not.
+        if (!report.ok) process.exitCode = 1;
+      },
+      { createDatabase: true },
+    );
   });
 
   withDatabaseOptions(
@@ -102,24 +114,28 @@ export function register(program: Command): void {
       end: requireIsoDate(opts.end, '--end'),
       seed: parseIntegerOption(opts.seed, '--seed', 0, 2 ** 32 - 1),
     });
-    await withDatabase(opts.database, async (handle) => {
-      await migrate(handle);
-      const progress = new ProgressLine('demo', market.stocks.length);
-      const result = await writeDemoMarket(handle, market, { replace: opts.replace, onStock: (done) => progress.update(done) });
-      progress.finish();
-      if (opts.json) {
-        printJson({ database: handle.url, ...result, symbols: market.stocks.map((s) => s.symbol) });
-        return;
-      }
-      printTable(
-        ['symbol', 'name', 'board', 'industry'],
-        market.stocks.map((s) => [s.symbol, s.name, s.stockType, s.industry]),
-      );
-      console.log(
-        `\ndemo market (seed ${result.seed}): ${result.stocks} stocks, ${result.tradingDays} trading days ${result.start} .. ${result.end}; ` +
-          `${result.inserted} bars inserted, ${result.updated} updated, ${result.unchanged} unchanged in ${handle.url}`,
-      );
-    }, { createDatabase: true });
+    await withDatabase(
+      opts.database,
+      async (handle) => {
+        await migrate(handle);
+        const progress = new ProgressLine('demo', market.stocks.length);
+        const result = await writeDemoMarket(handle, market, { replace: opts.replace, onStock: (done) => progress.update(done) });
+        progress.finish();
+        if (opts.json) {
+          printJson({ database: handle.url, ...result, symbols: market.stocks.map((s) => s.symbol) });
+          return;
+        }
+        printTable(
+          ['symbol', 'name', 'board', 'industry'],
+          market.stocks.map((s) => [s.symbol, s.name, s.stockType, s.industry]),
+        );
+        console.log(
+          `\ndemo market (seed ${result.seed}): ${result.stocks} stocks, ${result.tradingDays} trading days ${result.start} .. ${result.end}; ` +
+            `${result.inserted} bars inserted, ${result.updated} updated, ${result.unchanged} unchanged in ${handle.url}`,
+        );
+      },
+      { createDatabase: true },
+    );
   });
 
   withDatabaseOptions(

@@ -44,7 +44,12 @@ function printForecast(f: Forecast): void {
   const interval = f.level === null ? null : `${Math.round(f.level * 100)}% interval (${f.samples} MC-dropout samples, seed ${f.seed})`;
   printTable(
     ['date', 'price', 'change', ...(interval ? ['lower', 'upper'] : [])],
-    f.predictions.map((d) => [d.date, Number(d.price.toFixed(3)), signedPct(d.return), ...(interval ? [Number(d.lower!.toFixed(3)), Number(d.upper!.toFixed(3))] : [])]),
+    f.predictions.map((d) => [
+      d.date,
+      Number(d.price.toFixed(3)),
+      signedPct(d.return),
+      ...(interval ? [Number(d.lower!.toFixed(3)), Number(d.upper!.toFixed(3))] : []),
+    ]),
   );
   if (interval) console.log(interval);
   for (const w of f.warnings) console.error(`warning: ${w}`);
@@ -77,7 +82,9 @@ export function register(program: Command): void {
         checkpoint: opts.best ? ('best' as const) : ('final' as const),
         allowOtherSymbol: Boolean(opts.allowOtherSymbol),
       };
-      const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir }).predict(opts.symbol, request));
+      const forecast = await withDatabase(opts.database, (database) =>
+        new PredictionEngine({ database, outputDir: opts.outputDir }).predict(opts.symbol, request),
+      );
       if (opts.json) printJson(forecast);
       else printForecast(forecast);
     });

@@ -4,15 +4,7 @@
  * the training, evaluation and prediction steps join the same flow.
  */
 import type { Command } from 'commander';
-import {
-  DEMO_DEFAULTS,
-  generateDemoMarket,
-  migrate,
-  summariseDatabase,
-  withDatabase,
-  writeDemoMarket,
-  type DatabaseHandle,
-} from '../../data/index.js';
+import { DEMO_DEFAULTS, generateDemoMarket, migrate, summariseDatabase, withDatabase, writeDemoMarket, type DatabaseHandle } from '../../data/index.js';
 import { registerTrainingRun } from '../../batch/train-job.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
@@ -55,7 +47,9 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         const progress = new ProgressLine('demo market', market.stocks.length);
         const result = await writeDemoMarket(handle, market, { onStock: (done) => progress.update(done) });
         progress.finish();
-        say(`demo market: ${result.stocks} stocks × ${result.tradingDays} trading days (${result.start} .. ${result.end}, seed ${result.seed}), ${result.inserted} bars`);
+        say(
+          `demo market: ${result.stocks} stocks × ${result.tradingDays} trading days (${result.start} .. ${result.end}, seed ${result.seed}), ${result.inserted} bars`,
+        );
         return { generated: true, ...result };
       },
     },
@@ -69,7 +63,9 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
             ['symbol', 'name', 'board', 'industry', 'bars', 'first', 'last', 'last close'],
             summary.perStock.map((s) => [s.symbol, s.name, s.stockType, s.industry, s.bars, s.first, s.last, s.lastClose.toFixed(2)]),
           );
-          console.log(`\n${summary.stocks} stocks, ${summary.bars} bars, ${summary.first ?? '-'} .. ${summary.last ?? '-'}, ${summary.tradingDays} trading days in the calendar (${summary.database})`);
+          console.log(
+            `\n${summary.stocks} stocks, ${summary.bars} bars, ${summary.first ?? '-'} .. ${summary.last ?? '-'}, ${summary.tradingDays} trading days in the calendar (${summary.database})`,
+          );
           console.log('next: `klinecast data check` audits the data; `klinecast data import <csv|dir>` adds tushare/akshare/baostock exports');
         }
         return summary;
@@ -94,7 +90,9 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         const report = await runTraining({ config, databaseUrl: options.database, progress: true, handleSignals: true });
         if (report.status !== 'completed') throw new UserError(`training ${report.status}; resume it with: klinecast train --resume ${report.runDir}`);
         await registerTrainingRun(handle, report);
-        say(`run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters; registered in the model registry`);
+        say(
+          `run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters; registered in the model registry`,
+        );
         return report;
       },
     },
@@ -105,14 +103,18 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         const { evaluation } = await evaluateRun(report.runDir, { databaseUrl: options.database });
         const t = evaluation.results.test_metrics;
         const p = evaluation.results.baselines.persistence;
-        say(`test set (${evaluation.results.n_samples} days): MAE ${t.mae?.toFixed(4)} vs persistence ${p.mae?.toFixed(4)}, skill ${((t.skill ?? 0) * 100).toFixed(2)}%, direction ${((t.direction_accuracy ?? 0) * 100).toFixed(1)}%`);
+        say(
+          `test set (${evaluation.results.n_samples} days): MAE ${t.mae?.toFixed(4)} vs persistence ${p.mae?.toFixed(4)}, skill ${((t.skill ?? 0) * 100).toFixed(2)}%, direction ${((t.direction_accuracy ?? 0) * 100).toFixed(1)}%`,
+        );
         say(`\neverything is in ${report.runDir}/`);
         say('  config.json, metadata.json        the resolved config and the run status');
         say('  model/                            model.safetensors, pytorch_model.bin (torch.load), config.json, scaler.json');
         say('  checkpoints/                      checkpoint-N/ and best/ (resume with klinecast train --resume <run>)');
         say('  logs/metrics.json, training.log   loss per epoch, the log');
         say('  results/                          eval_results.json, predictions.json');
-        say(`next: klinecast runs show ${report.runName} · klinecast predict --symbol ${report.runName.split('_')[0]} --run ${report.runName} · klinecast serve`);
+        say(
+          `next: klinecast runs show ${report.runName} · klinecast predict --symbol ${report.runName.split('_')[0]} --run ${report.runName} · klinecast serve`,
+        );
         return evaluation.results;
       },
     },

@@ -145,7 +145,18 @@ async function listRegistryCommand(opts: ListOptions): Promise<void> {
     if (entries.length === 0) return console.log(`no registered runs in ${handle.url}`);
     printTable(
       ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'host', 'finished', 'path'],
-      entries.map((e) => [e.runName, e.symbol, e.modelType, e.status, fmt(e.metrics?.best_val_loss, 6), fmt(e.metrics?.mae), fmt(e.metrics?.skill), e.host, e.finishedAt, e.path]),
+      entries.map((e) => [
+        e.runName,
+        e.symbol,
+        e.modelType,
+        e.status,
+        fmt(e.metrics?.best_val_loss, 6),
+        fmt(e.metrics?.mae),
+        fmt(e.metrics?.skill),
+        e.host,
+        e.finishedAt,
+        e.path,
+      ]),
     );
   });
 }
@@ -172,7 +183,17 @@ function listCommand(opts: ListOptions): void {
   }
   printTable(
     ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'created', 'size'],
-    runs.map((r) => [r.name, r.symbol, r.modelType, r.status, fmt(r.bestValLoss, 6), fmt(r.evalMetrics?.mae), fmt(r.evalMetrics?.skill), shortDate(r.createdAt), formatBytes(r.sizeBytes)]),
+    runs.map((r) => [
+      r.name,
+      r.symbol,
+      r.modelType,
+      r.status,
+      fmt(r.bestValLoss, 6),
+      fmt(r.evalMetrics?.mae),
+      fmt(r.evalMetrics?.skill),
+      shortDate(r.createdAt),
+      formatBytes(r.sizeBytes),
+    ]),
   );
   printNotes(runs);
 }
@@ -180,7 +201,17 @@ function listCommand(opts: ListOptions): void {
 function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
   const details = readRunDetails(resolveRunRef(ref, opts.outputDir));
   const { info } = details;
-  if (opts.json) return printJson({ ...runJson(info), metadata: info.metadata, config: details.config, model_config: details.modelConfig, training_args: details.trainingArgs, eval_results: details.evalResults, metrics: details.history, files: details.files });
+  if (opts.json)
+    return printJson({
+      ...runJson(info),
+      metadata: info.metadata,
+      config: details.config,
+      model_config: details.modelConfig,
+      training_args: details.trainingArgs,
+      eval_results: details.evalResults,
+      metrics: details.history,
+      files: details.files,
+    });
   console.log(`run      ${info.name}`);
   console.log(`folder   ${info.dir}`);
   console.log(`status   ${info.status}${info.reason ? ` (${info.reason})` : ''}`);
@@ -194,16 +225,22 @@ function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
   }
   if (details.config) {
     console.log('\nconfig');
-    printTable(['key', 'value'], Object.entries(flatten(details.config)).map(([k, v]) => [k, cellOf(v)]));
+    printTable(
+      ['key', 'value'],
+      Object.entries(flatten(details.config)).map(([k, v]) => [k, cellOf(v)]),
+    );
   }
   if (details.history.length) {
     const epochs = [...new Set(details.history.map((r) => r.epoch))].sort((a, b) => a - b);
-    const keys = [...new Set(details.history.flatMap((r) => Object.keys(r)))].filter((k) => !['epoch', 'phase', 'timestamp'].includes(k) && details.history.some((r) => typeof r[k] === 'number'));
+    const keys = [...new Set(details.history.flatMap((r) => Object.keys(r)))].filter(
+      (k) => !['epoch', 'phase', 'timestamp'].includes(k) && details.history.some((r) => typeof r[k] === 'number'),
+    );
     console.log(`\nmetrics over ${epochs.length} epochs (${epochs[0]}…${epochs.at(-1)})`);
-    const series = (key: string) => epochs.map((e) => {
-      const row = details.history.find((r) => r.epoch === e && typeof r[key] === 'number');
-      return row ? (row[key] as number) : null;
-    });
+    const series = (key: string) =>
+      epochs.map((e) => {
+        const row = details.history.find((r) => r.epoch === e && typeof r[key] === 'number');
+        return row ? (row[key] as number) : null;
+      });
     const width = Math.max(...keys.map((k) => k.length));
     for (const key of keys) {
       const values = series(key);
@@ -211,7 +248,13 @@ function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
       console.log(`  ${key.padEnd(width)}  ${sparkline(values)}  first ${fmt(finite[0], 6)} min ${fmt(Math.min(...finite), 6)} last ${fmt(finite.at(-1), 6)}`);
     }
   }
-  const evalResults = details.evalResults as { test_metrics?: Record<string, number | null>; baselines?: { persistence?: Record<string, number | null>; zero_return?: Record<string, number | null> }; per_horizon?: Array<{ step: number; test_metrics: Record<string, number | null>; baselines: { persistence: Record<string, number | null> } }> | null; evaluated_at?: string; n_samples?: number } | null;
+  const evalResults = details.evalResults as {
+    test_metrics?: Record<string, number | null>;
+    baselines?: { persistence?: Record<string, number | null>; zero_return?: Record<string, number | null> };
+    per_horizon?: Array<{ step: number; test_metrics: Record<string, number | null>; baselines: { persistence: Record<string, number | null> } }> | null;
+    evaluated_at?: string;
+    n_samples?: number;
+  } | null;
   if (evalResults?.test_metrics) {
     const t = evalResults.test_metrics;
     const p = evalResults.baselines?.persistence ?? {};
@@ -236,7 +279,14 @@ function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
       console.log('\nper horizon');
       printTable(
         ['step', 'MAE', 'persistence MAE', 'skill', 'direction', 'IC'],
-        evalResults.per_horizon.map((h) => [h.step, fmt(h.test_metrics.mae), fmt(h.baselines.persistence.mae), fmt(h.test_metrics.skill), pct(h.test_metrics.direction_accuracy), fmt(h.test_metrics.ic)]),
+        evalResults.per_horizon.map((h) => [
+          h.step,
+          fmt(h.test_metrics.mae),
+          fmt(h.baselines.persistence.mae),
+          fmt(h.test_metrics.skill),
+          pct(h.test_metrics.direction_accuracy),
+          fmt(h.test_metrics.ic),
+        ]),
       );
     }
   }
@@ -249,7 +299,10 @@ function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
     g.count++;
     grouped.set(key, g);
   }
-  printTable(['path', 'size'], [...grouped].map(([path, g]) => [g.count > 1 ? `${path} (${g.count} files)` : path, formatBytes(g.bytes)]));
+  printTable(
+    ['path', 'size'],
+    [...grouped].map(([path, g]) => [g.count > 1 ? `${path} (${g.count} files)` : path, formatBytes(g.bytes)]),
+  );
   console.log(`total ${formatBytes(info.sizeBytes)} on disk`);
 }
 
@@ -285,19 +338,31 @@ function compareCommand(refs: string[], opts: DirOption & { json?: boolean }): v
   for (const [label, key] of COMPARE_METRICS) {
     const values = all.map((d) => runMetric(d.info, key));
     // Mark a run only when it alone is best; epochs and the baseline's own error are not scores.
-    const ranked = key === 'epochs' || key === 'persistence_mae' ? [] : sortRuns(all.map((d) => d.info), key);
+    const ranked =
+      key === 'epochs' || key === 'persistence_mae'
+        ? []
+        : sortRuns(
+            all.map((d) => d.info),
+            key,
+          );
     const top = ranked.length >= 2 ? runMetric(ranked[0], key) : null;
     const best = top !== null && runMetric(ranked[1], key) !== top ? ranked[0] : null;
-    rows.push([label, ...all.map((d, i) => {
-      const v = values[i];
-      if (v === null) return null;
-      const text = key === 'direction_accuracy' ? (pct(v) as string) : String(fmt(v, 6));
-      return best === d.info ? `${text} *` : text;
-    })]);
+    rows.push([
+      label,
+      ...all.map((d, i) => {
+        const v = values[i];
+        if (v === null) return null;
+        const text = key === 'direction_accuracy' ? (pct(v) as string) : String(fmt(v, 6));
+        return best === d.info ? `${text} *` : text;
+      }),
+    ]);
   }
   rows.push(['size', ...all.map((d) => formatBytes(d.info.sizeBytes))]);
   for (const k of differing) rows.push([`config.${k}`, ...configs.map((c) => cellOf(c[k]))]);
-  printTable(['', ...all.map((d) => d.info.name)], rows.map((r) => r.map((c) => (typeof c === 'number' ? String(c) : c))));
+  printTable(
+    ['', ...all.map((d) => d.info.name)],
+    rows.map((r) => r.map((c) => (typeof c === 'number' ? String(c) : c))),
+  );
   console.log('* best of the compared runs');
 }
 
@@ -331,16 +396,27 @@ function pruneCommand(opts: PruneOptions): void {
   const bytes = plan.remove.reduce((s, r) => s + r.run.sizeBytes, 0);
   if (opts.yes) for (const { run } of plan.remove) deleteRunDir(run.dir);
   if (opts.json) {
-    return printJson({ dry_run: !opts.yes, removed: plan.remove.map((r) => ({ name: r.run.name, status: r.run.status, why: r.why, size_bytes: r.run.sizeBytes })), kept: plan.keep.map((r) => ({ name: r.run.name, why: r.why })) });
+    return printJson({
+      dry_run: !opts.yes,
+      removed: plan.remove.map((r) => ({ name: r.run.name, status: r.run.status, why: r.why, size_bytes: r.run.sizeBytes })),
+      kept: plan.keep.map((r) => ({ name: r.run.name, why: r.why })),
+    });
   }
   if (plan.remove.length === 0) {
     console.log('nothing to prune');
     return;
   }
-  printTable(['name', 'symbol', 'status', 'why', 'size'], plan.remove.map((r) => [r.run.name, r.run.symbol, r.run.status, r.why, formatBytes(r.run.sizeBytes)]));
+  printTable(
+    ['name', 'symbol', 'status', 'why', 'size'],
+    plan.remove.map((r) => [r.run.name, r.run.symbol, r.run.status, r.why, formatBytes(r.run.sizeBytes)]),
+  );
   const protectedRuns = plan.keep.filter((k) => k.why.startsWith('best run') || k.why === 'still running');
   for (const k of protectedRuns) console.log(`  kept ${k.run.name}: ${k.why}`);
-  console.log(opts.yes ? `deleted ${plan.remove.length} runs, freed ${formatBytes(bytes)}` : `dry run: would delete ${plan.remove.length} runs (${formatBytes(bytes)}); add --yes to delete`);
+  console.log(
+    opts.yes
+      ? `deleted ${plan.remove.length} runs, freed ${formatBytes(bytes)}`
+      : `dry run: would delete ${plan.remove.length} runs (${formatBytes(bytes)}); add --yes to delete`,
+  );
 }
 
 function exportCommand(ref: string, opts: DirOption & { to?: string; modelOnly?: boolean; json?: boolean }): void {
@@ -357,7 +433,11 @@ export function register(program: Command): void {
     .option('--symbol <symbol>', 'only runs of this stock')
     .option('--model <type>', 'only this model type (lstm, gru, transformer)')
     .option('--status <list>', 'only these statuses, comma-separated (e.g. completed,crashed)')
-    .option('--sort <metric>', 'sort by a metric: created, name, size, epochs, val_loss, mae, rmse, mape, r2, direction_accuracy, ic, rank_ic, skill', 'created')
+    .option(
+      '--sort <metric>',
+      'sort by a metric: created, name, size, epochs, val_loss, mae, rmse, mape, r2, direction_accuracy, ic, rank_ic, skill',
+      'created',
+    )
     .option('--asc', 'ascending order')
     .option('--desc', 'descending order')
     .option('--limit <n>', 'show at most n runs')

@@ -56,7 +56,8 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
     await app.close();
     await database.close();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${opts.host}:${port}: ${(err as Error).message}`);
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new UserError(`cannot listen on ${opts.host}:${port}: ${(err as Error).message}`);
     throw err;
   }
   if (!process.env.KLINECAST_API_KEY) app.log.warn('KLINECAST_API_KEY is not set: POST/DELETE training routes are refused (403)');

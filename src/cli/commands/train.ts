@@ -56,10 +56,14 @@ function convert(flag: string, kind: Kind, raw: string): unknown {
     case 'string':
       return raw;
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'split': {
       const parts = raw.split(',').map(Number);
-      if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v))) throw new UserError(`--${flag} must be three ratios train,val,test such as 0.7,0.15,0.15, got "${raw}"`);
+      if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v)))
+        throw new UserError(`--${flag} must be three ratios train,val,test such as 0.7,0.15,0.15, got "${raw}"`);
       return { type: 'ratio', train: parts[0], val: parts[1], test: parts[2] };
     }
     case 'int':
@@ -102,11 +106,15 @@ function num(value: number | null | undefined, digits = 4): Cell {
 
 function printReport(report: TrainingReport): void {
   console.log('');
-  console.log(`run        ${report.runName} (${report.status}${report.status === 'completed' ? `, ${report.stopReason.replace('_', ' ')}` : ` by ${report.interruptedBy}`})`);
+  console.log(
+    `run        ${report.runName} (${report.status}${report.status === 'completed' ? `, ${report.stopReason.replace('_', ' ')}` : ` by ${report.interruptedBy}`})`,
+  );
   console.log(`folder     ${report.runDir}`);
   console.log(`epochs     ${report.epochsTrained} trained, best epoch ${report.bestEpoch ?? '-'}, best val loss ${num(report.bestValLoss, 6) ?? '-'}`);
   console.log(`samples    train ${report.trainSamples}, val ${report.valSamples}, test ${report.testSamples}`);
-  console.log(`model      ${report.parameters.toLocaleString('en-US')} parameters${report.modelBytes !== null ? `, ${formatBytes(report.modelBytes)} (model.safetensors)` : ''}`);
+  console.log(
+    `model      ${report.parameters.toLocaleString('en-US')} parameters${report.modelBytes !== null ? `, ${formatBytes(report.modelBytes)} (model.safetensors)` : ''}`,
+  );
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
   if (report.test && report.baselines) {
     const t = report.test;
@@ -148,7 +156,9 @@ async function registerCompletedRun(report: TrainingReport, database: string | u
     await withDatabase(url, (handle) => registerTrainingRun(handle, report));
     console.error(`registered ${report.runName} in the model registry of ${where}`);
   } catch (err) {
-    console.error(`warning: ${report.runName} is saved but not registered in the model registry of ${where}: ${(err as Error).message} (\`klinecast db migrate\` creates the table)`);
+    console.error(
+      `warning: ${report.runName} is saved but not registered in the model registry of ${where}: ${(err as Error).message} (\`klinecast db migrate\` creates the table)`,
+    );
   }
 }
 
@@ -157,7 +167,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train one model on one stock from the database and write out/{run}/ (checkpoints, final model, test evaluation)')
     .option('--config <file.json>', 'a (partial) TrainConfig JSON file; flags override it')
-    .option('--resume <run>', 'continue out/<run> from its newest checkpoint (uses the run\'s saved config)')
+    .option('--resume <run>', "continue out/<run> from its newest checkpoint (uses the run's saved config)")
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress line on stderr')
@@ -212,7 +222,9 @@ export function register(program: Command): void {
           ['persistence', num(p.mae), num(p.rmse), num(p.mape), num(p.r2), null, null, null],
         ],
       );
-      console.log(`\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${num(result.previousMae) ?? '-'}`);
+      console.log(
+        `\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${num(result.previousMae) ?? '-'}`,
+      );
       console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);
     });
 }

@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'jobs (worker threads) at once (default: the number of cores)')
     .option('--output-dir <dir>', 'where this worker writes run folders (its own, or shared storage)', 'out')
     .option('--database <url>', 'the database with the K-lines and the model registry')
-    .option('--lock-duration <ms>', 'a dead worker\'s job is retried elsewhere after about this long', '30000')
+    .option('--lock-duration <ms>', "a dead worker's job is retried elsewhere after about this long", '30000')
     .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', '15000')
     .option('--json', 'one JSON object per event on stdout')
     .action(async (opts: WorkerOptions) => {
@@ -75,7 +75,11 @@ export function register(program: Command): void {
         const stop = (signal: string) => {
           signals++;
           const force = signals > 1;
-          console.error(force ? `${signal} again: stopping running jobs; they will be retried by another worker` : `${signal}: finishing running jobs (send again to stop at once)`);
+          console.error(
+            force
+              ? `${signal} again: stopping running jobs; they will be retried by another worker`
+              : `${signal}: finishing running jobs (send again to stop at once)`,
+          );
           void worker.close(force).then(resolve);
         };
         process.on('SIGTERM', () => stop('SIGTERM'));

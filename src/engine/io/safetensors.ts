@@ -83,9 +83,7 @@ export function assertNamedTensor(context: string, name: string, t: NamedTensor)
     throw new UserError(`${context}: tensor "${name}" is ${t.dtype} but its data is a ${t.data.constructor.name}`);
   }
   if (t.data.length !== elementCount(t.shape)) {
-    throw new UserError(
-      `${context}: tensor "${name}" has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`,
-    );
+    throw new UserError(`${context}: tensor "${name}" has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`);
   }
 }
 

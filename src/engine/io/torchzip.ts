@@ -140,9 +140,12 @@ class Pickler {
     if (values.length === 0) return this.emptyTuple();
     if (values.length > 3) this.mark();
     for (const v of values) this.int(v);
-    if (values.length === 1) this.op(0x85); // TUPLE1
-    else if (values.length === 2) this.op(0x86); // TUPLE2
-    else if (values.length === 3) this.op(0x87); // TUPLE3
+    if (values.length === 1)
+      this.op(0x85); // TUPLE1
+    else if (values.length === 2)
+      this.op(0x86); // TUPLE2
+    else if (values.length === 3)
+      this.op(0x87); // TUPLE3
     else this.tuple();
   }
 

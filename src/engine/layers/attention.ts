@@ -128,7 +128,28 @@ export class MultiheadAttention implements Layer {
     const dkv = c.tq === T ? dq + d * 4 : e.alloc(rows * c.ldkv);
     const mark = e.arenaMark();
     const scratch = e.alloc(hd * T + 3 * c.tq * T);
-    k.attention_backward(c.q, c.ldq, c.kv, c.kv + d * 4, c.ldkv, dctx, d, c.probs, c.mask, c.dropped, dq, dkv, dkv + d * 4, B, H, c.tq, T, hd, 1 / Math.sqrt(hd), scratch);
+    k.attention_backward(
+      c.q,
+      c.ldq,
+      c.kv,
+      c.kv + d * 4,
+      c.ldkv,
+      dctx,
+      d,
+      c.probs,
+      c.mask,
+      c.dropped,
+      dq,
+      dkv,
+      dkv + d * 4,
+      B,
+      H,
+      c.tq,
+      T,
+      hd,
+      1 / Math.sqrt(hd),
+      scratch,
+    );
     e.resetArena(mark);
     // input projection
     const W = this.inProjWeight.value.ptr;

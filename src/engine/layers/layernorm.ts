@@ -44,7 +44,18 @@ export class LayerNorm implements Layer {
     const c = this.cache;
     if (!c) throw new Error('LayerNorm.backward before forward');
     const dx = Tensor.scratch(this.engine, dy.shape);
-    this.engine.k.layernorm_backward(c.input.ptr, c.mean, c.rstd, this.weight.value.ptr, dy.ptr, dx.ptr, this.weight.grad.ptr, this.bias.grad.ptr, c.rows, this.features);
+    this.engine.k.layernorm_backward(
+      c.input.ptr,
+      c.mean,
+      c.rstd,
+      this.weight.value.ptr,
+      dy.ptr,
+      dx.ptr,
+      this.weight.grad.ptr,
+      this.bias.grad.ptr,
+      c.rows,
+      this.features,
+    );
     this.cache = undefined;
     return dx;
   }

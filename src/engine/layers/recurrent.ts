@@ -275,7 +275,20 @@ export class Recurrent implements Layer {
     for (let t = T - 1; t >= 0; t--) {
       const dgh = dGh.ptr + t * stepG;
       const dPrev = t > 0 ? dOut.ptr + (t - 1) * stepH : 0;
-      k.gru_cell_bwd(B, H, c.gates.ptr + t * stepG, c.aux.ptr + t * stepG, c.hs.ptr + t * stepH, dOut.ptr + t * stepH, dGi.ptr + t * stepG, dgh, dPrev, t > 0 ? 1 : 0, dbi, dbhn);
+      k.gru_cell_bwd(
+        B,
+        H,
+        c.gates.ptr + t * stepG,
+        c.aux.ptr + t * stepG,
+        c.hs.ptr + t * stepH,
+        dOut.ptr + t * stepH,
+        dGi.ptr + t * stepG,
+        dgh,
+        dPrev,
+        t > 0 ? 1 : 0,
+        dbi,
+        dbhn,
+      );
       if (t > 0) k.gemm_nn_packed(B, H, G, 1, dgh, G, whh, 1, dPrev, H);
     }
     k.add(p.biasIh.grad.ptr, p.biasIh.grad.ptr, dbi, G);
@@ -303,7 +316,15 @@ export class Recurrent implements Layer {
    * summed by the cell kernels). For the LSTM the input and hidden pre-activation gradients are the same tensor.
    */
   private accumulateWeightGrads(
-    p: LayerParams, c: LayerCache, dGi: Tensor, dGh: Tensor, B: number, T: number, G: number, inSize: number, needInput: boolean,
+    p: LayerParams,
+    c: LayerCache,
+    dGi: Tensor,
+    dGh: Tensor,
+    B: number,
+    T: number,
+    G: number,
+    inSize: number,
+    needInput: boolean,
   ): Tensor | undefined {
     const e = this.engine;
     const k = e.k;

@@ -177,7 +177,10 @@ abstract class AdamFamily implements Optimizer {
     if (!(newLr >= 0)) throw new UserError(`${where}: invalid learning rate ${newLr}`);
     const moments: [Tensor, NamedTensor][] = [];
     for (const s of this.slots) {
-      for (const [suffix, target] of [['exp_avg', s.expAvg], ['exp_avg_sq', s.expAvgSq]] as const) {
+      for (const [suffix, target] of [
+        ['exp_avg', s.expAvg],
+        ['exp_avg_sq', s.expAvgSq],
+      ] as const) {
         const key = `${s.param.name}.${suffix}`;
         const t = tensors[key];
         if (t.dtype !== 'F32' || t.shape.join(',') !== target.shape.join(',')) {

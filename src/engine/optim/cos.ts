@@ -47,7 +47,7 @@ function divByNumber(a: DD, b: number): DD {
 
 // π/2 as four pieces (fdlibm's pio2_1, pio2_2, pio2_3, pio2_3t): the first three have 33 significant bits, so k·piece
 // is exact for k < 2^20 and x − k·π/2 comes out to about 1e-40 absolute.
-const PIO2: readonly number[] = [1.5707963267341256e0, 6.077100506303966e-11, 2.0222662487111665e-21, 8.4784276603689e-32];
+const PIO2: readonly number[] = [1.5707963267341256, 6.077100506303966e-11, 2.0222662487111665e-21, 8.4784276603689e-32];
 const TWO_OVER_PI = 0.6366197723675814;
 
 /** Σ (−1)^k r^(2k+start)/(2k+start)! by recurrence, until terms fall below 1e-34 of the first. */

@@ -159,8 +159,7 @@ export class ReduceLROnPlateau implements LrSchedule {
     private readonly optimizer: LrTarget,
     options: PlateauOptions = {},
   ) {
-    const { mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, thresholdMode = 'rel', cooldown = 0, minLr = 0, eps = 1e-8 } =
-      options;
+    const { mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, thresholdMode = 'rel', cooldown = 0, minLr = 0, eps = 1e-8 } = options;
     if (!(factor < 1)) throw new UserError('ReduceLROnPlateau: factor should be < 1.0');
     if (mode !== 'min' && mode !== 'max') throw new UserError(`ReduceLROnPlateau: mode ${String(mode)} is unknown`);
     if (thresholdMode !== 'rel' && thresholdMode !== 'abs') {
@@ -191,7 +190,7 @@ export class ReduceLROnPlateau implements LrSchedule {
   }
 
   step(metric?: number): void {
-    if (typeof metric !== 'number') throw new Error('ReduceLROnPlateau.step needs the epoch\'s metric');
+    if (typeof metric !== 'number') throw new Error("ReduceLROnPlateau.step needs the epoch's metric");
     this.lastEpoch++;
     if (this.isBetter(metric, this.best)) {
       this.best = metric;

@@ -2,16 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import {
-  RUN_FILES,
-  RUN_METRICS,
-  canonicalMetric,
-  parseStatusList,
-  readRunDetails,
-  runDirFor,
-  sortRuns,
-  type RunInfo,
-} from '../../training/index.js';
+import { RUN_FILES, RUN_METRICS, canonicalMetric, parseStatusList, readRunDetails, runDirFor, sortRuns, type RunInfo } from '../../training/index.js';
 import { listRegistry } from '../../batch/registry.js';
 import { readJson } from '../../training/run-store.js';
 import type { ServerContext } from '../context.js';
@@ -50,7 +41,10 @@ const RegistryQuery = z
     model: modelTypeField.optional(),
     status: z.enum(['completed', 'failed']).optional(),
     host: z.string().min(1).max(255).optional(),
-    config_hash: z.string().regex(/^[0-9a-f]{16}$/, 'config_hash is 16 lowercase hex digits').optional(),
+    config_hash: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/, 'config_hash is 16 lowercase hex digits')
+      .optional(),
     limit: queryInt(1, 10_000).default(1000),
   })
   .strict();
@@ -86,17 +80,26 @@ export function existingRunDir(ctx: ServerContext, name: string): string {
 }
 
 export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  app.get('/api/v1/runs', { schema: routeSchema({ querystring: RunsQuery, summary: 'Training runs, filtered and sorted as `klinecast runs list`', tags: ['runs'] }) }, async (request) => {
-    const q = request.query as z.output<typeof RunsQuery>;
-    const statuses = q.status ? parseStatusList(q.status) : null;
-    let runs = ctx.runs.get().filter(
-      (r) => (q.symbol === undefined || r.symbol === q.symbol) && (q.model === undefined || r.modelType === q.model) && (statuses === null || statuses.includes(r.status)),
-    );
-    runs = sortRuns(runs, canonicalMetric(q.sort), q.order === undefined ? undefined : q.order === 'desc');
-    const total = runs.length;
-    if (q.limit !== undefined) runs = runs.slice(0, q.limit);
-    return { items: runs.map(runJson), total };
-  });
+  app.get(
+    '/api/v1/runs',
+    { schema: routeSchema({ querystring: RunsQuery, summary: 'Training runs, filtered and sorted as `klinecast runs list`', tags: ['runs'] }) },
+    async (request) => {
+      const q = request.query as z.output<typeof RunsQuery>;
+      const statuses = q.status ? parseStatusList(q.status) : null;
+      let runs = ctx.runs
+        .get()
+        .filter(
+          (r) =>
+            (q.symbol === undefined || r.symbol === q.symbol) &&
+            (q.model === undefined || r.modelType === q.model) &&
+            (statuses === null || statuses.includes(r.status)),
+        );
+      runs = sortRuns(runs, canonicalMetric(q.sort), q.order === undefined ? undefined : q.order === 'desc');
+      const total = runs.length;
+      if (q.limit !== undefined) runs = runs.slice(0, q.limit);
+      return { items: runs.map(runJson), total };
+    },
+  );
 
   // The registry is the database's record of runs from every machine (batch, worker and train); unlike /runs it
   // is not limited to this server's output folder, so paths are given with the host that wrote them.
@@ -105,7 +108,14 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
     { schema: routeSchema({ querystring: RegistryQuery, summary: 'The model registry: completed runs from every machine, newest first', tags: ['runs'] }) },
     async (request) => {
       const q = request.query as z.output<typeof RegistryQuery>;
-      const entries = await listRegistry(ctx.database.db, { symbol: q.symbol, modelType: q.model, status: q.status ? [q.status] : undefined, host: q.host, configHash: q.config_hash, limit: q.limit });
+      const entries = await listRegistry(ctx.database.db, {
+        symbol: q.symbol,
+        modelType: q.model,
+        status: q.status ? [q.status] : undefined,
+        host: q.host,
+        configHash: q.config_hash,
+        limit: q.limit,
+      });
       return {
         items: entries.map((e) => ({
           run_name: e.runName,
@@ -124,29 +134,44 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
     },
   );
 
-  app.get('/api/v1/runs/:name', { schema: routeSchema({ params: RunParams, summary: 'One run: status, config, model config, training args, test results, files', tags: ['runs'] }) }, async (request) => {
-    const { name } = request.params as z.output<typeof RunParams>;
-    const details = readRunDetails(existingRunDir(ctx, name));
-    return {
-      run: runJson(details.info),
-      metadata: details.info.metadata,
-      config: details.config,
-      model_config: details.modelConfig,
-      training_args: details.trainingArgs,
-      eval_results: details.evalResults,
-      files: details.files,
-    };
-  });
+  app.get(
+    '/api/v1/runs/:name',
+    { schema: routeSchema({ params: RunParams, summary: 'One run: status, config, model config, training args, test results, files', tags: ['runs'] }) },
+    async (request) => {
+      const { name } = request.params as z.output<typeof RunParams>;
+      const details = readRunDetails(existingRunDir(ctx, name));
+      return {
+        run: runJson(details.info),
+        metadata: details.info.metadata,
+        config: details.config,
+        model_config: details.modelConfig,
+        training_args: details.trainingArgs,
+        eval_results: details.evalResults,
+        files: details.files,
+      };
+    },
+  );
 
-  app.get('/api/v1/runs/:name/metrics', { schema: routeSchema({ params: RunParams, summary: 'Per-epoch metrics (logs/metrics.json) and test results', tags: ['runs'] }) }, async (request) => {
-    const { name } = request.params as z.output<typeof RunParams>;
-    const details = readRunDetails(existingRunDir(ctx, name));
-    return { run: name, status: details.info.status, history: details.history, eval_results: details.evalResults };
-  });
+  app.get(
+    '/api/v1/runs/:name/metrics',
+    { schema: routeSchema({ params: RunParams, summary: 'Per-epoch metrics (logs/metrics.json) and test results', tags: ['runs'] }) },
+    async (request) => {
+      const { name } = request.params as z.output<typeof RunParams>;
+      const details = readRunDetails(existingRunDir(ctx, name));
+      return { run: name, status: details.info.status, history: details.history, eval_results: details.evalResults };
+    },
+  );
 
   app.get(
     '/api/v1/runs/:name/predictions',
-    { schema: routeSchema({ params: RunParams, querystring: PredictionsQuery, summary: 'Test-set predictions against actual prices (results/predictions.json)', tags: ['runs'] }) },
+    {
+      schema: routeSchema({
+        params: RunParams,
+        querystring: PredictionsQuery,
+        summary: 'Test-set predictions against actual prices (results/predictions.json)',
+        tags: ['runs'],
+      }),
+    },
     async (request) => {
       const { name } = request.params as z.output<typeof RunParams>;
       const { step } = request.query as z.output<typeof PredictionsQuery>;

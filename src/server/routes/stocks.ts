@@ -61,12 +61,16 @@ function stockNotFound(symbol: string): HttpError {
 }
 
 export async function stockRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  app.get('/api/v1/stocks', { schema: routeSchema({ querystring: StocksQuery, summary: 'Active stocks, paged, optionally of one board', tags: ['stocks'] }) }, async (request) => {
-    const q = request.query as z.output<typeof StocksQuery>;
-    const all = await ctx.loader.getAllActiveStocks(q.type);
-    const from = (q.page - 1) * q.page_size;
-    return { items: all.slice(from, from + q.page_size).map(stockJson), total: all.length, page: q.page, page_size: q.page_size };
-  });
+  app.get(
+    '/api/v1/stocks',
+    { schema: routeSchema({ querystring: StocksQuery, summary: 'Active stocks, paged, optionally of one board', tags: ['stocks'] }) },
+    async (request) => {
+      const q = request.query as z.output<typeof StocksQuery>;
+      const all = await ctx.loader.getAllActiveStocks(q.type);
+      const from = (q.page - 1) * q.page_size;
+      return { items: all.slice(from, from + q.page_size).map(stockJson), total: all.length, page: q.page, page_size: q.page_size };
+    },
+  );
 
   app.get(
     '/api/v1/stocks/:symbol/kline',
@@ -81,13 +85,19 @@ export async function stockRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     },
   );
 
-  app.get('/api/v1/stocks/:symbol/info', { schema: routeSchema({ params: SymbolParams, summary: 'Basic info and data range of one stock', tags: ['stocks'] }) }, async (request) => {
-    const { symbol } = request.params as z.output<typeof SymbolParams>;
-    const [info, range] = await Promise.all([ctx.loader.loadStockInfo(symbol), ctx.loader.getDateRange(symbol)]);
-    if (!info && !range) throw stockNotFound(symbol);
-    return {
-      ...(info ? stockJson(info) : { symbol, name: null, exchange: null, market: null, stock_type: null, industry: null, list_date: null, delist_date: null, is_active: null }),
-      data: range ? { first_date: range.start, last_date: range.end, bars: range.count } : null,
-    };
-  });
+  app.get(
+    '/api/v1/stocks/:symbol/info',
+    { schema: routeSchema({ params: SymbolParams, summary: 'Basic info and data range of one stock', tags: ['stocks'] }) },
+    async (request) => {
+      const { symbol } = request.params as z.output<typeof SymbolParams>;
+      const [info, range] = await Promise.all([ctx.loader.loadStockInfo(symbol), ctx.loader.getDateRange(symbol)]);
+      if (!info && !range) throw stockNotFound(symbol);
+      return {
+        ...(info
+          ? stockJson(info)
+          : { symbol, name: null, exchange: null, market: null, stock_type: null, industry: null, list_date: null, delist_date: null, is_active: null }),
+        data: range ? { first_date: range.start, last_date: range.end, bars: range.count } : null,
+      };
+    },
+  );
 }

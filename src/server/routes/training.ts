@@ -64,12 +64,16 @@ export async function trainingRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
   );
 
-  app.get('/api/v1/training/:id', { schema: routeSchema({ params: JobParams, summary: 'Status and progress of a training job', tags: ['training'] }) }, async (request) => {
-    const { id } = request.params as z.output<typeof JobParams>;
-    const job = await jobs(ctx).get(id);
-    if (!job) throw new HttpError(404, 'job_not_found', `no training job ${id}`);
-    return job;
-  });
+  app.get(
+    '/api/v1/training/:id',
+    { schema: routeSchema({ params: JobParams, summary: 'Status and progress of a training job', tags: ['training'] }) },
+    async (request) => {
+      const { id } = request.params as z.output<typeof JobParams>;
+      const job = await jobs(ctx).get(id);
+      if (!job) throw new HttpError(404, 'job_not_found', `no training job ${id}`);
+      return job;
+    },
+  );
 
   app.delete(
     '/api/v1/training/:id',

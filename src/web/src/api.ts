@@ -146,10 +146,12 @@ export const api = {
   metrics: (name: string) => request<{ history: MetricsRow[]; eval_results: EvalResults | null }>('GET', `api/v1/runs/${encodeURIComponent(name)}/metrics`),
   predictions: (name: string) => request<{ horizon: number; records: PredictionRecord[] }>('GET', `api/v1/runs/${encodeURIComponent(name)}/predictions?step=1`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
-  stockInfo: (symbol: string) => request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
+  stockInfo: (symbol: string) =>
+    request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
   kline: (symbol: string, limit = 250) => request<{ bars: Bar[] }>('GET', `api/v1/stocks/${symbol}/kline?limit=${limit}`),
   /** Without `days`, the run's whole horizon. */
-  predict: (symbol: string, days?: number, run?: string) => request<Forecast>('POST', 'api/v1/predict', { symbol, ...(days ? { days } : {}), ...(run ? { run } : {}) }),
+  predict: (symbol: string, days?: number, run?: string) =>
+    request<Forecast>('POST', 'api/v1/predict', { symbol, ...(days ? { days } : {}), ...(run ? { run } : {}) }),
   startTraining: (body: unknown) => request<TrainingJob>('POST', 'api/v1/training', body, true),
   job: (id: string) => request<TrainingJob>('GET', `api/v1/training/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => request<TrainingJob>('DELETE', `api/v1/training/${encodeURIComponent(id)}`, undefined, true),

@@ -7,9 +7,17 @@ import { perEpoch } from './run.js';
 export async function comparePage(root: HTMLElement, names: string[]): Promise<void> {
   root.append(h('h1', {}, 'Compare runs'));
   const { items: all } = await api.runs();
-  const picker = h('select', { id: 'compare-picker', multiple: true, size: Math.min(8, Math.max(3, all.length)) }, ...all.map((r) => h('option', { value: r.name }, `${r.name} (${r.status})`)));
+  const picker = h(
+    'select',
+    { id: 'compare-picker', multiple: true, size: Math.min(8, Math.max(3, all.length)) },
+    ...all.map((r) => h('option', { value: r.name }, `${r.name} (${r.status})`)),
+  );
   for (const option of picker.options) option.selected = names.includes(option.value);
-  const apply = h('button', { onclick: () => (location.hash = `#/compare?runs=${[...picker.selectedOptions].map((o) => encodeURIComponent(o.value)).join(',')}`) }, 'Compare');
+  const apply = h(
+    'button',
+    { onclick: () => (location.hash = `#/compare?runs=${[...picker.selectedOptions].map((o) => encodeURIComponent(o.value)).join(',')}`) },
+    'Compare',
+  );
   root.append(h('div', { class: 'toolbar' }, picker, apply));
   if (names.length === 0) {
     root.append(message('Choose two or more runs (or tick them on the Runs page).'));
@@ -30,7 +38,14 @@ export async function comparePage(root: HTMLElement, names: string[]): Promise<v
     yAxis: { type: 'value', name: 'loss', scale: true },
     series: runs.flatMap((r, i) => [
       { name: `${r.name} val`, type: 'line', data: perEpoch(histories[i], 'val_loss'), color: PALETTE[i % PALETTE.length], showSymbol: false },
-      { name: `${r.name} train`, type: 'line', data: perEpoch(histories[i], 'train_loss'), color: PALETTE[i % PALETTE.length], lineStyle: { type: 'dashed' }, showSymbol: false },
+      {
+        name: `${r.name} train`,
+        type: 'line',
+        data: perEpoch(histories[i], 'train_loss'),
+        color: PALETTE[i % PALETTE.length],
+        lineStyle: { type: 'dashed' },
+        showSymbol: false,
+      },
     ]),
   });
 

@@ -53,7 +53,18 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   const run = details.run;
   root.append(
     h('h1', {}, run.name, ' ', badge(run.status)),
-    h('p', { class: 'muted' }, [run.symbol ? `symbol ${run.symbol}` : 'no symbol', run.model_type, `created ${shortTime(run.created_at)}`, run.finished_at ? `finished ${shortTime(run.finished_at)}` : null].filter(Boolean).join(' · ')),
+    h(
+      'p',
+      { class: 'muted' },
+      [
+        run.symbol ? `symbol ${run.symbol}` : 'no symbol',
+        run.model_type,
+        `created ${shortTime(run.created_at)}`,
+        run.finished_at ? `finished ${shortTime(run.finished_at)}` : null,
+      ]
+        .filter(Boolean)
+        .join(' · '),
+    ),
   );
   if (run.reason || run.problems.length) root.append(message([run.reason, ...run.problems].filter(Boolean).join('; '), 'error'));
   if (run.symbol) root.append(h('p', {}, h('a', { href: `#/stock/${run.symbol}` }, `K-line and forecast of ${run.symbol} →`)));
@@ -101,6 +112,13 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   root.append(
     section('Config', h('pre', { class: 'json', id: 'run-config' }, JSON.stringify(details.config, null, 2))),
     section('Model', h('pre', { class: 'json' }, JSON.stringify({ model_config: details.model_config, training_args: details.training_args }, null, 2))),
-    section('Files', table(['path', 'size'], details.files.map((f) => [f.path, bytes(f.bytes)]), { id: 'files-table' })),
+    section(
+      'Files',
+      table(
+        ['path', 'size'],
+        details.files.map((f) => [f.path, bytes(f.bytes)]),
+        { id: 'files-table' },
+      ),
+    ),
   );
 }

@@ -28,8 +28,21 @@ export async function runsPage(root: HTMLElement): Promise<void> {
   let descending = true;
   const selected = new Set<string>();
   const filterText = h('input', { type: 'search', placeholder: 'Filter by name or symbol', id: 'runs-filter' });
-  const statusSelect = h('select', { id: 'runs-status' }, h('option', { value: '' }, 'all statuses'), ...[...new Set(items.map((r) => r.status))].sort().map((s) => h('option', { value: s }, s)));
-  const modelSelect = h('select', { id: 'runs-model' }, h('option', { value: '' }, 'all models'), ...[...new Set(items.map((r) => r.model_type ?? ''))].filter(Boolean).sort().map((m) => h('option', { value: m }, m)));
+  const statusSelect = h(
+    'select',
+    { id: 'runs-status' },
+    h('option', { value: '' }, 'all statuses'),
+    ...[...new Set(items.map((r) => r.status))].sort().map((s) => h('option', { value: s }, s)),
+  );
+  const modelSelect = h(
+    'select',
+    { id: 'runs-model' },
+    h('option', { value: '' }, 'all models'),
+    ...[...new Set(items.map((r) => r.model_type ?? ''))]
+      .filter(Boolean)
+      .sort()
+      .map((m) => h('option', { value: m }, m)),
+  );
   const compareLink = h('a', { class: 'button', id: 'compare-selected', href: '#/compare' }, 'Compare selected');
   const tbody = h('tbody');
   const headRow = h('tr', {}, h('th', {}, ''));
@@ -44,7 +57,12 @@ export async function runsPage(root: HTMLElement): Promise<void> {
     const text = filterText.value.trim().toLowerCase();
     const column = COLUMNS.find((c) => c.key === sortKey)!;
     const rows = items
-      .filter((r) => (!text || r.name.toLowerCase().includes(text) || (r.symbol ?? '').includes(text)) && (!statusSelect.value || r.status === statusSelect.value) && (!modelSelect.value || r.model_type === modelSelect.value))
+      .filter(
+        (r) =>
+          (!text || r.name.toLowerCase().includes(text) || (r.symbol ?? '').includes(text)) &&
+          (!statusSelect.value || r.status === statusSelect.value) &&
+          (!modelSelect.value || r.model_type === modelSelect.value),
+      )
       .sort((a, b) => {
         const x = column.value(a);
         const y = column.value(b);
@@ -74,14 +92,21 @@ export async function runsPage(root: HTMLElement): Promise<void> {
 
   for (const column of COLUMNS) {
     headRow.append(
-      h('th', {
-        'data-key': column.key,
-        onclick: () => {
-          descending = sortKey === column.key ? !descending : column.key !== 'name' && column.key !== 'symbol' && column.key !== 'model' && column.key !== 'val' && column.key !== 'mae';
-          sortKey = column.key;
-          render();
+      h(
+        'th',
+        {
+          'data-key': column.key,
+          onclick: () => {
+            descending =
+              sortKey === column.key
+                ? !descending
+                : column.key !== 'name' && column.key !== 'symbol' && column.key !== 'model' && column.key !== 'val' && column.key !== 'mae';
+            sortKey = column.key;
+            render();
+          },
         },
-      }, column.label),
+        column.label,
+      ),
     );
   }
   filterText.addEventListener('input', render);

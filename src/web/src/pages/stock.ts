@@ -11,7 +11,12 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
   const dates = [...bars.map((b) => b.date), ...future];
   const pad = future.map(() => '-');
   const series: Array<Record<string, unknown>> = [
-    { name: 'K-line', type: 'candlestick', data: [...bars.map((b) => [b.open, b.close, b.low, b.high]), ...pad], itemStyle: { color: UP, color0: DOWN, borderColor: UP, borderColor0: DOWN } },
+    {
+      name: 'K-line',
+      type: 'candlestick',
+      data: [...bars.map((b) => [b.open, b.close, b.low, b.high]), ...pad],
+      itemStyle: { color: UP, color0: DOWN, borderColor: UP, borderColor0: DOWN },
+    },
     {
       name: 'volume',
       type: 'bar',
@@ -24,11 +29,26 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
     // The forecast line starts at the base close so it joins the candles.
     const lead = bars.map((b, i) => (i === bars.length - 1 ? forecast.base_close : '-'));
     const hasBand = forecast.predictions.every((p) => p.lower !== null && p.upper !== null);
-    series.push({ name: 'forecast', type: 'line', data: [...lead, ...forecast.predictions.map((p) => p.price)], color: PALETTE[3], lineStyle: { width: 2 }, symbolSize: 5 });
+    series.push({
+      name: 'forecast',
+      type: 'line',
+      data: [...lead, ...forecast.predictions.map((p) => p.price)],
+      color: PALETTE[3],
+      lineStyle: { width: 2 },
+      symbolSize: 5,
+    });
     if (hasBand) {
       const level = forecast.interval_level ? `${Math.round(forecast.interval_level * 100)}% ` : '';
       series.push(
-        { name: 'interval low', type: 'line', stack: 'band', data: [...bars.map(() => '-'), ...forecast.predictions.map((p) => p.lower)], lineStyle: { opacity: 0 }, showSymbol: false, color: PALETTE[3] },
+        {
+          name: 'interval low',
+          type: 'line',
+          stack: 'band',
+          data: [...bars.map(() => '-'), ...forecast.predictions.map((p) => p.lower)],
+          lineStyle: { opacity: 0 },
+          showSymbol: false,
+          color: PALETTE[3],
+        },
         {
           name: `${level}interval`,
           type: 'line',
@@ -69,27 +89,53 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
 
 export async function stockPage(root: HTMLElement, symbol: string | null): Promise<void> {
   const { items: stocks } = await api.stocks();
-  const picker = h('select', { id: 'stock-picker' }, h('option', { value: '' }, 'choose a stock'), ...stocks.map((s) => h('option', { value: s.symbol }, `${s.symbol} ${s.name}`)));
+  const picker = h(
+    'select',
+    { id: 'stock-picker' },
+    h('option', { value: '' }, 'choose a stock'),
+    ...stocks.map((s) => h('option', { value: s.symbol }, `${s.symbol} ${s.name}`)),
+  );
   picker.value = symbol ?? '';
   picker.addEventListener('change', () => {
     location.hash = `#/stock/${picker.value}`;
   });
   root.append(h('h1', {}, 'Stock'), h('div', { class: 'toolbar' }, picker));
   if (!symbol) {
-    root.append(message(stocks.length ? 'Pick a stock to see its K-line and forecast.' : 'The database has no stocks yet: import data or run `klinecast data demo`.'));
+    root.append(
+      message(stocks.length ? 'Pick a stock to see its K-line and forecast.' : 'The database has no stocks yet: import data or run `klinecast data demo`.'),
+    );
     return;
   }
   const [info, { bars }, { items: runs }] = await Promise.all([api.stockInfo(symbol), api.kline(symbol, 250), api.runs(`?symbol=${symbol}&sort=mae`)]);
   const usable = runs.filter((r) => r.status === 'completed' && r.has_model);
-  root.append(h('p', { class: 'muted' }, [info.name, info.stock_type, info.industry, info.data ? `${info.data.bars} bars ${info.data.first_date} – ${info.data.last_date}` : null].filter(Boolean).join(' · ')));
+  root.append(
+    h(
+      'p',
+      { class: 'muted' },
+      [info.name, info.stock_type, info.industry, info.data ? `${info.data.bars} bars ${info.data.first_date} – ${info.data.last_date}` : null]
+        .filter(Boolean)
+        .join(' · '),
+    ),
+  );
 
-  const runPicker = h('select', { id: 'run-picker' }, h('option', { value: '' }, usable.length ? 'best run by test MAE' : 'no completed run'), ...usable.map((r) => h('option', { value: r.name }, `${r.name} (MAE ${num(r.eval_metrics?.mae)})`)));
+  const runPicker = h(
+    'select',
+    { id: 'run-picker' },
+    h('option', { value: '' }, usable.length ? 'best run by test MAE' : 'no completed run'),
+    ...usable.map((r) => h('option', { value: r.name }, `${r.name} (MAE ${num(r.eval_metrics?.mae)})`)),
+  );
   const daysInput = h('input', { id: 'forecast-days', type: 'number', min: 1, max: 250, placeholder: 'horizon' });
   const status = h('p', { id: 'forecast-status', class: 'muted' });
   const forecastTable = h('div', { id: 'forecast-table' });
   const chartBox = h('div', { id: 'chart-kline', class: 'chart chart-tall' });
   root.append(
-    h('div', { class: 'toolbar' }, h('label', {}, 'Run ', runPicker), h('label', {}, 'Days ', daysInput), h('button', { id: 'forecast-button', onclick: () => void forecast() }, 'Forecast')),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('label', {}, 'Run ', runPicker),
+      h('label', {}, 'Days ', daysInput),
+      h('button', { id: 'forecast-button', onclick: () => void forecast() }, 'Forecast'),
+    ),
     status,
     chartBox,
     forecastTable,
@@ -115,7 +161,11 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
           'table',
           {},
           h('thead', {}, h('tr', {}, ...['date', 'price', 'return', 'lower', 'upper'].map((x) => h('th', {}, x)))),
-          h('tbody', {}, ...result.predictions.map((p) => h('tr', {}, ...[p.date, num(p.price), num(p.return, 3), num(p.lower), num(p.upper)].map((c) => h('td', {}, c))))),
+          h(
+            'tbody',
+            {},
+            ...result.predictions.map((p) => h('tr', {}, ...[p.date, num(p.price), num(p.return, 3), num(p.lower), num(p.upper)].map((c) => h('td', {}, c)))),
+          ),
         ),
       );
     } catch (err) {

@@ -13,7 +13,11 @@ function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
 
 export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Promise<void> {
   const { items: stocks } = await api.stocks();
-  const symbol = h('select', { name: 'symbol', id: 'train-symbol', required: true }, ...stocks.map((s) => h('option', { value: s.symbol }, `${s.symbol} ${s.name}`)));
+  const symbol = h(
+    'select',
+    { name: 'symbol', id: 'train-symbol', required: true },
+    ...stocks.map((s) => h('option', { value: s.symbol }, `${s.symbol} ${s.name}`)),
+  );
   const model = h('select', { name: 'model_type', id: 'train-model' }, ...['lstm', 'gru', 'transformer'].map((m) => h('option', { value: m }, m)));
   const epochs = h('input', { name: 'epochs', id: 'train-epochs', type: 'number', min: 1, max: 1000, value: 20 });
   const batch = h('input', { name: 'batch_size', id: 'train-batch', type: 'number', min: 1, max: 4096, value: 32 });
@@ -22,7 +26,13 @@ export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Pr
   const layers = h('input', { name: 'num_layers', id: 'train-layers', type: 'number', min: 1, max: 8, value: 2 });
   const seqLength = h('input', { name: 'seq_length', id: 'train-seq', type: 'number', min: 2, max: 500, value: 60 });
   const horizon = h('input', { name: 'horizon', id: 'train-horizon', type: 'number', min: 1, max: 60, value: 5 });
-  const runName = h('input', { name: 'run_name', id: 'train-run-name', type: 'text', placeholder: 'default: {symbol}_{model}_{time}', pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,127}' });
+  const runName = h('input', {
+    name: 'run_name',
+    id: 'train-run-name',
+    type: 'text',
+    placeholder: 'default: {symbol}_{model}_{time}',
+    pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,127}',
+  });
   const key = h('input', { name: 'api_key', id: 'train-key', type: 'password', value: savedApiKey(), autocomplete: 'off' });
   const submit = h('button', { type: 'submit', id: 'train-submit' }, 'Start training');
   const status = h('div', { id: 'train-status' });
