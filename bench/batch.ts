@@ -22,9 +22,9 @@ import { ASHARE_DIR } from '../test/helpers/env.js';
 async function compiled<T>(module: string): Promise<T> {
   return (await import(new URL(`../dist/${module}/index.js`, import.meta.url).href)) as T;
 }
-const { runLocalBatch, trainKind, batchConfig } = await compiled<typeof import('../src/batch/index.js')>('batch');
+const { runLocalBatch, trainKind } = await compiled<typeof import('../src/batch/index.js')>('batch');
 const { importCsvFiles, migrate, openDatabase } = await compiled<typeof import('../src/data/index.js')>('data');
-const { resolveTrainConfig } = await compiled<typeof import('../src/training/index.js')>('training');
+const { batchConfig, resolveTrainConfig } = await compiled<typeof import('../src/training/index.js')>('training');
 
 /** Linux PSI: the share of the last 10 s in which some runnable task waited for a CPU (other load on the machine). */
 function cpuPressure(): string {

@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { DEMO_DEFAULTS, StockDataLoader, generateDemoMarket, migrate, withDatabase, writeDemoMarket } from '../src/data/index.js';
 import { buildDataset } from '../src/features/index.js';
-import { TrainingManager, Trainer, resolveTrainConfig, toModelConfigFile } from '../src/training/index.js';
+import { TrainingManager, toModelConfigFile } from '../src/runs/index.js';
+import { Trainer, resolveTrainConfig } from '../src/training/index.js';
 
 const { values: args } = parseArgs({
   options: {

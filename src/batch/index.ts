@@ -1,20 +1,8 @@
-/** Batch training of many stocks: the local worker-thread pool, the BullMQ queue, and the model registry. */
+/** Batch training of many stocks: the local worker-thread pool and the BullMQ queue (the registry they write is src/runs). */
 export type { JobFunction, JobInput, JobKind, JobMetrics, JobOutput, JobRef, ProgressDetail } from './job.js';
 export { JobFailedError, WorkerCrashedError, WorkerPool, type PoolOptions, type PoolTask } from './pool.js';
-export { canonicalJson, configHash, jobConfigHash, jobIdFor } from './config-hash.js';
 export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary, type BatchSummary, type LocalBatchOptions } from './local.js';
 export { PROGRESS_FILE, RUNS_DIR, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
-export {
-  findCompleted,
-  listRegistry,
-  localEntry,
-  registerCompleted,
-  registerRun,
-  registryTime,
-  type RegistryEntry,
-  type RegistryFilter,
-  type RegistryStatus,
-} from './registry.js';
 export {
   CANCELLED_REASON,
   DEFAULT_QUEUE_PREFIX,
@@ -35,5 +23,5 @@ export {
   type TrainJobResult,
   type WorkerEvent,
 } from './queue.js';
-export { batchConfig, registerTrainingRun, reportMetrics, trainConfigHash, trainJob, trainKind } from './train-job.js';
-export { queueTrainingJobs, type QueueTrainingJobs, type QueuedTrainingJob, type QueuedTrainingState } from './queue-jobs.js';
+export { trainJob, trainKind } from './train-job.js';
+export { queueTrainingJobs, type QueueTrainingJobs } from './queue-jobs.js';

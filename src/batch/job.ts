@@ -4,8 +4,10 @@
  * run the real trainer (src/batch/train-job.ts) in production.
  */
 import type { KlineSeries } from '../data/types.js';
+import type { RegistryMetrics } from '../runs/index.js';
 
-export type JobMetrics = Record<string, number | null>;
+/** A job's figures are what the registry stores for its run. */
+export type JobMetrics = RegistryMetrics;
 
 /** What a training job reports after each epoch (the HTTP API shows it). */
 export interface ProgressDetail {

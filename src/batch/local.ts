@@ -9,10 +9,10 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
-import { readRun } from '../training/run-store.js';
+import { readRun } from '../runs/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { jobConfigHash } from './config-hash.js';
+import { jobConfigHash } from '../util/hash.js';
 import type { JobKind, JobOutput } from './job.js';
 import { WorkerPool } from './pool.js';
 import {
@@ -26,7 +26,7 @@ import {
   type StockProgress,
   type StockStatus,
 } from './progress.js';
-import { registerCompleted } from './registry.js';
+import { registerCompleted } from '../runs/registry.js';
 
 export interface LocalBatchOptions {
   handle: DatabaseHandle;

@@ -1,10 +1,11 @@
 /**
  * The HTTP API's training jobs on the batch queue: when the server is configured with a queue, POST /training
  * enqueues a BullMQ job that any `klinecast worker` trains, and GET reads the job back. The shape is the
- * server's TrainingJobs port (src/server/ports.ts), declared here structurally so batch does not depend on server.
+ * server's TrainingJobs port (src/server/ports.ts), in the API's own types (src/wire).
  */
 import type { Job } from 'bullmq';
-import type { TrainConfig } from '../training/config.js';
+import { batchConfig, type TrainConfig } from '../training/index.js';
+import type { TrainingJob, TrainingJobState } from '../wire/index.js';
 import { UserError } from '../util/errors.js';
 import {
   CANCELLED_REASON,
@@ -17,42 +18,26 @@ import {
   type TrainJobData,
   type TrainJobResult,
 } from './queue.js';
-import { batchConfig } from './train-job.js';
-
-export type QueuedTrainingState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-
-export interface QueuedTrainingJob {
-  id: string;
-  state: QueuedTrainingState;
-  symbol: string | null;
-  model_type: string;
-  run_name: string | null;
-  progress: { epoch: number; epochs: number; train_loss: number | null; val_loss: number | null } | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
 
 export interface QueueTrainingJobs {
-  start(config: TrainConfig): Promise<QueuedTrainingJob>;
-  get(id: string): Promise<QueuedTrainingJob | null>;
+  start(config: TrainConfig): Promise<TrainingJob>;
+  get(id: string): Promise<TrainingJob | null>;
   /**
    * Removes a job that has not started. A running job is asked to stop: the worker training it aborts after the
    * current step (last checkpoint kept) and the job then reads as cancelled; until then it stays running.
    */
-  cancel(id: string): Promise<QueuedTrainingJob | null>;
+  cancel(id: string): Promise<TrainingJob | null>;
   /** closes the Redis connection (server shutdown) */
   close(): Promise<void>;
 }
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
-async function describe(job: Job<TrainJobData, TrainJobResult>): Promise<QueuedTrainingJob> {
+async function describe(job: Job<TrainJobData, TrainJobResult>): Promise<TrainingJob> {
   const state = await job.getState();
   const p = job.progress as JobProgress | number | undefined;
   const result = job.returnvalue ?? null;
-  const mapped: QueuedTrainingState =
+  const mapped: TrainingJobState =
     state === 'active'
       ? 'running'
       : state === 'completed'

@@ -12,10 +12,10 @@ import { resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import { UserError } from '../util/errors.js';
-import { jobConfigHash, jobIdFor } from './config-hash.js';
+import { jobConfigHash, jobIdFor } from '../util/hash.js';
 import type { JobKind, JobMetrics, JobOutput, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
-import { findCompleted, registerCompleted } from './registry.js';
+import { findCompleted, registerCompleted } from '../runs/registry.js';
 
 export const QUEUE_NAME = 'train';
 export const DEFAULT_QUEUE_PREFIX = 'klinecast';

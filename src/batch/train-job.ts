@@ -2,21 +2,11 @@
  * The real batch job: one stock trained end to end by the training module (runTraining), inside a pool
  * thread. The thread's first run loads the engine's wasm module, so every thread has its own engine.
  */
-import { resolve } from 'node:path';
-import type { DatabaseHandle } from '../data/db/connection.js';
 import type { KlineSeries } from '../data/types.js';
 import { warmupOf } from '../features/index.js';
-import type { TrainConfig } from '../training/config.js';
-import { readRunConfig, runTraining, type TrainingReport } from '../training/train-run.js';
+import { reportMetrics, runTraining, type TrainConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
-import { jobConfigHash } from './config-hash.js';
-import type { JobInput, JobKind, JobMetrics, JobOutput } from './job.js';
-import { registerCompleted } from './registry.js';
-
-/** The part of a TrainConfig that defines a batch's models: no symbol, no output folder, no data source URL. */
-export function batchConfig(config: TrainConfig): TrainConfig {
-  return { ...config, data: { ...config.data, symbol: null, database: null }, output: { outputDir: 'out', runName: null } };
-}
+import type { JobInput, JobKind, JobOutput } from './job.js';
 
 export async function trainJob(input: JobInput): Promise<JobOutput> {
   const config = input.config as TrainConfig;
@@ -26,9 +16,6 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
     const report = await runTraining({
       config: runConfig,
       series,
-      outputDir: input.outputDir,
-      progress: false,
-      handleSignals: false,
       signal: input.signal,
       callbacks: [
         {
@@ -50,35 +37,6 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
     if (err instanceof UserError && err.code === 'too_short') return { status: 'skipped', reason: err.message };
     throw err;
   }
-}
-
-/** What the registry and the batch summary keep of a training run: best validation loss, epochs and the test metrics. */
-export function reportMetrics(report: TrainingReport): JobMetrics {
-  const metrics: JobMetrics = { best_val_loss: report.bestValLoss, epochs: report.epochsTrained };
-  for (const [k, v] of Object.entries(report.test ?? {})) if (typeof v === 'number' || v === null) metrics[k] = v;
-  return metrics;
-}
-
-/** The registry's config_hash of a run trained with this config: the same as a batch of it would get. */
-export function trainConfigHash(config: TrainConfig): string {
-  return jobConfigHash(config.model.modelType, batchConfig(config));
-}
-
-/**
- * Registers a completed `klinecast train` run like a batch run: its config hash is that of the same config in a
- * batch (no symbol, output folder or database), so a queue job for the same stock and config finds it as done.
- */
-export async function registerTrainingRun(handle: DatabaseHandle, report: TrainingReport): Promise<void> {
-  if (report.status !== 'completed') throw new Error(`run ${report.runName} is ${report.status}; only completed runs are registered`);
-  const { config } = readRunConfig(report.runDir);
-  await registerCompleted(handle, {
-    runName: report.runName,
-    symbol: config.data.symbol,
-    modelType: config.model.modelType,
-    configHash: trainConfigHash(config),
-    metrics: reportMetrics(report),
-    path: resolve(report.runDir),
-  });
 }
 
 const TRAIN_JOB_MODULE = new URL(import.meta.url.endsWith('.ts') ? './train-job.ts' : './train-job.js', import.meta.url).href;

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
+import { KLINECAST_VERSION } from '../util/version.js';
 
 type CommandModule = { register(program: Command): void };
 
@@ -32,13 +31,9 @@ async function commandModules(name: string | undefined): Promise<CommandModule[]
   return [...new Set(await Promise.all(Object.values(COMMANDS).map((load) => load())))];
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
-  return pkg.version as string;
-}
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('klinecast').description('Train, manage and serve A-share price-forecasting models').version(version()).exitOverride();
+  const program = new Command('klinecast').description('Train, manage and serve A-share price-forecasting models').version(KLINECAST_VERSION).exitOverride();
   for (const mod of await commandModules(argv[2])) mod.register(program);
   try {
     await program.parseAsync(argv);

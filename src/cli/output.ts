@@ -87,3 +87,31 @@ export class ProgressLine {
     if (this.tty) process.stderr.write('\n');
   }
 }
+
+/** A number rounded for a table cell (null, NaN and Infinity show as "-"). */
+export function fmt(value: number | null | undefined, digits = 4): Cell {
+  return value === null || value === undefined || !Number.isFinite(value) ? null : Number(value.toFixed(digits));
+}
+
+/** A share 0..1 as "12.3%". */
+export function pct(value: number | null | undefined): Cell {
+  return value === null || value === undefined ? null : `${(value * 100).toFixed(1)}%`;
+}
+
+/** An ISO timestamp as "YYYY-MM-DD HH:MM". */
+export function shortDate(iso: string | null): Cell {
+  return iso ? iso.slice(0, 16).replace('T', ' ') : null;
+}
+
+/** Bytes as "812 B", "3.4 MB", "120 GB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

@@ -1,5 +1,6 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { barToRow, infoToRow, sameKlineRow } from './db/rows.js';
+import { upsert } from './db/upsert.js';
 import { KLINE_COLUMNS, type Db, type Dialect, type StockKlineTable } from './db/schema.js';
 import type { KlineBar, StockInfo } from './types.js';
 
@@ -104,13 +105,8 @@ export async function insertMissingStockInfo(db: Db, infos: StockInfo[]): Promis
 
 /** Inserts or replaces info rows (the demo generator owns its stocks' descriptions). */
 export async function upsertStockInfo(db: Db, dialect: Dialect, infos: StockInfo[]): Promise<void> {
-  const cols = ['name', 'exchange', 'market', 'stock_type', 'industry', 'list_date', 'delist_date', 'is_active'] as const;
+  const cols = ['name', 'exchange', 'market', 'stock_type', 'industry', 'list_date', 'delist_date', 'is_active'];
   for (let i = 0; i < infos.length; i += ROWS_PER_STATEMENT) {
-    const insert = db.insertInto('stock_basic_info').values(infos.slice(i, i + ROWS_PER_STATEMENT).map(infoToRow));
-    if (dialect === 'mysql') {
-      await insert.onDuplicateKeyUpdate(Object.fromEntries(cols.map((c) => [c, sql`values(${sql.ref(c)})`]))).execute();
-    } else {
-      await insert.onConflict((oc) => oc.column('symbol').doUpdateSet(Object.fromEntries(cols.map((c) => [c, sql.ref(`excluded.${c}`)])))).execute();
-    }
+    await upsert(db, dialect, 'stock_basic_info', infos.slice(i, i + ROWS_PER_STATEMENT).map(infoToRow), ['symbol'], cols);
   }
 }

@@ -3,7 +3,7 @@
  * the last known close; prices are close · exp(return). Output is shaped for results/eval_results.json and
  * results/predictions.json.
  */
-import type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile } from '../training/run-files.js';
+import type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile } from './results.js';
 import { directionAccuracy, mae, mape, pearson, r2, rmse, spearman } from './metrics.js';
 
 /** Rows of a [N, H] matrix, or the matrix flattened row-major. */

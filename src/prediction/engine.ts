@@ -4,13 +4,25 @@
  * the symbol's bars from the same first day training read up to the requested end date, and forecasts the run's
  * horizon directly. Reading is all it does: nothing is written anywhere.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { StockDataLoader, TradingCalendar, requireIsoDate, requireSymbol, type DatabaseHandle, type IsoDate, type KlineSeries } from '../data/index.js';
-import { DEFAULT_OUTPUT_DIR, bestRun, listRuns, resolveRunRef, type RunInfo } from '../training/index.js';
+import {
+  DEFAULT_OUTPUT_DIR,
+  RUN_FILES,
+  bestRun,
+  listRuns,
+  loadRunModel,
+  resolveRunRef,
+  weightsPathOf,
+  type CheckpointChoice,
+  type RunInfo,
+} from '../runs/index.js';
+import { readRunConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import { ForecastOptionsSchema, forecastPrepared, prepareInput, requestedDays, type Forecast, type PreparedInput } from './forecast.js';
-import { loadRunModel, weightsPathOf, type CheckpointChoice, type RunModel } from './model.js';
+import type { InferenceModel } from './model.js';
 
 export const PredictRequestSchema = ForecastOptionsSchema.extend({
   /** Run name (inside the engine's output dir) or path; default: the best completed run for the symbol by test MAE. */
@@ -81,7 +93,7 @@ export class PredictionEngine {
   private readonly database: DatabaseHandle;
   private readonly maxCachedModels: number;
   /** Insertion order is recency order: a hit is re-inserted at the end. */
-  private readonly models = new Map<string, RunModel>();
+  private readonly models = new Map<string, InferenceModel>();
 
   constructor(options: PredictionEngineOptions) {
     this.database = options.database;
@@ -91,7 +103,7 @@ export class PredictionEngine {
   }
 
   /** A run's model, from the cache when its weights file is unchanged since it was loaded. */
-  loadRun(ref: string, checkpoint: CheckpointChoice = 'final'): RunModel {
+  loadRun(ref: string, checkpoint: CheckpointChoice = 'final'): InferenceModel {
     const dir = resolveRunRef(ref, this.outputDir);
     const key = `${checkpoint}:${dir}`;
     const cached = this.models.get(key);
@@ -108,7 +120,10 @@ export class PredictionEngine {
         return cached;
       }
     }
-    const model = loadRunModel(dir, { checkpoint });
+    const loaded = loadRunModel(dir, { checkpoint });
+    // A model folder copied without its run's config.json still predicts, from the symbol's first bar.
+    const config = existsSync(join(dir, RUN_FILES.config)) ? readRunConfig(dir) : null;
+    const model: InferenceModel = { ...loaded, historyStart: config ? (config.data.firstDate ?? config.data.startDate) : null };
     this.models.set(key, model);
     while (this.models.size > this.maxCachedModels) this.models.delete(this.models.keys().next().value as string);
     return model;
@@ -220,7 +235,7 @@ export class PredictionEngine {
    * possible rather than meaningless, so it is allowed on request with a warning. A run without a symbol
    * (a general model) applies to any.
    */
-  private checkSymbol(model: RunModel, symbol: string, allowOther: boolean): string[] {
+  private checkSymbol(model: InferenceModel, symbol: string, allowOther: boolean): string[] {
     if (model.symbol === null || model.symbol === symbol) return [];
     if (!allowOther) {
       throw new UserError(
@@ -234,7 +249,7 @@ export class PredictionEngine {
   }
 
   /** Bars from the run's recorded history start up to endDate, one query for the group. */
-  private async loadHistory(model: RunModel, symbols: string[], endDate: IsoDate | undefined): Promise<Map<string, KlineSeries>> {
+  private async loadHistory(model: InferenceModel, symbols: string[], endDate: IsoDate | undefined): Promise<Map<string, KlineSeries>> {
     const out = new Map<string, KlineSeries>();
     const start = model.historyStart ?? undefined;
     if (symbols.length === 1) {

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import type { IsoDate, KlineSeries, TradingCalendar } from '../data/index.js';
 import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
-import { forwardDropoutSamples, forwardPoint, type CheckpointChoice, type RunModel } from './model.js';
+import type { CheckpointChoice, RunModel } from '../runs/index.js';
+import { forwardDropoutSamples, forwardPoint } from './model.js';
 
 export const DEFAULT_SAMPLES = 100;
 export const DEFAULT_LEVEL = 0.9;

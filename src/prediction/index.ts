@@ -19,7 +19,7 @@ export {
   type PreparedInput,
   type Trend,
 } from './forecast.js';
-export { FORWARD_CHUNK, forwardDropoutSamples, forwardPoint, loadRunModel, weightsPathOf, type CheckpointChoice, type RunModel } from './model.js';
+export { FORWARD_CHUNK, forwardDropoutSamples, forwardPoint, type InferenceModel } from './model.js';
 export {
   BEST_RUN_METRIC,
   PredictRequestSchema,
@@ -29,4 +29,3 @@ export {
   type PredictionEngineOptions,
   type PredictionFailure,
 } from './engine.js';
-export { createPredictor, toApiForecast } from './server.js';

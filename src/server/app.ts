@@ -4,7 +4,7 @@
  * and the tests call listen(), and inject() works without a socket.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
@@ -13,7 +13,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
-import { DEFAULT_OUTPUT_DIR } from '../training/index.js';
+import { DEFAULT_OUTPUT_DIR } from '../runs/index.js';
+import { KLINECAST_VERSION } from '../util/version.js';
 import { createPredictionCache, type PredictionCache } from './cache.js';
 import { RunList, type ServerContext } from './context.js';
 import { HttpError, registerErrorHandling, sendError } from './errors.js';
@@ -61,13 +62,6 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** dist/web beside the package, whether this file runs from src/ (tsx) or dist/ (built). */
 export const DEFAULT_WEB_DIR = resolve(PACKAGE_ROOT, 'dist/web');
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -110,7 +104,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     predictor: options.predictor ?? null,
     trainingJobs: options.trainingJobs ?? null,
     cache: options.cache ?? createPredictionCache(),
-    version: packageVersion(),
+    version: KLINECAST_VERSION,
   };
   app.addHook('onClose', async () => {
     await ctx.cache.close();

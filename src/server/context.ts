@@ -1,5 +1,5 @@
 import type { DatabaseHandle, StockDataLoader } from '../data/index.js';
-import { listRuns, type RunInfo } from '../training/index.js';
+import { listRuns, type RunInfo } from '../runs/index.js';
 import type { PredictionCache } from './cache.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 

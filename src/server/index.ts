@@ -4,3 +4,4 @@ export { MemoryPredictionCache, RedisPredictionCache, cacheKey, createPrediction
 export { HttpError, type ErrorBody } from './errors.js';
 export { LocalTrainingJobs, type LocalTrainingJobsOptions } from './jobs.js';
 export type { Forecast, ForecastDay, PredictOptions, Predictor, TrainingJob, TrainingJobProgress, TrainingJobState, TrainingJobs } from './ports.js';
+export { createPredictor, toApiForecast } from './predictor.js';

@@ -7,10 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WorkerPool, registerCompleted, trainConfigHash, trainKind } from '../batch/index.js';
+import { WorkerPool, trainKind } from '../batch/index.js';
+import { registerCompleted } from '../runs/registry.js';
 import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
-import type { TrainConfig } from '../training/config.js';
-import { defaultRunName, runDirFor } from '../training/index.js';
+import { defaultRunName, runDirFor } from '../runs/index.js';
+import { trainConfigHash, type TrainConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import type { TrainingJob, TrainingJobs } from './ports.js';
 

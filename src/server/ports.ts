@@ -3,32 +3,10 @@
  * The server resolves and validates everything it can (symbol, run, last bar date, config) before calling them,
  * so an implementation only computes. A UserError thrown by either is answered as a 4xx with its code and message.
  */
-import type { TrainConfig } from '../training/config.js';
+import type { TrainConfig } from '../training/index.js';
+import type { Forecast, TrainingJob } from '../wire/index.js';
 
-/** One forecast day. `lower`/`upper` bound the interval at `interval_level`, null when no interval was computed. */
-export interface ForecastDay {
-  date: string;
-  price: number;
-  /** The predicted log return from the base close. */
-  return: number;
-  lower: number | null;
-  upper: number | null;
-}
-
-/** The body of POST /api/v1/predict. */
-export interface Forecast {
-  symbol: string;
-  /** The run whose model made the forecast. */
-  run: string;
-  /** The last bar the forecast starts from, and its close. */
-  base_date: string;
-  base_close: number;
-  horizon: number;
-  /** e.g. 0.9 for a 90% interval; null without intervals. */
-  interval_level: number | null;
-  trend: 'up' | 'down' | 'flat';
-  predictions: ForecastDay[];
-}
+export type { Forecast, ForecastDay, TrainingJob, TrainingJobProgress, TrainingJobState } from '../wire/index.js';
 
 export interface PredictOptions {
   /** 1…the run's horizon; undefined asks for the whole horizon. */
@@ -41,30 +19,6 @@ export interface PredictOptions {
 
 export interface Predictor {
   predict(symbol: string, options: PredictOptions): Promise<Forecast>;
-}
-
-export type TrainingJobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-
-export interface TrainingJobProgress {
-  epoch: number;
-  epochs: number;
-  train_loss: number | null;
-  val_loss: number | null;
-}
-
-/** GET /api/v1/training/:id. */
-export interface TrainingJob {
-  id: string;
-  state: TrainingJobState;
-  symbol: string | null;
-  model_type: string;
-  /** Known once the run folder is claimed. */
-  run_name: string | null;
-  progress: TrainingJobProgress | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
 }
 
 export interface TrainingJobs {

@@ -6,7 +6,7 @@ import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { isIsoDate, parseSymbolLoose } from '../data/index.js';
 import { ModelConfigSchema } from '../models/config.js';
-import { validateRunName } from '../training/index.js';
+import { validateRunName } from '../runs/index.js';
 
 /** JSON Schema keyword that ties a generated schema back to its zod source; stripped from the OpenAPI document. */
 export const ZOD_ID_KEY = 'x-zod-id';

@@ -4,11 +4,16 @@
  * defaults < --config file.json < CLI flags, and the result is validated once here; everything after trusts it.
  */
 import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { maskUrl } from '../data/db/url.js';
 import { DatasetConfigSchema } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
+import { RUN_FILES } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
+import { jobConfigHash } from '../util/hash.js';
+import { readJson } from '../util/json.js';
+import { isRecord } from '../util/values.js';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
@@ -68,9 +73,15 @@ export const TrainConfigSchema = z.object({
         .default(null),
       startDate: isoDate.nullable().default(null),
       endDate: isoDate.nullable().default(null),
+      // Recorded by training, not asked for: the bars the run actually read. Resume and `klinecast eval` reload
+      // exactly these (and refuse when the count changed), and inference starts its history at firstDate, because
+      // recursive indicators (EMA, MACD, RSI, KDJ) depend slightly on the first bar.
+      rows: z.number().int().min(0).nullable().default(null),
+      firstDate: isoDate.nullable().default(null),
+      lastDate: isoDate.nullable().default(null),
     })
     .strict()
-    .default({ database: null, symbol: null, startDate: null, endDate: null }),
+    .default({ database: null, symbol: null, startDate: null, endDate: null, rows: null, firstDate: null, lastDate: null }),
   dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
   model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({})),
   training: TrainingSchema.strict().default(() => TrainingSchema.parse({})),
@@ -83,10 +94,7 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 type Plain = Record<string, unknown>;
-
-function isPlain(value: unknown): value is Plain {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isPlain = isRecord;
 
 /** Deep merge of config layers: objects merge key by key, anything else (arrays included) is replaced; undefined is skipped. */
 export function mergeConfig(...layers: unknown[]): Plain {
@@ -148,4 +156,39 @@ export function resolveTrainConfig(options: { file?: string; overrides?: unknown
   const fromFile = options.file ? readConfigFile(options.file) : {};
   const source = options.file ? `training config (${options.file} + flags)` : 'training config';
   return parseTrainConfig(mergeConfig(fromFile, options.overrides), source, options.describePath);
+}
+
+/** config.json of a run, validated by the same schema that wrote it. */
+export function readRunConfig(runDir: string): TrainConfig {
+  const path = join(runDir, RUN_FILES.config);
+  const file = readJson(path);
+  if (!file.ok) throw new UserError(`run ${basename(runDir)}: ${file.reason}`, file.missing ? 'run_not_ready' : 'run_corrupt');
+  return parseTrainConfig(file.value, `run ${basename(runDir)}: ${RUN_FILES.config}`);
+}
+
+/** The config with the bars it was given recorded (data.rows, firstDate, lastDate): what config.json keeps. */
+export function withRecordedData(config: TrainConfig, dates: readonly string[]): TrainConfig {
+  return { ...config, data: { ...config.data, rows: dates.length, firstDate: dates[0] ?? null, lastDate: dates[dates.length - 1] ?? null } };
+}
+
+/** The data source as config.json records it: the URL with its password masked (config.json is shared; secrets are not). */
+export function withDataSource(config: TrainConfig, url: string): TrainConfig {
+  return { ...config, data: { ...config.data, database: maskUrl(url) } };
+}
+
+/**
+ * The part of a TrainConfig that defines a batch's models: no symbol, output folder, data source or recorded range.
+ * Recorded fields are dropped (not nulled) so a config hashes as it did before they were recorded.
+ */
+export function batchConfig(config: TrainConfig): TrainConfig {
+  return {
+    ...config,
+    data: { ...config.data, symbol: null, database: null, rows: undefined, firstDate: undefined, lastDate: undefined } as unknown as TrainConfig['data'],
+    output: { outputDir: 'out', runName: null },
+  };
+}
+
+/** The registry's config_hash of a run trained with this config: the same as a batch of it would get. */
+export function trainConfigHash(config: TrainConfig): string {
+  return jobConfigHash(config.model.modelType, batchConfig(config));
 }

@@ -9,30 +9,26 @@
  *   f.save('models/600519-gru'); Forecaster.load('models/600519-gru');
  *   await f.backtest(series, { trainSize: 500, valSize: 100, testSize: 60 });
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IsoDate, KlineSeries } from '../data/types.js';
-import { encodeSafetensors, encodeTorchStateDict, readSafetensors } from '../engine/io/index.js';
-import { Rng } from '../engine/rng.js';
-import { Engine } from '../engine/runtime.js';
-import { evaluateForecasts, type ModelMetrics } from '../evaluation/index.js';
+import { evaluateForecasts, type BaselineMetrics, type ModelMetrics } from '../evaluation/index.js';
 import {
   buildDataset,
   buildInferenceInput,
   buildWalkForward,
-  parseScalerBundle,
   reconstructPrices,
-  Scaler,
+  type Scaler,
   type ScalerBundle,
   type WalkForwardInput,
 } from '../features/index.js';
-import { createNetwork, loadStateDict, predict, stateDict, type Network } from '../models/index.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { predict, type Network } from '../models/index.js';
+import { MODEL_FILES, RUN_FILES, loadModelFolder, toModelConfigFile, writeModelFolder } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
-import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
-import { RUN_FILES, fromModelConfigFile, toModelConfigFile, type BaselineMetrics } from './run-files.js';
+import { readJson } from '../util/json.js';
+import { parseTrainConfig, readRunConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { runTraining, type TrainingReport } from './train-run.js';
-import { Trainer, type FitResult, type TrainerCallbacks } from './trainer.js';
+import { Trainer, networkWeights, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface ForecastStep {
   step: number;
@@ -90,21 +86,21 @@ export class Forecaster {
    * Trains on one symbol's bars and keeps the best epoch's weights. With `outputDir` it is a complete run
    * (checkpoints, evaluation, model/) exactly as `klinecast train` writes it.
    */
-  async fit(series: KlineSeries, options: { outputDir?: string; runName?: string; callbacks?: TrainerCallbacks[]; progress?: boolean } = {}): Promise<this> {
+  async fit(series: KlineSeries, options: { outputDir?: string; runName?: string; callbacks?: TrainerCallbacks[]; signal?: AbortSignal } = {}): Promise<this> {
     const config: TrainConfig = { ...this.config, data: { ...this.config.data, symbol: series.symbol } };
     if (options.outputDir) {
       const report = await runTraining({
         config: { ...config, output: { outputDir: options.outputDir, runName: options.runName ?? config.output.runName } },
         series,
         callbacks: options.callbacks,
-        progress: options.progress,
+        signal: options.signal,
       });
       this.lastFit = report;
       this.fitted = Forecaster.load(report.runDir).fitted;
       return this;
     }
     const dataset = buildDataset(series, config.dataset);
-    const trainer = new Trainer(dataset, config, { callbacks: options.callbacks, progress: options.progress });
+    const trainer = new Trainer(dataset, config, { callbacks: options.callbacks, signal: options.signal });
     this.lastFit = await trainer.fit();
     trainer.loadWeights(trainer.bestStateDict());
     this.fitted = { network: trainer.network, bundle: dataset.scalerBundle, targetScaler: dataset.targetScaler };
@@ -129,48 +125,43 @@ export class Forecaster {
     };
   }
 
-  /** Writes a model folder: model.safetensors, pytorch_model.bin, config.json, scaler.json and train_config.json. */
+  /**
+   * Writes a model folder (writeModelFolder: model.safetensors, pytorch_model.bin, config.json, scaler.json) with this
+   * forecaster's train_config.json. An existing folder is replaced only when it is a model folder itself.
+   */
   save(dir: string): string {
     const { network, bundle } = this.requireFitted();
-    const weights = Object.fromEntries(Object.entries(stateDict(network)).map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
-    writeFileAtomic(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: 'pt' }));
-    writeFileAtomic(join(dir, 'pytorch_model.bin'), encodeTorchStateDict(weights));
-    writeJsonAtomic(
-      join(dir, 'config.json'),
-      toModelConfigFile(network.config, {
-        featureNames: bundle.featureNames,
-        seqLength: bundle.seqLength,
-        horizon: bundle.horizon,
-        target: bundle.target.kind,
-      }),
-    );
-    writeJsonAtomic(join(dir, 'scaler.json'), bundle);
-    writeJsonAtomic(join(dir, 'train_config.json'), this.config);
+    if (existsSync(dir) && !existsSync(join(dir, MODEL_FILES.config)) && readdirSync(dir).length > 0) {
+      throw new UserError(`cannot save a model into ${dir}: it is a folder with other files; choose a new or empty folder`, 'bad_input');
+    }
+    const modelConfig = toModelConfigFile(network.config, {
+      featureNames: bundle.featureNames,
+      seqLength: bundle.seqLength,
+      horizon: bundle.horizon,
+      target: bundle.target.kind,
+    });
+    writeModelFolder(dir, { weights: networkWeights(network), modelConfig, scaler: bundle, trainConfig: this.config });
     return dir;
   }
 
-  /** Loads a saved model folder, or a run folder (its model/). */
+  /** Loads a saved model folder, or a run folder (its model/ and config.json), through the one loader (loadModelFolder). */
   static load(path: string): Forecaster {
-    const dir = existsSync(join(path, RUN_FILES.modelDir, 'config.json')) ? join(path, RUN_FILES.modelDir) : path;
-    const read = (file: string) => {
-      try {
-        return JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown;
-      } catch (err) {
-        throw new UserError(`cannot load a forecaster from ${path}: ${file}: ${(err as Error).message}`, 'not_found');
-      }
-    };
-    const { config: modelConfig } = fromModelConfigFile(read('config.json'));
-    const bundle = parseScalerBundle(read('scaler.json'));
-    const trainConfig = existsSync(join(dir, 'train_config.json'))
-      ? (read('train_config.json') as TrainConfigInput)
-      : existsSync(join(dir, '..', RUN_FILES.config))
-        ? stripResolved(JSON.parse(readFileSync(join(dir, '..', RUN_FILES.config), 'utf8')))
-        : { model: architectureOf(modelConfig), dataset: { seqLength: bundle.seqLength, horizon: bundle.horizon, features: bundle.featureNames } };
+    const isRun = existsSync(join(path, RUN_FILES.modelConfig));
+    const dir = isRun ? join(path, RUN_FILES.modelDir) : path;
+    if (!existsSync(join(dir, MODEL_FILES.config))) throw new UserError(`cannot load a forecaster from ${path}: no ${MODEL_FILES.config}`, 'not_found');
+    const loaded = loadModelFolder(dir, { name: path });
+    let trainConfig: TrainConfigInput | TrainConfig;
+    if (isRun) {
+      trainConfig = readRunConfig(path);
+    } else {
+      const saved = readJson(join(dir, MODEL_FILES.trainConfig));
+      const { inputSize: _in, outputSize: _out, ...architecture } = loaded.config;
+      trainConfig = saved.ok
+        ? (saved.value as TrainConfigInput)
+        : { model: architecture, dataset: { seqLength: loaded.bundle.seqLength, horizon: loaded.bundle.horizon, features: loaded.bundle.featureNames } };
+    }
     const forecaster = new Forecaster(trainConfig);
-    const network = createNetwork(modelConfig, Engine.create(), new Rng(0));
-    const { tensors } = readSafetensors(join(dir, 'model.safetensors'));
-    loadStateDict(network, tensors as Record<string, { shape: number[]; data: Float32Array }>);
-    forecaster.fitted = { network, bundle, targetScaler: Scaler.fromJSON(bundle.targetScaler) };
+    forecaster.fitted = { network: loaded.network, bundle: loaded.bundle, targetScaler: loaded.targetScaler };
     return forecaster;
   }
 
@@ -218,15 +209,4 @@ export class Forecaster {
     });
     return { folds, overall: { samples: results.n_samples, metrics: results.test_metrics, baselines: results.baselines } };
   }
-}
-
-function architectureOf(config: ReturnType<typeof fromModelConfigFile>['config']): TrainConfigInput['model'] {
-  const { inputSize: _in, outputSize: _out, ...architecture } = config;
-  return architecture;
-}
-
-/** A run's config.json without the resolved range runTraining records beside the request. */
-function stripResolved(config: { data?: Record<string, unknown> }): TrainConfigInput {
-  const { rows: _r, firstDate: _f, lastDate: _l, ...data } = config.data ?? {};
-  return { ...config, data } as TrainConfigInput;
 }

@@ -1,50 +1,26 @@
-/** Training: the run folder standard (TrainingManager, run store) that every run writes and every tool reads. */
-export { TrainingManager } from './manager.js';
-export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, OpenRunOptions, StateDict, StateSource } from './manager.js';
+/**
+ * Training: the TrainConfig schema, the Trainer (one readable epoch loop, a library: progress through callbacks,
+ * stopping through an AbortSignal), runTraining (a whole run into out/{run}/) and the Darts-like Forecaster.
+ */
 export {
-  DEFAULT_OUTPUT_DIR,
-  DEFAULT_STALE_AFTER_MS,
-  HIGHER_IS_BETTER,
-  RUN_METRICS,
-  RUN_STATUS_FILTERS,
-  bestRun,
-  checkRunMetric,
-  canonicalMetric,
-  claimRunDir,
-  defaultRunName,
-  deleteRunDir,
-  dirSize,
-  effectiveStatus,
-  exportRun,
-  listFiles,
-  listRuns,
-  parseAge,
-  parseStatusList,
-  planPrune,
-  readRun,
-  readRunDetails,
-  resolveRunRef,
-  runDirFor,
-  runMetric,
-  sortRuns,
-  validateRunName,
-} from './run-store.js';
-export type { PruneCriteria, PrunePlan, ReadOptions, RunDetails, RunInfo } from './run-store.js';
-export * from './run-files.js';
-export {
-  TrainConfigSchema,
-  TrainingSchema,
-  TrainModelSchema,
   SchedulerSchema,
+  TrainConfigSchema,
+  TrainModelSchema,
+  TrainingSchema,
+  batchConfig,
   mergeConfig,
   parseTrainConfig,
   readConfigFile,
+  readRunConfig,
   resolveTrainConfig,
+  trainConfigHash,
+  withDataSource,
+  withRecordedData,
 } from './config.js';
 export type { SchedulerConfig, TrainConfig, TrainConfigInput, TrainingConfig } from './config.js';
-export { Trainer, evaluateScaled } from './trainer.js';
+export { Trainer, evaluateScaled, networkWeights, predictWindows } from './trainer.js';
 export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, TrainerOptions } from './trainer.js';
-export { databaseOfRun, evaluateRun, loadTrainingSeries, readRunConfig, runTraining } from './train-run.js';
+export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
 export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';

@@ -1,26 +1,38 @@
 /**
  * One training run from start to finish, as `klinecast train` runs it: load the bars, build the dataset, claim
- * out/{run}/, train (or resume), evaluate the best weights on the test segment, save the final model. Statuses
- * follow DESIGN.md §4: preparing → training → evaluating → completed, or failed / interrupted.
+ * out/{run}/ (or reopen it to resume), train, evaluate the best weights on the test segment, save the final model,
+ * and register it. Statuses follow DESIGN.md §4: preparing → training → evaluating → completed, or failed / interrupted.
+ * A new run and a resumed one differ only in how they get their config, bars and folder; the rest is one tail.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
-import { readSafetensors } from '../engine/io/index.js';
 import { buildDataset, type Dataset } from '../features/index.js';
-import type { Evaluation } from '../evaluation/index.js';
+import type { EvalResultsFile, Evaluation } from '../evaluation/index.js';
+import {
+  RUN_FILES,
+  TrainingManager,
+  listCheckpointNames,
+  loadRunModel,
+  resolveRunRef,
+  toModelConfigFile,
+  type RegistryEntry,
+  type RegistryMetrics,
+  type TrainingArgsFile,
+} from '../runs/index.js';
 import { UserError } from '../util/errors.js';
-import { parseTrainConfig, type TrainConfig } from './config.js';
-import { TrainingManager } from './manager.js';
-import { RUN_FILES, fromModelConfigFile, toModelConfigFile, type EvalResultsFile, type TrainingArgsFile } from './run-files.js';
-import { listCheckpointNames, readJson, resolveRunRef } from './run-store.js';
-import { Trainer, evaluateScaled, type FitResult, type TrainerCallbacks } from './trainer.js';
+import { readJson } from '../util/json.js';
+import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, type TrainConfig } from './config.js';
+import { Trainer, evaluateScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
   runName: string;
   runDir: string;
+  symbol: string;
+  modelType: TrainConfig['model']['modelType'];
+  /** The registry's config_hash of this run's config (trainConfigHash). */
+  configHash: string;
   status: 'completed' | 'interrupted';
   stopReason: FitResult['stopReason'];
   interruptedBy: string | null;
@@ -38,23 +50,29 @@ export interface TrainingReport {
   valSamples: number;
   testSamples: number;
   seconds: number;
+  /** With `register`: where the completed run was recorded in the model registry, or why it could not be. */
+  registry: { registered: boolean; database: string; error: string | null } | null;
 }
 
 export interface RunTrainingOptions {
-  /** The resolved config (resolveTrainConfig). Ignored when resuming: the run's config.json is used. */
+  /** The resolved config (resolveTrainConfig) of a new run. Not given when resuming: the run's config.json is used. */
   config?: TrainConfig;
-  /** Bars given directly (examples, tests); otherwise they are loaded from the database. */
+  /** Bars given directly (examples, tests, batch threads); otherwise they are loaded from the database. */
   series?: KlineSeries;
   /** The database to load from (unmasked); default: the configured one (KLINECAST_DATABASE_URL, DB_*, sqlite). */
   databaseUrl?: string;
-  /** A run folder (or name inside config.output.outputDir / outputDir) to continue from its newest checkpoint. */
+  /** A run folder (or name inside outputDir) to continue from its newest checkpoint. */
   resume?: string;
+  /** Where `resume` names its run; default out. */
   outputDir?: string;
   callbacks?: TrainerCallbacks[];
-  progress?: boolean;
-  handleSignals?: boolean;
   /** Aborting it stops training after the current step, as Ctrl-C does: a last checkpoint, status interrupted. */
   signal?: AbortSignal;
+  /**
+   * Record the completed run in the model registry of the database its bars came from. A registry that cannot be
+   * written costs a note in the report (`registry.error`), never the saved run.
+   */
+  register?: boolean;
 }
 
 /** Loads one symbol's bars; a symbol without bars or with too few is a UserError that says what to do. */
@@ -78,10 +96,6 @@ export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: stri
   } finally {
     await handle.close();
   }
-}
-
-function checkpointCount(runDir: string): number {
-  return listCheckpointNames(runDir).length;
 }
 
 function trainingArgs(config: TrainConfig, dataset: Dataset, fit: FitResult): TrainingArgsFile {
@@ -109,29 +123,6 @@ function trainingArgs(config: TrainConfig, dataset: Dataset, fit: FitResult): Tr
   };
 }
 
-/** Writes the resolved range into config.json so a resume (and `klinecast eval`) rebuilds the very same dataset. */
-function withResolvedRange(config: TrainConfig, series: KlineSeries): TrainConfig & { data: { rows: number; firstDate: string; lastDate: string } } {
-  return { ...config, data: { ...config.data, rows: series.dates.length, firstDate: series.dates[0], lastDate: series.dates[series.dates.length - 1] } };
-}
-
-interface SavedRunConfig {
-  config: TrainConfig;
-  firstDate: string | null;
-  lastDate: string | null;
-  rows: number | null;
-}
-
-/** config.json of a run, validated; the resolved range (if recorded) comes back beside it. */
-export function readRunConfig(runDir: string): SavedRunConfig {
-  const file = readJson(join(runDir, RUN_FILES.config));
-  if (!file.ok) throw new UserError(`cannot read ${join(runDir, RUN_FILES.config)}: ${file.reason}`, 'run_corrupt');
-  const raw = structuredClone(file.value) as { data?: Record<string, unknown> };
-  const data = raw.data ?? {};
-  const { rows = null, firstDate = null, lastDate = null, ...rest } = data as { rows?: number; firstDate?: string; lastDate?: string };
-  raw.data = rest;
-  return { config: parseTrainConfig(raw, `${join(runDir, RUN_FILES.config)}`), firstDate, lastDate, rows };
-}
-
 /**
  * The database a saved run read from, when no --database is given: its recorded URL, or, when that URL had a password
  * (saved masked), the configured one if it is the same database; otherwise the user must name it.
@@ -145,87 +136,122 @@ function savedDatabaseUrl(config: TrainConfig): string | undefined {
   throw new UserError(`this run read its bars from ${recorded}, whose password is not saved; pass --database with that URL`, 'bad_input');
 }
 
-/** The database a run read its bars from (where its registry row belongs), as far as it can be known without --database. */
-export function databaseOfRun(runDir: string): string {
-  return savedDatabaseUrl(readRunConfig(runDir).config) ?? resolveDatabaseUrl();
-}
-
 /**
- * The bars a saved run was trained on: its recorded range from the database. Resume needs identical data; a
+ * The bars a saved run was trained on: its recorded range from the database. Resume and eval need identical data; a
  * different row count means the database changed and is refused.
  */
-async function loadRunSeries(saved: SavedRunConfig, databaseUrl: string | undefined): Promise<KlineSeries> {
-  const url = databaseUrl ?? savedDatabaseUrl(saved.config);
-  const pinned: TrainConfig = {
-    ...saved.config,
-    data: { ...saved.config.data, startDate: saved.firstDate ?? saved.config.data.startDate, endDate: saved.lastDate ?? saved.config.data.endDate },
-  };
-  const series = await loadTrainingSeries(pinned, url);
-  if (saved.rows !== null && series.dates.length !== saved.rows) {
+async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
+  const { rows, firstDate, lastDate } = config.data;
+  const pinned: TrainConfig = { ...config, data: { ...config.data, startDate: firstDate ?? config.data.startDate, endDate: lastDate ?? config.data.endDate } };
+  const series = await loadTrainingSeries(pinned, databaseUrl);
+  if (rows !== null && series.dates.length !== rows) {
     throw new UserError(
-      `the run was trained on ${saved.rows} bars of ${saved.config.data.symbol} (${saved.firstDate}..${saved.lastDate}), the database now has ${series.dates.length} in that range`,
+      `the run was trained on ${rows} bars of ${config.data.symbol} (${firstDate}..${lastDate}), the database now has ${series.dates.length} in that range`,
       'data_changed',
     );
   }
   return series;
 }
 
+/** What a run needs before its loop starts: config, bars, dataset and its folder, however the run began. */
+interface PreparedRun {
+  config: TrainConfig;
+  series: KlineSeries;
+  dataset: Dataset;
+  manager: TrainingManager;
+  /** The unmasked URL the bars came from; null when they were handed in. */
+  databaseUrl: string | null;
+  resumed: boolean;
+}
+
+async function startRun(config: TrainConfig, options: RunTrainingOptions): Promise<PreparedRun> {
+  const databaseUrl = options.series ? null : resolveDatabaseUrl(options.databaseUrl);
+  let series = options.series;
+  if (databaseUrl !== null) {
+    config = withDataSource(config, databaseUrl);
+    series = await loadTrainingSeries(config, databaseUrl);
+  }
+  if (!series) throw new Error('startRun: no series and no database');
+  if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
+  config = withRecordedData(config, series.dates);
+  // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
+  const dataset = buildDataset(series, config.dataset);
+  const manager = TrainingManager.create({
+    outputDir: config.output.outputDir,
+    runName: config.output.runName ?? undefined,
+    symbol: config.data.symbol,
+    modelType: config.model.modelType,
+    dataSource: config.data.database,
+    config,
+    saveTotalLimit: config.training.saveTotalLimit,
+  });
+  return { config, series, dataset, manager, databaseUrl, resumed: false };
+}
+
+async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
+  const runDir = resolveRunRef(ref, options.outputDir);
+  const config = readRunConfig(runDir);
+  const info = TrainingManager.loadRun(runDir);
+  if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
+  const databaseUrl = options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl());
+  const series = options.series ?? (await loadRecordedSeries(config, databaseUrl as string));
+  const dataset = buildDataset(series, config.dataset);
+  const manager = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
+  return { config, series, dataset, manager, databaseUrl, resumed: true };
+}
+
+/** What the registry and the batch summary keep of a training run: best validation loss, epochs and the test metrics. */
+export function reportMetrics(report: TrainingReport): RegistryMetrics {
+  const metrics: RegistryMetrics = { best_val_loss: report.bestValLoss, epochs: report.epochsTrained };
+  for (const [k, v] of Object.entries(report.test ?? {})) if (typeof v === 'number' || v === null) metrics[k] = v;
+  return metrics;
+}
+
+/** The model-registry row of a completed run, as every way of training one registers it. */
+export function registryEntryOf(report: TrainingReport): Pick<RegistryEntry, 'runName' | 'symbol' | 'modelType' | 'configHash' | 'metrics' | 'path'> {
+  return {
+    runName: report.runName,
+    symbol: report.symbol,
+    modelType: report.modelType,
+    configHash: report.configHash,
+    metrics: reportMetrics(report),
+    path: resolve(report.runDir),
+  };
+}
+
+async function registerReport(report: TrainingReport, databaseUrl: string): Promise<TrainingReport['registry']> {
+  const database = maskUrl(databaseUrl);
+  try {
+    const [{ withDatabase }, { registerCompleted }] = await Promise.all([import('../data/db/connection.js'), import('../runs/registry.js')]);
+    await withDatabase(databaseUrl, (handle) => registerCompleted(handle, registryEntryOf(report)));
+    return { registered: true, database, error: null };
+  } catch (err) {
+    return { registered: false, database, error: (err as Error).message };
+  }
+}
+
 /** Trains one model and writes the whole run folder. Returns the summary `klinecast train` prints. */
 export async function runTraining(options: RunTrainingOptions): Promise<TrainingReport> {
   const started = performance.now();
-  let config: TrainConfig;
-  let series: KlineSeries;
-  let resumed: TrainingManager | null = null;
-  if (options.resume) {
-    const runDir = resolveRunRef(options.resume, options.outputDir ?? options.config?.output.outputDir);
-    const saved = readRunConfig(runDir);
-    config = saved.config;
-    const info = TrainingManager.loadRun(runDir);
-    if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
-    series = options.series ?? (await loadRunSeries(saved, options.databaseUrl));
-    resumed = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
-  } else {
-    if (!options.config) throw new Error('runTraining: a config is required for a new run');
-    const url = options.series ? undefined : resolveDatabaseUrl(options.databaseUrl);
-    config = options.series ? options.config : { ...options.config, data: { ...options.config.data, database: maskUrl(url as string) } };
-    series = options.series ?? (await loadTrainingSeries(config, url));
-    if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
-  }
+  if (!options.resume && !options.config) throw new Error('runTraining: a config is required for a new run');
+  const { config, series, dataset, manager, databaseUrl, resumed } = options.resume
+    ? await resumeRun(options.resume, options)
+    : await startRun(options.config as TrainConfig, options);
 
-  // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
-  const dataset = buildDataset(series, config.dataset);
-  const manager =
-    resumed ??
-    TrainingManager.create({
-      outputDir: options.outputDir ?? config.output.outputDir,
-      runName: config.output.runName ?? undefined,
-      symbol: config.data.symbol,
-      modelType: config.model.modelType,
-      dataSource: config.data.database,
-      config: withResolvedRange(config, series),
-      saveTotalLimit: config.training.saveTotalLimit,
-    });
-
-  let trained: Trainer | undefined;
+  let trainer: Trainer | undefined;
   try {
     manager.updateStatus('preparing');
-    const trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, progress: options.progress, handleSignals: options.handleSignals });
-    trained = trainer;
-    const stopOnAbort = () => trainer.requestStop(String(options.signal?.reason ?? 'cancelled'));
-    if (options.signal?.aborted) stopOnAbort();
-    options.signal?.addEventListener('abort', stopOnAbort, { once: true });
-    if (options.resume) {
-      const checkpoint = manager.latestCheckpoint();
-      if (checkpoint) {
-        trainer.restore(checkpoint, manager.getBestCheckpointPath());
-        manager.rewindTo(trainer.epochsCompleted);
-        manager.saveTrainingLog(`resuming from ${manager.relative(checkpoint.path)} (epoch ${trainer.epochsCompleted} complete)`);
-        manager.updateStatus('training', { resumed_from: manager.relative(checkpoint.path) });
-      } else {
-        manager.rewindTo(0);
-        manager.saveTrainingLog('no readable checkpoint: training from the start');
-        manager.updateStatus('training');
-      }
+    trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, signal: options.signal });
+    const checkpoint = resumed ? manager.latestCheckpoint() : null;
+    if (checkpoint) {
+      trainer.restore(checkpoint, manager.getBestCheckpointPath());
+      manager.rewindTo(trainer.epochsCompleted);
+      manager.saveTrainingLog(`resuming from ${manager.relative(checkpoint.path)} (epoch ${trainer.epochsCompleted} complete)`);
+      manager.updateStatus('training', { resumed_from: manager.relative(checkpoint.path) });
+    } else if (resumed) {
+      manager.rewindTo(0);
+      manager.saveTrainingLog('no readable checkpoint: training from the start');
+      manager.updateStatus('training');
     } else {
       manager.saveTrainingLog(
         `${dataset.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ` +
@@ -238,6 +264,9 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     const base = {
       runName: manager.runName,
       runDir: manager.runDir,
+      symbol: dataset.symbol,
+      modelType: config.model.modelType,
+      configHash: trainConfigHash(config),
       stopReason: fit.stopReason,
       interruptedBy: fit.interruptedBy,
       epochsTrained: fit.epochsTrained,
@@ -247,6 +276,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       trainSamples: dataset.train.size,
       valSamples: dataset.val.size,
       testSamples: dataset.test.size,
+      registry: null,
     };
     if (fit.stopReason === 'interrupted') {
       manager.updateStatus('interrupted', { epochs_trained: fit.epochsTrained, interrupted_by: fit.interruptedBy });
@@ -256,7 +286,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
         test: null,
         baselines: null,
         modelBytes: null,
-        checkpoints: checkpointCount(manager.runDir),
+        checkpoints: listCheckpointNames(manager.runDir).length,
         seconds: (performance.now() - started) / 1000,
       };
     }
@@ -272,24 +302,26 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       horizon: dataset.horizon,
       target: dataset.scalerBundle.target.kind,
     });
-    const modelDir = manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle);
+    manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle);
     const t = evaluation.results.test_metrics;
     manager.saveTrainingLog(`test: mae=${t.mae} rmse=${t.rmse} direction=${t.direction_accuracy} skill vs persistence=${t.skill}`);
     manager.updateStatus('completed');
-    return {
+    const report: TrainingReport = {
       ...base,
       status: 'completed',
       test: evaluation.results.test_metrics,
       baselines: evaluation.results.baselines,
-      modelBytes: statSync(join(modelDir, 'model.safetensors')).size,
-      checkpoints: checkpointCount(manager.runDir),
+      modelBytes: manager.getSummary().modelBytes,
+      checkpoints: listCheckpointNames(manager.runDir).length,
       seconds: (performance.now() - started) / 1000,
     };
+    if (options.register && databaseUrl !== null) report.registry = await registerReport(report, databaseUrl);
+    return report;
   } catch (err) {
     manager.updateStatus('failed', { error: err });
     throw err;
   } finally {
-    trained?.dispose();
+    trainer?.dispose();
   }
 }
 
@@ -307,28 +339,21 @@ export interface RunEvaluation {
  */
 export async function evaluateRun(ref: string, options: { outputDir?: string; databaseUrl?: string; series?: KlineSeries } = {}): Promise<RunEvaluation> {
   const runDir = resolveRunRef(ref, options.outputDir);
-  const saved = readRunConfig(runDir);
-  const modelFile = readJson(join(runDir, RUN_FILES.modelConfig));
-  if (!modelFile.ok)
-    throw new UserError(`run ${runDir} has no usable final model (${RUN_FILES.modelConfig}: ${modelFile.reason}); train or resume it first`, 'no_model');
-  const { config: modelConfig } = fromModelConfigFile(modelFile.value);
-  const series = options.series ?? (await loadRunSeries(saved, options.databaseUrl));
-  const dataset = buildDataset(series, saved.config.dataset);
-  const scaler = readJson(join(runDir, RUN_FILES.scaler));
-  if (scaler.ok && JSON.stringify((scaler.value as { featureScaler?: unknown }).featureScaler) !== JSON.stringify(dataset.scalerBundle.featureScaler)) {
+  const config = readRunConfig(runDir);
+  const model = loadRunModel(runDir);
+  const series = options.series ?? (await loadRecordedSeries(config, options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl()));
+  const dataset = buildDataset(series, config.dataset);
+  if (JSON.stringify(model.bundle.featureScaler) !== JSON.stringify(dataset.scalerBundle.featureScaler)) {
     throw new UserError(
-      `the rebuilt features of ${saved.config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`,
+      `the rebuilt features of ${config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`,
       'data_changed',
     );
   }
-  const { outputSize: _o, inputSize: _i, ...architecture } = modelConfig;
-  const trainer = new Trainer(dataset, { model: architecture, training: saved.config.training });
-  trainer.loadWeights(readSafetensors(join(runDir, RUN_FILES.modelSafetensors)).tensors, RUN_FILES.modelSafetensors);
-  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, trainer.predictScaled(dataset.test));
+  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test));
   const previous = readJson(join(runDir, RUN_FILES.evalResults));
   const previousMae = previous.ok ? ((previous.value as EvalResultsFile).test_metrics?.mae ?? null) : null;
   const manager = TrainingManager.open(runDir);
-  manager.saveEvaluationResults({ ...evaluation.results, model_type: modelConfig.modelType, symbol: dataset.symbol, re_evaluated: true });
+  manager.saveEvaluationResults({ ...evaluation.results, model_type: model.config.modelType, symbol: dataset.symbol, re_evaluated: true });
   manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
   manager.saveTrainingLog(`re-evaluated on the test segment: mae=${evaluation.results.test_metrics.mae} (was ${previousMae})`);
   return { runName: manager.runName, runDir, evaluation, previousMae };

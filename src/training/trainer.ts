@@ -11,10 +11,8 @@ import { Engine } from '../engine/runtime.js';
 import { evaluateForecasts, type Evaluation } from '../evaluation/index.js';
 import type { Dataset, WindowSet } from '../features/index.js';
 import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, type ModelConfig, type Network } from '../models/index.js';
-import { ProgressLine } from '../cli/output.js';
 import type { TrainConfig, TrainingConfig } from './config.js';
-import type { LoadedCheckpoint, StateDict, TrainingManager } from './manager.js';
-import { CHECKPOINT_FILES, type TrainerStateInput } from './run-files.js';
+import { CHECKPOINT_FILES, type LoadedCheckpoint, type StateDict, type TrainerStateInput, type TrainingManager } from '../runs/index.js';
 
 /** What one finished epoch reports to callbacks and to logs/metrics.json. */
 export interface EpochSummary {
@@ -45,7 +43,8 @@ export interface StepInfo {
  * epoch (its checkpoint is still written).
  */
 export interface TrainerCallbacks {
-  onTrainBegin?(info: { startEpoch: number; epochs: number; resumed: boolean }): void;
+  /** `stepsPerEpoch` and the epochs left let a caller draw progress (the CLI's progress line is such a callback). */
+  onTrainBegin?(info: { startEpoch: number; epochs: number; stepsPerEpoch: number; resumed: boolean }): void;
   onStepEnd?(info: StepInfo): void;
   onEpochEnd?(summary: EpochSummary): void | 'stop';
   onCheckpoint?(info: { epoch: number; path: string; isBest: boolean; complete: boolean }): void;
@@ -64,17 +63,18 @@ export interface FitResult {
   bestMetric: number | null;
   /** Validation loss of the best epoch (null without a validation segment). */
   bestValLoss: number | null;
-  /** What the interrupt was (SIGINT, SIGTERM, or a requestStop reason). */
+  /** What the interrupt was: the abort signal's reason (the CLI aborts with "SIGINT" or "SIGTERM"). */
   interruptedBy: string | null;
 }
 
 export interface TrainerOptions {
   manager?: TrainingManager | null;
   callbacks?: TrainerCallbacks[];
-  /** Draw a progress line on stderr (epoch, step, loss, ETA). */
-  progress?: boolean;
-  /** Turn SIGINT/SIGTERM into "finish this step, checkpoint, stop". */
-  handleSignals?: boolean;
+  /**
+   * The one way to stop training early: once aborted, the loop finishes the current step, writes a last checkpoint
+   * (resume continues from that very step) and fit() returns 'interrupted' with the abort reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where an interrupted epoch stood, saved in trainer_state.json so a resume continues the very same epoch. */
@@ -89,6 +89,11 @@ interface EpochPosition {
 
 const EVAL_BATCH = 256;
 const HEARTBEAT_MS = 30_000;
+
+/** A network's weights as PyTorch-named F32 tensors: what checkpoints and model folders store. */
+export function networkWeights(network: Network): StateDict {
+  return toNamed(stateDict(network));
+}
 
 function toNamed(dict: Record<string, { shape: number[]; data: Float32Array }>): StateDict {
   const out: StateDict = {};
@@ -158,7 +163,6 @@ export class Trainer {
   /** Why the loop ended for good (early stopping, a callback, max epochs), so a resumed finished loop stays finished. */
   private finishedBy: Exclude<StopReason, 'interrupted'> | null = null;
 
-  private stopRequest: string | null = null;
   private lastHeartbeat = 0;
 
   constructor(
@@ -184,18 +188,13 @@ export class Trainer {
     return this.network.parameters().reduce((n, p) => n + p.value.size, 0);
   }
 
-  /** Ends training after the current step: a last checkpoint is written and fit() returns 'interrupted'. */
   /** Returns the engine for the next Trainer in this thread; this trainer must not be used afterwards. */
   dispose(): void {
     this.engine.release();
   }
 
-  requestStop(reason: string): void {
-    this.stopRequest ??= reason;
-  }
-
   weights(): StateDict {
-    return toNamed(stateDict(this.network));
+    return networkWeights(this.network);
   }
 
   /** The weights of the best epoch so far (the current ones before any epoch ended). */
@@ -217,18 +216,17 @@ export class Trainer {
       this.schedule.loadStateDict(s.scheduler);
     }
     this.rng.setState(checkpoint.rngState as RngState);
-    this.completedEpochs = Number(s.completed_epochs ?? s.epoch);
+    this.completedEpochs = s.completed_epochs ?? checkpoint.epoch;
     this.globalStep = s.global_step;
     this.bestMetric = s.best_metric;
-    this.bestEpoch = (s.best_epoch as number | null | undefined) ?? null;
-    this.bestValLoss = (s.best_val_loss as number | null | undefined) ?? null;
+    this.bestEpoch = s.best_epoch ?? null;
+    this.bestValLoss = s.best_val_loss ?? null;
     this.epochsWithoutImprovement = s.early_stopping.epochs_without_improvement;
-    const p = s.epoch_position as { epoch: number; order: number[]; next_batch: number; loss_sum: number; samples: number; seconds: number } | null | undefined;
+    const p = s.epoch_position;
     this.position = p
       ? { epoch: p.epoch, order: Int32Array.from(p.order), nextBatch: p.next_batch, lossSum: p.loss_sum, samples: p.samples, seconds: p.seconds }
       : null;
-    const stop = s.stop_reason as StopReason | null | undefined;
-    this.finishedBy = stop && stop !== 'interrupted' ? stop : null;
+    this.finishedBy = s.stop_reason ?? null;
     this.bestWeights = bestDir ? readSafetensors(`${bestDir}/${CHECKPOINT_FILES.weights}`).tensors : this.bestMetric === null ? null : this.weights();
   }
 
@@ -247,114 +245,111 @@ export class Trainer {
     const yBatch = new Float32Array(batchSize * train.horizon);
     const startEpoch = this.position?.epoch ?? this.completedEpochs + 1;
     const resumed = this.globalStep > 0;
-    const progress = this.options.progress ? new ProgressLine('train', (epochs - startEpoch + 1) * stepsPerEpoch) : null;
-    let progressDone = 0;
-    const removeSignals = this.options.handleSignals ? this.installSignalHandlers() : () => {};
-    this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, resumed }));
+    this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, stepsPerEpoch, resumed }));
     this.log(
       `${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`,
     );
 
     let stopReason: StopReason = this.finishedBy ?? 'max_epochs';
-    try {
-      // A checkpoint written when the loop ended (then the process died before the final model) resumes as finished.
-      for (let epoch = startEpoch; epoch <= epochs && this.finishedBy === null; epoch++) {
-        // --- train: one pass over the windows in a seeded shuffled order (or the interrupted pass, continued) ---
-        const resumeAt = this.position?.epoch === epoch ? this.position : null;
-        const order = resumeAt?.order ?? this.shuffledOrder(n);
-        let lossSum = resumeAt?.lossSum ?? 0;
-        let samples = resumeAt?.samples ?? 0;
-        const started = performance.now() - (resumeAt?.seconds ?? 0) * 1000;
-        const lr = this.optimizer.lr;
-        this.position = null;
-        for (let b = resumeAt?.nextBatch ?? 0; b < stepsPerEpoch; b++) {
-          const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-          const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
-          const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
-          const stepLoss = trainStep(this.network, loss, x, y, idx.length);
-          if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
-          this.optimizer.step();
-          this.globalStep++;
-          lossSum += stepLoss * idx.length;
-          samples += idx.length;
-          progress?.update(++progressDone, `epoch ${epoch}/${epochs} step ${b + 1}/${stepsPerEpoch} loss ${(lossSum / samples).toFixed(5)}`);
-          const info = { epoch, step: b + 1, stepsPerEpoch, globalStep: this.globalStep, loss: stepLoss };
-          this.callbacks.forEach((c) => c.onStepEnd?.(info));
-          this.heartbeatIfDue();
-          await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between steps
-          if (this.stopRequest !== null && b + 1 < stepsPerEpoch) {
-            this.position = { epoch, order, nextBatch: b + 1, lossSum, samples, seconds: (performance.now() - started) / 1000 };
-            this.saveCheckpoint(epoch, false, { train_loss: lossSum / samples }, false);
-            this.log(`interrupted by ${this.stopRequest} in epoch ${epoch} after step ${b + 1}/${stepsPerEpoch}; resume continues from here`);
-            stopReason = 'interrupted';
-            return this.finish(stopReason, progress);
-          }
-        }
-        const trainLoss = lossSum / samples;
-
-        // --- validate: no shuffling, no dropout ---
-        const valLoss = val.size > 0 ? meanLoss(loss, this.predictScaled(val), val.y) : null;
-        const metric = this.training.metricForBestModel === 'val_loss' && valLoss !== null ? valLoss : trainLoss;
-
-        // --- best tracking and early stopping ---
-        const isBest = this.bestMetric === null || metric < this.bestMetric;
-        if (isBest) {
-          this.bestMetric = metric;
-          this.bestEpoch = epoch;
-          this.bestValLoss = valLoss;
-          this.bestWeights = this.weights();
-          this.epochsWithoutImprovement = 0;
-        } else {
-          this.epochsWithoutImprovement++;
-        }
-        this.schedule?.step(metric);
-        this.completedEpochs = epoch;
-        const epochSeconds = (performance.now() - started) / 1000;
-
-        const summary: EpochSummary = {
-          epoch,
-          epochs,
-          globalStep: this.globalStep,
-          trainLoss,
-          valLoss,
-          lr,
-          epochSeconds,
-          isBest,
-          bestMetric: this.bestMetric ?? metric,
-          epochsWithoutImprovement: this.epochsWithoutImprovement,
-        };
-        this.manager?.logMetrics(epoch, { train_loss: trainLoss, val_loss: valLoss, lr, epoch_time: epochSeconds, global_step: this.globalStep }, 'train');
-        this.log(
-          `epoch ${epoch}/${epochs} train_loss=${trainLoss.toFixed(6)} val_loss=${valLoss === null ? '-' : valLoss.toFixed(6)} ` +
-            `lr=${lr.toExponential(3)} time=${epochSeconds.toFixed(2)}s${isBest ? ' (best)' : ''}`,
-        );
-        let finished: Exclude<StopReason, 'interrupted'> | null = epoch === epochs ? 'max_epochs' : null;
-        if (patience > 0 && this.epochsWithoutImprovement >= patience) finished = 'early_stopping';
-        for (const c of this.callbacks) if (c.onEpochEnd?.(summary) === 'stop') finished ??= 'callback';
-        this.finishedBy = finished;
-        // An interrupt at an epoch boundary still records whether the loop was done, so resume knows.
-        const stop: StopReason | null = this.stopRequest !== null ? 'interrupted' : finished;
-        if (epoch % this.training.checkpointInterval === 0 || isBest || stop !== null) {
-          this.saveCheckpoint(epoch, isBest, { train_loss: trainLoss, val_loss: valLoss }, true);
-        }
-        this.manager?.heartbeat();
-        if (stop !== null) {
-          stopReason = stop;
-          if (stop === 'early_stopping')
-            this.log(
-              `early stopping: ${this.epochsWithoutImprovement} epochs without improvement of ${this.training.metricForBestModel} (best ${this.bestMetric} at epoch ${this.bestEpoch})`,
-            );
-          break;
+    // A checkpoint written when the loop ended (then the process died before the final model) resumes as finished.
+    for (let epoch = startEpoch; epoch <= epochs && this.finishedBy === null; epoch++) {
+      // --- train: one pass over the windows in a seeded shuffled order (or the interrupted pass, continued) ---
+      const resumeAt = this.position?.epoch === epoch ? this.position : null;
+      const order = resumeAt?.order ?? this.shuffledOrder(n);
+      let lossSum = resumeAt?.lossSum ?? 0;
+      let samples = resumeAt?.samples ?? 0;
+      const started = performance.now() - (resumeAt?.seconds ?? 0) * 1000;
+      const lr = this.optimizer.lr;
+      this.position = null;
+      for (let b = resumeAt?.nextBatch ?? 0; b < stepsPerEpoch; b++) {
+        const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
+        const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
+        const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
+        const stepLoss = trainStep(this.network, loss, x, y, idx.length);
+        if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
+        this.optimizer.step();
+        this.globalStep++;
+        lossSum += stepLoss * idx.length;
+        samples += idx.length;
+        const info = { epoch, step: b + 1, stepsPerEpoch, globalStep: this.globalStep, loss: stepLoss };
+        this.callbacks.forEach((c) => c.onStepEnd?.(info));
+        this.heartbeatIfDue();
+        await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between steps
+        if (this.stopReason() !== null && b + 1 < stepsPerEpoch) {
+          this.position = { epoch, order, nextBatch: b + 1, lossSum, samples, seconds: (performance.now() - started) / 1000 };
+          this.saveCheckpoint(epoch, false, { train_loss: lossSum / samples }, false);
+          this.log(`interrupted by ${this.stopReason()} in epoch ${epoch} after step ${b + 1}/${stepsPerEpoch}; resume continues from here`);
+          stopReason = 'interrupted';
+          return this.finish(stopReason);
         }
       }
-      return this.finish(stopReason, progress);
-    } finally {
-      removeSignals();
+      const trainLoss = lossSum / samples;
+
+      // --- validate: no shuffling, no dropout ---
+      const valLoss = val.size > 0 ? meanLoss(loss, this.predictScaled(val), val.y) : null;
+      const metric = this.training.metricForBestModel === 'val_loss' && valLoss !== null ? valLoss : trainLoss;
+
+      // --- best tracking and early stopping ---
+      const isBest = this.bestMetric === null || metric < this.bestMetric;
+      if (isBest) {
+        this.bestMetric = metric;
+        this.bestEpoch = epoch;
+        this.bestValLoss = valLoss;
+        this.bestWeights = this.weights();
+        this.epochsWithoutImprovement = 0;
+      } else {
+        this.epochsWithoutImprovement++;
+      }
+      this.schedule?.step(metric);
+      this.completedEpochs = epoch;
+      const epochSeconds = (performance.now() - started) / 1000;
+
+      const summary: EpochSummary = {
+        epoch,
+        epochs,
+        globalStep: this.globalStep,
+        trainLoss,
+        valLoss,
+        lr,
+        epochSeconds,
+        isBest,
+        bestMetric: this.bestMetric ?? metric,
+        epochsWithoutImprovement: this.epochsWithoutImprovement,
+      };
+      this.manager?.logMetrics(epoch, { train_loss: trainLoss, val_loss: valLoss, lr, epoch_time: epochSeconds, global_step: this.globalStep }, 'train');
+      this.log(
+        `epoch ${epoch}/${epochs} train_loss=${trainLoss.toFixed(6)} val_loss=${valLoss === null ? '-' : valLoss.toFixed(6)} ` +
+          `lr=${lr.toExponential(3)} time=${epochSeconds.toFixed(2)}s${isBest ? ' (best)' : ''}`,
+      );
+      let finished: Exclude<StopReason, 'interrupted'> | null = epoch === epochs ? 'max_epochs' : null;
+      if (patience > 0 && this.epochsWithoutImprovement >= patience) finished = 'early_stopping';
+      for (const c of this.callbacks) if (c.onEpochEnd?.(summary) === 'stop') finished ??= 'callback';
+      this.finishedBy = finished;
+      // An interrupt at an epoch boundary still records whether the loop was done, so resume knows.
+      const stop: StopReason | null = this.stopReason() !== null ? 'interrupted' : finished;
+      if (epoch % this.training.checkpointInterval === 0 || isBest || stop !== null) {
+        this.saveCheckpoint(epoch, isBest, { train_loss: trainLoss, val_loss: valLoss }, true);
+      }
+      this.manager?.heartbeat();
+      if (stop !== null) {
+        stopReason = stop;
+        if (stop === 'early_stopping')
+          this.log(
+            `early stopping: ${this.epochsWithoutImprovement} epochs without improvement of ${this.training.metricForBestModel} (best ${this.bestMetric} at epoch ${this.bestEpoch})`,
+          );
+        break;
+      }
     }
+    return this.finish(stopReason);
   }
 
-  private finish(stopReason: StopReason, progress: ProgressLine | null): FitResult {
-    progress?.finish();
+  /** The abort reason once the caller's signal is aborted, else null. */
+  private stopReason(): string | null {
+    const signal = this.options.signal;
+    return signal?.aborted ? String(signal.reason ?? 'aborted') : null;
+  }
+
+  private finish(stopReason: StopReason): FitResult {
     const result: FitResult = {
       stopReason,
       epochsTrained: this.completedEpochs,
@@ -362,7 +357,7 @@ export class Trainer {
       bestEpoch: this.bestEpoch,
       bestMetric: this.bestMetric,
       bestValLoss: this.bestValLoss,
-      interruptedBy: stopReason === 'interrupted' ? this.stopRequest : null,
+      interruptedBy: stopReason === 'interrupted' ? this.stopReason() : null,
     };
     this.callbacks.forEach((c) => c.onTrainEnd?.(result));
     return result;
@@ -425,34 +420,9 @@ export class Trainer {
     this.manager?.saveTrainingLog(message);
   }
 
-  private installSignalHandlers(): () => void {
-    const handler = (signal: NodeJS.Signals) => {
-      this.requestStop(signal);
-      process.stderr.write(`\n${signal}: finishing the current step and writing a checkpoint (send again to abort now)\n`);
-      remove(); // a second signal gets Node's default behaviour
-    };
-    const remove = () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-    return remove;
-  }
-
   /** Scaled network outputs for every window of a segment, in order (evaluation mode). */
   predictScaled(set: WindowSet): Float32Array {
-    const out = new Float32Array(set.size * set.horizon);
-    const stride = set.seqLength * set.numFeatures;
-    const buffer = new Float32Array(Math.min(EVAL_BATCH, set.size) * stride);
-    for (let start = 0; start < set.size; start += EVAL_BATCH) {
-      const count = Math.min(EVAL_BATCH, set.size - start);
-      const idx = new Int32Array(count);
-      for (let i = 0; i < count; i++) idx[i] = start + i;
-      const x = set.gatherX(idx, buffer.subarray(0, count * stride));
-      out.set(predict(this.network, x, count), start * set.horizon);
-    }
-    return out;
+    return predictWindows(this.network, set);
   }
 
   /** Loads weights into the network (e.g. the best ones before evaluating). */
@@ -464,6 +434,21 @@ export class Trainer {
   evaluate(set: WindowSet = this.dataset.test): Evaluation {
     return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set));
   }
+}
+
+/** Scaled outputs of `network` for every window of a segment, in order, in batches (evaluation mode). */
+export function predictWindows(network: Network, set: WindowSet): Float32Array {
+  const out = new Float32Array(set.size * set.horizon);
+  const stride = set.seqLength * set.numFeatures;
+  const buffer = new Float32Array(Math.min(EVAL_BATCH, set.size) * stride);
+  for (let start = 0; start < set.size; start += EVAL_BATCH) {
+    const count = Math.min(EVAL_BATCH, set.size - start);
+    const idx = new Int32Array(count);
+    for (let i = 0; i < count; i++) idx[i] = start + i;
+    const x = set.gatherX(idx, buffer.subarray(0, count * stride));
+    out.set(predict(network, x, count), start * set.horizon);
+  }
+  return out;
 }
 
 /** Scaled network outputs on a segment → log returns → metrics and the predictions file. */

@@ -3,7 +3,7 @@
  * (so resume and the registry see the same layout as real runs) but "train" by sleeping, and misbehave on
  * the symbols a test names: throw, throw uncaught, process.exit, exhaust the heap, or fail on NaN closes.
  */
-import { TrainingManager } from '../../src/training/manager.js';
+import { TrainingManager } from '../../src/runs/index.js';
 import type { JobInput, JobKind, JobOutput } from '../../src/batch/job.js';
 import type { KlineSeries } from '../../src/data/types.js';
 

@@ -13,13 +13,13 @@ import {
   cancelKey,
   enqueueTraining,
   queueTrainingJobs,
-  listRegistry,
   queueStatus,
   queuedJob,
   startQueueWorker,
   type JobProgress,
   type QueueTarget,
 } from '../../src/batch/index.js';
+import { listRegistry } from '../../src/runs/registry.js';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { TrainingJobs } from '../../src/server/index.js';
 import { resolveTrainConfig } from '../../src/training/index.js';

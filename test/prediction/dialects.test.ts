@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PredictionEngine } from '../../src/prediction/index.js';
-import type { PredictionsFile } from '../../src/training/index.js';
+import type { PredictionsFile } from '../../src/evaluation/index.js';
 import { dialects } from '../helpers/db.js';
 import { HORIZON, createMarket, trainTinyRun } from './fixture.js';
 

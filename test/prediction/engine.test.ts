@@ -5,8 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import { weekday } from '../../src/data/dates.js';
 import { TradingCalendar } from '../../src/data/index.js';
 import { buildDataset, reconstructPrices } from '../../src/features/index.js';
-import { PredictionEngine, createPredictor, forecastSeries, forwardPoint, loadRunModel, quantileSorted, type Forecast } from '../../src/prediction/index.js';
-import { TrainingManager, readRunConfig, type PredictionsFile } from '../../src/training/index.js';
+import { PredictionEngine, forecastSeries, forwardPoint, quantileSorted, type Forecast } from '../../src/prediction/index.js';
+import { createPredictor } from '../../src/server/index.js';
+import { loadRunModel } from '../../src/runs/index.js';
+import { TrainingManager } from '../../src/runs/index.js';
+import { readRunConfig } from '../../src/training/index.js';
+import { type PredictionsFile } from '../../src/evaluation/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { HORIZON, createMarket, trainTinyRun, type Fixture } from './fixture.js';
 
@@ -81,7 +85,7 @@ describe('agreement with the saved test predictions', () => {
     assert.ok(Math.abs(inTest.predictions[0].price - late.predicted_price) <= 1e-9 * late.predicted_price);
     // The first training window sits close to the history start, where EMA/MACD/RSI/KDJ still remember it.
     const series = await engine.loader.loadSeries(fx.symbols[2], '2022-03-01');
-    const dataset = buildDataset(series, readRunConfig(model.dir).config.dataset);
+    const dataset = buildDataset(series, readRunConfig(model.dir).dataset);
     const endDate = dataset.train.endDates[0];
     const expected = reconstructPrices(forwardPoint(model, dataset.train.window(0), 1), dataset.train.lastClose[0], dataset.targetScaler).prices;
     const f = await engine.predict(fx.symbols[2], { run: 'late', endDate, samples: 0 });

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PredictionEngine, createPredictor, toApiForecast } from '../../src/prediction/index.js';
+import { PredictionEngine } from '../../src/prediction/index.js';
+import { createPredictor, toApiForecast } from '../../src/server/index.js';
 import { mysql } from '../helpers/env.js';
 import { HORIZON, createMarket, trainTinyRun, type Fixture } from '../prediction/fixture.js';
 import { call, startServer, type RunningServer } from './helpers.js';

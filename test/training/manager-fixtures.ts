@@ -1,7 +1,7 @@
 /** Shared by the training tests: fake weights and a complete run written through the public TrainingManager API. */
 import type { NamedTensor } from '../../src/engine/io/index.js';
 import { evaluateForecasts } from '../../src/evaluation/index.js';
-import { TrainingManager, type ModelConfigFile, type TrainingArgsFile, type TrainerStateInput } from '../../src/training/index.js';
+import { TrainingManager, type ModelConfigFile, type TrainingArgsFile, type TrainerStateInput } from '../../src/runs/index.js';
 
 export function fakeWeights(seed: number): Record<string, NamedTensor> {
   const fill = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i * 0.37 + k));

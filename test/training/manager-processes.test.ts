@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { TrainingManager, listRuns, readRun, type RunMetadata } from '../../src/training/index.js';
+import { TrainingManager, listRuns, readRun, type RunMetadata } from '../../src/runs/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'klinecast-procs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const trainingModule = pathToFileURL(resolve('src/training/index.ts')).href;
+const runsModule = pathToFileURL(resolve('src/runs/index.ts')).href;
 
 function script(name: string, body: string): string {
   const path = join(root, `${name}.ts`);
-  writeFileSync(path, `import { TrainingManager } from ${JSON.stringify(trainingModule)};\n${body}`);
+  writeFileSync(path, `import { TrainingManager } from ${JSON.stringify(runsModule)};\n${body}`);
   return path;
 }
 

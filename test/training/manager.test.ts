@@ -14,7 +14,7 @@ import {
   validateRunName,
   type RunMetadata,
   type TrainerState,
-} from '../../src/training/index.js';
+} from '../../src/runs/index.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { fakeWeights, runLayout, writeCompletedRun } from './manager-fixtures.js';
 

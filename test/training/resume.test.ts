@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { readSafetensors } from '../../src/engine/io/index.js';
-import { TrainingManager, resolveTrainConfig, runTraining, type TrainerState } from '../../src/training/index.js';
+import { TrainingManager, type TrainerState } from '../../src/runs/index.js';
+import { resolveTrainConfig, runTraining } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
 import { tailSeries, type ChildSpec } from './train-child.js';
 

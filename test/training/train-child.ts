@@ -4,6 +4,7 @@
  */
 import { sliceSeries } from '../../src/data/index.js';
 import type { KlineSeries } from '../../src/data/types.js';
+import { abortOnSignals } from '../../src/cli/training.js';
 import { resolveTrainConfig, runTraining, type TrainerCallbacks } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
 
@@ -35,9 +36,10 @@ async function main(): Promise<void> {
       if (globalStep === spec.interruptAtStep) process.kill(process.pid, 'SIGINT');
     },
   };
+  const { signal } = abortOnSignals();
   const report = spec.resume
-    ? await runTraining({ resume: spec.resume, series, callbacks: [callbacks], handleSignals: true })
-    : await runTraining({ config: resolveTrainConfig({ overrides: spec.overrides }), series, callbacks: [callbacks], handleSignals: true });
+    ? await runTraining({ resume: spec.resume, series, callbacks: [callbacks], signal })
+    : await runTraining({ config: resolveTrainConfig({ overrides: spec.overrides }), series, callbacks: [callbacks], signal });
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.exitCode = report.status === 'interrupted' ? 130 : 0;
 }

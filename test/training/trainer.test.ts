@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { buildDataset } from '../../src/features/index.js';
 import { readSafetensors } from '../../src/engine/io/index.js';
-import { Forecaster, Trainer, TrainingManager, mergeConfig, parseTrainConfig, resolveTrainConfig, type EpochSummary } from '../../src/training/index.js';
+import { Forecaster, Trainer, mergeConfig, parseTrainConfig, resolveTrainConfig, type EpochSummary } from '../../src/training/index.js';
+import { TrainingManager } from '../../src/runs/index.js';
 import { readAshare } from '../helpers/ashare.js';
 import { tailSeries } from './train-child.js';
 

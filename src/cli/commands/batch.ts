@@ -10,7 +10,6 @@ import {
   DEFAULT_QUEUE_PREFIX,
   RUNS_DIR,
   SUMMARY_FILE,
-  batchConfig,
   enqueueTraining,
   queueStatus,
   resolveSymbols,
@@ -19,7 +18,7 @@ import {
   type BatchSummary,
 } from '../../batch/index.js';
 import { migrate, openDatabase, requireSymbol } from '../../data/index.js';
-import { resolveTrainConfig, type TrainConfig } from '../../training/index.js';
+import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, printJson, printTable } from '../output.js';
 

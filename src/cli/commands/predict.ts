@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
 import { DEFAULT_LEVEL, DEFAULT_SAMPLES, DEFAULT_SEED, PredictionEngine, type Forecast } from '../../prediction/index.js';
-import { DEFAULT_OUTPUT_DIR } from '../../training/index.js';
+import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import { printJson, printTable } from '../output.js';
 

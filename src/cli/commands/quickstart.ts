@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { DEMO_DEFAULTS, generateDemoMarket, migrate, summariseDatabase, withDatabase, writeDemoMarket, type DatabaseHandle } from '../../data/index.js';
-import { registerTrainingRun } from '../../batch/train-job.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
+import { withTrainingControls } from '../training.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, printJson, printTable } from '../output.js';
 import { withDatabaseOptions, type DatabaseOptions } from './db.js';
@@ -73,7 +73,7 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
     },
     {
       name: 'train',
-      async run({ handle, options, results, say }) {
+      async run({ options, results, say }) {
         // The stock with the longest history, and a short config: done in seconds on the demo market.
         const { perStock } = results.summary as Awaited<ReturnType<typeof summariseDatabase>>;
         const symbol = [...perStock].sort((a, b) => b.bars - a.bars)[0]?.symbol;
@@ -87,9 +87,9 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
           },
         });
         say(`\ntraining a small LSTM on ${symbol} (seq 30, hidden 32, ≤ 8 epochs; \`klinecast train --symbol ${symbol}\` runs the full seed defaults)`);
-        const report = await runTraining({ config, databaseUrl: options.database, progress: true, handleSignals: true });
+        const report = await withTrainingControls(true, (controls) => runTraining({ config, databaseUrl: options.database, register: true, ...controls }));
         if (report.status !== 'completed') throw new UserError(`training ${report.status}; resume it with: klinecast train --resume ${report.runDir}`);
-        await registerTrainingRun(handle, report);
+        if (!report.registry?.registered) throw new UserError(`${report.runName} is saved but could not be registered: ${report.registry?.error}`);
         say(
           `run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters; registered in the model registry`,
         );

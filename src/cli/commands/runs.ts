@@ -1,10 +1,10 @@
 /**
  * `klinecast runs list | show | compare | best | prune | export`: the seed's tools/list_training_runs.py, grown up.
- * Thin over src/training's run store; this file only chooses what to print.
+ * Thin over src/runs; this file only parses flags and chooses what to print.
  */
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
-import type { RegistryStatus } from '../../batch/index.js';
+import type { RegistryStatus } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import {
   DEFAULT_OUTPUT_DIR,
@@ -13,16 +13,24 @@ import {
   deleteRunDir,
   exportRun,
   listRuns,
-  parseAge,
   parseStatusList,
   planPrune,
+  queryRuns,
   readRunDetails,
   resolveRunRef,
   runMetric,
   sortRuns,
   type RunInfo,
-} from '../../training/index.js';
-import { printJson, printTable, type Cell } from '../output.js';
+} from '../../runs/index.js';
+import { fmt, formatBytes, pct, printJson, printTable, shortDate, type Cell } from '../output.js';
+
+/** Parses an age like "30d", "12h", "90m" or "2w" (prune --older-than) into milliseconds. */
+export function parseAge(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([mhdw])$/.exec(text.trim());
+  if (!m) throw new UserError(`invalid age ${JSON.stringify(text)}: use a number and a unit, e.g. 90m, 12h, 30d or 2w`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit;
+}
 
 interface DirOption {
   outputDir: string;
@@ -30,18 +38,6 @@ interface DirOption {
 
 function withOutputDir(cmd: Command): Command {
   return cmd.option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR);
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';
@@ -59,18 +55,6 @@ export function sparkline(values: Array<number | null>, width = 60): string {
   const lo = Math.min(...finite);
   const hi = Math.max(...finite);
   return buckets.map((v) => (v === null ? ' ' : SPARK[hi === lo ? 3 : Math.round(((v - lo) / (hi - lo)) * (SPARK.length - 1))])).join('');
-}
-
-function fmt(value: number | null | undefined, digits = 4): Cell {
-  return value === null || value === undefined || !Number.isFinite(value) ? null : Number(value.toFixed(digits));
-}
-
-function pct(value: number | null | undefined): Cell {
-  return value === null || value === undefined ? null : `${(value * 100).toFixed(1)}%`;
-}
-
-function shortDate(iso: string | null): Cell {
-  return iso ? iso.slice(0, 16).replace('T', ' ') : null;
 }
 
 function runJson(run: RunInfo) {
@@ -138,7 +122,7 @@ async function listRegistryCommand(opts: ListOptions): Promise<void> {
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
   // Loaded here, not at the top: the database drivers and the batch module would slow every other `runs` command.
-  const [{ listRegistry }, { withDatabase }] = await Promise.all([import('../../batch/index.js'), import('../../data/index.js')]);
+  const [{ listRegistry }, { withDatabase }] = await Promise.all([import('../../runs/registry.js'), import('../../data/index.js')]);
   await withDatabase(opts.database, async (handle) => {
     const entries = await listRegistry(handle.db, { symbol: opts.symbol, modelType: opts.model, status: status as RegistryStatus[] | undefined, limit });
     if (opts.json) return printJson(entries);
@@ -163,19 +147,16 @@ async function listRegistryCommand(opts: ListOptions): Promise<void> {
 
 function listCommand(opts: ListOptions): void {
   const metric = checkRunMetric(opts.sort);
-  const statuses = opts.status ? parseStatusList(opts.status) : null;
-  let runs = listRuns(opts.outputDir).filter(
-    (r) =>
-      (opts.symbol === undefined || r.symbol === opts.symbol) &&
-      (opts.model === undefined || r.modelType === opts.model) &&
-      (statuses === null || statuses.includes(r.status)),
-  );
-  runs = sortRuns(runs, metric, opts.asc ? false : opts.desc ? true : undefined);
-  if (opts.limit !== undefined) {
-    const n = Number(opts.limit);
-    if (!Number.isInteger(n) || n <= 0) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
-    runs = runs.slice(0, n);
-  }
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+  const { items: runs } = queryRuns(listRuns(opts.outputDir), {
+    symbol: opts.symbol,
+    model: opts.model,
+    statuses: opts.status ? parseStatusList(opts.status) : null,
+    sort: metric,
+    descending: opts.asc ? false : opts.desc ? true : undefined,
+    limit,
+  });
   if (opts.json) return printJson(runs.map(runJson));
   if (runs.length === 0) {
     console.log(`no runs in ${resolve(opts.outputDir)}`);

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { DEFAULT_QUEUE_PREFIX, queueTrainingJobs } from '../../batch/index.js';
 import { migrate, openDatabase } from '../../data/index.js';
-import { PredictionEngine, createPredictor } from '../../prediction/index.js';
+import { PredictionEngine } from '../../prediction/index.js';
+import { createPredictor } from '../../server/index.js';
 import { LocalTrainingJobs, createServer, DEFAULT_RATE_LIMIT } from '../../server/index.js';
-import { DEFAULT_OUTPUT_DIR } from '../../training/index.js';
+import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 
 interface ServeOptions {

@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { databaseOfRun, evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
-import { formatDuration, printJson, printTable, type Cell } from '../output.js';
-import { formatBytes } from './runs.js';
+import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
+import { withTrainingControls } from '../training.js';
+import { fmt, formatBytes, formatDuration, printJson, printTable } from '../output.js';
 
 type Kind = 'int' | 'number' | 'string' | 'list' | 'split';
 
@@ -100,17 +100,13 @@ function describePath(path: string): string {
   return f ? `${path} (--${f.flag})` : path;
 }
 
-function num(value: number | null | undefined, digits = 4): Cell {
-  return value === null || value === undefined || !Number.isFinite(value) ? null : Number(value.toFixed(digits));
-}
-
 function printReport(report: TrainingReport): void {
   console.log('');
   console.log(
     `run        ${report.runName} (${report.status}${report.status === 'completed' ? `, ${report.stopReason.replace('_', ' ')}` : ` by ${report.interruptedBy}`})`,
   );
   console.log(`folder     ${report.runDir}`);
-  console.log(`epochs     ${report.epochsTrained} trained, best epoch ${report.bestEpoch ?? '-'}, best val loss ${num(report.bestValLoss, 6) ?? '-'}`);
+  console.log(`epochs     ${report.epochsTrained} trained, best epoch ${report.bestEpoch ?? '-'}, best val loss ${fmt(report.bestValLoss, 6) ?? '-'}`);
   console.log(`samples    train ${report.trainSamples}, val ${report.valSamples}, test ${report.testSamples}`);
   console.log(
     `model      ${report.parameters.toLocaleString('en-US')} parameters${report.modelBytes !== null ? `, ${formatBytes(report.modelBytes)} (model.safetensors)` : ''}`,
@@ -123,8 +119,8 @@ function printReport(report: TrainingReport): void {
     printTable(
       ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
       [
-        ['model', num(t.mae), num(t.rmse), num(t.mape), num(t.r2), num(t.direction_accuracy), num(t.ic), num(t.rank_ic)],
-        ['persistence', num(p.mae), num(p.rmse), num(p.mape), num(p.r2), null, null, null],
+        ['model', fmt(t.mae), fmt(t.rmse), fmt(t.mape), fmt(t.r2), fmt(t.direction_accuracy), fmt(t.ic), fmt(t.rank_ic)],
+        ['persistence', fmt(p.mae), fmt(p.rmse), fmt(p.mape), fmt(p.r2), null, null, null],
       ],
     );
     const skill = t.skill;
@@ -143,23 +139,15 @@ interface TrainOptions extends Record<string, unknown> {
   register?: boolean;
 }
 
-/**
- * Records a completed run in the database's model registry, where batch and worker runs are too. The model is
- * already saved, so a database without the registry table costs a warning, not the run.
- */
-async function registerCompletedRun(report: TrainingReport, database: string | undefined): Promise<void> {
-  const [{ registerTrainingRun }, { withDatabase, maskUrl }] = await Promise.all([import('../../batch/train-job.js'), import('../../data/index.js')]);
-  let where = 'the database';
-  try {
-    const url = database ?? databaseOfRun(report.runDir);
-    where = maskUrl(url);
-    await withDatabase(url, (handle) => registerTrainingRun(handle, report));
-    console.error(`registered ${report.runName} in the model registry of ${where}`);
-  } catch (err) {
+/** The registry line: where the completed run was recorded, or why it is saved but not registered. */
+export function printRegistration(report: TrainingReport): void {
+  const r = report.registry;
+  if (!r) return;
+  if (r.registered) console.error(`registered ${report.runName} in the model registry of ${r.database}`);
+  else
     console.error(
-      `warning: ${report.runName} is saved but not registered in the model registry of ${where}: ${(err as Error).message} (\`klinecast db migrate\` creates the table)`,
+      `warning: ${report.runName} is saved but not registered in the model registry of ${r.database}: ${r.error} (\`klinecast db migrate\` creates the table)`,
     );
-  }
 }
 
 export function register(program: Command): void {
@@ -180,19 +168,23 @@ export function register(program: Command): void {
       if (extra.length > 0 || opts.config) {
         throw new UserError(`--resume continues the run with its saved config.json; drop ${[...extra, ...(opts.config ? ['--config'] : [])].join(', ')}`);
       }
-      report = await runTraining({
-        resume: opts.resume,
-        outputDir: opts.outputDir as string | undefined,
-        databaseUrl: opts.database,
-        progress: opts.progress !== false,
-        handleSignals: true,
-      });
+      report = await withTrainingControls(opts.progress !== false, (controls) =>
+        runTraining({
+          resume: opts.resume,
+          outputDir: opts.outputDir as string | undefined,
+          databaseUrl: opts.database,
+          register: opts.register !== false,
+          ...controls,
+        }),
+      );
     } else {
       const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts), describePath });
       if (!config.data.symbol) throw new UserError('--symbol is required (a 6-digit code such as 600519), or data.symbol in --config');
-      report = await runTraining({ config, databaseUrl: opts.database, progress: opts.progress !== false, handleSignals: true });
+      report = await withTrainingControls(opts.progress !== false, (controls) =>
+        runTraining({ config, databaseUrl: opts.database, register: opts.register !== false, ...controls }),
+      );
     }
-    if (report.status === 'completed' && opts.register !== false) await registerCompletedRun(report, opts.database);
+    printRegistration(report);
     if (opts.json) printJson(report);
     else printReport(report);
     // 130 = "terminated by Ctrl-C", as shells report it; the checkpoint is written.
@@ -218,12 +210,12 @@ export function register(program: Command): void {
       printTable(
         ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
         [
-          ['model', num(t.mae), num(t.rmse), num(t.mape), num(t.r2), num(t.direction_accuracy), num(t.ic), num(t.rank_ic)],
-          ['persistence', num(p.mae), num(p.rmse), num(p.mape), num(p.r2), null, null, null],
+          ['model', fmt(t.mae), fmt(t.rmse), fmt(t.mape), fmt(t.r2), fmt(t.direction_accuracy), fmt(t.ic), fmt(t.rank_ic)],
+          ['persistence', fmt(p.mae), fmt(p.rmse), fmt(p.mape), fmt(p.r2), null, null, null],
         ],
       );
       console.log(
-        `\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${num(result.previousMae) ?? '-'}`,
+        `\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${fmt(result.previousMae) ?? '-'}`,
       );
       console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);
     });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { bestRun, readRun } from '../../training/index.js';
+import { bestRun, readRun } from '../../runs/index.js';
 import type { ForecastKey } from '../cache.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';

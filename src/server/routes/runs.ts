@@ -2,9 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RUN_FILES, RUN_METRICS, canonicalMetric, parseStatusList, readRunDetails, runDirFor, sortRuns, type RunInfo } from '../../training/index.js';
-import { listRegistry } from '../../batch/registry.js';
-import { readJson } from '../../training/run-store.js';
+import { RUN_FILES, RUN_METRICS, parseStatusList, queryRuns, readRunDetails, runDirFor, type RunInfo } from '../../runs/index.js';
+import { listRegistry } from '../../runs/registry.js';
+import { readJson } from '../../util/json.js';
+import type { RunSummary } from '../../wire/index.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { modelTypeField, queryInt, routeSchema, runNameField, symbolField } from '../schema.js';
@@ -52,7 +53,7 @@ const RegistryQuery = z
 const PredictionsQuery = z.object({ step: queryInt(1, 1000).optional() }).strict();
 
 /** A run as the API lists it. The server's folder path is left out: clients address runs by name. */
-export function runJson(run: RunInfo) {
+export function runJson(run: RunInfo): RunSummary {
   return {
     name: run.name,
     status: run.status,
@@ -85,19 +86,15 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
     { schema: routeSchema({ querystring: RunsQuery, summary: 'Training runs, filtered and sorted as `klinecast runs list`', tags: ['runs'] }) },
     async (request) => {
       const q = request.query as z.output<typeof RunsQuery>;
-      const statuses = q.status ? parseStatusList(q.status) : null;
-      let runs = ctx.runs
-        .get()
-        .filter(
-          (r) =>
-            (q.symbol === undefined || r.symbol === q.symbol) &&
-            (q.model === undefined || r.modelType === q.model) &&
-            (statuses === null || statuses.includes(r.status)),
-        );
-      runs = sortRuns(runs, canonicalMetric(q.sort), q.order === undefined ? undefined : q.order === 'desc');
-      const total = runs.length;
-      if (q.limit !== undefined) runs = runs.slice(0, q.limit);
-      return { items: runs.map(runJson), total };
+      const { items, total } = queryRuns(ctx.runs.get(), {
+        symbol: q.symbol,
+        model: q.model,
+        statuses: q.status ? parseStatusList(q.status) : null,
+        sort: q.sort,
+        descending: q.order === undefined ? undefined : q.order === 'desc',
+        limit: q.limit,
+      });
+      return { items: items.map(runJson), total };
     },
   );
 

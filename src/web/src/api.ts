@@ -1,4 +1,5 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
+import type { EvalResultsFile, Forecast, PredictionRecord, RunSummary, TrainingJob } from '../../wire/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -27,7 +28,7 @@ async function request<T>(method: string, path: string, body?: unknown, auth = f
   if (auth && savedApiKey()) headers.authorization = `Bearer ${savedApiKey()}`;
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  let data: any = null;
+  let data: { error?: { code?: string; message?: string } } | null = null;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
@@ -37,50 +38,9 @@ async function request<T>(method: string, path: string, body?: unknown, auth = f
   return data as T;
 }
 
-export interface EvalMetrics {
-  mae: number | null;
-  rmse: number | null;
-  mape: number | null;
-  r2: number | null;
-  direction_accuracy: number | null;
-  ic: number | null;
-  rank_ic: number | null;
-  skill: number | null;
-  persistence_mae: number | null;
-}
-
-export interface Run {
-  name: string;
-  status: string;
-  reason: string | null;
-  problems: string[];
-  symbol: string | null;
-  model_type: string | null;
-  created_at: string | null;
-  finished_at: string | null;
-  best_val_loss: number | null;
-  epochs_trained: number | null;
-  eval_metrics: EvalMetrics | null;
-  checkpoints: string[];
-  has_best: boolean;
-  has_model: boolean;
-  size_bytes: number;
-}
-
-export interface PriceMetrics {
-  mae: number | null;
-  rmse: number | null;
-  mape: number | null;
-  r2: number | null;
-}
-
-export interface EvalResults {
-  evaluated_at: string;
-  n_samples: number;
-  horizon: number;
-  test_metrics: PriceMetrics & Record<string, number | null>;
-  baselines: { persistence: PriceMetrics; zero_return: { return_mae: number | null; return_rmse: number | null } };
-}
+export type { EvalMetricsSummary as EvalMetrics, PriceMetrics } from '../../wire/index.js';
+export type Run = RunSummary;
+export type EvalResults = EvalResultsFile;
 
 export interface RunDetails {
   run: Run;
@@ -94,14 +54,7 @@ export interface RunDetails {
 
 export type MetricsRow = { epoch: number; phase: string; timestamp: string } & Record<string, number | string | null>;
 
-export interface PredictionRecord {
-  date: string;
-  step: number;
-  target_date: string | null;
-  last_close: number;
-  actual_price: number;
-  predicted_price: number;
-}
+export type { PredictionRecord } from '../../wire/index.js';
 
 export interface Stock {
   symbol: string;
@@ -119,26 +72,7 @@ export interface Bar {
   vol: number;
 }
 
-export interface Forecast {
-  symbol: string;
-  run: string;
-  base_date: string;
-  base_close: number;
-  horizon: number;
-  interval_level: number | null;
-  trend: string;
-  predictions: Array<{ date: string; price: number; return: number; lower: number | null; upper: number | null }>;
-}
-
-export interface TrainingJob {
-  id: string;
-  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-  symbol: string | null;
-  model_type: string;
-  run_name: string | null;
-  progress: { epoch: number; epochs: number; train_loss: number | null; val_loss: number | null } | null;
-  error: string | null;
-}
+export type { Forecast, TrainingJob } from '../../wire/index.js';
 
 export const api = {
   runs: (query = '') => request<{ items: Run[]; total: number }>('GET', `api/v1/runs${query}`),

@@ -4,12 +4,15 @@
  * Registering is an upsert on run_name, so registering the same run twice leaves one row.
  */
 import { hostname } from 'node:os';
+import { upsert } from '../data/db/upsert.js';
 import { sqlNow } from '../data/db/url.js';
 import type { DatabaseHandle } from '../data/db/connection.js';
 import type { Db, Dialect, ModelRegistryTable } from '../data/db/schema.js';
-import type { JobMetrics } from './job.js';
 
 export type RegistryStatus = 'completed' | 'failed';
+
+/** The headline figures of a run (best_val_loss, mae, skill…), stored as JSON in the metrics column. */
+export type RegistryMetrics = Record<string, number | null>;
 
 export interface RegistryEntry {
   runName: string;
@@ -17,7 +20,7 @@ export interface RegistryEntry {
   modelType: string;
   configHash: string;
   status: RegistryStatus;
-  metrics: JobMetrics | null;
+  metrics: RegistryMetrics | null;
   /** absolute path of the run folder on `host` (or on shared storage) */
   path: string;
   host: string;
@@ -56,10 +59,10 @@ function toRow(e: RegistryEntry): RegistryRow {
 }
 
 function fromRow(r: RegistryRow): RegistryEntry {
-  let metrics: JobMetrics | null = null;
+  let metrics: RegistryMetrics | null = null;
   if (r.metrics) {
     try {
-      metrics = JSON.parse(r.metrics) as JobMetrics;
+      metrics = JSON.parse(r.metrics) as RegistryMetrics;
     } catch {
       metrics = null;
     }
@@ -102,11 +105,9 @@ export async function registerCompleted(
 }
 
 export async function registerRun(db: Db, dialect: Dialect, entry: RegistryEntry): Promise<void> {
-  const row = toRow(entry);
-  const { run_name: _key, created_at: _created, ...update } = row;
-  const insert = db.insertInto('model_registry').values(row);
-  if (dialect === 'mysql') await insert.onDuplicateKeyUpdate(update).execute();
-  else await insert.onConflict((oc) => oc.column('run_name').doUpdateSet(update)).execute();
+  // created_at stays as first registered; every other column follows the newest registration.
+  const update = REGISTRY_COLUMNS.filter((c) => c !== 'run_name' && c !== 'created_at');
+  await upsert(db, dialect, 'model_registry', [toRow(entry)], ['run_name'], update);
 }
 
 export async function listRegistry(db: Db, filter: RegistryFilter = {}): Promise<RegistryEntry[]> {

@@ -1,11 +1,11 @@
 /**
- * The prediction engine behind the HTTP API's Predictor port (src/server/ports.ts): the server has already
+ * The prediction engine behind the HTTP API's Predictor port (./ports.ts): the server has already
  * validated the symbol, chosen the run and read the last bar date, so this only forecasts and renames fields
  * to the API's snake_case.
  */
-import type { Forecast as ApiForecast, Predictor } from '../server/ports.js';
-import type { Forecast } from './forecast.js';
-import type { PredictionEngine } from './engine.js';
+import type { Forecast, PredictionEngine } from '../prediction/index.js';
+import type { Forecast as ApiForecast } from '../wire/index.js';
+import type { Predictor } from './ports.js';
 
 export function toApiForecast(f: Forecast): ApiForecast {
   return {

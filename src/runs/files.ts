@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ModelConfigSchema, type ModelConfig } from '../models/config.js';
 import { UserError } from '../util/errors.js';
 
@@ -6,15 +7,26 @@ import { UserError } from '../util/errors.js';
  * Keys on disk are snake_case, as Hugging Face and the seed write them, so Python tools read them unchanged.
  */
 
+/** The files of a model folder: a run's model/, or any folder Forecaster.save writes. */
+export const MODEL_FILES = {
+  weights: 'model.safetensors',
+  torch: 'pytorch_model.bin',
+  config: 'config.json',
+  trainingArgs: 'training_args.json',
+  scaler: 'scaler.json',
+  /** Forecaster.save only: the TrainConfig a stand-alone model folder was trained with (a run keeps it in config.json). */
+  trainConfig: 'train_config.json',
+} as const;
+
 export const RUN_FILES = {
   config: 'config.json',
   metadata: 'metadata.json',
   modelDir: 'model',
-  modelSafetensors: 'model/model.safetensors',
-  modelTorch: 'model/pytorch_model.bin',
-  modelConfig: 'model/config.json',
-  trainingArgs: 'model/training_args.json',
-  scaler: 'model/scaler.json',
+  modelSafetensors: `model/${MODEL_FILES.weights}`,
+  modelTorch: `model/${MODEL_FILES.torch}`,
+  modelConfig: `model/${MODEL_FILES.config}`,
+  trainingArgs: `model/${MODEL_FILES.trainingArgs}`,
+  scaler: `model/${MODEL_FILES.scaler}`,
   checkpointsDir: 'checkpoints',
   bestDir: 'checkpoints/best',
   trainingLog: 'logs/training.log',
@@ -41,18 +53,9 @@ export type RunStatus = WrittenStatus | 'crashed';
 export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set(['initialized', 'preparing', 'training', 'evaluating']);
 export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'interrupted']);
 
-/** The headline test metrics copied into metadata.json so listing runs needs no other file. */
-export interface EvalMetricsSummary {
-  mae: number | null;
-  rmse: number | null;
-  mape: number | null;
-  r2: number | null;
-  direction_accuracy: number | null;
-  ic: number | null;
-  rank_ic: number | null;
-  skill: number | null;
-  persistence_mae: number | null;
-}
+/** The headline test metrics copied into metadata.json so listing runs needs no other file (the API lists them too). */
+export type { EvalMetricsSummary } from '../wire/index.js';
+import type { EvalMetricsSummary } from '../wire/index.js';
 
 export interface RunMetadata {
   run_name: string;
@@ -75,37 +78,60 @@ export interface RunMetadata {
   [extra: string]: unknown;
 }
 
-/** One row of logs/metrics.json. */
-export interface MetricsEntry {
-  epoch: number;
-  phase: string;
-  timestamp: string;
-  [metric: string]: number | string | null;
-}
+const nullableNumber = z.number().nullable();
+
+/** Where an interrupted epoch stood: its shuffled order and the next batch, so a resume continues the very same epoch. */
+const EpochPositionSchema = z.object({
+  epoch: z.number().int(),
+  order: z.array(z.number().int()),
+  next_batch: z.number().int(),
+  loss_sum: z.number(),
+  samples: z.number().int(),
+  seconds: z.number(),
+});
+export type EpochPositionState = z.infer<typeof EpochPositionSchema>;
 
 /** What the Trainer hands to saveCheckpoint: Hugging Face's TrainerState fields plus what exact resume needs. */
-export interface TrainerStateInput {
-  global_step: number;
+export const TrainerStateInputSchema = z.object({
+  global_step: z.number().int(),
   /** The best value of metric_for_best_model seen so far, or null before the first evaluation. */
-  best_metric: number | null;
-  metric_for_best_model: string;
-  greater_is_better: boolean;
-  early_stopping: { patience: number; best_metric: number | null; epochs_without_improvement: number };
-  /** The LR scheduler's own state (type, last_epoch, current lr, plateau counters...). */
-  scheduler: Record<string, unknown> | null;
-  [extra: string]: unknown;
-}
+  best_metric: nullableNumber,
+  metric_for_best_model: z.string(),
+  greater_is_better: z.boolean(),
+  early_stopping: z.object({ patience: z.number().int(), best_metric: nullableNumber, epochs_without_improvement: z.number().int() }),
+  /** The LR scheduler's own state (type, last_epoch, current lr, plateau counters...), as the schedule serialises it. */
+  scheduler: z.record(z.string(), z.unknown()).nullable(),
+  // What exact resume needs beyond Hugging Face's fields. klinecast's Trainer writes them all; a checkpoint written
+  // through the TrainingManager API by other code may leave them out.
+  completed_epochs: z.number().int().optional(),
+  /** False for a checkpoint written mid-epoch (an interrupt): epoch_position then says where. */
+  epoch_complete: z.boolean().optional(),
+  /** Why the loop ended for good, so a resumed finished loop stays finished; null while it can go on. */
+  stop_reason: z.enum(['max_epochs', 'early_stopping', 'callback']).nullable().optional(),
+  best_epoch: z.number().int().nullable().optional(),
+  best_val_loss: nullableNumber.optional(),
+  num_train_epochs: z.number().int().optional(),
+  train_batch_size: z.number().int().optional(),
+  seed: z.number().int().optional(),
+  epoch_position: EpochPositionSchema.nullable().optional(),
+});
+export type TrainerStateInput = z.infer<typeof TrainerStateInputSchema>;
+
+/** One row of logs/metrics.json: {epoch, phase, timestamp} and the metrics of that epoch (train_loss, val_loss, lr...). */
+const MetricsEntrySchema = z.object({ epoch: z.number(), phase: z.string(), timestamp: z.string() }).catchall(z.union([z.number(), z.string(), z.null()]));
+export type MetricsEntry = z.infer<typeof MetricsEntrySchema>;
 
 /** checkpoints/checkpoint-{N}/trainer_state.json: the Trainer's state plus what the manager fills in. */
-export interface TrainerState extends TrainerStateInput {
-  epoch: number;
+export const TrainerStateSchema = TrainerStateInputSchema.extend({
+  epoch: z.number().int(),
   /** Run-relative path of the best checkpoint, e.g. "checkpoints/checkpoint-7". */
-  best_model_checkpoint: string | null;
+  best_model_checkpoint: z.string().nullable(),
   /** The rows of logs/metrics.json up to this epoch. */
-  log_history: MetricsEntry[];
+  log_history: z.array(MetricsEntrySchema),
   /** The metrics of the epoch this checkpoint was saved after. */
-  metrics: Record<string, number | null>;
-}
+  metrics: z.record(z.string(), nullableNumber),
+});
+export type TrainerState = z.infer<typeof TrainerStateSchema>;
 
 /** model/config.json: the architecture (ModelConfig in snake_case) plus what inference needs to build inputs. */
 export interface ModelConfigFile {
@@ -179,79 +205,5 @@ export interface TrainingArgsFile {
   test_samples: number;
   best_val_loss: number | null;
   epochs_trained: number;
-  [extra: string]: unknown;
-}
-
-/** Price-unit metrics of a forecast. MAPE is in percent. */
-export interface PriceMetrics {
-  mae: number | null;
-  rmse: number | null;
-  mape: number | null;
-  r2: number | null;
-}
-
-/** Everything measured for the model on one set of (sample, step) pairs. */
-export interface ModelMetrics extends PriceMetrics {
-  /** Share (0-1) of days where the predicted move from the last close has the actual move's sign; flat days excluded. */
-  direction_accuracy: number | null;
-  /** The number of non-flat days direction_accuracy counts. */
-  direction_samples: number;
-  /** MAE and RMSE of the log returns. */
-  return_mae: number | null;
-  return_rmse: number | null;
-  /** Pearson and Spearman (average ranks for ties) correlation of predicted against actual returns. */
-  ic: number | null;
-  rank_ic: number | null;
-  /** 1 − MAE / MAE of persistence, in price units. */
-  skill: number | null;
-  /** 1 − return MAE / return MAE of the zero-return forecast. */
-  return_skill: number | null;
-}
-
-export interface BaselineMetrics {
-  /** Tomorrow's price = the last known close, scored in price units. */
-  persistence: PriceMetrics;
-  /** A predicted log return of 0, scored on returns. */
-  zero_return: { return_mae: number | null; return_rmse: number | null };
-}
-
-/** results/eval_results.json. */
-export interface EvalResultsFile {
-  evaluated_at: string;
-  split: string;
-  n_samples: number;
-  horizon: number;
-  return_type: 'log';
-  /** Pooled over every (sample, step) pair. */
-  test_metrics: ModelMetrics;
-  baselines: BaselineMetrics;
-  /** One entry per step ahead (1…horizon) when horizon > 1, else null. */
-  per_horizon: Array<{ step: number; test_metrics: ModelMetrics; baselines: BaselineMetrics }> | null;
-  [extra: string]: unknown;
-}
-
-/** One row of results/predictions.json: one test day and one step ahead. */
-export interface PredictionRecord {
-  /** The day of the last known close (the forecast is made after its close). */
-  date: string;
-  /** 1…horizon. */
-  step: number;
-  /** The trading day forecast, when known. */
-  target_date: string | null;
-  last_close: number;
-  actual_price: number;
-  predicted_price: number;
-  actual_return: number;
-  predicted_return: number;
-}
-
-/** results/predictions.json. */
-export interface PredictionsFile {
-  generated_at: string;
-  split: string;
-  horizon: number;
-  n_samples: number;
-  return_type: 'log';
-  records: PredictionRecord[];
   [extra: string]: unknown;
 }

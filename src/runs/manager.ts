@@ -2,44 +2,35 @@
  * TrainingManager: everything a training run writes under out/{run_name}/ (DESIGN.md §4), the seed's API in camelCase.
  * It knows files, not engines: weights arrive as PyTorch-named tensors (a state dict, or anything with stateDict()).
  */
-import { appendFileSync, existsSync, linkSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { appendFileSync, copyFileSync, existsSync, linkSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import type { EvalResultsFile, PredictionsFile } from '../evaluation/results.js';
+import { recoverAtomicLeftovers, removeDirAtomic, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { readJson } from '../util/json.js';
+import { finiteOrNull, pad2 } from '../util/values.js';
+import { KLINECAST_VERSION } from '../util/version.js';
 import {
   ACTIVE_STATUSES,
   CHECKPOINT_FILES,
   FINAL_STATUSES,
+  MODEL_FILES,
   RUN_FILES,
+  TrainerStateSchema,
   WRITTEN_STATUSES,
   type EvalMetricsSummary,
-  type EvalResultsFile,
   type MetricsEntry,
   type ModelConfigFile,
-  type PredictionsFile,
   type RunMetadata,
   type TrainerState,
   type TrainerStateInput,
   type TrainingArgsFile,
   type WrittenStatus,
-} from './run-files.js';
-import {
-  DEFAULT_OUTPUT_DIR,
-  claimRunDir,
-  defaultRunName,
-  listCheckpointNames,
-  listRuns,
-  readJson,
-  readRun,
-  resolveRunRef,
-  runRelative,
-  validateRunName,
-  type ReadOptions,
-  type RunInfo,
-} from './run-store.js';
+} from './files.js';
+import { DEFAULT_OUTPUT_DIR, claimRunDir, defaultRunName, resolveRunRef, runRelative, validateRunName } from './names.js';
+import { listCheckpointNames, listRuns, readRun, type ReadOptions, type RunInfo } from './store.js';
 
 export type StateDict = Record<string, NamedTensor>;
 /** A state dict, or a model/optimizer that can produce one. */
@@ -90,23 +81,8 @@ export interface LoadedCheckpoint {
   rngState: unknown;
 }
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-const KLINECAST_VERSION = packageVersion();
-
 function isoNow(): string {
   return new Date().toISOString();
-}
-
-function pad2(n: number): string {
-  return String(n).padStart(2, '0');
 }
 
 /** "YYYY-MM-DD HH:MM:SS" in local time, as Python's logging prints it. */
@@ -124,65 +100,31 @@ function errorText(error: unknown): string {
   return String(error);
 }
 
-function finiteOrNull(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+export interface ModelFolderContents {
+  weights: StateSource;
+  modelConfig: ModelConfigFile;
+  /** The saved ScalerBundle: everything inference needs to scale inputs and invert outputs. */
+  scaler: unknown;
+  /** A run's model/training_args.json. */
+  trainingArgs?: TrainingArgsFile;
+  /** A stand-alone folder's train_config.json (Forecaster.save); a run keeps its config in config.json. */
+  trainConfig?: unknown;
 }
 
 /**
- * Writes a folder so it appears complete or not at all: fill a hidden temp folder beside it, then rename it into
- * place. An existing folder of the same name is swapped out (renamed aside, then removed).
+ * The one writer of a model folder (MODEL_FILES): the weights as model.safetensors and pytorch_model.bin, config.json,
+ * scaler.json and the optional files, as one folder that appears complete or not at all. loadModelFolder reads it.
  */
-function tempDirFor(finalDir: string): string {
-  const tmp = join(finalDir, '..', `.tmp-${basename(finalDir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmp, { recursive: true });
-  return tmp;
-}
-
-function commitDir(tmp: string, finalDir: string): void {
-  if (existsSync(finalDir)) {
-    const old = join(finalDir, '..', `.old-${basename(finalDir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    renameSync(finalDir, old);
-    renameSync(tmp, finalDir);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, finalDir);
-  }
-}
-
-function removeDirQuietly(dir: string): void {
-  const trash = join(dir, '..', `.deleting-${basename(dir)}-${randomBytes(4).toString('hex')}`);
-  try {
-    renameSync(dir, trash);
-  } catch {
-    return;
-  }
-  rmSync(trash, { recursive: true, force: true });
-}
-
-/**
- * Finishes or undoes what a killed process left: temp folders and files are removed; a folder that was swapped
- * aside (.old-X) while its replacement never arrived is put back.
- */
-function recoverLeftovers(dir: string): void {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const path = join(dir, e.name);
-    const old = /^\.old-(.+)-\d+-[0-9a-f]{8}$/.exec(e.name);
-    if (old && e.isDirectory()) {
-      const original = join(dir, old[1]);
-      if (existsSync(original)) rmSync(path, { recursive: true, force: true });
-      else renameSync(path, original);
-    } else if (/^\.(tmp|deleting)-/.test(e.name) || /\.tmp-\d+-[0-9a-f]{8}$/.test(e.name)) {
-      rmSync(path, { recursive: true, force: true });
-    } else if (e.isDirectory()) {
-      recoverLeftovers(path);
-    }
-  }
+export function writeModelFolder(dir: string, contents: ModelFolderContents): void {
+  const tensors = toStateDict(contents.weights);
+  writeDirAtomic(dir, (tmp) => {
+    writeFileAtomic(join(tmp, MODEL_FILES.weights), encodeSafetensors(tensors, { format: 'pt' }));
+    writeFileAtomic(join(tmp, MODEL_FILES.torch), encodeTorchStateDict(tensors));
+    writeJsonAtomic(join(tmp, MODEL_FILES.config), contents.modelConfig);
+    writeJsonAtomic(join(tmp, MODEL_FILES.scaler), contents.scaler);
+    if (contents.trainingArgs) writeJsonAtomic(join(tmp, MODEL_FILES.trainingArgs), contents.trainingArgs);
+    if (contents.trainConfig !== undefined) writeJsonAtomic(join(tmp, MODEL_FILES.trainConfig), contents.trainConfig);
+  });
 }
 
 export class TrainingManager {
@@ -253,7 +195,7 @@ export class TrainingManager {
     if (ACTIVE_STATUSES.has(info.status) && info.metadata.pid !== process.pid) {
       throw new UserError(`run ${info.name} is still ${info.metadata.status} in process ${info.metadata.pid} on ${info.metadata.host}`, 'run_busy');
     }
-    recoverLeftovers(dir);
+    recoverAtomicLeftovers(dir);
     const metrics = readJson(join(dir, RUN_FILES.metrics));
     const history = metrics.ok && Array.isArray(metrics.value) ? (metrics.value as MetricsEntry[]) : [];
     let best: string | null = null;
@@ -383,17 +325,12 @@ export class TrainingManager {
       log_history: this.history.filter((r) => r.epoch <= input.epoch),
       metrics: input.metrics,
     };
-    const tmp = tempDirFor(finalDir);
-    try {
+    writeDirAtomic(finalDir, (tmp) => {
       writeFileAtomic(join(tmp, CHECKPOINT_FILES.weights), encodeSafetensors(toStateDict(input.weights), { format: 'pt' }));
       writeFileAtomic(join(tmp, CHECKPOINT_FILES.optimizer), encodeSafetensors(toStateDict(input.optimizerState), input.optimizerMetadata ?? {}));
       writeJsonAtomic(join(tmp, CHECKPOINT_FILES.trainerState), state);
       writeJsonAtomic(join(tmp, CHECKPOINT_FILES.rngState), input.rngState ?? null);
-      commitDir(tmp, finalDir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    });
     if (input.isBest) this.copyToBest(finalDir);
     this.rotateCheckpoints();
     this.saveTrainingLog(`saved ${name}${input.isBest ? ' (best)' : ''}`);
@@ -402,9 +339,7 @@ export class TrainingManager {
 
   /** best/ shares the checkpoint's files by hard link (files are never rewritten in place), or copies them. */
   private copyToBest(checkpointDir: string): void {
-    const bestDir = this.path(RUN_FILES.bestDir);
-    const tmp = tempDirFor(bestDir);
-    try {
+    writeDirAtomic(this.path(RUN_FILES.bestDir), (tmp) => {
       for (const file of Object.values(CHECKPOINT_FILES)) {
         try {
           linkSync(join(checkpointDir, file), join(tmp, file));
@@ -412,11 +347,7 @@ export class TrainingManager {
           copyFileSync(join(checkpointDir, file), join(tmp, file));
         }
       }
-      commitDir(tmp, bestDir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    });
   }
 
   /**
@@ -432,7 +363,7 @@ export class TrainingManager {
     for (const name of names) {
       if (excess <= 0) break;
       if (protectedNames.has(name)) continue;
-      removeDirQuietly(this.path(join(RUN_FILES.checkpointsDir, name)));
+      removeDirAtomic(this.path(join(RUN_FILES.checkpointsDir, name)));
       excess--;
     }
   }
@@ -445,7 +376,12 @@ export class TrainingManager {
     const rng = readJson(join(dir, CHECKPOINT_FILES.rngState));
     if (!state.ok) throw new UserError(`checkpoint ${dir}: ${state.reason}`, 'checkpoint_corrupt');
     if (!rng.ok) throw new UserError(`checkpoint ${dir}: ${rng.reason}`, 'checkpoint_corrupt');
-    const trainerState = state.value as TrainerState;
+    const parsed = TrainerStateSchema.safeParse(state.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new UserError(`checkpoint ${dir}: ${CHECKPOINT_FILES.trainerState} ${issue.path.join('.')}: ${issue.message}`, 'checkpoint_corrupt');
+    }
+    const trainerState = parsed.data;
     return {
       path: dir,
       epoch: trainerState.epoch,
@@ -469,28 +405,12 @@ export class TrainingManager {
     return null;
   }
 
-  /**
-   * The final model: model/model.safetensors and model/pytorch_model.bin (same weights), config.json,
-   * training_args.json and scaler.json, written as one folder that appears complete or not at all.
-   */
+  /** The final model/ folder (writeModelFolder), with training_args.json; epochs and best val loss go into metadata.json. */
   saveModel(weights: StateSource, modelConfig: ModelConfigFile, trainingArgs: TrainingArgsFile, scaler: unknown): string {
     const finalDir = this.path(RUN_FILES.modelDir);
-    const tensors = toStateDict(weights);
-    const tmp = tempDirFor(finalDir);
-    try {
-      writeFileAtomic(join(tmp, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
-      writeFileAtomic(join(tmp, 'pytorch_model.bin'), encodeTorchStateDict(tensors));
-      writeJsonAtomic(join(tmp, 'config.json'), modelConfig);
-      writeJsonAtomic(join(tmp, 'training_args.json'), trainingArgs);
-      writeJsonAtomic(join(tmp, 'scaler.json'), scaler);
-      commitDir(tmp, finalDir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    const extra: Record<string, unknown> = { epochs_trained: trainingArgs.epochs_trained };
-    if (trainingArgs.best_val_loss !== null) extra.best_val_loss = trainingArgs.best_val_loss;
-    Object.assign(this.metadata, extra);
+    writeModelFolder(finalDir, { weights, modelConfig, scaler, trainingArgs });
+    this.metadata.epochs_trained = trainingArgs.epochs_trained;
+    if (trainingArgs.best_val_loss !== null) this.metadata.best_val_loss = trainingArgs.best_val_loss;
     this.writeMetadata();
     this.saveTrainingLog(`saved final model to ${RUN_FILES.modelDir}/`);
     return finalDir;

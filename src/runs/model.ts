@@ -1,0 +1,136 @@
+/**
+ * The one loader of a trained model: a model folder (MODEL_FILES, as writeModelFolder writes it) or a run's model/
+ * with the final or the best checkpoint's weights. Everything is checked against itself (dtypes, architecture against
+ * the scaler), so a folder whose files disagree fails here with the file named, not later with a silently wrong forecast.
+ * prediction, `klinecast eval` and Forecaster.load all load through it.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../engine/io/index.js';
+import { Rng } from '../engine/rng.js';
+import { Engine } from '../engine/runtime.js';
+import { Scaler, parseScalerBundle, type ScalerBundle } from '../features/index.js';
+import { createNetwork, loadStateDict, type ModelConfig, type Network } from '../models/index.js';
+import { UserError } from '../util/errors.js';
+import { readJson } from '../util/json.js';
+import { CHECKPOINT_FILES, MODEL_FILES, RUN_FILES, fromModelConfigFile, type ModelInputs } from './files.js';
+import { resolveRunRef } from './names.js';
+import { readRun, type RunInfo } from './store.js';
+
+/** Which weights of a run: the final model (model/model.safetensors) or the best checkpoint (checkpoints/best/). */
+export type CheckpointChoice = 'final' | 'best';
+
+export interface LoadedModel {
+  config: ModelConfig;
+  inputs: ModelInputs;
+  bundle: ScalerBundle;
+  targetScaler: Scaler;
+  network: Network;
+  /** The Rng the network's dropout layers draw from; Monte-Carlo sampling reseeds it in place. */
+  rng: Rng;
+  weightsPath: string;
+  /** mtime of the weights file when loaded, so a cache can notice a replaced model. */
+  weightsMtimeMs: number;
+}
+
+export interface RunModel extends LoadedModel {
+  /** The run folder's name, as in the forecast's `run` field. */
+  run: string;
+  dir: string;
+  checkpoint: CheckpointChoice;
+  /** The run's symbol, or null for a model trained without one (a general model). */
+  symbol: string | null;
+  info: RunInfo;
+}
+
+function readModelJson(path: string, what: string): unknown {
+  const read = readJson(path);
+  if (!read.ok) throw new UserError(`${what}: ${read.reason}`, read.missing ? 'run_not_ready' : 'run_corrupt');
+  return read.value;
+}
+
+/** The weights file a checkpoint choice reads. */
+export function weightsPathOf(dir: string, checkpoint: CheckpointChoice): string {
+  return checkpoint === 'final' ? join(dir, RUN_FILES.modelSafetensors) : join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.weights);
+}
+
+/**
+ * Loads a model folder: config.json and scaler.json from `dir`, the weights from `weightsPath` (default: the folder's
+ * model.safetensors). `name` is how errors refer to the folder (a run name; never a server path).
+ */
+export function loadModelFolder(dir: string, options: { weightsPath?: string; name?: string } = {}): LoadedModel {
+  const name = options.name ?? 'model folder';
+  const { config, inputs } = fromModelConfigFile(readModelJson(join(dir, MODEL_FILES.config), `${name}: ${MODEL_FILES.config}`));
+  let bundle: ScalerBundle;
+  try {
+    bundle = parseScalerBundle(readModelJson(join(dir, MODEL_FILES.scaler), `${name}: ${MODEL_FILES.scaler}`));
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`${name}: ${MODEL_FILES.scaler}: ${err.message}`, 'run_corrupt');
+    throw err;
+  }
+  const mismatch: string[] = [];
+  if (inputs.featureNames.join(',') !== bundle.featureNames.join(',')) mismatch.push('feature_names differ from scaler.json featureNames');
+  if (inputs.seqLength !== bundle.seqLength) mismatch.push(`seq_length ${inputs.seqLength} ≠ scaler.json seqLength ${bundle.seqLength}`);
+  if (inputs.horizon !== bundle.horizon) mismatch.push(`horizon ${inputs.horizon} ≠ scaler.json horizon ${bundle.horizon}`);
+  if (config.inputSize !== bundle.featureNames.length) mismatch.push(`input_size ${config.inputSize} ≠ ${bundle.featureNames.length} features`);
+  if (config.outputSize !== bundle.horizon) mismatch.push(`output_size ${config.outputSize} ≠ horizon ${bundle.horizon}`);
+  if (inputs.target !== bundle.target.kind) mismatch.push(`target ${inputs.target} ≠ scaler.json target ${bundle.target.kind}`);
+  if (mismatch.length) throw new UserError(`${name}: config.json and scaler.json disagree: ${mismatch.join('; ')}`, 'run_corrupt');
+
+  const weightsPath = options.weightsPath ?? join(dir, MODEL_FILES.weights);
+  const rng = new Rng(0);
+  const network = createNetwork(config, Engine.create(), rng);
+  let tensors;
+  try {
+    tensors = readSafetensors(weightsPath).tensors;
+  } catch (err) {
+    throw new UserError(`${name}: weights: ${(err as Error).message}`, 'run_corrupt');
+  }
+  const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [tensor, t] of Object.entries(tensors)) {
+    if (t.dtype !== 'F32') throw new UserError(`${name}: weight ${tensor} is ${t.dtype}, expected F32`, 'run_corrupt');
+    weights[tensor] = { shape: t.shape, data: t.data as Float32Array };
+  }
+  try {
+    loadStateDict(network, weights);
+  } catch (err) {
+    throw new UserError(`${name}: weights: ${(err as Error).message}`, 'run_corrupt');
+  }
+  return {
+    config,
+    inputs,
+    bundle,
+    targetScaler: Scaler.fromJSON(bundle.targetScaler),
+    network,
+    rng,
+    weightsPath,
+    weightsMtimeMs: statSync(weightsPath).mtimeMs,
+  };
+}
+
+/**
+ * Loads a run by name (inside `outputDir`) or by path. The scaler and architecture always come from model/: the
+ * best checkpoint's weights were trained on exactly those inputs, and a run without model/ has no saved scaler
+ * to build inputs with (a new scaler would change every input), so it cannot predict yet.
+ */
+export function loadRunModel(ref: string, options: { outputDir?: string; checkpoint?: CheckpointChoice } = {}): RunModel {
+  const checkpoint = options.checkpoint ?? 'final';
+  const dir = resolveRunRef(ref, options.outputDir);
+  const info = readRun(dir);
+  if (info.status === 'corrupt') throw new UserError(`run ${info.name} is corrupt: ${info.reason}`, 'run_corrupt');
+  if (!existsSync(join(dir, RUN_FILES.modelConfig)) || !existsSync(join(dir, RUN_FILES.scaler))) {
+    throw new UserError(
+      `run ${info.name} (${info.status}) has no ${RUN_FILES.modelConfig} and ${RUN_FILES.scaler} yet: they are written when training ends`,
+      'run_not_ready',
+    );
+  }
+  const weightsPath = weightsPathOf(dir, checkpoint);
+  if (!existsSync(weightsPath)) {
+    throw new UserError(
+      `run ${info.name} has no ${checkpoint === 'final' ? RUN_FILES.modelSafetensors : `${RUN_FILES.bestDir}/${CHECKPOINT_FILES.weights}`}`,
+      'run_not_ready',
+    );
+  }
+  const loaded = loadModelFolder(join(dir, RUN_FILES.modelDir), { weightsPath, name: `run ${info.name}: ${RUN_FILES.modelDir}` });
+  return { ...loaded, run: info.name, dir, checkpoint, symbol: info.symbol, info };
+}

@@ -1,0 +1,77 @@
+/**
+ * Naming run folders: the default {symbol}_{model}_{YYYYMMDD_HHMMSS} name, validating names that come from users or the
+ * network, resolving a CLI reference to a folder, and claiming a new folder under a free name.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { UserError } from '../util/errors.js';
+import { pad2 } from '../util/values.js';
+
+export const DEFAULT_OUTPUT_DIR = 'out';
+
+const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Checks a run name given by a user (CLI argument, HTTP path segment) so it names a folder directly inside the
+ * output directory and nothing else: no separators, no "..", no hidden or temp names. Returns the name.
+ */
+export function validateRunName(name: string): string {
+  if (typeof name !== 'string' || !RUN_NAME_PATTERN.test(name) || name.includes('..')) {
+    throw new UserError(
+      `invalid run name ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      'bad_run_name',
+    );
+  }
+  return name;
+}
+
+/** The folder of run `name` inside `outputDir`, after validating the name. Safe for names from the network. */
+export function runDirFor(outputDir: string, name: string): string {
+  return join(resolve(outputDir), validateRunName(name));
+}
+
+/**
+ * A run given on the command line: a bare name is looked up in `outputDir`; anything with a path separator
+ * (out/x, ./x, /abs/x) is taken as a path to a run folder.
+ */
+export function resolveRunRef(ref: string, outputDir = DEFAULT_OUTPUT_DIR): string {
+  const dir = ref.includes('/') || ref.includes(sep) ? resolve(ref) : runDirFor(outputDir, ref);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`no run folder ${dir}`, 'run_not_found');
+  return dir;
+}
+
+/** YYYYMMDD_HHMMSS in local time, as the seed's datetime.now().strftime('%Y%m%d_%H%M%S'). */
+export function runTimestamp(date = new Date()): string {
+  return `${date.getFullYear()}${pad2(date.getMonth() + 1)}${pad2(date.getDate())}_${pad2(date.getHours())}${pad2(date.getMinutes())}${pad2(date.getSeconds())}`;
+}
+
+/** `{symbol}_{model}_{YYYYMMDD_HHMMSS}`, or `{model}_{YYYYMMDD_HHMMSS}` without a symbol. */
+export function defaultRunName(modelType: string, symbol?: string | null, date = new Date()): string {
+  return validateRunName(symbol ? `${symbol}_${modelType}_${runTimestamp(date)}` : `${modelType}_${runTimestamp(date)}`);
+}
+
+/**
+ * Creates the run folder under the first free name among `base`, `base_2`, `base_3`… . mkdir without `recursive`
+ * fails when the folder exists, so two processes racing for the same name can never both get it.
+ */
+export function claimRunDir(outputDir: string, base: string): { name: string; dir: string } {
+  validateRunName(base);
+  const root = resolve(outputDir);
+  mkdirSync(root, { recursive: true });
+  for (let n = 1; n < 10_000; n++) {
+    const name = n === 1 ? base : `${base}_${n}`;
+    const dir = join(root, validateRunName(name));
+    try {
+      mkdirSync(dir);
+      return { name, dir };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new UserError(`could not find a free run name for ${base} in ${root}`);
+}
+
+/** Run-relative path with forward slashes, as stored in trainer_state.json. */
+export function runRelative(runDir: string, path: string): string {
+  return relative(runDir, path).split(sep).join('/');
+}

@@ -1,0 +1,257 @@
+/**
+ * Reading run folders back: one run (with crash detection), every run of an output folder, and one run in full.
+ * Reading never throws on a damaged folder: it reports why, as status `corrupt` or in `problems`.
+ */
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from './files.js';
+import { ACTIVE_STATUSES, CHECKPOINT_FILES, RUN_FILES, WRITTEN_STATUSES } from './files.js';
+import { DEFAULT_OUTPUT_DIR } from './names.js';
+import { readJson } from '../util/json.js';
+import { finiteOrNull, isRecord } from '../util/values.js';
+import { UserError } from '../util/errors.js';
+
+/** An active run whose heartbeat is older than this is taken as crashed, even on another host. */
+export const DEFAULT_STALE_AFTER_MS = 30 * 60 * 1000;
+
+export interface RunInfo {
+  name: string;
+  dir: string;
+  /** `corrupt` when metadata.json is missing or unusable; `crashed` when an active run's process is gone. */
+  status: RunStatus | 'corrupt';
+  /** Why the status is corrupt or crashed; null otherwise. */
+  reason: string | null;
+  /** Other files that could not be read (the run is still listed with its status). */
+  problems: string[];
+  metadata: RunMetadata | null;
+  symbol: string | null;
+  modelType: string | null;
+  createdAt: string | null;
+  bestValLoss: number | null;
+  epochsTrained: number | null;
+  evalMetrics: EvalMetricsSummary | null;
+  checkpoints: string[];
+  hasBest: boolean;
+  hasModel: boolean;
+  /** Bytes of model/model.safetensors, or null before the final model is saved. */
+  modelBytes: number | null;
+  sizeBytes: number;
+}
+
+export interface ReadOptions {
+  now?: number;
+  staleAfterMs?: number;
+}
+
+/** Why `value` is not a usable metadata.json, or null when it is. */
+function metadataProblem(value: unknown): string | null {
+  if (!isRecord(value)) return 'metadata.json is not an object';
+  for (const key of ['run_name', 'model_type', 'created_at', 'status'] as const) {
+    if (typeof value[key] !== 'string') return `metadata.json has no ${key}`;
+  }
+  if (!(WRITTEN_STATUSES as readonly string[]).includes(value.status as string)) return `metadata.json has unknown status ${JSON.stringify(value.status)}`;
+  return null;
+}
+
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The status a reader should show: an active status whose process is gone becomes `crashed`. The process is gone when
+ * its pid is dead on this host, or (on any host) when its heartbeat is older than `staleAfterMs`.
+ */
+export function effectiveStatus(meta: RunMetadata, options: ReadOptions = {}): { status: RunStatus; reason: string | null } {
+  if (!ACTIVE_STATUSES.has(meta.status)) return { status: meta.status, reason: null };
+  if (meta.host === hostname() && typeof meta.pid === 'number' && meta.pid !== process.pid && !isPidAlive(meta.pid)) {
+    return { status: 'crashed', reason: `process ${meta.pid} on ${meta.host} is gone (was ${meta.status})` };
+  }
+  const beat = Date.parse(meta.heartbeat_at ?? meta.updated_at);
+  const now = options.now ?? Date.now();
+  const staleAfter = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  if (Number.isFinite(beat) && now - beat > staleAfter) {
+    return { status: 'crashed', reason: `no heartbeat for ${Math.round((now - beat) / 60000)} min (was ${meta.status})` };
+  }
+  return { status: meta.status, reason: null };
+}
+
+/** Checkpoint folder names checkpoint-{N}, sorted by N. Temp folders (.tmp-…) are not checkpoints. */
+export function listCheckpointNames(runDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(runDir, RUN_FILES.checkpointsDir));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+}
+
+/** Total bytes under `dir`, counting hard-linked files (best/ shares its files with a checkpoint) once. */
+export function dirSize(dir: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  for (const file of listFiles(dir)) {
+    let st;
+    try {
+      st = lstatSync(join(dir, file.path));
+    } catch {
+      continue; // removed while walking (a rotation in progress)
+    }
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    total += st.size;
+  }
+  return total;
+}
+
+/** Every regular file under `dir`, with its path relative to `dir` (forward slashes) and size, sorted by path. */
+export function listFiles(dir: string): Array<{ path: string; bytes: number }> {
+  const out: Array<{ path: string; bytes: number }> = [];
+  const walk = (sub: string) => {
+    let entries;
+    try {
+      entries = readdirSync(join(dir, sub), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const rel = sub ? `${sub}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(rel);
+      else if (e.isFile()) {
+        try {
+          out.push({ path: rel, bytes: lstatSync(join(dir, rel)).size });
+        } catch {
+          // removed while walking (a rotation in progress): skip it
+        }
+      }
+    }
+  };
+  walk('');
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The smallest val_loss in a metrics history, or null. */
+export function bestValLossOf(history: MetricsEntry[]): number | null {
+  let best: number | null = null;
+  for (const row of history) {
+    const v = finiteOrNull(row.val_loss);
+    if (v !== null && (best === null || v < best)) best = v;
+  }
+  return best;
+}
+
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads one run folder. Never throws: a damaged folder comes back with status `corrupt` and the reason. */
+export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
+  const info: RunInfo = {
+    name: basename(dir),
+    dir,
+    status: 'corrupt',
+    reason: null,
+    problems: [],
+    metadata: null,
+    symbol: null,
+    modelType: null,
+    createdAt: null,
+    bestValLoss: null,
+    epochsTrained: null,
+    evalMetrics: null,
+    checkpoints: listCheckpointNames(dir),
+    hasBest: existsSync(join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState)),
+    hasModel: existsSync(join(dir, RUN_FILES.modelSafetensors)),
+    modelBytes: fileSize(join(dir, RUN_FILES.modelSafetensors)),
+    sizeBytes: dirSize(dir),
+  };
+  const meta = readJson(join(dir, RUN_FILES.metadata));
+  if (!meta.ok) {
+    info.reason = meta.missing ? 'no metadata.json (half-created, or not a run folder)' : meta.reason;
+    return info;
+  }
+  const problem = metadataProblem(meta.value);
+  if (problem) {
+    info.reason = problem;
+    return info;
+  }
+  const metadata = meta.value as RunMetadata;
+  const { status, reason } = effectiveStatus(metadata, options);
+  Object.assign(info, {
+    status,
+    reason,
+    metadata,
+    symbol: typeof metadata.stock_symbol === 'string' ? metadata.stock_symbol : null,
+    modelType: metadata.model_type,
+    createdAt: metadata.created_at,
+    evalMetrics: isRecord(metadata.eval_metrics) ? (metadata.eval_metrics as unknown as EvalMetricsSummary) : null,
+  });
+  for (const file of [RUN_FILES.config, RUN_FILES.evalResults, RUN_FILES.predictions, RUN_FILES.modelConfig]) {
+    const read = readJson(join(dir, file));
+    if (!read.ok && !read.missing) info.problems.push(read.reason);
+  }
+  const metrics = readJson(join(dir, RUN_FILES.metrics));
+  const history = metrics.ok && Array.isArray(metrics.value) ? (metrics.value as MetricsEntry[]) : [];
+  if (metrics.ok && !Array.isArray(metrics.value)) info.problems.push('metrics.json is not an array');
+  if (!metrics.ok && !metrics.missing) info.problems.push(metrics.reason);
+  info.bestValLoss = finiteOrNull(metadata.best_val_loss) ?? bestValLossOf(history);
+  const epochs = history.map((r) => r.epoch).filter((e): e is number => typeof e === 'number');
+  info.epochsTrained = finiteOrNull(metadata.epochs_trained) ?? (epochs.length ? Math.max(...epochs) : null);
+  return info;
+}
+
+/** Every run folder directly inside `outputDir` (hidden and temp folders skipped), newest first. */
+export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = {}): RunInfo[] {
+  const root = resolve(outputDir);
+  let entries;
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UserError(`cannot read output folder ${root}: ${(err as Error).message}`);
+  }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => readRun(join(root, e.name), options))
+    .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name));
+}
+
+export interface RunDetails {
+  info: RunInfo;
+  config: unknown;
+  modelConfig: unknown;
+  trainingArgs: unknown;
+  evalResults: unknown;
+  history: MetricsEntry[];
+  files: Array<{ path: string; bytes: number }>;
+}
+
+/** Everything about one run that fits on a screen (predictions and weights excluded). Unreadable files come back null. */
+export function readRunDetails(dir: string, options: ReadOptions = {}): RunDetails {
+  const value = (file: string) => {
+    const read = readJson(join(dir, file));
+    return read.ok ? read.value : null;
+  };
+  const metrics = value(RUN_FILES.metrics);
+  return {
+    info: readRun(dir, options),
+    config: value(RUN_FILES.config),
+    modelConfig: value(RUN_FILES.modelConfig),
+    trainingArgs: value(RUN_FILES.trainingArgs),
+    evalResults: value(RUN_FILES.evalResults),
+    history: Array.isArray(metrics) ? (metrics as MetricsEntry[]) : [],
+    files: listFiles(dir),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The JSON the HTTP API sends and receives (docs/API.md), as types only: the server answers with them, the queue's
+ * training jobs produce them, and the web dashboard reads them. Pure declarations, so any layer (and the browser
+ * bundle) can import them; the result files' shapes come from evaluation/results.ts, which is pure too.
+ */
+export type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile, PriceMetrics } from '../evaluation/results.js';
+
+/** The headline test metrics of a run: metadata.json's eval_metrics, and each listed run's. */
+export interface EvalMetricsSummary {
+  mae: number | null;
+  rmse: number | null;
+  mape: number | null;
+  r2: number | null;
+  direction_accuracy: number | null;
+  ic: number | null;
+  rank_ic: number | null;
+  skill: number | null;
+  persistence_mae: number | null;
+}
+
+/** A run as GET /api/v1/runs lists it. The server's folder path is left out: clients address runs by name. */
+export interface RunSummary {
+  name: string;
+  /** A written status, or crashed / corrupt as a reader concludes them. */
+  status: string;
+  reason: string | null;
+  problems: string[];
+  symbol: string | null;
+  model_type: string | null;
+  created_at: string | null;
+  finished_at: string | null;
+  best_val_loss: number | null;
+  epochs_trained: number | null;
+  eval_metrics: EvalMetricsSummary | null;
+  checkpoints: string[];
+  has_best: boolean;
+  has_model: boolean;
+  size_bytes: number;
+}
+
+/** One forecast day. `lower`/`upper` bound the interval at `interval_level`, null when no interval was computed. */
+export interface ForecastDay {
+  date: string;
+  price: number;
+  /** The predicted log return from the base close. */
+  return: number;
+  lower: number | null;
+  upper: number | null;
+}
+
+/** The body of POST /api/v1/predict. */
+export interface Forecast {
+  symbol: string;
+  /** The run whose model made the forecast. */
+  run: string;
+  /** The last bar the forecast starts from, and its close. */
+  base_date: string;
+  base_close: number;
+  horizon: number;
+  /** e.g. 0.9 for a 90% interval; null without intervals. */
+  interval_level: number | null;
+  trend: 'up' | 'down' | 'flat';
+  predictions: ForecastDay[];
+}
+
+export type TrainingJobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface TrainingJobProgress {
+  epoch: number;
+  epochs: number;
+  train_loss: number | null;
+  val_loss: number | null;
+}
+
+/** GET /api/v1/training/:id, whether the job runs in the server's threads or on the BullMQ queue. */
+export interface TrainingJob {
+  id: string;
+  state: TrainingJobState;
+  symbol: string | null;
+  model_type: string;
+  /** Known once the run folder is claimed. */
+  run_name: string | null;
+  progress: TrainingJobProgress | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
