@@ -11,11 +11,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { batchConfig, jobConfigHash, listRegistry } from '../../src/batch/index.js';
+import { batchConfig } from '../../src/training/index.js';
+import { jobConfigHash } from '../../src/util/hash.js';
+import { listRegistry } from '../../src/runs/registry.js';
 import { generateDemoMarket, importCsvFiles, StockDataLoader, writeDemoMarket } from '../../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
 import { buildDataset } from '../../src/features/index.js';
-import { fromModelConfigFile, listFiles, readRunConfig, Trainer, type PredictionsFile, type TrainingReport } from '../../src/training/index.js';
+import { fromModelConfigFile, listFiles } from '../../src/runs/index.js';
+import { readRunConfig, Trainer, type TrainingReport } from '../../src/training/index.js';
+import { type PredictionsFile } from '../../src/evaluation/index.js';
 import { createTestDatabase, forEachDialect } from '../helpers/db.js';
 import { ASHARE_DIR, REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 import { assertClose } from '../helpers/torch.js';
@@ -102,7 +106,7 @@ forEachDialect(
     assert.equal(registered.status, 'completed');
     assert.equal(registered.path, resolve(dir));
     assert.equal(registered.metrics?.mae, report.test.mae);
-    assert.equal(registered.configHash, jobConfigHash('lstm', batchConfig(readRunConfig(dir).config)));
+    assert.equal(registered.configHash, jobConfigHash('lstm', batchConfig(readRunConfig(dir))));
 
     const files = listFiles(dir).map((f) => f.path);
     const checkpoints = files.filter((f) => /^checkpoints\/checkpoint-\d+\/trainer_state\.json$/.test(f)).map((f) => f.split('/')[1]);
@@ -129,10 +133,10 @@ forEachDialect(
 
     // reload: the same dataset from the database, the saved weights → exactly the saved predictions
     const saved = readRunConfig(dir);
-    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol, saved.firstDate ?? undefined, saved.lastDate ?? undefined);
-    const dataset = buildDataset(series, saved.config.dataset);
+    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol, saved.data.firstDate ?? undefined, saved.data.lastDate ?? undefined);
+    const dataset = buildDataset(series, saved.dataset);
     const { config: arch } = fromModelConfigFile(modelConfig);
-    const trainer = new Trainer(dataset, { model: arch, training: saved.config.training });
+    const trainer = new Trainer(dataset, { model: arch, training: saved.training });
     trainer.loadWeights(readSafetensors(join(dir, 'model/model.safetensors')).tensors);
     const scaled = trainer.predictScaled(dataset.test);
     const predictions = JSON.parse(readFileSync(join(dir, 'results/predictions.json'), 'utf8')) as PredictionsFile;
@@ -191,21 +195,69 @@ forEachDialect(
   { timeout: 240_000 },
 );
 
-/** Runs the CLI in the background; resolves with its exit code and output. */
-function cliAsync(args: string[]): { pid: number; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A CLI process running in the background; `exited` is set once it is gone and its output fully read. */
+interface BackgroundCli {
+  pid: number;
+  exited: ChildResult | null;
+  /** Its stdout and stderr so far, for failure messages. */
+  output(): string;
+  /** SIGKILL, for cleanup after a failure. */
+  kill(): void;
+  done: Promise<ChildResult>;
+}
+
+function describeOutput(stdout: string, stderr: string): string {
+  return `--- child stdout ---\n${stdout}\n--- child stderr ---\n${stderr}`;
+}
+
+/** Runs the CLI in the background; `done` resolves with its exit code and its whole output. */
+function cliAsync(args: string[]): BackgroundCli {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, KLINECAST_DATABASE_URL: '' } });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return { pid: child.pid as number, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const handle: BackgroundCli = {
+    pid: child.pid as number,
+    exited: null,
+    output: () => describeOutput(stdout, stderr),
+    kill: () => child.kill('SIGKILL'),
+    // 'close', not 'exit': 'exit' can fire before the pipes are drained, with the last lines of output still unread.
+    done: new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        handle.exited = { code, signal, stdout, stderr };
+        resolve(handle.exited);
+      });
+    }),
+  };
+  handle.done.catch(() => undefined); // a spawn error surfaces where `done` is awaited, not as an unhandled rejection
+  return handle;
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 120_000): Promise<void> {
+/**
+ * Polls `condition` until it holds. Fails at once, with the child's output, when the child exits first; on timeout
+ * the message carries the output too. `condition` must be monotonic (once true, it stays true while the child runs):
+ * a state that lasts only a moment (such as a checkpoint folder that rotation deletes again) can be missed by a
+ * poll under load.
+ */
+async function waitFor(what: string, child: BackgroundCli, condition: () => boolean, timeoutMs = 120_000): Promise<void> {
   const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+  for (;;) {
+    if (condition()) return;
+    const exited = child.exited;
+    if (exited) {
+      throw new Error(`the child exited (code ${exited.code}, signal ${exited.signal}) before ${what}\n${describeOutput(exited.stdout, exited.stderr)}`);
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${child.output()}`);
+    await Promise.race([new Promise((r) => setTimeout(r, 100)), child.done]); // wakes at once when the child exits
   }
 }
 
@@ -214,17 +266,25 @@ test(
   { timeout: 240_000 },
   async () => {
     const tdb = await createTestDatabase('sqlite');
+    const children: BackgroundCli[] = [];
     try {
       await writeDemoMarket(tdb.handle, generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2023-12-31', seed: 3 }));
       const [symbol] = await new StockDataLoader(tdb.handle).listSymbols();
       const out = join(tdb.dir, 'out');
       const dir = join(out, 'sig');
+      const trainingLog = () => (existsSync(join(dir, 'logs/training.log')) ? readFileSync(join(dir, 'logs/training.log'), 'utf8') : '');
       const args = ['--database', tdb.url, '--symbol', symbol, '--output-dir', out, '--run-name', 'sig', '--no-progress'];
-      const first = cliAsync(['train', ...args, ...TINY.slice(0, -6), '--epochs', '200', '--patience', '0']);
-      await waitFor('checkpoint-1', () => existsSync(join(dir, 'checkpoints', 'checkpoint-1', 'trainer_state.json')));
+      // Only the signal may end this run: an epoch of this tiny model takes ~20 ms, so a run of a few hundred epochs
+      // could finish before a test process slowed by load gets to send it. 1,000,000 epochs never finish.
+      const first = cliAsync(['train', ...args, ...TINY.slice(0, -6), '--epochs', '1000000', '--patience', '0']);
+      children.push(first);
+      // Wait on the append-only log, not on checkpoints/checkpoint-1/ itself: with the default save-total-limit of 3 that
+      // folder is rotated away when checkpoint-4 is saved (~100 ms later), which a 100 ms poll under load can miss. The
+      // line is written once checkpoint-1 is on disk, and fit() installs its SIGINT/SIGTERM handlers before epoch 1.
+      await waitFor('"saved checkpoint-1" in logs/training.log', first, () => /\] saved checkpoint-1\b/.test(trainingLog()));
       process.kill(first.pid, 'SIGINT');
       const r1 = await first.done;
-      assert.equal(r1.code, 130, r1.stderr);
+      assert.equal(r1.code, 130, describeOutput(r1.stdout, r1.stderr));
       assert.match(r1.stdout, /\(interrupted by SIGINT\)/);
       assert.match(r1.stdout, new RegExp(`resume with: klinecast train --resume ${dir}`));
       const meta = () => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
@@ -237,7 +297,8 @@ test(
 
       // no --database: the run's recorded (password-free) database URL is used
       const second = cliAsync(['train', '--resume', dir, '--no-progress']);
-      await waitFor('the resumed run to pass its first epoch', () => {
+      children.push(second);
+      await waitFor('the resumed run to pass its first epoch', second, () => {
         try {
           return meta().status === 'training' && JSON.parse(readFileSync(join(dir, 'logs/metrics.json'), 'utf8')).length > stoppedAt;
         } catch {
@@ -247,10 +308,13 @@ test(
       assert.match(String(meta().resumed_from), /^checkpoints\/checkpoint-\d+$/);
       process.kill(second.pid, 'SIGTERM');
       const r2 = await second.done;
-      assert.equal(r2.code, 130, r2.stderr);
+      assert.equal(r2.code, 130, describeOutput(r2.stdout, r2.stderr));
       assert.equal(meta().status, 'interrupted');
-      assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), /resuming from checkpoints\/checkpoint-\d+ \(epoch \d+ complete\)/);
+      assert.match(trainingLog(), /resuming from checkpoints\/checkpoint-\d+ \(epoch \d+ complete\)/);
     } finally {
+      // a failed assertion must not leave a never-ending training run behind
+      for (const child of children) if (!child.exited) child.kill();
+      await Promise.all(children.map((child) => child.done.catch(() => undefined)));
       await tdb.cleanup();
     }
   },
