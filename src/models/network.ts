@@ -1,6 +1,6 @@
 import type { Layer } from '../engine/layer.js';
 import type { Rng } from '../engine/rng.js';
-import type { Engine, Parameter } from '../engine/runtime.js';
+import type { Engine } from '../engine/runtime.js';
 import type { ModelConfig } from './config.js';
 
 /**

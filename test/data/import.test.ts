@@ -265,7 +265,7 @@ forEachDialect('a file of good and bad rows: every bad row is reported with its 
 });
 
 forEachDialect('whole-file problems: unknown, missing or unrecognised columns and empty files are reported, other files still import', async ({ handle, dir }) => {
-  const files = fixtures(dir, {
+  fixtures(dir, {
     'a_unknown.csv': 'symbol,trade_date,open,high,low,close,vol,amount,foo\n600000,2024-01-02,1,1,1,1,1,1,x\n',
     'b_missing.csv': 'symbol,trade_date,open,high,low,close,vol\n600000,2024-01-02,1,1,1,1,1\n',
     'c_unrecognised.csv': 'when,price\n2024-01-02,1\n',

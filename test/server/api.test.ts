@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { localEntry, registerRun } from '../../src/batch/index.js';
+import { localEntry, registerRun } from '../../src/runs/registry.js';
 import { RedisPredictionCache, cacheKey } from '../../src/server/index.js';
 import { mysql, redis } from '../helpers/env.js';
 import {
@@ -16,6 +16,7 @@ import {
   type RunningServer,
   type TestDatabase,
 } from './helpers.js';
+import type { Json } from '../helpers/json.js';
 
 const KEY = 'test-key-0123456789';
 const skip = mysql.skip;
@@ -35,7 +36,7 @@ function rawGet(base: string, path: string): Promise<{ status: number; body: str
   });
 }
 
-function assertError(res: { status: number; headers: Headers; body: any }, status: number, code: string): void {
+function assertError(res: { status: number; headers: Headers; body: Json }, status: number, code: string): void {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.body.error.code, code, JSON.stringify(res.body));
   assert.equal(typeof res.body.error.message, 'string');
@@ -92,19 +93,19 @@ describe('HTTP API', { skip }, () => {
     const all = await call(`${base}/api/v1/stocks`);
     assert.equal(all.status, 200);
     assert.deepEqual(
-      all.body.items.map((s: any) => s.symbol),
+      all.body.items.map((s: Json) => s.symbol),
       ['000001', '300750', '600519'],
     );
     assert.equal(all.body.total, 3);
     const page2 = await call(`${base}/api/v1/stocks?page=2&page_size=2`);
     assert.deepEqual(
-      page2.body.items.map((s: any) => s.symbol),
+      page2.body.items.map((s: Json) => s.symbol),
       ['600519'],
     );
     assert.equal(page2.body.total, 3);
     const chinext = await call(`${base}/api/v1/stocks?type=${encodeURIComponent('创业板')}`);
     assert.deepEqual(
-      chinext.body.items.map((s: any) => s.name),
+      chinext.body.items.map((s: Json) => s.name),
       ['宁德时代'],
     );
     assertError(await call(`${base}/api/v1/stocks?page_size=0`), 400, 'validation_error');
@@ -116,8 +117,8 @@ describe('HTTP API', { skip }, () => {
     const res = await call(`${base}/api/v1/stocks/600519/kline?start=2023-03-01&end=2023-03-10`);
     assert.equal(res.status, 200);
     assert.ok(res.body.count > 0 && res.body.count <= 8);
-    assert.ok(res.body.bars.every((b: any) => b.date >= '2023-03-01' && b.date <= '2023-03-10'));
-    const dates = res.body.bars.map((b: any) => b.date);
+    assert.ok(res.body.bars.every((b: Json) => b.date >= '2023-03-01' && b.date <= '2023-03-10'));
+    const dates = res.body.bars.map((b: Json) => b.date);
     assert.deepEqual(dates, [...dates].sort());
     const last = await call(`${base}/api/v1/stocks/600519.SH/kline?limit=1`);
     assert.equal(last.body.count, 1);
@@ -145,28 +146,28 @@ describe('HTTP API', { skip }, () => {
     assert.equal(all.status, 200);
     assert.equal(all.body.total, 4);
     assert.ok(
-      all.body.items.every((r: any) => !('dir' in r)),
+      all.body.items.every((r: Json) => !('dir' in r)),
       'server paths stay private',
     );
     const corrupt = await call(`${base}/api/v1/runs?status=corrupt`);
     assert.deepEqual(
-      corrupt.body.items.map((r: any) => r.name),
+      corrupt.body.items.map((r: Json) => r.name),
       ['half_created'],
     );
     const bySymbol = await call(`${base}/api/v1/runs?symbol=600519&sort=mae`);
     assert.deepEqual(
-      bySymbol.body.items.map((r: any) => r.name),
+      bySymbol.body.items.map((r: Json) => r.name),
       [runs.bestFor600519, '600519_lstm_fixture'],
     );
     const desc = await call(`${base}/api/v1/runs?symbol=600519&sort=mae&order=desc&limit=1`);
     assert.deepEqual(
-      desc.body.items.map((r: any) => r.name),
+      desc.body.items.map((r: Json) => r.name),
       ['600519_lstm_fixture'],
     );
     assert.equal(desc.body.total, 2);
     const gru = await call(`${base}/api/v1/runs?model=gru&status=completed,failed`);
     assert.deepEqual(
-      gru.body.items.map((r: any) => r.name),
+      gru.body.items.map((r: Json) => r.name),
       [runs.bestFor600519],
     );
     assertError(await call(`${base}/api/v1/runs?status=exploded`), 400, 'validation_error');
@@ -193,7 +194,7 @@ describe('HTTP API', { skip }, () => {
     const all = await call(`${base}/api/v1/registry`);
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.deepEqual(
-      all.body.items.map((r: any) => r.run_name),
+      all.body.items.map((r: Json) => r.run_name),
       ['000001_lstm_b', '600519_lstm_a'],
       'newest first',
     );
@@ -211,11 +212,11 @@ describe('HTTP API', { skip }, () => {
     });
     const one = await call(`${base}/api/v1/registry?host=laptop`);
     assert.deepEqual(
-      one.body.items.map((r: any) => r.run_name),
+      one.body.items.map((r: Json) => r.run_name),
       ['000001_lstm_b'],
     );
     assert.deepEqual(
-      (await call(`${base}/api/v1/registry?symbol=600519&limit=1`)).body.items.map((r: any) => r.run_name),
+      (await call(`${base}/api/v1/registry?symbol=600519&limit=1`)).body.items.map((r: Json) => r.run_name),
       ['600519_lstm_a'],
     );
     assertError(await call(`${base}/api/v1/registry?config_hash=xyz`), 400, 'validation_error');
@@ -232,16 +233,16 @@ describe('HTTP API', { skip }, () => {
     assert.equal(details.body.training_args.epochs_trained, 5);
     assert.ok(details.body.eval_results.test_metrics.mae > 0);
     assert.ok(details.body.eval_results.baselines.persistence.mae > 0);
-    assert.ok(details.body.files.some((f: any) => f.path === 'model/model.safetensors'));
+    assert.ok(details.body.files.some((f: Json) => f.path === 'model/model.safetensors'));
     const metrics = await call(`${base}/api/v1/runs/${name}/metrics`);
     assert.deepEqual(
-      metrics.body.history.map((r: any) => r.val_loss),
+      metrics.body.history.map((r: Json) => r.val_loss),
       [0.9, 0.5, 0.6, 0.7, 0.8],
     );
     const predictions = await call(`${base}/api/v1/runs/${name}/predictions`);
     assert.equal(predictions.body.records.length, 3);
     assert.deepEqual(
-      predictions.body.records.map((r: any) => r.date),
+      predictions.body.records.map((r: Json) => r.date),
       ['2024-01-02', '2024-01-03', '2024-01-04'],
     );
     assert.equal((await call(`${base}/api/v1/runs/${name}/predictions?step=2`)).body.records.length, 0);

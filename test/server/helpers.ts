@@ -22,6 +22,7 @@ import { UserError } from '../../src/util/errors.js';
 import { readAshare } from '../helpers/ashare.js';
 import { createTestDatabase as createScratchDatabase } from '../helpers/db.js';
 import { writeCompletedRun } from '../training/manager-fixtures.js';
+import type { Json } from '../helpers/json.js';
 
 export const STOCKS = [
   { symbol: '600519', name: '贵州茅台', stockType: '主板', exchange: 'SSE', market: 'SH', industry: '白酒' },
@@ -101,7 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /** fetch + JSON, returning status, headers and body. */
-export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Json }> {
   const res = await fetch(url, init);
   const text = await res.text();
   let body: unknown = text;

@@ -10,6 +10,7 @@ import { LocalTrainingJobs } from '../../src/server/index.js';
 import { mysql } from '../helpers/env.js';
 import { createMarket, type Fixture } from '../prediction/fixture.js';
 import { call, startServer, type RunningServer } from './helpers.js';
+import type { Json } from '../helpers/json.js';
 
 const KEY = 'jobs-key';
 const skip = mysql.skip;
@@ -50,7 +51,7 @@ describe('training jobs on worker threads', { skip }, () => {
       body: JSON.stringify(body),
     });
 
-  async function waitFinished(id: string, timeoutMs = 120_000): Promise<any> {
+  async function waitFinished(id: string, timeoutMs = 120_000): Promise<Json> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const res = await call(`${server.url}/api/v1/training/${id}`);
@@ -85,11 +86,11 @@ describe('training jobs on worker threads', { skip }, () => {
     assert.equal(run.body.config.training.epochs, 2);
     assert.equal(run.body.config.output.outputDir, fx.outputDir);
     const metrics = await call(`${server.url}/api/v1/runs/${done.run_name}/metrics`);
-    assert.equal(new Set(metrics.body.history.map((r: any) => r.epoch)).size, 2);
+    assert.equal(new Set(metrics.body.history.map((r: Json) => r.epoch)).size, 2);
     assert.equal((await call(`${server.url}/api/v1/runs/job_waiting`)).status, 404, 'the cancelled job never made a run');
     const registry = await call(`${server.url}/api/v1/registry?symbol=${symbol}`);
     assert.deepEqual(
-      registry.body.items.map((r: any) => [r.run_name, r.model_type, r.status, r.path]),
+      registry.body.items.map((r: Json) => [r.run_name, r.model_type, r.status, r.path]),
       [['job_gru', 'gru', 'completed', join(fx.outputDir, 'job_gru')]],
       'the completed run, and only it, is registered',
     );

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Json } from '../helpers/json.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 
@@ -32,12 +33,12 @@ test('klinecast serve starts on a fresh database, serves the API and exits clean
       child.stderr.on('data', (chunk) => (log += chunk));
       child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
     });
-    const health = (await (await fetch(`${url}/health`)).json()) as any;
+    const health = (await (await fetch(`${url}/health`)).json()) as Json;
     assert.equal(health.status, 'ok');
     assert.equal(health.database.dialect, 'sqlite');
     assert.equal(health.predictor, true);
     assert.equal(health.training, true);
-    const stocks = (await (await fetch(`${url}/api/v1/stocks`)).json()) as any;
+    const stocks = (await (await fetch(`${url}/api/v1/stocks`)).json()) as Json;
     assert.deepEqual(stocks.items, [], 'the schema was migrated: an empty list, not an error');
     const refused = await fetch(`${url}/api/v1/training`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"symbol":"600519"}' });
     assert.equal(refused.status, 403);

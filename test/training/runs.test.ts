@@ -5,9 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TrainingManager, listRuns, planPrune, sortRuns } from '../../src/training/index.js';
+import { TrainingManager, listRuns, planPrune, sortRuns } from '../../src/runs/index.js';
 import { REFERENCE_PYTHON } from '../helpers/env.js';
 import { writeCompletedRun } from './manager-fixtures.js';
+import type { Json } from '../helpers/json.js';
 
 const root = mkdtempSync(join(tmpdir(), 'klinecast-runs-'));
 const out = join(root, 'out');
@@ -18,7 +19,7 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function json(...args: string[]): any {
+function json(...args: string[]): Json {
   const r = cli(...args, '--json', '--output-dir', out);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -117,7 +118,7 @@ test('show: metadata, config, a metrics chart, evaluation against the baselines,
   assert.equal(details.eval_results.baselines.persistence.mae > 0, true);
   const corrupt = cli('show', 'g-garbage', '--output-dir', out);
   assert.equal(corrupt.code, 0);
-  assert.match(corrupt.stdout, /status   corrupt \(metadata\.json is not valid JSON/);
+  assert.match(corrupt.stdout, /status {3}corrupt \(metadata\.json is not valid JSON/);
 });
 
 test('run names that could escape the output folder are refused', () => {
