@@ -1,0 +1,33 @@
+/**
+ * klinecast as a library: `import { TrainingManager, PredictionEngine, runTraining } from 'klinecast'`.
+ * The same functions the CLI and the HTTP API are thin over, one line per layer (README "Source map").
+ */
+export { DEMO_DEFAULTS, StockDataLoader, generateDemoMarket, migrate, openDatabase, withDatabase, writeDemoMarket } from './data/index.js';
+export type { DatabaseHandle, IsoDate, KlineSeries } from './data/index.js';
+export { buildDataset } from './features/index.js';
+export type { Dataset, DatasetConfig } from './features/index.js';
+export { evaluateForecasts } from './evaluation/index.js';
+export type { EvalResultsFile, PredictionsFile } from './evaluation/index.js';
+export {
+  MODEL_FILES,
+  RUN_FILES,
+  TrainingManager,
+  bestRun,
+  exportRun,
+  listRuns,
+  loadModelFolder,
+  loadRunModel,
+  queryRuns,
+  readRun,
+  toModelConfigFile,
+  writeModelFolder,
+} from './runs/index.js';
+export type { LoadedModel, RunInfo, RunMetadata, RunModel, RunQuery } from './runs/index.js';
+export { Forecaster, Trainer, evaluateRun, parseTrainConfig, readRunConfig, resolveTrainConfig, runTraining } from './training/index.js';
+export type { FitResult, RunEvaluation, TrainConfig, TrainConfigInput, TrainerCallbacks, TrainingReport } from './training/index.js';
+export { PredictionEngine } from './prediction/index.js';
+export type { Forecast, PredictRequest } from './prediction/index.js';
+export { enqueueTraining, resolveSymbols, runLocalBatch, startQueueWorker, trainKind } from './batch/index.js';
+export type { BatchSummary, LocalBatchOptions, QueueTarget } from './batch/index.js';
+export { createServer } from './server/index.js';
+export type { ServerOptions } from './server/index.js';
