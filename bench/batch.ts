@@ -70,13 +70,13 @@ async function controlRatio(dir: string): Promise<number> {
     const pool = new WorkerPool({ size, job: fixtureKind(config).ref });
     try {
       const warm = Array.from({ length: size }, (_, i) =>
-        pool.run({ series: syntheticSeries('000001', 20), config: { spinIterations: 4 }, outputDir: join(dir, 'control'), runName: `warm_${size}_${i}` }),
+        pool.run({ series: syntheticSeries('000001', 20), config: { spinIterations: 4, outputDir: join(dir, 'control'), runName: `warm_${size}_${i}` } }),
       );
       await Promise.all(warm);
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
-          pool.run({ series: syntheticSeries('000001', 20), config, outputDir: join(dir, 'control'), runName: `spin_${size}_${i}` }),
+          pool.run({ series: syntheticSeries('000001', 20), config: { ...config, outputDir: join(dir, 'control'), runName: `spin_${size}_${i}` } }),
         ),
       );
       seconds.push((performance.now() - t0) / 1000);

@@ -19,12 +19,11 @@ export interface ProgressDetail {
 
 export interface JobInput {
   series: KlineSeries;
-  /** the resolved training config, already validated in the main thread */
+  /**
+   * The complete config of this one job, validated in the main thread, with its output folder and run name inside
+   * (JobKind.configFor): the job carries nothing beside it.
+   */
   config: unknown;
-  /** folder the run folder is created in */
-  outputDir: string;
-  /** the run name to claim; batch chooses it so that a resumed batch can find a run it lost track of */
-  runName: string;
   /** fraction of the job done, 0..1, with a short note (e.g. "epoch 3/10") and numbers for machines */
   onProgress(fraction: number, note?: string, detail?: ProgressDetail): void;
   /** aborted when the job is cancelled while it runs; a job that honours it stops early and reports so */
@@ -54,4 +53,9 @@ export interface JobKind {
   modelType: string;
   /** a reason to skip this series without training it, or null */
   precheck(series: KlineSeries): string | null;
+  /**
+   * The batch config made into one job's config: where its run folder goes and the run name to claim (batch
+   * chooses it, so that a resumed batch can find a run it lost track of).
+   */
+  configFor(config: unknown, run: { outputDir: string; runName: string }): unknown;
 }

@@ -243,9 +243,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
       const job = pool!
         .run({
           series,
-          config,
-          outputDir: runsDir,
-          runName: baseName,
+          config: kind.configFor(config, { outputDir: runsDir, runName: baseName }),
           onStart: () => {
             t0 = Date.now();
             started = true;

@@ -12,8 +12,6 @@ export interface ThreadRequest {
   id: number;
   series: PackedSeries;
   config: unknown;
-  outputDir: string;
-  runName: string;
 }
 
 /** Asks the thread to stop the job with this id (its signal is aborted). */
@@ -28,9 +26,8 @@ export type ThreadReply =
 
 export interface PoolTask {
   series: KlineSeries;
+  /** the job's complete config (JobKind.configFor) */
   config: unknown;
-  outputDir: string;
-  runName: string;
   onProgress?(fraction: number, note?: string, detail?: ProgressDetail): void;
   /** called when a thread takes the job (it may wait in the pool's queue before that) */
   onStart?(): void;
@@ -208,8 +205,6 @@ export class WorkerPool {
         id: pending.id,
         series: packed,
         config: pending.task.config,
-        outputDir: pending.task.outputDir,
-        runName: pending.task.runName,
       };
       slot.worker.postMessage(request, transfer);
       pending.task.onStart?.();

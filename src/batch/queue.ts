@@ -276,9 +276,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     try {
       output = await pool.run({
         series,
-        config,
-        outputDir,
-        runName,
+        config: kind.configFor(config, { outputDir, runName }),
         signal: cancel.signal,
         onProgress: (fraction, note, detail) =>
           void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),

@@ -36,8 +36,6 @@ port.on('message', async (message: ThreadRequest | ThreadCancel) => {
       signal: controller.signal,
       series: unpackSeries(request.series),
       config: request.config,
-      outputDir: request.outputDir,
-      runName: request.runName,
       onProgress(fraction, note, detail) {
         // Progress is for people: a few updates a second are plenty and keep the port quiet.
         const now = Date.now();

@@ -11,7 +11,7 @@ import type { JobInput, JobKind, JobOutput } from './job.js';
 export async function trainJob(input: JobInput): Promise<JobOutput> {
   const config = input.config as TrainConfig;
   const { series } = input;
-  const runConfig: TrainConfig = { ...config, data: { ...config.data, symbol: series.symbol }, output: { outputDir: input.outputDir, runName: input.runName } };
+  const runConfig: TrainConfig = { ...config, data: { ...config.data, symbol: series.symbol } };
   try {
     const report = await runTraining({
       config: runConfig,
@@ -51,5 +51,6 @@ export function trainKind(config: TrainConfig): JobKind {
       series.close.length < needed
         ? `too little data: ${series.close.length} bars, but warm-up, seqLength ${config.dataset.seqLength}, horizon ${config.dataset.horizon} and three segments need more than ${needed}`
         : null,
+    configFor: (batch, run) => ({ ...(batch as TrainConfig), output: { outputDir: run.outputDir, runName: run.runName } }) satisfies TrainConfig,
   };
 }

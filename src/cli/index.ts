@@ -31,7 +31,6 @@ async function commandModules(name: string | undefined): Promise<CommandModule[]
   return [...new Set(await Promise.all(Object.values(COMMANDS).map((load) => load())))];
 }
 
-
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('klinecast').description('Train, manage and serve A-share price-forecasting models').version(KLINECAST_VERSION).exitOverride();
   for (const mod of await commandModules(argv[2])) mod.register(program);

@@ -62,7 +62,6 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** dist/web beside the package, whether this file runs from src/ (tsx) or dist/ (built). */
 export const DEFAULT_WEB_DIR = resolve(PACKAGE_ROOT, 'dist/web');
 
-
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 function stripZodIds(value: unknown): unknown {

@@ -128,8 +128,6 @@ export class LocalTrainingJobs implements TrainingJobs {
       const output = await this.pool.run({
         series,
         config,
-        outputDir: config.output.outputDir,
-        runName: job.run_name as string,
         signal: entry.cancel.signal,
         onProgress: (_fraction, _note, detail) => {
           if (detail?.epoch !== undefined && detail.epochs !== undefined) {

@@ -19,6 +19,9 @@ export interface FixtureConfig {
   uncaughtOn?: string[];
   exitOn?: string[];
   oomOn?: string[];
+  /** set per job by fixtureKind.configFor, as trainKind sets a TrainConfig's output */
+  outputDir?: string;
+  runName?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +35,7 @@ async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void
 export async function fixtureJob(input: JobInput): Promise<JobOutput> {
   const config = input.config as FixtureConfig;
   const { symbol } = input.series;
-  const manager = TrainingManager.create({ outputDir: input.outputDir, runName: input.runName, symbol, modelType: 'fixture', config: { ...config } });
+  const manager = TrainingManager.create({ outputDir: config.outputDir, runName: config.runName, symbol, modelType: 'fixture', config: { ...config } });
   manager.updateStatus('training');
   if (config.throwOn?.includes(symbol)) {
     manager.updateStatus('failed', { error: new Error('deliberate failure') });
@@ -77,7 +80,8 @@ export async function fixtureJob(input: JobInput): Promise<JobOutput> {
 
 /** A fixture job that "trains" for 30 s whatever config it gets (for jobs started with a real TrainConfig, e.g. through the API port). */
 export function slowFixtureJob(input: JobInput): Promise<JobOutput> {
-  return fixtureJob({ ...input, config: { sleepMs: 30_000 } satisfies FixtureConfig });
+  const { outputDir, runName } = input.config as FixtureConfig;
+  return fixtureJob({ ...input, config: { sleepMs: 30_000, outputDir, runName } satisfies FixtureConfig });
 }
 
 export function fixtureKind(config: FixtureConfig): JobKind {
@@ -86,6 +90,7 @@ export function fixtureKind(config: FixtureConfig): JobKind {
     modelType: 'fixture',
     precheck: (series: KlineSeries) =>
       series.close.length < (config.minBars ?? 10) ? `only ${series.close.length} bars; this config needs at least ${config.minBars ?? 10}` : null,
+    configFor: (batch, run) => ({ ...(batch as FixtureConfig), ...run }) satisfies FixtureConfig,
   };
 }
 

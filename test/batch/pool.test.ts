@@ -33,7 +33,7 @@ test('jobs that throw, throw uncaught, call process.exit or run out of memory fa
   try {
     const symbols = ['000001', '000002', '000003', '000004', '000005', '000006', '000007'];
     const results = await Promise.allSettled(
-      symbols.map((s) => pool.run({ series: syntheticSeries(s, 40), config, outputDir: dir, runName: `${s}_fixture_t` })),
+      symbols.map((s) => pool.run({ series: syntheticSeries(s, 40), config: { ...config, outputDir: dir, runName: `${s}_fixture_t` } })),
     );
     const bySymbol = Object.fromEntries(symbols.map((s, i) => [s, results[i]]));
     for (const s of ['000001', '000006', '000007']) {
@@ -52,7 +52,7 @@ test('jobs that throw, throw uncaught, call process.exit or run out of memory fa
     assert.match(reason('000005').message, /out of memory/);
     assert.equal(pool.replacedThreads, 3);
     // The replacements work.
-    const again = await pool.run({ series: syntheticSeries('000008', 40), config, outputDir: dir, runName: '000008_fixture_t' });
+    const again = await pool.run({ series: syntheticSeries('000008', 40), config: { ...config, outputDir: dir, runName: '000008_fixture_t' } });
     assert.equal(again.status, 'completed');
   } finally {
     await pool.close();
@@ -66,9 +66,7 @@ test('progress from the thread reaches the caller', async () => {
   try {
     await pool.run({
       series: syntheticSeries('000009', 20),
-      config,
-      outputDir: dir,
-      runName: '000009_fixture_t',
+      config: { ...config, outputDir: dir, runName: '000009_fixture_t' },
       onProgress: (_f, note) => seen.push(note ?? ''),
     });
   } finally {
