@@ -17,7 +17,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boardOf, migrate, openDatabase, seriesToBars, writeBars } from '../src/data/index.js';
+import { migrate, openDatabase, seriesToBars, writeBars } from '../src/data/index.js';
+import { minimalStockInfo } from '../src/data/import/importer.js';
 import { upsertStockInfo } from '../src/data/writer.js';
 import { PredictionEngine } from '../src/prediction/index.js';
 import { createPredictor } from '../src/server/index.js';
@@ -57,24 +58,7 @@ async function prepare(databaseUrl: string, outputDir: string): Promise<void> {
       const bars = seriesToBars(readAshare(symbol));
       await writeBars(trx, handle.dialect, bars);
     }
-    await upsertStockInfo(
-      trx,
-      handle.dialect,
-      symbols.map((symbol) => {
-        const board = boardOf(symbol);
-        return {
-          symbol,
-          name: symbol,
-          exchange: board?.exchange ?? null,
-          market: board?.market ?? null,
-          stockType: board?.stockType ?? null,
-          industry: null,
-          listDate: null,
-          delistDate: null,
-          isActive: true,
-        };
-      }),
-    );
+    await upsertStockInfo(trx, handle.dialect, symbols.map(minimalStockInfo));
   });
   await handle.close();
   for (let i = 0; i < 20; i++)

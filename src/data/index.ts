@@ -12,6 +12,7 @@ export {
   type OpenOptions,
 } from './db/connection.js';
 export type { DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
+export { infoToRow } from './db/rows.js';
 export { MIGRATIONS, migrate, type MigrationResult } from './db/migrations.js';
 export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';

@@ -16,6 +16,7 @@ export {
   listRuns,
   readRun,
   readRunDetails,
+  toRunSummary,
 } from './store.js';
 export type { ReadOptions, RunDetails, RunInfo } from './store.js';
 export {

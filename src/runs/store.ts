@@ -9,6 +9,7 @@ import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from '.
 import { ACTIVE_STATUSES, CHECKPOINT_FILES, RUN_FILES, WRITTEN_STATUSES } from './files.js';
 import { DEFAULT_OUTPUT_DIR } from './names.js';
 import { readJson } from '../util/json.js';
+import type { RunSummary } from '../wire/index.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
 import { UserError } from '../util/errors.js';
 
@@ -253,5 +254,26 @@ export function readRunDetails(dir: string, options: ReadOptions = {}): RunDetai
     evalResults: value(RUN_FILES.evalResults),
     history: Array.isArray(metrics) ? (metrics as MetricsEntry[]) : [],
     files: listFiles(dir),
+  };
+}
+
+/** A run as the API lists it. The server's folder path is left out: clients address runs by name. */
+export function toRunSummary(run: RunInfo): RunSummary {
+  return {
+    name: run.name,
+    status: run.status,
+    reason: run.reason,
+    problems: run.problems,
+    symbol: run.symbol,
+    model_type: run.modelType,
+    created_at: run.createdAt,
+    finished_at: run.metadata?.finished_at ?? null,
+    best_val_loss: run.bestValLoss,
+    epochs_trained: run.epochsTrained,
+    eval_metrics: run.evalMetrics,
+    checkpoints: run.checkpoints,
+    has_best: run.hasBest,
+    has_model: run.hasModel,
+    size_bytes: run.sizeBytes,
   };
 }

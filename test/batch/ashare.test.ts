@@ -109,19 +109,8 @@ test(
   async () => {
     const batchDir = join(tdb.dir, 'local');
     const symbols = [...REAL, SHORT, ZERO_CLOSE];
-    const { code, stdout, stderr } = await runCliToEnd([
-      'batch',
-      '--database',
-      tdb.url,
-      '--config',
-      writeConfig('local.json'),
-      '--symbols',
-      symbols.join(','),
-      '--workers',
-      '2',
-      '--output-dir',
-      batchDir,
-    ]);
+    const batchArgs = ['batch', '--database', tdb.url, '--config', writeConfig('local.json'), '--symbols', symbols.join(','), '--output-dir', batchDir];
+    const { code, stdout, stderr } = await runCliToEnd([...batchArgs, '--workers', '2']);
     assert.equal(code, 1, `one failed stock makes the exit code 1; stderr:\n${stderr}`);
     assert.match(stdout, /33 completed, 1 failed, 1 skipped of 35/);
     const summary = JSON.parse(readFileSync(join(batchDir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
@@ -148,19 +137,7 @@ test(
     assert.ok(registered.every((r) => r.status === 'completed' && r.modelType === 'lstm' && r.metrics && Number.isFinite(r.metrics.mae)));
 
     // --resume without --retry-failed settles nothing new; the progress file is unchanged in substance.
-    const again = await runCliToEnd([
-      'batch',
-      '--database',
-      tdb.url,
-      '--config',
-      writeConfig('local.json'),
-      '--symbols',
-      symbols.join(','),
-      '--output-dir',
-      batchDir,
-      '--resume',
-      '--json',
-    ]);
+    const again = await runCliToEnd([...batchArgs, '--resume', '--json']);
     const resumed = JSON.parse(again.stdout) as BatchSummary;
     assert.deepEqual(resumed.counts, { pending: 0, completed: 33, failed: 1, skipped: 1 });
     assert.equal(runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed').length, 33);

@@ -8,36 +8,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { listRegistry } from '../../src/runs/registry.js';
 import { readProgress, runLocalBatch, type BatchSummary } from '../../src/batch/index.js';
-import { writeBars, type KlineBar, type KlineSeries } from '../../src/data/index.js';
+import { seriesToBars, writeBars } from '../../src/data/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
 
-function bars(series: KlineSeries): KlineBar[] {
-  return series.dates.map((tradeDate, i) => ({
-    symbol: series.symbol,
-    tradeDate,
-    open: series.open[i],
-    high: series.high[i],
-    low: series.low[i],
-    close: series.close[i],
-    preClose: series.preClose[i],
-    change: series.change[i],
-    pctChg: series.pctChg[i],
-    vol: series.vol[i],
-    amount: series.amount[i],
-    turnoverRate: null,
-    pe: null,
-    pb: null,
-    totalMv: null,
-    circMv: null,
-    limitStatus: 0,
-  }));
-}
-
 async function seeded(stocks: Array<[string, number]>): Promise<TestDatabase> {
   const tdb = await createTestDatabase('sqlite');
-  for (const [symbol, n] of stocks) await writeBars(tdb.handle.db, 'sqlite', bars(syntheticSeries(symbol, n)));
+  for (const [symbol, n] of stocks) await writeBars(tdb.handle.db, 'sqlite', seriesToBars(syntheticSeries(symbol, n)));
   return tdb;
 }
 

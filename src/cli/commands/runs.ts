@@ -20,6 +20,7 @@ import {
   resolveRunRef,
   runMetric,
   sortRuns,
+  toRunSummary,
   type RunInfo,
 } from '../../runs/index.js';
 import { fmt, formatBytes, pct, printJson, printTable, shortDate, type Cell } from '../output.js';
@@ -57,24 +58,9 @@ export function sparkline(values: Array<number | null>, width = 60): string {
   return buckets.map((v) => (v === null ? ' ' : SPARK[hi === lo ? 3 : Math.round(((v - lo) / (hi - lo)) * (SPARK.length - 1))])).join('');
 }
 
+/** A run as `--json` prints it: the API's summary, plus what only makes sense on this machine (its folder, model size). */
 function runJson(run: RunInfo) {
-  return {
-    name: run.name,
-    dir: run.dir,
-    status: run.status,
-    reason: run.reason,
-    problems: run.problems,
-    symbol: run.symbol,
-    model_type: run.modelType,
-    created_at: run.createdAt,
-    best_val_loss: run.bestValLoss,
-    epochs_trained: run.epochsTrained,
-    eval_metrics: run.evalMetrics,
-    checkpoints: run.checkpoints,
-    has_model: run.hasModel,
-    model_bytes: run.modelBytes,
-    size_bytes: run.sizeBytes,
-  };
+  return { ...toRunSummary(run), dir: run.dir, model_bytes: run.modelBytes };
 }
 
 function printNotes(runs: RunInfo[]): void {

@@ -2,10 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RUN_FILES, RUN_METRICS, parseStatusList, queryRuns, readRunDetails, runDirFor, type RunInfo } from '../../runs/index.js';
+import { RUN_FILES, RUN_METRICS, parseStatusList, queryRuns, readRunDetails, runDirFor, toRunSummary } from '../../runs/index.js';
 import { listRegistry } from '../../runs/registry.js';
 import { readJson } from '../../util/json.js';
-import type { RunSummary } from '../../wire/index.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { modelTypeField, queryInt, routeSchema, runNameField, symbolField } from '../schema.js';
@@ -52,27 +51,6 @@ const RegistryQuery = z
 
 const PredictionsQuery = z.object({ step: queryInt(1, 1000).optional() }).strict();
 
-/** A run as the API lists it. The server's folder path is left out: clients address runs by name. */
-export function runJson(run: RunInfo): RunSummary {
-  return {
-    name: run.name,
-    status: run.status,
-    reason: run.reason,
-    problems: run.problems,
-    symbol: run.symbol,
-    model_type: run.modelType,
-    created_at: run.createdAt,
-    finished_at: run.metadata?.finished_at ?? null,
-    best_val_loss: run.bestValLoss,
-    epochs_trained: run.epochsTrained,
-    eval_metrics: run.evalMetrics,
-    checkpoints: run.checkpoints,
-    has_best: run.hasBest,
-    has_model: run.hasModel,
-    size_bytes: run.sizeBytes,
-  };
-}
-
 /** The folder of an existing run, or 404. The name was validated by the params schema, so it cannot leave outputDir. */
 export function existingRunDir(ctx: ServerContext, name: string): string {
   const dir = runDirFor(ctx.outputDir, name);
@@ -94,7 +72,7 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
         descending: q.order === undefined ? undefined : q.order === 'desc',
         limit: q.limit,
       });
-      return { items: items.map(runJson), total };
+      return { items: items.map(toRunSummary), total };
     },
   );
 
@@ -138,7 +116,7 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
       const { name } = request.params as z.output<typeof RunParams>;
       const details = readRunDetails(existingRunDir(ctx, name));
       return {
-        run: runJson(details.info),
+        run: toRunSummary(details.info),
         metadata: details.info.metadata,
         config: details.config,
         model_config: details.modelConfig,

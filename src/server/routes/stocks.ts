@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { KlineBar, StockInfo } from '../../data/index.js';
+import { infoToRow, type KlineBar, type StockInfo } from '../../data/index.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { dateField, queryInt, routeSchema, symbolField } from '../schema.js';
@@ -26,18 +26,9 @@ const KlineQuery = z
   .strict()
   .refine((q) => !q.start || !q.end || q.start <= q.end, { message: 'start must not be after end', path: ['start'] });
 
+/** A stock as the API shows it: its stock_basic_info row, with is_active as a boolean. */
 export function stockJson(info: StockInfo) {
-  return {
-    symbol: info.symbol,
-    name: info.name,
-    exchange: info.exchange,
-    market: info.market,
-    stock_type: info.stockType,
-    industry: info.industry,
-    list_date: info.listDate,
-    delist_date: info.delistDate,
-    is_active: info.isActive,
-  };
+  return { ...infoToRow(info), is_active: info.isActive };
 }
 
 function barJson(bar: KlineBar) {
