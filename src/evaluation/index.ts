@@ -1,5 +1,20 @@
 /** Evaluation: forecast metrics and the naive baselines every report is measured against (DESIGN.md §5). */
+export { CROSS_SECTION_DEFAULTS, evaluateCrossSection } from './cross-section.js';
+export type { CrossSectionInput } from './cross-section.js';
 export { evaluateForecasts } from './evaluator.js';
 export type { Evaluation, ForecastInput, Matrix } from './evaluator.js';
 export { averageRanks, directionAccuracy, mae, mape, mean, pearson, r2, rmse, spearman } from './metrics.js';
-export type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile, PriceMetrics } from './results.js';
+export type {
+  BaselineMetrics,
+  CrossSectionDay,
+  CrossSectionResults,
+  EvalResultsFile,
+  ICSummary,
+  ModelMetrics,
+  PerStockSkill,
+  PooledPriceMetrics,
+  PredictionRecord,
+  PredictionsFile,
+  PriceMetrics,
+  QuintileSpread,
+} from './results.js';

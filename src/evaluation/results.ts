@@ -48,6 +48,8 @@ export interface EvalResultsFile {
   baselines: BaselineMetrics;
   /** One entry per step ahead (1…horizon) when horizon > 1, else null. */
   per_horizon: Array<{ step: number; test_metrics: ModelMetrics; baselines: BaselineMetrics }> | null;
+  /** Universal runs only: the cross-sectional evaluation of step 1 (evaluateCrossSection). */
+  cross_section?: CrossSectionResults;
   [extra: string]: unknown;
 }
 
@@ -75,4 +77,90 @@ export interface PredictionsFile {
   return_type: 'log';
   records: PredictionRecord[];
   [extra: string]: unknown;
+}
+
+/**
+ * Per-date correlations summarised over the dates counted (a date counts when it has at least min_stocks_per_date
+ * stocks and the correlation is defined). std is the sample standard deviation (n − 1, as pandas and Qlib).
+ */
+export interface ICSummary {
+  mean: number | null;
+  std: number | null;
+  /** mean / std. */
+  icir: number | null;
+  /** mean / (std / √days). */
+  t_stat: number | null;
+  /** The number of dates counted. */
+  days: number;
+  /** Share (0-1) of the counted dates whose correlation is above 0. */
+  positive_share: number | null;
+}
+
+/** One date of a cross-sectional evaluation; correlations and quintiles are null when the date does not count. */
+export interface CrossSectionDay {
+  /** The day of the last known close. */
+  date: string;
+  /** Stocks forecast on that date. */
+  stocks: number;
+  /** Pearson and Spearman (average ranks) correlation of predicted against actual step-1 log returns over that date's stocks. */
+  ic: number | null;
+  rank_ic: number | null;
+  /** Mean actual log return of the max(1, ⌊stocks/5⌋) stocks with the highest / lowest predicted return. */
+  top_quintile_return: number | null;
+  bottom_quintile_return: number | null;
+  /** top_quintile_return − bottom_quintile_return. */
+  spread: number | null;
+}
+
+/** The daily top-minus-bottom quintile spread of actual log returns, averaged over the dates that have one. */
+export interface QuintileSpread {
+  mean_daily: number | null;
+  /** mean_daily · periods_per_year (simple, not compounded). */
+  annualised: number | null;
+  mean_top: number | null;
+  mean_bottom: number | null;
+  days: number;
+}
+
+/** Each stock's skill 1 − MAE / MAE(persistence) in price units over its own dates, summarised over the stocks. */
+export interface PerStockSkill {
+  /** Distinct stocks. */
+  stocks: number;
+  /** Stocks whose skill is defined (persistence MAE > 0, i.e. the price moved at least once). */
+  stocks_scored: number;
+  median_skill: number | null;
+  worst_skill: number | null;
+  /** The stock with worst_skill (the first by symbol on a tie). */
+  worst_symbol: string | null;
+  /** Share (0-1) of the scored stocks whose skill is above 0. */
+  share_above_zero: number | null;
+}
+
+/** Price metrics pooled over every (date, stock) entry, beside persistence on the same entries. */
+export interface PooledPriceMetrics extends PriceMetrics {
+  persistence_mae: number | null;
+  /** 1 − mae / persistence_mae. */
+  skill: number | null;
+}
+
+/** The `cross_section` block of results/eval_results.json for a universal run (one model over many stocks). */
+export interface CrossSectionResults {
+  return_type: 'log';
+  /** (date, stock) entries. */
+  n_samples: number;
+  /** Distinct dates, counted or not. */
+  n_dates: number;
+  /** Distinct stocks. */
+  n_stocks: number;
+  /** A date's IC, Rank IC and quintiles count only when it has at least this many stocks. */
+  min_stocks_per_date: number;
+  /** Trading days per year used by quintile_spread.annualised. */
+  periods_per_year: number;
+  ic: ICSummary;
+  rank_ic: ICSummary;
+  quintile_spread: QuintileSpread;
+  per_stock: PerStockSkill;
+  pooled: PooledPriceMetrics;
+  /** Every date, in ascending order. */
+  daily: CrossSectionDay[];
 }
