@@ -14,7 +14,9 @@ export class TradingCalendar {
   private readonly storedSet: ReadonlySet<IsoDate>;
 
   constructor(storedDates: Iterable<IsoDate>) {
-    this.stored = [...new Set(storedDates)].sort();
+    // A weekend or known holiday is never a trading day, whatever an earlier import stored: one stock's bad
+    // rows must not widen the market's calendar.
+    this.stored = [...new Set(storedDates)].filter(isRuleTradingDay).sort();
     this.storedSet = new Set(this.stored);
   }
 
@@ -98,9 +100,12 @@ export async function nextTradingDays(db: Db, from: IsoDate, n: number): Promise
   return (await TradingCalendar.load(db)).next(from, n);
 }
 
-/** Adds dates that have bars to `trade_calendar` (existing ones are kept). Call inside the writing transaction. */
+/**
+ * Adds dates that have bars to `trade_calendar` (existing ones are kept); weekends and known holidays are
+ * never added (import rejects such bars). Call inside the writing transaction.
+ */
 export async function recordTradingDates(db: Db, dates: Iterable<IsoDate>): Promise<number> {
-  const unique = [...new Set(dates)];
+  const unique = [...new Set(dates)].filter(isRuleTradingDay);
   if (unique.length === 0) return 0;
   let added = 0;
   for (let i = 0; i < unique.length; i += 2000) {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { importCsvFiles, StockDataLoader, type KlineBar } from '../../src/data/index.js';
-import { decodeCsv, parseCsv } from '../../src/data/import/csv.js';
+import { importCsvFiles, recordTradingDates, ruleTradingDays, StockDataLoader, TradingCalendar, type KlineBar } from '../../src/data/index.js';
+import { decodeCsv, MAX_LINE_CHARS, parseCsv, readCsvFile } from '../../src/data/import/csv.js';
+import { MAX_ISSUES_PER_FILE } from '../../src/data/import/importer.js';
 import { ASHARE_DIR } from '../helpers/env.js';
 import { forEachDialect } from '../helpers/db.js';
 import { runCli } from './run-cli.js';
@@ -97,14 +99,49 @@ forEachDialect(
   { timeout: 300_000 },
 );
 
-test('CSV reader: quotes, escaped quotes, embedded newlines, CRLF, BOM and GB18030', () => {
-  const records = [...parseCsv('a,"b,1","say ""hi""",\r\n"multi\nline",x,,\n\n')];
+test('CSV reader: quotes, escaped quotes, CRLF, BOM and GB18030; a record never spans lines', () => {
+  const records = [...parseCsv('a,"b,1","say ""hi""",\r\n"open,x,,\n\nlast,"q"\n')];
   assert.deepEqual(records, [
     { line: 1, fields: ['a', 'b,1', 'say "hi"', ''] },
-    { line: 2, fields: ['multi\nline', 'x', '', ''] },
+    { line: 2, fields: null, error: 'unbalanced quote: field 1 opens a " that the line never closes' },
+    { line: 4, fields: ['last', 'q'] },
   ]);
   assert.equal(decodeCsv(Buffer.from('\ufeff日期,开盘')), '日期,开盘');
   assert.equal(decodeCsv(new Uint8Array([0xc8, 0xd5, 0xc6, 0xda])), '日期', 'GB18030 bytes of 日期');
+});
+
+test('the streaming reader gives the same records whatever the chunk size: BOM, CRLF, GB18030, bad UTF-8 and over-long lines', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'klinecast-csv-'));
+  try {
+    const text = '\ufeff日期,"开盘"\r\n2024-01-02,9.39\r\n\r\n"bad,1\n' + 'x'.repeat(MAX_LINE_CHARS + 1) + '\nlast,2';
+    const utf8 = join(dir, 'utf8.csv');
+    writeFileSync(utf8, text);
+    const expected = [...parseCsv(text)];
+    assert.equal(expected.length, 5);
+    assert.match((expected[3] as { error: string }).error, /longer than/);
+    for (const chunk of [1, 3, 7, 64, 1 << 20]) {
+      const got: unknown[] = [];
+      for await (const batch of readCsvFile(utf8, chunk)) got.push(...batch);
+      assert.deepEqual(got, expected, `chunk ${chunk}`);
+    }
+    const gbk = join(dir, 'gbk.csv');
+    writeFileSync(gbk, encodeGb18030('日期,开盘\n2024-01-02,9.39\n'));
+    const gbRows: unknown[] = [];
+    for await (const batch of readCsvFile(gbk, 5)) gbRows.push(...batch);
+    assert.deepEqual(gbRows, [{ line: 1, fields: ['日期', '开盘'] }, { line: 2, fields: ['2024-01-02', '9.39'] }]);
+    // A UTF-8 file with one line of stray bytes: that line is bad, the others are read.
+    const mixed = join(dir, 'mixed.csv');
+    writeFileSync(mixed, Buffer.concat([Buffer.from('日期,开盘\n'), Buffer.from([0xc8, 0xd5, 0x2c, 0x31, 0x0a]), Buffer.from('2024-01-02,9.39\n')]));
+    const mixedRows: unknown[] = [];
+    for await (const batch of readCsvFile(mixed)) mixedRows.push(...batch);
+    assert.deepEqual(mixedRows, [
+      { line: 1, fields: ['日期', '开盘'] },
+      { line: 2, fields: null, error: 'not valid UTF-8 text (the rest of the file is UTF-8)' },
+      { line: 3, fields: ['2024-01-02', '9.39'] },
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** Writes fixture files into the test's temp dir and returns their paths. */
@@ -313,4 +350,108 @@ forEachDialect('`klinecast data import` prints file:line: reason for each bad ro
   const good = runCli(['data', 'import', join(ASHARE_DIR, '300750.csv'), '--database', url, '--json']);
   assert.equal(good.status, 0, good.stderr);
   assert.equal(JSON.parse(good.stdout).totals.inserted, 1158);
+});
+
+const KLINE_HEADER = 'symbol,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount\n';
+const goodRow = (date: string) => `600000,${date},10.0,10.5,9.8,10.2,10.0,0.2,2.0,1000,1020`;
+
+forEachDialect('issue 12 #1: one good row and 130,000 bad ones, or 60,000 duplicates: the good rows import, every bad row is counted', async ({ handle, dir }) => {
+  const bad = Array.from({ length: 130_000 }, (_, i) => `600000,2024-01-03,10.0,10.5,9.8,10.2,10.0,0.2,2.0,-${i + 1},1020`);
+  const [many] = fixtures(dir, { 'many_bad.csv': KLINE_HEADER + goodRow('2024-01-02') + '\n' + bad.join('\n') + '\n' });
+  const report = await importCsvFiles(handle, [many]);
+  assert.equal(report.ok, false);
+  assert.deepEqual([report.totals.rows, report.totals.inserted, report.totals.rejected], [130_001, 1, 130_000]);
+  assert.equal(report.issues.length, MAX_ISSUES_PER_FILE + 1, 'the report lists the first rejected rows and sums up the rest');
+  assert.deepEqual(report.issues[0], { file: many, line: 3, reason: 'negative volume -1' });
+  assert.match(report.issues.at(-1)!.reason, /^120000 more rejected row\(s\) not listed/);
+
+  const dates = ruleTradingDays('2020-01-02', '2020-06-30');
+  const rows = dates.map((d) => goodRow(d));
+  const dups = Array.from({ length: 60_000 }, (_, i) => rows[i % rows.length]);
+  const [dup] = fixtures(dir, { 'dups.csv': KLINE_HEADER + rows.join('\n') + '\n' + dups.join('\n') + '\n' });
+  const r2 = await importCsvFiles(handle, [dup]);
+  assert.deepEqual([r2.totals.inserted, r2.totals.rejected], [dates.length, 60_000]);
+  assert.match(r2.issues[0].reason, new RegExp(`^duplicate date ${dates[0]} for 600000 \\(first at line 2\\)`));
+  assert.equal((await new StockDataLoader(handle).loadKline('600000')).length, dates.length + 1);
+});
+
+forEachDialect('issue 12 #1: a file larger than many read chunks and write batches streams in whole, in one transaction', async ({ handle, dir }) => {
+  // About 7,000 rows for each of three symbols (over 1 MB, more than one write batch), newest first; every other row
+  // has no pre_close, so it needs the previous bar's close, which comes later in the file.
+  const dates = ruleTradingDays('1995-01-03', '2023-12-29');
+  const lines: string[] = [];
+  for (const symbol of ['600000', '000002', '300750']) {
+    for (let i = dates.length - 1; i >= 0; i--) lines.push(`${symbol},${dates[i]},10.0,10.5,9.8,10.${i % 5},${i % 2 ? '' : '10.0'},,,1000,${1000 + i}`);
+  }
+  lines.push(`600000,2024-01-02,10.0,10.5,9.8,10.2,,,,1000,1020`);
+  const [file] = fixtures(dir, { 'big.csv': KLINE_HEADER + lines.join('\n') + '\n' });
+  const report = await importCsvFiles(handle, [file]);
+  assert.deepEqual(report.issues, []);
+  assert.ok(statSync(file).size > 1 << 20);
+  assert.equal(report.totals.inserted, dates.length * 3 + 1);
+  const bars = await new StockDataLoader(handle).loadKline('600000', '2023-12-27');
+  const n = dates.length;
+  assert.deepEqual(bars.map((b) => [b.tradeDate, b.preClose]), [
+    ['2023-12-27', (n - 3) % 2 ? 10 + ((n - 4) % 5) / 10 : 10],
+    ['2023-12-28', (n - 2) % 2 ? 10 + ((n - 3) % 5) / 10 : 10],
+    ['2023-12-29', (n - 1) % 2 ? 10 + ((n - 2) % 5) / 10 : 10],
+    ['2024-01-02', 10 + ((n - 1) % 5) / 10],
+  ]);
+});
+
+forEachDialect('issue 12 #3: weekend, holiday and future dates are bad rows with a reason, and the calendar is not widened', async ({ handle, dir }) => {
+  const [file] = fixtures(dir, {
+    'calendar.csv':
+      KLINE_HEADER +
+      [goodRow('2023-03-17'), goodRow('2023-03-18'), goodRow('2023-03-19'), goodRow('2023-10-02'), goodRow('2099-01-05'), goodRow('2025-06-03')].join('\n') +
+      '\n',
+  });
+  const report = await importCsvFiles(handle, [file], undefined, { today: '2025-06-02' });
+  assert.deepEqual(
+    report.issues.map((i) => [i.line, i.reason]),
+    [
+      [3, 'date 2023-03-18 is a Saturday: the exchanges do not trade on weekends'],
+      [4, 'date 2023-03-19 is a Sunday: the exchanges do not trade on weekends'],
+      [5, 'date 2023-10-02 is an exchange holiday: the exchanges were closed'],
+      [6, 'date 2099-01-05 is in the future (today is 2025-06-02 in China)'],
+      [7, 'date 2025-06-03 is in the future (today is 2025-06-02 in China)'],
+    ],
+  );
+  assert.deepEqual([report.totals.inserted, report.totals.newTradingDays], [1, 1]);
+  // Without a date given, today in China is the limit: 2099 is always in the future.
+  const [future] = fixtures(dir, { 'future.csv': KLINE_HEADER + goodRow('2099-01-05') + '\n' });
+  const r2 = await importCsvFiles(handle, [future]);
+  assert.match(r2.issues[0].reason, /^date 2099-01-05 is in the future/);
+  assert.equal(r2.totals.newTradingDays, 0);
+
+  // A weekend that an older version stored in trade_calendar is not a trading day either: forecasts skip it.
+  await handle.db.insertInto('trade_calendar').values([{ trade_date: '2023-03-18' }, { trade_date: '2023-03-19' }]).execute();
+  const calendar = await TradingCalendar.load(handle.db);
+  assert.equal(calendar.isTradingDay('2023-03-18'), false);
+  assert.deepEqual(calendar.next('2023-03-17', 3), ['2023-03-20', '2023-03-21', '2023-03-22']);
+  assert.equal(await recordTradingDates(handle.db, ['2023-03-25', '2023-10-02']), 0, 'weekends and holidays are never recorded');
+});
+
+forEachDialect('issue 12 #4: an unbalanced quote makes its one line bad, and the 50 good rows after it import', async ({ handle, dir }) => {
+  const dates = ruleTradingDays('2024-01-03', '2024-03-29').slice(0, 50);
+  const [file] = fixtures(dir, { 'quote.csv': KLINE_HEADER + '"600000,2024-01-02,10.0,10.5,9.8,10.2,10.0,0.2,2.0,1000,1020\n' + dates.map(goodRow).join('\n') + '\n' });
+  const report = await importCsvFiles(handle, [file]);
+  assert.deepEqual(report.issues, [{ file, line: 2, reason: 'unbalanced quote: field 1 opens a " that the line never closes' }]);
+  assert.deepEqual([report.totals.rows, report.totals.inserted, report.totals.rejected], [51, 50, 1]);
+});
+
+forEachDialect('issue 12 #9: 0x10, 0b1, 1_000 and Infinity are bad numbers, not values', async ({ handle, dir }) => {
+  const [file] = fixtures(dir, {
+    'hex.csv':
+      KLINE_HEADER +
+      ['0x10', '0b1', '1_000', 'Infinity', '1e3'].map((vol, i) => `600000,${ruleTradingDays('2024-01-02', '2024-01-08')[i]},10.0,10.5,9.8,10.2,10.0,0.2,2.0,${vol},1020`).join('\n') +
+      '\n',
+  });
+  const report = await importCsvFiles(handle, [file]);
+  assert.deepEqual(
+    report.issues.map((i) => i.reason),
+    ['bad number in vol: "0x10"', 'bad number in vol: "0b1"', 'bad number in vol: "1_000"', 'bad number in vol: "Infinity"'],
+  );
+  const [bar] = await new StockDataLoader(handle).loadKline('600000');
+  assert.deepEqual([bar.tradeDate, bar.vol], ['2024-01-08', 1000]);
 });

@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
-import { parseDateLoose } from '../dates.js';
+import { daysBetween, parseDateLoose, todayInChina, weekday } from '../dates.js';
 import { roundTo } from '../db/rows.js';
 import { KLINE_SCALE } from '../db/schema.js';
 import { parseSymbolLoose } from '../symbols.js';
 import type { IsoDate, KlineBar, LimitStatus, Symbol6 } from '../types.js';
-import { parseCsv } from './csv.js';
-import { detectFormat } from './formats.js';
+import { EXCHANGE_HOLIDAYS } from '../holidays.js';
+import type { CsvRow } from './csv.js';
+import { detectFormat, type DetectedLayout } from './formats.js';
 
 export interface ImportIssue {
   file: string;
@@ -36,17 +37,6 @@ export interface KlineDraft {
   limitStatus: LimitStatus | null;
 }
 
-export interface ParsedCsv {
-  format: string | null;
-  /** valid rows, grouped by symbol and ascending by date, duplicates removed */
-  drafts: KlineDraft[];
-  issues: ImportIssue[];
-  /** rows deliberately not imported (baostock tradestatus=0: a suspended day with no trading) */
-  skipped: number;
-  /** data rows in the file */
-  rows: number;
-}
-
 /** The 6-digit code in a file name such as 600519.csv, 600519.SH.csv, sh.600519.csv or sh600519_daily.csv. */
 export function symbolFromFileName(file: string): Symbol6 | null {
   const m = /(?:^|[^\d])(\d{6})(?:[^\d]|$)/.exec(basename(file));
@@ -66,71 +56,121 @@ function isEmptyCell(raw: string): boolean {
   return (c === 110 || c === 78) && (raw.toLowerCase() === 'nan' || raw.toLowerCase() === 'null');
 }
 
+/** A decimal number as exports write it; hex (0x10), binary, octal, Infinity and `1_000` are bad values. */
+const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A cell's text for an error message: short, so a reason never carries a long piece of the file. */
+function shown(raw: string): string {
+  return raw.length > 24 ? `${raw.slice(0, 24)}…` : raw;
+}
+
+/** The first trading day of the Shanghai Stock Exchange; no A-share bar is older. */
+export const MARKET_OPENED: IsoDate = '1990-12-19';
+
+const WEEKDAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
 /**
- * Reads one CSV export into validated drafts. Every rejected row becomes an issue with its line and
- * reason; every valid row is kept. No database access: the importer completes the drafts.
+ * Why a bar cannot be dated `date`, or null: the exchanges never trade on a weekend, on a known holiday
+ * (holidays.ts), before the market opened, or on a day that has not come yet in China.
  */
-export function parseKlineCsv(text: string, file: string): ParsedCsv {
-  const records = parseCsv(text);
-  const first = records.next();
-  const result: ParsedCsv = { format: null, drafts: [], issues: [], skipped: 0, rows: 0 };
-  if (first.done) {
-    result.issues.push({ file, line: 1, reason: 'empty file (no header)' });
-    return result;
-  }
-  const header = first.value.fields;
-  const detection = detectFormat(header);
-  if (!detection.ok) {
-    result.issues.push({ file, line: first.value.line, reason: detection.reason });
-    for (const _ of records) result.rows++;
-    return result;
-  }
-  const { format, index, scale } = detection.layout;
-  result.format = format.name;
-  const fileSymbol = symbolFromFileName(file);
-  if (index.symbol === undefined && fileSymbol === null) {
-    result.issues.push({ file, line: first.value.line, reason: `unknown symbol: the ${format.name} file has no code column and its name holds no 6-digit code` });
-    for (const _ of records) result.rows++;
-    return result;
+export function closedDayReason(date: IsoDate, today: IsoDate): string | null {
+  if (date < MARKET_OPENED) return `date ${date} is before the Shanghai exchange opened on ${MARKET_OPENED}`;
+  if (date > today) return `date ${date} is in the future (today is ${today} in China)`;
+  const wd = weekday(date);
+  if (wd === 0 || wd === 6) return `date ${date} is a ${WEEKDAY_NAMES[wd]}: the exchanges do not trade on weekends`;
+  if (EXCHANGE_HOLIDAYS.has(date)) return `date ${date} is an exchange holiday: the exchanges were closed`;
+  return null;
+}
+
+export interface RowReaderOptions {
+  /** the last date a bar may carry; default today in China */
+  today?: IsoDate;
+}
+
+/** Each row is a draft, an issue, or a deliberately skipped row (baostock's suspended days). */
+export type RowResult = { kind: 'draft'; draft: KlineDraft } | { kind: 'issue'; issue: ImportIssue } | { kind: 'skipped' };
+
+/**
+ * Reads one CSV export row by row into validated drafts, so a file of any size streams through. Built from
+ * the header; every rejected row becomes an issue with its line and reason. The only state kept across rows
+ * is the (symbol, date) pairs seen, for duplicates: one small map entry per distinct bar.
+ */
+export class KlineRowReader {
+  readonly format: string;
+  private readonly present: Array<{ field: NumericField; col: number; scale: number; name: string }>;
+  private readonly symbolCol: number | undefined;
+  private readonly dateCol: number;
+  private readonly width: number;
+  private readonly fileSymbol: Symbol6 | null;
+  private readonly today: IsoDate;
+  /**
+   * The first line of each (symbol, date), for duplicates: per symbol, pages of PAGE_DAYS days' lines (0 = not
+   * seen yet). 4 bytes a calendar day, so a stock with 30 years of bars holds about 44 KB, whatever the file size.
+   */
+  private readonly seen = new Map<Symbol6, Array<Int32Array | undefined>>();
+
+  private constructor(
+    private readonly file: string,
+    header: string[],
+    layout: DetectedLayout,
+    options: RowReaderOptions,
+  ) {
+    const { format, index, scale } = layout;
+    this.format = format.name;
+    this.width = header.length;
+    this.fileSymbol = symbolFromFileName(file);
+    // Only the columns this file has, resolved once: row() runs for every line of every file.
+    this.present = NUMERIC_FIELDS.flatMap((field) =>
+      index[field] === undefined ? [] : [{ field, col: index[field]!, scale: scale[field] ?? 1, name: header[index[field]!].trim() }],
+    );
+    this.symbolCol = index.symbol;
+    this.dateCol = index.date!;
+    this.today = options.today ?? todayInChina();
   }
 
-  // Only the columns this file has, resolved once: the row loop below runs for every line of every file.
-  const present = NUMERIC_FIELDS.flatMap((field) =>
-    index[field] === undefined ? [] : [{ field, col: index[field]!, scale: scale[field] ?? 1, name: header[index[field]!].trim() }],
-  );
-  const symbolCol = index.symbol;
-  const dateCol = index.date!;
-  const seen = new Map<string, number>();
-  const drafts: KlineDraft[] = [];
-  for (const { line, fields } of records) {
-    result.rows++;
+  /** The reader for a file with this header, or the whole-file issue (line 1) that rejects it. */
+  static fromHeader(file: string, header: CsvRow | undefined, options: RowReaderOptions = {}): KlineRowReader | ImportIssue {
+    if (header === undefined) return { file, line: 1, reason: 'empty file (no header)' };
+    if (header.fields === null) return { file, line: header.line, reason: `unreadable header: ${header.error}` };
+    const detection = detectFormat(header.fields);
+    if (!detection.ok) return { file, line: header.line, reason: detection.reason };
+    const { format, index } = detection.layout;
+    if (index.symbol === undefined && symbolFromFileName(file) === null) {
+      return { file, line: header.line, reason: `unknown symbol: the ${format.name} file has no code column and its name holds no 6-digit code` };
+    }
+    return new KlineRowReader(file, header.fields, detection.layout, options);
+  }
+
+  row(row: CsvRow): RowResult {
+    const { line } = row;
     try {
-      if (fields.length !== header.length) throw new RowError(`expected ${header.length} fields, found ${fields.length}`);
+      if (row.fields === null) throw new RowError(row.error);
+      const fields = row.fields;
+      if (fields.length !== this.width) throw new RowError(`expected ${this.width} fields, found ${fields.length}`);
       const values: Record<NumericField, number | null> = {
         open: null, high: null, low: null, close: null, preClose: null, change: null, pctChg: null, vol: null, amount: null,
         turnoverRate: null, pe: null, pb: null, totalMv: null, circMv: null, limitStatus: null, tradeStatus: null,
       };
-      for (const { field, col, scale: factor, name } of present) {
+      for (const { field, col, scale: factor, name } of this.present) {
         const raw = fields[col].trim();
         if (isEmptyCell(raw)) continue;
         const v = Number(raw);
-        if (!Number.isFinite(v)) throw new RowError(`bad number in ${name}: "${raw}"`);
+        if (!Number.isFinite(v) || !DECIMAL_RE.test(raw)) throw new RowError(`bad number in ${name}: "${shown(raw)}"`);
         values[field] = factor === 1 ? v : v * factor;
       }
-      if (values.tradeStatus === 0) {
-        result.skipped++;
-        continue;
-      }
+      if (values.tradeStatus === 0) return { kind: 'skipped' };
       let symbol: Symbol6;
-      if (symbolCol !== undefined) {
-        const raw = fields[symbolCol].trim();
+      if (this.symbolCol !== undefined) {
+        const raw = fields[this.symbolCol].trim();
         const parsed = parseSymbolLoose(raw);
-        if (parsed === null) throw new RowError(`unknown symbol format "${raw}" (expected 600519, 600519.SH or sh.600519)`);
+        if (parsed === null) throw new RowError(`unknown symbol format "${shown(raw)}" (expected 600519, 600519.SH or sh.600519)`);
         symbol = parsed;
-      } else symbol = fileSymbol!;
-      const rawDate = fields[dateCol].trim();
+      } else symbol = this.fileSymbol!;
+      const rawDate = fields[this.dateCol].trim();
       const tradeDate = parseDateLoose(rawDate);
-      if (tradeDate === null) throw new RowError(`bad date "${rawDate}" (expected YYYY-MM-DD or YYYYMMDD)`);
+      if (tradeDate === null) throw new RowError(`bad date "${shown(rawDate)}" (expected YYYY-MM-DD or YYYYMMDD)`);
+      const closed = closedDayReason(tradeDate, this.today);
+      if (closed !== null) throw new RowError(closed);
       const { open, high, low, close, vol, amount } = values;
       if (open === null) throw new RowError('missing open');
       if (high === null) throw new RowError('missing high');
@@ -149,90 +189,90 @@ export function parseKlineCsv(text: string, file: string): ParsedCsv {
       if (amount < 0) throw new RowError(`negative amount ${amount}`);
       const ls = values.limitStatus;
       if (ls !== null && ls !== 0 && ls !== 1 && ls !== -1) throw new RowError(`limit_status ${ls} is not -1, 0 or 1`);
-      const key = `${symbol} ${tradeDate}`;
-      const firstLine = seen.get(key);
-      if (firstLine !== undefined) throw new RowError(`duplicate date ${tradeDate} for ${symbol} (first at line ${firstLine})`);
-      seen.set(key, line);
-      drafts.push({
-        line,
-        symbol,
-        tradeDate,
-        open,
-        high,
-        low,
-        close,
-        preClose: values.preClose,
-        change: values.change,
-        pctChg: values.pctChg,
-        vol,
-        amount,
-        turnoverRate: values.turnoverRate,
-        pe: values.pe,
-        pb: values.pb,
-        totalMv: values.totalMv,
-        circMv: values.circMv,
-        limitStatus: ls as LimitStatus | null,
-      });
+      let pages = this.seen.get(symbol);
+      if (pages === undefined) this.seen.set(symbol, (pages = []));
+      const day = daysBetween(MARKET_OPENED, tradeDate);
+      const page = (pages[day >> PAGE_SHIFT] ??= new Int32Array(1 << PAGE_SHIFT));
+      const firstLine = page[day & ((1 << PAGE_SHIFT) - 1)];
+      if (firstLine !== 0) throw new RowError(`duplicate date ${tradeDate} for ${symbol} (first at line ${firstLine})`);
+      page[day & ((1 << PAGE_SHIFT) - 1)] = line;
+      return {
+        kind: 'draft',
+        draft: {
+          line,
+          symbol,
+          tradeDate,
+          open,
+          high,
+          low,
+          close,
+          preClose: values.preClose,
+          change: values.change,
+          pctChg: values.pctChg,
+          vol,
+          amount,
+          turnoverRate: values.turnoverRate,
+          pe: values.pe,
+          pb: values.pb,
+          totalMv: values.totalMv,
+          circMv: values.circMv,
+          limitStatus: ls as LimitStatus | null,
+        },
+      };
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
-      result.issues.push({ file, line, reason: err.message });
+      return { kind: 'issue', issue: { file: this.file, line, reason: err.message } };
     }
   }
-  // Exports come newest-first as often as oldest-first; pre_close derivation needs date order.
-  drafts.sort((a, b) => (a.symbol === b.symbol ? (a.tradeDate < b.tradeDate ? -1 : 1) : a.symbol < b.symbol ? -1 : 1));
-  result.drafts = drafts;
-  return result;
+}
+
+/** 512 days a page of the duplicate index */
+const PAGE_SHIFT = 9;
+
+/** The pre_close a draft carries or derives by itself (close − change, or from pct_chg), or null when it needs the previous bar. */
+export function ownPreClose(d: KlineDraft): number | null {
+  if (d.preClose !== null) return d.preClose;
+  if (d.change !== null) return d.close - d.change;
+  if (d.pctChg !== null && d.pctChg > -100) return d.close / (1 + d.pctChg / 100);
+  return null;
 }
 
 /**
- * Completes drafts into bars: pre_close from the file, else close − change, else from pct_chg, else the
- * previous bar's close (`previousClose` holds the stored close before each symbol's first draft);
- * change and pct_chg are derived from pre_close when missing.
+ * Completes a draft into a bar: pre_close from the file, else close − change, else from pct_chg, else
+ * `previousClose` (the close of the bar before it, in the file or stored); change and pct_chg are derived
+ * from pre_close when missing.
  */
-export function completeDrafts(drafts: KlineDraft[], file: string, previousClose: ReadonlyMap<Symbol6, number>): { bars: KlineBar[]; issues: ImportIssue[] } {
-  const bars: KlineBar[] = [];
-  const issues: ImportIssue[] = [];
-  let prev: { symbol: Symbol6; close: number } | null = null;
-  for (const d of drafts) {
-    let preClose = d.preClose;
-    if (preClose === null && d.change !== null) preClose = d.close - d.change;
-    if (preClose === null && d.pctChg !== null && d.pctChg > -100) preClose = d.close / (1 + d.pctChg / 100);
-    if (preClose === null && prev !== null && prev.symbol === d.symbol) preClose = prev.close;
-    if (preClose === null) preClose = previousClose.get(d.symbol) ?? null;
-    // The close is valid even when this row cannot be completed, so the next row may still derive from it.
-    prev = { symbol: d.symbol, close: d.close };
-    if (preClose === null || !(preClose > 0)) {
-      issues.push({
-        file,
-        line: d.line,
-        reason: preClose === null
-          ? `cannot derive pre_close for ${d.symbol} ${d.tradeDate}: no pre_close, change or pct_chg and no earlier bar`
-          : `non-positive derived pre_close ${preClose}`,
-      });
-      continue;
-    }
-    preClose = roundTo(preClose, KLINE_SCALE.pre_close);
-    const change = d.change ?? d.close - preClose;
-    const pctChg = d.pctChg ?? ((d.close - preClose) / preClose) * 100;
-    bars.push({
-      symbol: d.symbol,
-      tradeDate: d.tradeDate,
-      open: d.open,
-      high: d.high,
-      low: d.low,
-      close: d.close,
-      preClose,
-      change,
-      pctChg,
-      vol: d.vol,
-      amount: d.amount,
-      turnoverRate: d.turnoverRate,
-      pe: d.pe,
-      pb: d.pb,
-      totalMv: d.totalMv,
-      circMv: d.circMv,
-      limitStatus: d.limitStatus,
-    });
+export function completeDraft(d: KlineDraft, file: string, previousClose: number | null): KlineBar | ImportIssue {
+  let preClose = ownPreClose(d) ?? previousClose;
+  if (preClose === null || !(preClose > 0)) {
+    return {
+      file,
+      line: d.line,
+      reason: preClose === null
+        ? `cannot derive pre_close for ${d.symbol} ${d.tradeDate}: no pre_close, change or pct_chg and no earlier bar`
+        : `non-positive derived pre_close ${preClose}`,
+    };
   }
-  return { bars, issues };
+  preClose = roundTo(preClose, KLINE_SCALE.pre_close);
+  const change = d.change ?? d.close - preClose;
+  const pctChg = d.pctChg ?? ((d.close - preClose) / preClose) * 100;
+  return {
+    symbol: d.symbol,
+    tradeDate: d.tradeDate,
+    open: d.open,
+    high: d.high,
+    low: d.low,
+    close: d.close,
+    preClose,
+    change,
+    pctChg,
+    vol: d.vol,
+    amount: d.amount,
+    turnoverRate: d.turnoverRate,
+    pe: d.pe,
+    pb: d.pb,
+    totalMv: d.totalMv,
+    circMv: d.circMv,
+    limitStatus: d.limitStatus,
+  };
 }
