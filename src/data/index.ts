@@ -18,7 +18,20 @@ export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type Da
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
 export { addDays, daysBetween, isIsoDate, parseDateLoose, requireIsoDate, todayInChina } from './dates.js';
-export { boardOf, isSymbol6, parseSymbolLoose, requireSymbol, type Board, type BoardInfo } from './symbols.js';
+export {
+  boardOf,
+  formatSymbol,
+  isSymbol6,
+  marketOf,
+  normalizeSymbol,
+  parseSymbolLoose,
+  requireSymbol,
+  symbolFormOf,
+  SYMBOL_FORMS,
+  type Board,
+  type BoardInfo,
+  type SymbolForm,
+} from './symbols.js';
 export { importCsvFiles, expandImportPaths, type FileImportResult, type ImportReport } from './import/importer.js';
 export type { ImportIssue } from './import/parse.js';
 export { CSV_FORMATS } from './import/formats.js';

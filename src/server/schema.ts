@@ -4,7 +4,7 @@
  */
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
-import { isIsoDate, parseSymbolLoose } from '../data/index.js';
+import { isIsoDate, normalizeSymbol } from '../data/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { validateRunName } from '../runs/index.js';
 
@@ -87,7 +87,7 @@ export const symbolField = z
   .string()
   .max(16)
   .transform((text, ctx) => {
-    const symbol = parseSymbolLoose(text);
+    const symbol = normalizeSymbol(text);
     if (symbol === null) {
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a 6-digit A-share code (e.g. 600519)` });
       return z.NEVER;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { maskUrl } from '../data/db/url.js';
+import { normalizeSymbol } from '../data/symbols.js';
 import { DatasetConfigSchema } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { RUN_FILES } from '../runs/index.js';
@@ -66,9 +67,12 @@ export const TrainConfigSchema = z.object({
     .object({
       /** Where bars came from, password masked (config.json is shared; secrets are not). */
       database: z.string().nullable().default(null),
+      // Any spelling the one normaliser reads (600519, 600519.SH, sh600519), stored as the 6-digit code.
       symbol: z
         .string()
-        .regex(/^\d{6}$/, 'must be a 6-digit A-share code such as 600519')
+        .transform(
+          (text, ctx) => normalizeSymbol(text) ?? (ctx.addIssue({ code: 'custom', message: 'must be an A-share code such as 600519 or 600519.SH' }), z.NEVER),
+        )
         .nullable()
         .default(null),
       startDate: isoDate.nullable().default(null),

@@ -110,7 +110,8 @@ forEachDialect('streamSeries: ordered by symbol, filtered, stoppable early, and 
 
 forEachDialect('symbols and dates are validated at the loader boundary', async ({ handle }) => {
   const loader = new StockDataLoader(handle);
-  await assert.rejects(loader.loadKline('60051'), (e: unknown) => e instanceof UserError && /6-digit/.test(e.message));
+  await assert.rejects(loader.loadKline('60051'), (e: unknown) => e instanceof UserError && /not an A-share code/.test(e.message));
+  await assert.rejects(loader.loadKline('600519.XX'), UserError);
   await assert.rejects(loader.loadKline("600519' or 1=1 --"), UserError);
   await assert.rejects(loader.loadKline('600519', '2024-13-01'), (e: unknown) => e instanceof UserError && /start date/.test(e.message));
   await assert.rejects(loader.loadSeries('600519', undefined, 'tomorrow'), UserError);

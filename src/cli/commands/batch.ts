@@ -17,7 +17,7 @@ import {
   trainKind,
   type BatchSummary,
 } from '../../batch/index.js';
-import { migrate, openDatabase, requireSymbol } from '../../data/index.js';
+import { migrate, normalizeSymbol, openDatabase } from '../../data/index.js';
 import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, printJson, printTable } from '../output.js';
@@ -71,11 +71,9 @@ export function parseSymbolsOption(value: string): 'all' | string[] {
   list = list.map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new UserError(`--symbols "${value}" names no stock (use all, 600519,000001 or @file)`);
   return list.map((s) => {
-    try {
-      return requireSymbol(s);
-    } catch {
-      throw new UserError(`--symbols: "${s}" is not a 6-digit A-share code`);
-    }
+    const symbol = normalizeSymbol(s);
+    if (symbol === null) throw new UserError(`--symbols: "${s}" is not an A-share code (600519, 600519.SH or sh600519)`);
+    return symbol;
   });
 }
 

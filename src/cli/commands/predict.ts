@@ -59,7 +59,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description("forecast a stock's next trading days with a trained run (default: the symbol's best completed run by test MAE)")
-    .requiredOption('--symbol <code>', '6-digit stock code, e.g. 600519')
+    .requiredOption('--symbol <code>', 'stock code: 600519, 600519.SH or sh600519')
     .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
     .option('--days <n>', "trading days to forecast, up to the run's horizon (default: the horizon)")
     .option('--end-date <date>', 'forecast from the last bar on or before this date (default: the latest bar)')

@@ -12,7 +12,7 @@ type Kind = 'int' | 'number' | 'string' | 'list' | 'split';
 
 /** flag → config path. The flag's own name is what an error about that field mentions. */
 const FLAGS: Array<{ flag: string; path: string; kind: Kind; help: string }> = [
-  { flag: 'symbol', path: 'data.symbol', kind: 'string', help: '6-digit stock code, e.g. 600519' },
+  { flag: 'symbol', path: 'data.symbol', kind: 'string', help: 'stock code: 600519, 600519.SH or sh600519' },
   { flag: 'start', path: 'data.startDate', kind: 'string', help: 'first trading date to load (YYYY-MM-DD)' },
   { flag: 'end', path: 'data.endDate', kind: 'string', help: 'last trading date to load (YYYY-MM-DD)' },
   { flag: 'model', path: 'model.modelType', kind: 'string', help: 'lstm | gru | transformer (default lstm)' },
@@ -179,7 +179,7 @@ export function register(program: Command): void {
       );
     } else {
       const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts), describePath });
-      if (!config.data.symbol) throw new UserError('--symbol is required (a 6-digit code such as 600519), or data.symbol in --config');
+      if (!config.data.symbol) throw new UserError('--symbol is required (a code such as 600519 or 600519.SH), or data.symbol in --config');
       report = await withTrainingControls(opts.progress !== false, (controls) =>
         runTraining({ config, databaseUrl: opts.database, register: opts.register !== false, ...controls }),
       );
