@@ -4,7 +4,17 @@
  * database's registry of trained runs).
  */
 export * from './files.js';
-export { DEFAULT_OUTPUT_DIR, claimRunDir, defaultRunName, resolveRunRef, runDirFor, runRelative, runTimestamp, validateRunName } from './names.js';
+export {
+  DEFAULT_OUTPUT_DIR,
+  claimRunDir,
+  defaultRunName,
+  existingRunDirFor,
+  resolveRunRef,
+  runDirFor,
+  runRelative,
+  runTimestamp,
+  validateRunName,
+} from './names.js';
 export {
   DEFAULT_STALE_AFTER_MS,
   bestValLossOf,

@@ -2,7 +2,7 @@
  * Naming run folders: the default {symbol}_{model}_{YYYYMMDD_HHMMSS} name, validating names that come from users or the
  * network, resolving a CLI reference to a folder, and claiming a new folder under a free name.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { pad2 } from '../util/values.js';
@@ -31,11 +31,43 @@ export function runDirFor(outputDir: string, name: string): string {
 }
 
 /**
- * A run given on the command line: a bare name is looked up in `outputDir`; anything with a path separator
- * (out/x, ./x, /abs/x) is taken as a path to a run folder.
+ * The folder of an existing run `name` inside `outputDir`, for names from the network or a bare CLI name: a real
+ * folder directly inside the output folder, never a symbolic link (which could lead anywhere), and its realpath
+ * inside the output folder's. Anything else is run_not_found, named without any server path.
+ */
+export function existingRunDirFor(outputDir: string, name: string): string {
+  const dir = runDirFor(outputDir, name);
+  const missing = () => new UserError(`no run named ${name}`, 'run_not_found');
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    throw missing();
+  }
+  if (!st.isDirectory()) throw missing();
+  try {
+    if (realpathSync(dir) !== join(realpathSync(resolve(outputDir)), name)) throw missing();
+  } catch {
+    throw missing();
+  }
+  return dir;
+}
+
+/**
+ * A run given on the command line: a bare name is looked up in `outputDir` (existingRunDirFor: links are not
+ * followed); anything with a path separator (out/x, ./x, /abs/x) is taken as a path to a run folder.
  */
 export function resolveRunRef(ref: string, outputDir = DEFAULT_OUTPUT_DIR): string {
-  const dir = ref.includes('/') || ref.includes(sep) ? resolve(ref) : runDirFor(outputDir, ref);
+  if (!(ref.includes('/') || ref.includes(sep))) {
+    try {
+      return existingRunDirFor(outputDir, ref);
+    } catch (err) {
+      // The output folder as the user gave it (usually relative), not the server's absolute path.
+      if (err instanceof UserError && err.code === 'run_not_found') throw new UserError(`no run folder ${join(outputDir, ref)}`, 'run_not_found');
+      throw err;
+    }
+  }
+  const dir = resolve(ref);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`no run folder ${dir}`, 'run_not_found');
   return dir;
 }

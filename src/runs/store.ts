@@ -2,7 +2,7 @@
  * Reading run folders back: one run (with crash detection), every run of an output folder, and one run in full.
  * Reading never throws on a damaged folder: it reports why, as status `corrupt` or in `problems`.
  */
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from './files.js';
@@ -32,6 +32,8 @@ export interface RunInfo {
   bestValLoss: number | null;
   epochsTrained: number | null;
   evalMetrics: EvalMetricsSummary | null;
+  /** A universal run's number of stocks (metadata.json universe.stocks); null for a single-stock run. */
+  stocks: number | null;
   checkpoints: string[];
   hasBest: boolean;
   hasModel: boolean;
@@ -51,7 +53,11 @@ function metadataProblem(value: unknown): string | null {
   for (const key of ['run_name', 'model_type', 'created_at', 'status'] as const) {
     if (typeof value[key] !== 'string') return `metadata.json has no ${key}`;
   }
-  if (!(WRITTEN_STATUSES as readonly string[]).includes(value.status as string)) return `metadata.json has unknown status ${JSON.stringify(value.status)}`;
+  if (!(WRITTEN_STATUSES as readonly string[]).includes(value.status as string)) {
+    // A status is quoted only when it looks like one: a reason never carries a file's contents.
+    const status = value.status as string;
+    return /^[a-z_]{1,20}$/.test(status) ? `metadata.json has unknown status "${status}"` : 'metadata.json has an unknown status';
+  }
   return null;
 }
 
@@ -149,11 +155,23 @@ export function bestValLossOf(history: MetricsEntry[]): number | null {
   return best;
 }
 
+/** Size of a regular file (a link is not followed: the run's own files are never links), or null. */
 function fileSize(path: string): number | null {
   try {
-    return statSync(path).size;
+    const st = lstatSync(path);
+    return st.isFile() ? st.size : null;
   } catch {
     return null;
+  }
+}
+
+/** True when `path` is a regular file or folder of the run itself, not a link. */
+function isOwn(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() || st.isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -172,13 +190,15 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
     bestValLoss: null,
     epochsTrained: null,
     evalMetrics: null,
+    stocks: null,
     checkpoints: listCheckpointNames(dir),
-    hasBest: existsSync(join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState)),
-    hasModel: existsSync(join(dir, RUN_FILES.modelSafetensors)),
+    hasBest: isOwn(join(dir, RUN_FILES.bestDir)) && isOwn(join(dir, RUN_FILES.bestDir, CHECKPOINT_FILES.trainerState)),
+    hasModel: isOwn(join(dir, RUN_FILES.modelDir)) && fileSize(join(dir, RUN_FILES.modelSafetensors)) !== null,
     modelBytes: fileSize(join(dir, RUN_FILES.modelSafetensors)),
     sizeBytes: dirSize(dir),
   };
-  const meta = readJson(join(dir, RUN_FILES.metadata));
+  // Every file is read only where it resolves inside the run folder: a link out of it is a problem, not data.
+  const meta = readJson(join(dir, RUN_FILES.metadata), { within: dir });
   if (!meta.ok) {
     info.reason = meta.missing ? 'no metadata.json (half-created, or not a run folder)' : meta.reason;
     return info;
@@ -198,12 +218,13 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
     modelType: metadata.model_type,
     createdAt: metadata.created_at,
     evalMetrics: isRecord(metadata.eval_metrics) ? (metadata.eval_metrics as unknown as EvalMetricsSummary) : null,
+    stocks: isRecord(metadata.universe) ? finiteOrNull(metadata.universe.stocks) : null,
   });
   for (const file of [RUN_FILES.config, RUN_FILES.evalResults, RUN_FILES.predictions, RUN_FILES.modelConfig]) {
-    const read = readJson(join(dir, file));
+    const read = readJson(join(dir, file), { within: dir });
     if (!read.ok && !read.missing) info.problems.push(read.reason);
   }
-  const metrics = readJson(join(dir, RUN_FILES.metrics));
+  const metrics = readJson(join(dir, RUN_FILES.metrics), { within: dir });
   const history = metrics.ok && Array.isArray(metrics.value) ? (metrics.value as MetricsEntry[]) : [];
   if (metrics.ok && !Array.isArray(metrics.value)) info.problems.push('metrics.json is not an array');
   if (!metrics.ok && !metrics.missing) info.problems.push(metrics.reason);
@@ -223,6 +244,7 @@ export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new UserError(`cannot read output folder ${root}: ${(err as Error).message}`);
   }
+  // Dirent types come from lstat: a symbolic link in the output folder is never a run.
   return entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => readRun(join(root, e.name), options))
@@ -242,7 +264,7 @@ export interface RunDetails {
 /** Everything about one run that fits on a screen (predictions and weights excluded). Unreadable files come back null. */
 export function readRunDetails(dir: string, options: ReadOptions = {}): RunDetails {
   const value = (file: string) => {
-    const read = readJson(join(dir, file));
+    const read = readJson(join(dir, file), { within: dir });
     return read.ok ? read.value : null;
   };
   const metrics = value(RUN_FILES.metrics);
@@ -265,6 +287,7 @@ export function toRunSummary(run: RunInfo): RunSummary {
     reason: run.reason,
     problems: run.problems,
     symbol: run.symbol,
+    stocks: run.stocks,
     model_type: run.modelType,
     created_at: run.createdAt,
     finished_at: run.metadata?.finished_at ?? null,

@@ -1,8 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RUN_FILES, RUN_METRICS, parseStatusList, queryRuns, readRunDetails, runDirFor, toRunSummary } from '../../runs/index.js';
+import { RUN_FILES, RUN_METRICS, existingRunDirFor, parseStatusList, queryRuns, readRunDetails, toRunSummary } from '../../runs/index.js';
 import { listRegistry } from '../../runs/registry.js';
 import { readJson } from '../../util/json.js';
 import type { ServerContext } from '../context.js';
@@ -51,11 +50,16 @@ const RegistryQuery = z
 
 const PredictionsQuery = z.object({ step: queryInt(1, 1000).optional() }).strict();
 
-/** The folder of an existing run, or 404. The name was validated by the params schema, so it cannot leave outputDir. */
+/**
+ * The folder of an existing run, or 404. The name was validated by the params schema, and the folder must be a real
+ * one whose realpath is inside the output folder: a symbolic link in out/ (to /etc, say) is no run.
+ */
 export function existingRunDir(ctx: ServerContext, name: string): string {
-  const dir = runDirFor(ctx.outputDir, name);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new HttpError(404, 'run_not_found', `no run named ${name}`);
-  return dir;
+  try {
+    return existingRunDirFor(ctx.outputDir, name);
+  } catch {
+    throw new HttpError(404, 'run_not_found', `no run named ${name}`);
+  }
 }
 
 export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -150,7 +154,8 @@ export async function runRoutes(app: FastifyInstance, ctx: ServerContext): Promi
     async (request) => {
       const { name } = request.params as z.output<typeof RunParams>;
       const { step } = request.query as z.output<typeof PredictionsQuery>;
-      const read = readJson(join(existingRunDir(ctx, name), RUN_FILES.predictions));
+      const dir = existingRunDir(ctx, name);
+      const read = readJson(join(dir, RUN_FILES.predictions), { within: dir });
       if (!read.ok) {
         if (read.missing) throw new HttpError(404, 'predictions_not_found', `run ${name} has no ${RUN_FILES.predictions} yet (it is written after evaluation)`);
         throw new HttpError(409, 'run_files_unreadable', `run ${name}: ${read.reason}`);

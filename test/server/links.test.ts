@@ -1,0 +1,149 @@
+/**
+ * Issue 12 #2: symbolic and hard links must not lead the API out of the output folder. An out/ seeded with links to
+ * /etc, to files and folders holding canary strings, and with hard links to such files, gets a seeded fuzz of every
+ * by-name route: no canary and no server path in any answer, no 5xx.
+ */
+import assert from 'node:assert/strict';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { RUN_FILES } from '../../src/runs/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { mulberry32 } from '../features/synthetic.js';
+import { writeCompletedRun } from '../training/manager-fixtures.js';
+import { call, RecordingPredictor, RecordingTrainingJobs, startServer, type RunningServer } from './helpers.js';
+
+const KEY = 'links-key';
+const CANARY = 'CANARY-7f3a9c';
+const REQUESTS = 600;
+
+let db: TestDatabase;
+let root: string;
+let outputDir: string;
+let server: RunningServer;
+
+/** Replaces a run's file with a symbolic link to `target`. */
+function linkFile(run: string, file: string, target: string, kind: 'symlink' | 'hard' = 'symlink'): void {
+  const path = join(outputDir, run, file);
+  rmSync(path, { force: true, recursive: true });
+  mkdirSync(join(path, '..'), { recursive: true });
+  if (kind === 'hard') linkSync(target, path);
+  else symlinkSync(target, path);
+}
+
+before(async () => {
+  db = await createTestDatabase('sqlite');
+  root = mkdtempSync(join(tmpdir(), 'klinecast-links-'));
+  outputDir = join(root, 'out');
+  // Outside out/: files and a folder holding the canary, valid JSON and not.
+  const secrets = join(root, 'secrets');
+  mkdirSync(secrets);
+  writeFileSync(join(secrets, 'canary.json'), JSON.stringify({ records: [{ step: 1, canary: CANARY }], canary: CANARY }));
+  writeFileSync(join(secrets, 'canary.txt'), `root:x:0:0:${CANARY}\n`);
+  writeFileSync(join(secrets, 'metadata.json'), JSON.stringify({ run_name: CANARY, model_type: CANARY, created_at: CANARY, status: 'completed' }));
+  writeFileSync(join(secrets, 'predictions.json'), JSON.stringify({ canary: CANARY }));
+
+  for (const name of ['ok_run', 'pred_link', 'metrics_link', 'results_dir_link', 'hard_link', 'config_passwd', 'meta_link', 'model_link']) {
+    writeCompletedRun(outputDir, { symbol: '600519', runName: name });
+  }
+  linkFile('pred_link', RUN_FILES.predictions, join(secrets, 'canary.json'));
+  linkFile('metrics_link', RUN_FILES.metrics, join(secrets, 'canary.txt'));
+  linkFile('results_dir_link', 'results', secrets);
+  linkFile('hard_link', RUN_FILES.predictions, join(secrets, 'canary.json'), 'hard');
+  linkFile('hard_link', RUN_FILES.evalResults, join(secrets, 'canary.json'), 'hard');
+  linkFile('config_passwd', RUN_FILES.config, '/etc/passwd');
+  linkFile('meta_link', RUN_FILES.metadata, join(secrets, 'metadata.json'));
+  linkFile('model_link', RUN_FILES.modelDir, secrets);
+  // Whole run folders that are links: to /etc, and to a folder that looks like a run.
+  symlinkSync('/etc', join(outputDir, 'etc_link'));
+  symlinkSync(secrets, join(outputDir, 'secret_run'));
+  // A garbage metadata.json holding the canary: never quoted back.
+  writeCompletedRun(outputDir, { symbol: '600519', runName: 'garbage_meta' });
+  writeFileSync(join(outputDir, 'garbage_meta', RUN_FILES.metadata), `{"status": "${CANARY}", oops ${CANARY}`);
+  writeCompletedRun(outputDir, { symbol: '600519', runName: 'odd_status' });
+  writeFileSync(
+    join(outputDir, 'odd_status', RUN_FILES.metadata),
+    JSON.stringify({ run_name: 'odd_status', model_type: 'lstm', created_at: '2026-01-01T00:00:00Z', status: CANARY }),
+  );
+  server = await startServer({
+    database: db.handle,
+    outputDir,
+    apiKey: KEY,
+    predictor: new RecordingPredictor(5),
+    trainingJobs: new RecordingTrainingJobs(),
+    rateLimit: false,
+    runListTtlMs: 0,
+  });
+});
+
+after(async () => {
+  await server?.close();
+  await db?.cleanup();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+/** No canary, no /etc content, no server path in an answer. */
+function assertClean(text: string, what: string): void {
+  assert.ok(!text.includes(CANARY), `${what}: leaked the canary: ${text.slice(0, 300)}`);
+  assert.ok(!text.includes('root:x:0:0'), `${what}: leaked /etc/passwd`);
+  assert.ok(!text.includes(root), `${what}: showed a server path: ${text.slice(0, 300)}`);
+  assert.ok(!/"(\/etc|\/tmp|\/work|\/home|\/root)\//.test(text) && !text.includes(' /etc/'), `${what}: showed an absolute path: ${text.slice(0, 300)}`);
+}
+
+test('by-name routes: a run folder that is a link is no run (404); linked files inside a run are problems, never data', async () => {
+  for (const name of ['etc_link', 'secret_run']) {
+    for (const suffix of ['', '/metrics', '/predictions']) {
+      const r = await call(`${server.url}/api/v1/runs/${name}${suffix}`);
+      assert.equal(r.status, 404, `${name}${suffix}`);
+      assert.equal((r.body as { error: { code: string } }).error.code, 'run_not_found');
+    }
+  }
+  const list = await call(`${server.url}/api/v1/runs`);
+  assert.equal(list.status, 200);
+  const items = (list.body as { items: Array<{ name: string; status: string; problems: string[]; reason: string | null; has_model: boolean }> }).items;
+  const names = items.map((i) => i.name).sort();
+  assert.ok(!names.includes('etc_link') && !names.includes('secret_run'), 'links in out/ are not listed');
+  const byName = Object.fromEntries(items.map((i) => [i.name, i]));
+  assert.ok(byName.metrics_link.problems.some((p) => /metrics\.json is a link to a file outside its folder/.test(p)));
+  assert.ok(byName.config_passwd.problems.some((p) => /config\.json is a link/.test(p)));
+  assert.ok(byName.hard_link.problems.some((p) => /has other hard links/.test(p)));
+  assert.equal(byName.meta_link.status, 'corrupt');
+  assert.equal(byName.garbage_meta.reason, 'metadata.json is not valid JSON (at character 28)');
+  assert.equal(byName.odd_status.reason, 'metadata.json has an unknown status');
+  assert.equal(byName.model_link.has_model, false, 'a model/ folder that is a link is no model');
+  assertClean(JSON.stringify(list.body), 'GET /api/v1/runs');
+
+  for (const name of ['pred_link', 'results_dir_link', 'hard_link']) {
+    const r = await call(`${server.url}/api/v1/runs/${name}/predictions`);
+    assert.equal(r.status, 409, name);
+    assert.equal((r.body as { error: { code: string } }).error.code, 'run_files_unreadable');
+    assertClean(JSON.stringify(r.body), `${name}/predictions`);
+  }
+  const ok = await call(`${server.url}/api/v1/runs/ok_run/predictions`);
+  assert.equal(ok.status, 200, 'a run of its own files still serves them');
+});
+
+test(`fuzz: ${REQUESTS} requests of the by-name routes over the linked out/: 0 canaries, 0 server paths, 0 5xx`, async () => {
+  const random = mulberry32(20261203);
+  const names = [...readdirSync(outputDir), 'etc_link/..', '..', '.', 'secret_run%2F..', 'ok_run%00', 'nope'];
+  const suffixes = ['', '/metrics', '/predictions', '/predictions?step=1', '/predictions?step=0'];
+  let served = 0;
+  for (let i = 0; i < REQUESTS; i++) {
+    const name = names[Math.floor(random() * names.length)];
+    let r;
+    if (random() < 0.25) {
+      r = await call(`${server.url}/api/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ symbol: '600519', run: decodeURIComponent(name.replace('%00', '')) }),
+      });
+    } else {
+      r = await call(`${server.url}/api/v1/runs/${name}${suffixes[Math.floor(random() * suffixes.length)]}`);
+    }
+    assert.ok(r.status < 500, `${name}: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status === 200) served++;
+    assertClean(typeof r.body === 'string' ? r.body : JSON.stringify(r.body), name);
+  }
+  assert.ok(served > 0, 'some requests were served');
+});
