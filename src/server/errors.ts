@@ -56,6 +56,36 @@ function isMissingTable(err: Error): boolean {
   return (err as { code?: string }).code === 'ER_NO_SUCH_TABLE' || /no such table/i.test(err.message);
 }
 
+/** Errors of a connection, not of a query: the network and mysql2's fatal errors, and SQLite's unopenable file. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+]);
+
+/** True when `err` (or what it wraps) says the database cannot be reached, as opposed to a bug or bad SQL. */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; fatal?: unknown; cause?: unknown; errors?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+    // mysql2 marks every error that ends a connection fatal, and "closed state" when a dead one is reused.
+    if (e.fatal === true || /connection is in closed state|Pool is closed/i.test(String((e as Error).message))) return true;
+    // AggregateError (a dual-stack connect that failed on every address)
+    if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnreachable(x))) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     if (err instanceof RequestValidationError) return sendError(request, reply, 400, err.code, err.message, { part: err.part, issues: err.issues });
@@ -66,6 +96,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const fastifyCode = (err as FastifyError).code;
       const code = (err as { klinecastCode?: string }).klinecastCode ?? FASTIFY_STATUS_CODES[status] ?? 'bad_request';
       return sendError(request, reply, status, code, err.message, fastifyCode ? { fastify_code: fastifyCode } : null);
+    }
+    if (isDatabaseUnreachable(err)) {
+      request.log.warn({ err }, 'database unreachable');
+      return sendError(request, reply, 503, 'db_unreachable', 'the database does not answer; /health shows its state. Try again when it is back');
     }
     if (isMissingTable(err)) {
       return sendError(request, reply, 503, 'database_not_ready', `the database lacks klinecast's tables (${err.message}); run \`klinecast db migrate\``);
