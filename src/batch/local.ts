@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
+import { resolveUniverse } from '../data/universe.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
 import { readRun } from '../runs/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -85,24 +86,9 @@ export interface BatchSummary {
   stocks: BatchStockSummary[];
 }
 
-export async function resolveSymbols(handle: DatabaseHandle, symbols: 'all' | string[], stockType?: string, limit?: number): Promise<string[]> {
-  const loader = new StockDataLoader(handle);
-  let list: string[];
-  if (symbols === 'all') {
-    list = (await loader.getAllActiveStocks(stockType)).map((s) => s.symbol);
-    // A database filled only with K-lines has no stock_basic_info rows: every symbol with bars is the market.
-    if (list.length === 0 && !stockType) list = await loader.listSymbols();
-  } else {
-    list = [...new Set(symbols)];
-    if (stockType) {
-      const ofType = new Set((await loader.getAllActiveStocks(stockType)).map((s) => s.symbol));
-      list = list.filter((s) => ofType.has(s));
-    }
-  }
-  list.sort();
-  if (limit !== undefined) list = list.slice(0, limit);
-  if (list.length === 0) throw new UserError(`no stocks to train${stockType ? ` of type ${stockType}` : ''}: check --symbols/--stock-type and the database`);
-  return list;
+/** The stocks of a batch: see resolveUniverse. */
+export function resolveSymbols(handle: DatabaseHandle, symbols: 'all' | string[], stockType?: string, limit?: number): Promise<string[]> {
+  return resolveUniverse(handle, symbols, stockType, limit);
 }
 
 function stampOf(date: Date): string {

@@ -1,4 +1,6 @@
-/** Terminal output shared by every command: tables for people, JSON for machines, one live progress line. */
+/** Terminal output shared by every command: tables for people, JSON for machines, one live progress line; and the flag values several commands share. */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
 
 export type Cell = string | number | null | undefined;
 
@@ -114,4 +116,18 @@ export function formatBytes(bytes: number): string {
     i++;
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** A --symbols value: `all`, `CODE,CODE`, or `@file` with codes separated by commas or blanks. */
+export function parseSymbolsFlag(raw: string, flag = 'symbols'): 'all' | string[] {
+  if (raw.trim() === 'all') return 'all';
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = readFileSync(raw.slice(1), 'utf8');
+    } catch (err) {
+      throw new UserError(`--${flag} ${raw}: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return text.split(/[\s,]+/).filter(Boolean);
 }

@@ -31,16 +31,22 @@ export function progressCallbacks(label = 'train'): TrainerCallbacks {
   let done = 0;
   let losses = 0;
   let steps = 0;
+  let samples = 0;
+  let started = 0;
   return {
     onTrainBegin: ({ startEpoch, epochs, stepsPerEpoch }) => {
       line = new ProgressLine(label, (epochs - startEpoch + 1) * stepsPerEpoch);
       done = 0;
+      samples = 0;
+      started = performance.now();
     },
     onStepEnd: (s) => {
       if (s.step === 1) losses = steps = 0;
       losses += s.loss;
       steps++;
-      line?.update(++done, `epoch ${s.epoch} step ${s.step}/${s.stepsPerEpoch} loss ${(losses / steps).toFixed(5)}`);
+      samples += s.samples;
+      const rate = samples / Math.max(1e-3, (performance.now() - started) / 1000);
+      line?.update(++done, `epoch ${s.epoch} step ${s.step}/${s.stepsPerEpoch} loss ${(losses / steps).toFixed(5)} ${Math.round(rate)} samples/s`);
     },
     onTrainEnd: () => line?.finish(),
   };

@@ -41,3 +41,4 @@ export { checkData, checkSeries, type CheckReport, type StockCheck } from './che
 export { writeBars, type WriteCounts } from './writer.js';
 export { SeededRandom } from './rng.js';
 export { summariseDatabase, type DatabaseSummary, type StockSummary } from './summary.js';
+export { resolveUniverse } from './universe.js';

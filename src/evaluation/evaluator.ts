@@ -20,6 +20,8 @@ export interface ForecastInput {
   predictedReturns: Matrix;
   /** The day each (sample, step) forecasts, [N, H] or flat; optional. */
   targetDates?: ReadonlyArray<string | null> | ReadonlyArray<ReadonlyArray<string | null>>;
+  /** The stock of each sample (length N), for forecasts over many stocks: each record then carries its symbol. */
+  symbols?: readonly string[];
   /** Which segment this is; "test" by default. */
   split?: string;
 }
@@ -98,6 +100,7 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
   const n = input.dates.length;
   if (n === 0) throw new Error('evaluateForecasts: no test samples');
   if (input.lastClose.length !== n) throw new Error(`evaluateForecasts: ${input.lastClose.length} last closes for ${n} dates`);
+  if (input.symbols && input.symbols.length !== n) throw new Error(`evaluateForecasts: ${input.symbols.length} symbols for ${n} dates`);
   const close = Float64Array.from(input.lastClose);
   if (close.some((c) => !(c > 0) || !Number.isFinite(c))) throw new Error('evaluateForecasts: every last close must be a positive number');
   const actual = flatten(input.actualReturns, n, 'actualReturns');
@@ -139,6 +142,7 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
     for (let s = 0; s < h; s++) {
       const k = i * h + s;
       records.push({
+        ...(input.symbols ? { symbol: input.symbols[i] } : {}),
         date: input.dates[i],
         step: s + 1,
         target_date: targets ? (targets[k] ?? null) : null,

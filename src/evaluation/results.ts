@@ -55,6 +55,8 @@ export interface EvalResultsFile {
 
 /** One row of results/predictions.json: one test day and one step ahead. */
 export interface PredictionRecord {
+  /** The stock: every record of a universal run carries it (a single-stock run names its symbol at the file's top). */
+  symbol?: string;
   /** The day of the last known close (the forecast is made after its close). */
   date: string;
   /** 1…horizon. */

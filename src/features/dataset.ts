@@ -58,12 +58,15 @@ export function parseDatasetConfig(input: DatasetConfigInput = {}): DatasetConfi
 }
 
 /**
- * The windows of one segment. Window i's input is frame rows windowEnds[i]−seqLength+1 … windowEnds[i], which is a
- * contiguous slice of the scaled feature matrix, so `window(i)` is a zero-copy view and a batch is one gather.
+ * What a training loop and an evaluation need of one segment's windows, whether they come from one stock (WindowSet)
+ * or from many (UniverseWindows): sizes, scaled targets, the unscaled returns and closes to score against, and batches.
  */
-export class WindowSet {
+export interface Windows {
+  readonly name: SegmentName;
   readonly size: number;
+  readonly seqLength: number;
   readonly numFeatures: number;
+  readonly horizon: number;
   /** Scaled targets [size, horizon], row-major. */
   readonly y: Float32Array;
   /** Unscaled targets: log(close[t+k] / close[t]), [size, horizon]. */
@@ -73,44 +76,82 @@ export class WindowSet {
   readonly endDates: IsoDate[];
   /** [size, horizon], row-major: the trading dates the targets refer to. */
   readonly targetDates: IsoDate[];
-  private materialized: Float32Array | null = null;
+  /** The stock of each window, for sets over many stocks; undefined when every window is of one stock. */
+  readonly symbols?: readonly string[];
+  /** Copies the given windows into one [indices.length, seqLength, F] batch (into `out` when given). */
+  gatherX(indices: ArrayLike<number>, out?: Float32Array): Float32Array;
+  /** Targets of the given windows as one [indices.length, horizon] batch. */
+  gatherY(indices: ArrayLike<number>, out?: Float32Array): Float32Array;
+}
 
-  constructor(
+/** What the Trainer trains on: the three segments' windows and what inverts a prediction. */
+export interface TrainingData {
+  /** The stock of a single-stock dataset; null for a universe. */
+  symbol: string | null;
+  featureNames: string[];
+  seqLength: number;
+  horizon: number;
+  train: Windows;
+  val: Windows;
+  test: Windows;
+  featureScaler: Scaler;
+  targetScaler: Scaler;
+  /** The content of model/scaler.json. */
+  scalerBundle: ScalerBundle;
+}
+
+/**
+ * The windows of one segment. Window i's input is frame rows windowEnds[i]−seqLength+1 … windowEnds[i], which is a
+ * contiguous slice of the scaled feature matrix, so `window(i)` is a zero-copy view and a batch is one gather.
+ */
+/** Where window i ends: the frame (dates and raw closes) of its stock, and the row of its last day. */
+export interface WindowEnd {
+  dates: readonly IsoDate[];
+  close: Float64Array;
+  end: number;
+}
+
+/**
+ * Windows as zero-copy views into scaled feature matrices: the targets, closes and dates of each window are computed
+ * once here; a subclass says where window i's rows are (`window`).
+ */
+export abstract class WindowViews implements Windows {
+  readonly size: number;
+  readonly y: Float32Array;
+  readonly returns: Float64Array;
+  readonly lastClose: Float64Array;
+  readonly endDates: IsoDate[];
+  readonly targetDates: IsoDate[];
+
+  protected constructor(
     readonly name: SegmentName,
-    /** Frame rows whose targets belong to this segment. */
-    readonly rows: RowRange,
-    readonly windowEnds: Int32Array,
     readonly seqLength: number,
     readonly horizon: number,
-    private readonly features: Float32Array,
-    frame: { dates: IsoDate[]; close: Float64Array; featureNames: string[] },
+    readonly numFeatures: number,
+    count: number,
+    endOf: (i: number) => WindowEnd,
     targetScaler: Scaler,
   ) {
-    this.size = windowEnds.length;
-    this.numFeatures = frame.featureNames.length;
-    this.returns = new Float64Array(this.size * horizon);
-    this.lastClose = new Float64Array(this.size);
-    this.endDates = new Array<IsoDate>(this.size);
-    this.targetDates = new Array<IsoDate>(this.size * horizon);
-    for (let i = 0; i < this.size; i++) {
-      const e = windowEnds[i];
-      const c = frame.close[e];
+    this.size = count;
+    this.returns = new Float64Array(count * horizon);
+    this.lastClose = new Float64Array(count);
+    this.endDates = new Array<IsoDate>(count);
+    this.targetDates = new Array<IsoDate>(count * horizon);
+    for (let i = 0; i < count; i++) {
+      const { dates, close, end } = endOf(i);
+      const c = close[end];
       this.lastClose[i] = c;
-      this.endDates[i] = frame.dates[e];
+      this.endDates[i] = dates[end];
       for (let k = 1; k <= horizon; k++) {
-        this.returns[i * horizon + k - 1] = Math.log(frame.close[e + k] / c);
-        this.targetDates[i * horizon + k - 1] = frame.dates[e + k];
+        this.returns[i * horizon + k - 1] = Math.log(close[end + k] / c);
+        this.targetDates[i * horizon + k - 1] = dates[end + k];
       }
     }
-    this.y = targetScaler.transformRows(this.returns, 0, this.size, new Float32Array(this.size * horizon));
+    this.y = targetScaler.transformRows(this.returns, 0, count, new Float32Array(count * horizon));
   }
 
-  /** Window i as a [seqLength, F] view into the shared scaled matrix (no copy). */
-  window(i: number): Float32Array {
-    const width = this.numFeatures;
-    const end = this.windowEnds[i] + 1;
-    return this.features.subarray((end - this.seqLength) * width, end * width);
-  }
+  /** Window i as a [seqLength, F] view into its scaled matrix (no copy). */
+  abstract window(i: number): Float32Array;
 
   /** Copies the given windows into one [indices.length, seqLength, F] batch (into `out` when given). */
   gatherX(indices: ArrayLike<number>, out?: Float32Array): Float32Array {
@@ -126,6 +167,39 @@ export class WindowSet {
     const y = out ?? new Float32Array(indices.length * h);
     for (let b = 0; b < indices.length; b++) y.set(this.y.subarray(indices[b] * h, (indices[b] + 1) * h), b * h);
     return y;
+  }
+}
+
+export class WindowSet extends WindowViews {
+  private materialized: Float32Array | null = null;
+
+  constructor(
+    name: SegmentName,
+    /** Frame rows whose targets belong to this segment. */
+    readonly rows: RowRange,
+    readonly windowEnds: Int32Array,
+    seqLength: number,
+    horizon: number,
+    private readonly features: Float32Array,
+    frame: { dates: IsoDate[]; close: Float64Array; featureNames: string[] },
+    targetScaler: Scaler,
+  ) {
+    super(
+      name,
+      seqLength,
+      horizon,
+      frame.featureNames.length,
+      windowEnds.length,
+      (i) => ({ dates: frame.dates, close: frame.close, end: windowEnds[i] }),
+      targetScaler,
+    );
+  }
+
+  /** Window i as a [seqLength, F] view into the shared scaled matrix (no copy). */
+  window(i: number): Float32Array {
+    const width = this.numFeatures;
+    const end = this.windowEnds[i] + 1;
+    return this.features.subarray((end - this.seqLength) * width, end * width);
   }
 
   /** All windows as [size, seqLength, F] (batch-first, row-major), built on first access and kept. */
@@ -160,7 +234,7 @@ export const ScalerBundleSchema = z.object({
 });
 export type ScalerBundle = z.infer<typeof ScalerBundleSchema>;
 
-export interface Dataset {
+export interface Dataset extends TrainingData {
   symbol: string;
   config: DatasetConfig;
   featureNames: string[];

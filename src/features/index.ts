@@ -32,9 +32,12 @@ export {
   ScalerBundleSchema,
   WindowSet,
   type Dataset,
+  type TrainingData,
+  type Windows,
   type DatasetConfig,
   type DatasetConfigInput,
   type InferenceInput,
   type ScalerBundle,
 } from './dataset.js';
 export { DatasetCache, datasetCacheKey, deserializeDataset, serializeDataset, seriesVersion, type DatasetCacheOptions } from './cache.js';
+export { UniverseWindows, buildUniverseDataset, type SkippedStock, type UniverseDataset, type UniverseMember } from './universe.js';

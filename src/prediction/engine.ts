@@ -7,7 +7,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { StockDataLoader, TradingCalendar, requireIsoDate, requireSymbol, type DatabaseHandle, type IsoDate, type KlineSeries } from '../data/index.js';
+import {
+  StockDataLoader,
+  TradingCalendar,
+  requireIsoDate,
+  requireSymbol,
+  resolveUniverse,
+  type DatabaseHandle,
+  type IsoDate,
+  type KlineSeries,
+} from '../data/index.js';
 import {
   DEFAULT_OUTPUT_DIR,
   RUN_FILES,
@@ -55,6 +64,30 @@ export interface BatchForecast {
   forecasts: Forecast[];
   /** Symbols that could not be forecast (no bars, too little history, ...): one failure never stops the rest. */
   failures: PredictionFailure[];
+}
+
+/** One row of a ranking: a stock's next-day forecast from one run. */
+export interface RankedForecast {
+  rank: number;
+  symbol: string;
+  baseDate: IsoDate;
+  baseClose: number;
+  /** Predicted log return of the next trading day, the ranking key. */
+  return: number;
+  price: number;
+  lower: number | null;
+  upper: number | null;
+}
+
+export interface Ranking {
+  run: string;
+  /** The stocks asked for, and how many of them could be forecast. */
+  requested: number;
+  ranked: number;
+  /** The best `top` by predicted next-day return, best first. */
+  entries: RankedForecast[];
+  failures: PredictionFailure[];
+  warnings: string[];
 }
 
 /** The metric bestRunFor ranks by: test MAE in price units, comparable between runs of one symbol. */
@@ -123,7 +156,11 @@ export class PredictionEngine {
     const loaded = loadRunModel(dir, { checkpoint });
     // A model folder copied without its run's config.json still predicts, from the symbol's first bar.
     const config = existsSync(join(dir, RUN_FILES.config)) ? readRunConfig(dir) : null;
-    const model: InferenceModel = { ...loaded, historyStart: config ? (config.data.firstDate ?? config.data.startDate) : null };
+    const model: InferenceModel = {
+      ...loaded,
+      historyStart: config ? (config.data.firstDate ?? config.data.startDate) : null,
+      universe: config?.data.universe ? new Set(config.data.universe.map((m) => m.symbol)) : null,
+    };
     this.models.set(key, model);
     while (this.models.size > this.maxCachedModels) this.models.delete(this.models.keys().next().value as string);
     return model;
@@ -167,6 +204,24 @@ export class PredictionEngine {
    * bars come from one query and its windows go through the network as one batch. A symbol that cannot be forecast
    * is listed in `failures` with the reason; a bad request (options, run, days) throws for all.
    */
+  /**
+   * A universal run's cross-section: every stock's next-day forecast, ranked by predicted return (best first), cut to
+   * `top`. `symbols` is 'all' (the database's active stocks) or a list; stocks that cannot be forecast are failures.
+   */
+  async rank(run: string, symbols: 'all' | readonly string[], input: Omit<PredictRequest, 'run' | 'days'> & { top?: number } = {}): Promise<Ranking> {
+    const { top, ...rest } = input;
+    if (top !== undefined && (!Number.isInteger(top) || top <= 0)) throw new UserError(`top must be a positive whole number, got ${top}`, 'bad_input');
+    const list = await resolveUniverse(this.database, symbols === 'all' ? 'all' : [...symbols]);
+    const { forecasts, failures } = await this.predictMany(list, { ...rest, run, days: 1, allowOtherSymbol: true });
+    const ordered = [...forecasts].sort((a, b) => b.predictions[0].return - a.predictions[0].return || (a.symbol < b.symbol ? -1 : 1));
+    const entries = ordered.slice(0, top ?? ordered.length).map((f, i) => {
+      const d = f.predictions[0];
+      return { rank: i + 1, symbol: f.symbol, baseDate: f.baseDate, baseClose: f.baseClose, return: d.return, price: d.price, lower: d.lower, upper: d.upper };
+    });
+    const warnings = [...new Set(forecasts.flatMap((f) => f.warnings))];
+    return { run: forecasts[0]?.run ?? run, requested: list.length, ranked: forecasts.length, entries, failures, warnings };
+  }
+
   async predictMany(symbols: readonly string[], input: PredictRequest = {}): Promise<BatchForecast> {
     const request = parseRequest(input);
     const failures: PredictionFailure[] = [];
@@ -236,7 +291,11 @@ export class PredictionEngine {
    * (a general model) applies to any.
    */
   private checkSymbol(model: InferenceModel, symbol: string, allowOther: boolean): string[] {
-    if (model.symbol === null || model.symbol === symbol) return [];
+    if (model.symbol === null) {
+      // A universal model is symbol-agnostic: it forecasts any stock, but one it never saw deserves a word.
+      return model.universe && !model.universe.has(symbol) ? [`${symbol} was not among the ${model.universe.size} stocks run ${model.run} was trained on`] : [];
+    }
+    if (model.symbol === symbol) return [];
     if (!allowOther) {
       throw new UserError(
         `run ${model.run} was trained on ${model.symbol}, not ${symbol}; its scaler and weights fit ${model.symbol}'s history. ` +

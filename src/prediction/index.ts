@@ -28,4 +28,6 @@ export {
   type PredictRequest,
   type PredictionEngineOptions,
   type PredictionFailure,
+  type RankedForecast,
+  type Ranking,
 } from './engine.js';

@@ -11,6 +11,8 @@ import type { LoadedModel, RunModel } from '../runs/index.js';
 export interface InferenceModel extends RunModel {
   /** config.json data.firstDate (the first bar training read), else data.startDate; null: the symbol's first bar. */
   historyStart: string | null;
+  /** A universal run's stocks (config.json data.universe); null for a single-stock run. */
+  universe: ReadonlySet<string> | null;
 }
 
 /** Windows per forward pass: bounds the engine's step arena (activations grow with batch × seqLength × hidden). */

@@ -21,6 +21,7 @@ import { HttpError, registerErrorHandling, sendError } from './errors.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes } from './routes/predict.js';
+import { rankingRoutes } from './routes/ranking.js';
 import { runRoutes } from './routes/runs.js';
 import { stockRoutes } from './routes/stocks.js';
 import { trainingRoutes } from './routes/training.js';
@@ -146,6 +147,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await stockRoutes(api, ctx);
     await runRoutes(api, ctx);
     await predictRoutes(api, ctx);
+    await rankingRoutes(api, ctx);
     await trainingRoutes(api, ctx);
   });
 

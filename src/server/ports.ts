@@ -4,9 +4,9 @@
  * so an implementation only computes. A UserError thrown by either is answered as a 4xx with its code and message.
  */
 import type { TrainConfig } from '../training/index.js';
-import type { Forecast, TrainingJob } from '../wire/index.js';
+import type { Forecast, Ranking, TrainingJob } from '../wire/index.js';
 
-export type { Forecast, ForecastDay, TrainingJob, TrainingJobProgress, TrainingJobState } from '../wire/index.js';
+export type { Forecast, ForecastDay, Ranking, TrainingJob, TrainingJobProgress, TrainingJobState } from '../wire/index.js';
 
 export interface PredictOptions {
   /** 1…the run's horizon; undefined asks for the whole horizon. */
@@ -19,6 +19,8 @@ export interface PredictOptions {
 
 export interface Predictor {
   predict(symbol: string, options: PredictOptions): Promise<Forecast>;
+  /** A universal run's ranking of the database's stocks; `endDate` as in predict, `top` cuts the list. */
+  rank?(run: string, options: { endDate?: string; top?: number }): Promise<Ranking>;
 }
 
 export interface TrainingJobs {

@@ -3,7 +3,7 @@
  * validated the symbol, chosen the run and read the last bar date, so this only forecasts and renames fields
  * to the API's snake_case.
  */
-import type { Forecast, PredictionEngine } from '../prediction/index.js';
+import { DEFAULT_LEVEL, type Forecast, type PredictionEngine } from '../prediction/index.js';
 import type { Forecast as ApiForecast } from '../wire/index.js';
 import type { Predictor } from './ports.js';
 
@@ -26,6 +26,26 @@ export function createPredictor(engine: PredictionEngine, defaults: { samples?: 
     async predict(symbol, options) {
       const forecast = await engine.predict(symbol, { ...defaults, days: options.days, run: options.run, endDate: options.endDate });
       return toApiForecast(forecast);
+    },
+    async rank(run, options) {
+      const r = await engine.rank(run, 'all', { ...defaults, endDate: options.endDate, top: options.top });
+      return {
+        run: r.run,
+        requested: r.requested,
+        ranked: r.ranked,
+        interval_level: (defaults.samples ?? 1) > 0 ? (defaults.level ?? DEFAULT_LEVEL) : null,
+        items: r.entries.map((e) => ({
+          rank: e.rank,
+          symbol: e.symbol,
+          base_date: e.baseDate,
+          base_close: e.baseClose,
+          return: e.return,
+          price: e.price,
+          lower: e.lower,
+          upper: e.upper,
+        })),
+        failures: r.failures.map((f) => ({ symbol: f.symbol, code: f.code, message: f.message })),
+      };
     },
   };
 }

@@ -75,8 +75,35 @@ export const TrainConfigSchema = z.object({
         )
         .nullable()
         .default(null),
+      /**
+       * A universal model's stocks (通用模型): 'all' active stocks (of `stockType` when set) or a list; null for a
+       * single-stock run. Exclusive with `symbol`.
+       */
+      symbols: z
+        .union([
+          z.literal('all'),
+          z
+            .array(
+              z
+                .string()
+                .transform(
+                  (text, ctx) =>
+                    normalizeSymbol(text) ?? (ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an A-share code` }), z.NEVER),
+                ),
+            )
+            .min(1),
+        ])
+        .nullable()
+        .default(null),
+      /** With `symbols`: only stocks of this board (stock_basic_info.stock_type, e.g. 主板). */
+      stockType: z.string().min(1).nullable().default(null),
       startDate: isoDate.nullable().default(null),
       endDate: isoDate.nullable().default(null),
+      /** Recorded by a universal run: every stock it read, with its rows and date range (what resume reloads). */
+      universe: z
+        .array(z.object({ symbol: z.string(), rows: z.number().int().min(0), firstDate: isoDate, lastDate: isoDate }).strict())
+        .nullable()
+        .default(null),
       // Recorded by training, not asked for: the bars the run actually read. Resume and `klinecast eval` reload
       // exactly these (and refuse when the count changed), and inference starts its history at firstDate, because
       // recursive indicators (EMA, MACD, RSI, KDJ) depend slightly on the first bar.
@@ -85,7 +112,18 @@ export const TrainConfigSchema = z.object({
       lastDate: isoDate.nullable().default(null),
     })
     .strict()
-    .default({ database: null, symbol: null, startDate: null, endDate: null, rows: null, firstDate: null, lastDate: null }),
+    .default({
+      database: null,
+      symbol: null,
+      symbols: null,
+      stockType: null,
+      startDate: null,
+      endDate: null,
+      universe: null,
+      rows: null,
+      firstDate: null,
+      lastDate: null,
+    }),
   dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
   model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({})),
   training: TrainingSchema.strict().default(() => TrainingSchema.parse({})),
@@ -125,6 +163,12 @@ export function parseTrainConfig(input: unknown, source = 'training config', des
   }
   const config = parsed.data;
   const { startDate, endDate } = config.data;
+  if (config.data.symbol !== null && config.data.symbols !== null) {
+    throw new UserError(`invalid ${source}: data.symbol (one stock) and data.symbols (a universal model) exclude each other`, 'bad_config');
+  }
+  if (config.data.stockType !== null && config.data.symbols === null) {
+    throw new UserError(`invalid ${source}: data.stockType selects the stocks of data.symbols; set symbols too (e.g. all)`, 'bad_config');
+  }
   if (startDate && endDate && startDate > endDate)
     throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
   if (config.model.modelType === 'transformer' && config.model.hiddenSize % config.model.numHeads !== 0) {
@@ -170,6 +214,11 @@ export function readRunConfig(runDir: string): TrainConfig {
   return parseTrainConfig(file.value, `run ${basename(runDir)}: ${RUN_FILES.config}`);
 }
 
+/** A universal run's config with the stocks it read recorded (data.universe): what config.json keeps. */
+export function withRecordedUniverse(config: TrainConfig, universe: NonNullable<TrainConfig['data']['universe']>): TrainConfig {
+  return { ...config, data: { ...config.data, universe: [...universe] } };
+}
+
 /** The config with the bars it was given recorded (data.rows, firstDate, lastDate): what config.json keeps. */
 export function withRecordedData(config: TrainConfig, dates: readonly string[]): TrainConfig {
   return { ...config, data: { ...config.data, rows: dates.length, firstDate: dates[0] ?? null, lastDate: dates[dates.length - 1] ?? null } };
@@ -187,7 +236,18 @@ export function withDataSource(config: TrainConfig, url: string): TrainConfig {
 export function batchConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
-    data: { ...config.data, symbol: null, database: null, rows: undefined, firstDate: undefined, lastDate: undefined } as unknown as TrainConfig['data'],
+    data: {
+      ...config.data,
+      symbol: null,
+      database: null,
+      rows: undefined,
+      firstDate: undefined,
+      lastDate: undefined,
+      universe: undefined,
+      // Unset universe fields are dropped too, so a single-stock config hashes as it did before they existed.
+      symbols: config.data.symbols ?? undefined,
+      stockType: config.data.stockType ?? undefined,
+    } as unknown as TrainConfig['data'],
     output: { outputDir: 'out', runName: null },
   };
 }

@@ -8,8 +8,9 @@ import { join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
-import { buildDataset, type Dataset } from '../features/index.js';
-import type { EvalResultsFile, Evaluation } from '../evaluation/index.js';
+import { sliceSeries } from '../data/series.js';
+import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
+import type { CrossSectionResults, EvalResultsFile, Evaluation } from '../evaluation/index.js';
 import {
   RUN_FILES,
   TrainingManager,
@@ -23,13 +24,18 @@ import {
 } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
-import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, type TrainConfig } from './config.js';
+import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
 import { Trainer, evaluateScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
   runName: string;
   runDir: string;
-  symbol: string;
+  /** The stock of a single-stock run; null for a universal run. */
+  symbol: string | null;
+  /** The stocks a universal run trained on; null for a single-stock run. */
+  stocks: number | null;
+  /** A universal run's stocks left out, each with the reason (no bars, too short, no training window). */
+  skipped: SkippedStock[];
   modelType: TrainConfig['model']['modelType'];
   /** The registry's config_hash of this run's config (trainConfigHash). */
   configHash: string;
@@ -42,6 +48,8 @@ export interface TrainingReport {
   /** Test metrics of the best weights; null when interrupted. */
   test: EvalResultsFile['test_metrics'] | null;
   baselines: EvalResultsFile['baselines'] | null;
+  /** A universal run's cross-sectional figures on the test segment (eval_results.json cross_section, without the daily series). */
+  crossSection: Omit<CrossSectionResults, 'daily'> | null;
   parameters: number;
   /** Size of model/model.safetensors; null when interrupted. */
   modelBytes: number | null;
@@ -98,7 +106,7 @@ export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: stri
   }
 }
 
-function trainingArgs(config: TrainConfig, dataset: Dataset, fit: FitResult): TrainingArgsFile {
+function trainingArgs(config: TrainConfig, dataset: TrainingData, fit: FitResult): TrainingArgsFile {
   const t = config.training;
   return {
     epochs: t.epochs,
@@ -153,29 +161,95 @@ async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Pro
   return series;
 }
 
-/** What a run needs before its loop starts: config, bars, dataset and its folder, however the run began. */
+/**
+ * A universal run's bars: its stocks (resolved from data.symbols and data.stockType, or, with `recorded`, exactly the
+ * recorded universe, each pinned to its recorded range) streamed from the database in one query. Symbols without bars
+ * come back in `missing`; a recorded stock whose row count changed is refused, naming it.
+ */
+async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, recorded: boolean): Promise<{ series: KlineSeries[]; missing: string[] }> {
+  const [{ openDatabase }, { resolveUniverse }] = await Promise.all([import('../data/db/connection.js'), import('../data/universe.js')]);
+  const handle = await openDatabase(databaseUrl);
+  try {
+    const pinned = recorded ? config.data.universe : null;
+    const symbols = pinned ? pinned.map((m) => m.symbol) : await resolveUniverse(handle, config.data.symbols ?? 'all', config.data.stockType);
+    const start = pinned ? pinned.reduce((d, m) => (m.firstDate < d ? m.firstDate : d), pinned[0].firstDate) : (config.data.startDate ?? undefined);
+    const end = pinned ? pinned.reduce((d, m) => (m.lastDate > d ? m.lastDate : d), pinned[0].lastDate) : (config.data.endDate ?? undefined);
+    const byRange = new Map(pinned?.map((m) => [m.symbol, m]));
+    const series: KlineSeries[] = [];
+    const changed: string[] = [];
+    for await (const loaded of new StockDataLoader(handle).streamSeries({ symbols, start, end })) {
+      const range = byRange.get(loaded.symbol);
+      if (!range) {
+        series.push(loaded);
+        continue;
+      }
+      const from = loaded.dates.findIndex((d) => d >= range.firstDate);
+      let to = loaded.dates.length;
+      while (to > 0 && loaded.dates[to - 1] > range.lastDate) to--;
+      const own = sliceSeries(loaded, Math.max(0, from), to);
+      if (own.dates.length !== range.rows) changed.push(`${loaded.symbol} (${range.rows} bars ${range.firstDate}..${range.lastDate}, now ${own.dates.length})`);
+      series.push(own);
+    }
+    if (changed.length) throw new UserError(`the run was trained on other bars than the database now holds: ${changed.join('; ')}`, 'data_changed');
+    const seen = new Set(series.map((x) => x.symbol));
+    const missing = symbols.filter((x) => !seen.has(x));
+    if (pinned && missing.length) throw new UserError(`the run's stocks ${missing.join(', ')} have no bars in the database any more`, 'data_changed');
+    return { series, missing };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The universal dataset of a run's config (fresh, or pinned to its recorded universe), with what was left out and why. */
+async function universeData(config: TrainConfig, databaseUrl: string, recorded: boolean) {
+  const { series, missing } = await loadUniverseSeries(config, databaseUrl, recorded);
+  const dataset = buildUniverseDataset(series, config.dataset);
+  const skipped: SkippedStock[] = [...missing.map((symbol) => ({ symbol, reason: 'no bars in the database' })), ...dataset.skipped];
+  return { dataset, skipped };
+}
+
+/** What a run needs before its loop starts: config, data and its folder, however the run began. */
 interface PreparedRun {
   config: TrainConfig;
-  series: KlineSeries;
-  dataset: Dataset;
+  dataset: TrainingData;
+  /** The first line of logs/training.log about the data. */
+  describe: string;
+  stocks: number | null;
+  skipped: SkippedStock[];
   manager: TrainingManager;
   /** The unmasked URL the bars came from; null when they were handed in. */
   databaseUrl: string | null;
   resumed: boolean;
 }
 
+function describeWindows(dataset: TrainingData): string {
+  return `${dataset.featureNames.length} features, windows train/val/test ${dataset.train.size}/${dataset.val.size}/${dataset.test.size}`;
+}
+
 async function startRun(config: TrainConfig, options: RunTrainingOptions): Promise<PreparedRun> {
   const databaseUrl = options.series ? null : resolveDatabaseUrl(options.databaseUrl);
-  let series = options.series;
-  if (databaseUrl !== null) {
-    config = withDataSource(config, databaseUrl);
-    series = await loadTrainingSeries(config, databaseUrl);
+  if (databaseUrl !== null) config = withDataSource(config, databaseUrl);
+  let dataset: TrainingData;
+  let describe: string;
+  let members: string[] | null = null;
+  let skipped: SkippedStock[] = [];
+  if (config.data.symbols !== null) {
+    if (databaseUrl === null) throw new Error('startRun: a universal run loads its stocks from a database');
+    const universe = await universeData(config, databaseUrl, false);
+    config = withRecordedUniverse(config, universe.dataset.universe);
+    dataset = universe.dataset;
+    members = universe.dataset.members;
+    skipped = universe.skipped;
+    const left = skipped.length ? `; skipped ${skipped.map((x) => `${x.symbol} (${x.reason})`).join(', ')}` : '';
+    describe = `universe of ${members.length} stocks, split at ${universe.dataset.boundaries.valStart ?? '-'} / ${universe.dataset.boundaries.testStart ?? '-'}, ${describeWindows(dataset)}${left}`;
+  } else {
+    const series = options.series ?? (await loadTrainingSeries(config, databaseUrl as string));
+    if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
+    config = withRecordedData(config, series.dates);
+    // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
+    dataset = buildDataset(series, config.dataset);
+    describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeWindows(dataset)}`;
   }
-  if (!series) throw new Error('startRun: no series and no database');
-  if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
-  config = withRecordedData(config, series.dates);
-  // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
-  const dataset = buildDataset(series, config.dataset);
   const manager = TrainingManager.create({
     outputDir: config.output.outputDir,
     runName: config.output.runName ?? undefined,
@@ -185,7 +259,22 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     config,
     saveTotalLimit: config.training.saveTotalLimit,
   });
-  return { config, series, dataset, manager, databaseUrl, resumed: false };
+  if (members !== null) manager.updateStatus('initialized', { universe: { stocks: members.length, symbols: members } });
+  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: false };
+}
+
+/** The data a saved run was trained on, rebuilt: its recorded bars (one stock) or its recorded universe. */
+async function recordedData(
+  config: TrainConfig,
+  databaseUrl: string | null,
+  series?: KlineSeries,
+): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[] }> {
+  if (config.data.universe) {
+    if (databaseUrl === null) throw new Error('a universal run reloads its stocks from a database');
+    const { dataset, skipped } = await universeData(config, databaseUrl, true);
+    return { dataset, members: dataset.members, skipped };
+  }
+  return { dataset: buildDataset(series ?? (await loadRecordedSeries(config, databaseUrl as string)), config.dataset), members: null, skipped: [] };
 }
 
 async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
@@ -194,10 +283,15 @@ async function resumeRun(ref: string, options: RunTrainingOptions): Promise<Prep
   const info = TrainingManager.loadRun(runDir);
   if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
   const databaseUrl = options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl());
-  const series = options.series ?? (await loadRecordedSeries(config, databaseUrl as string));
-  const dataset = buildDataset(series, config.dataset);
+  const { dataset, members, skipped } = await recordedData(config, databaseUrl, options.series);
   const manager = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
-  return { config, series, dataset, manager, databaseUrl, resumed: true };
+  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: true };
+}
+
+function withoutDaily(cross: CrossSectionResults | undefined): Omit<CrossSectionResults, 'daily'> | null {
+  if (!cross) return null;
+  const { daily: _daily, ...summary } = cross;
+  return summary;
 }
 
 /** What the registry and the batch summary keep of a training run: best validation loss, epochs and the test metrics. */
@@ -234,7 +328,7 @@ async function registerReport(report: TrainingReport, databaseUrl: string): Prom
 export async function runTraining(options: RunTrainingOptions): Promise<TrainingReport> {
   const started = performance.now();
   if (!options.resume && !options.config) throw new Error('runTraining: a config is required for a new run');
-  const { config, series, dataset, manager, databaseUrl, resumed } = options.resume
+  const { config, dataset, describe, stocks, skipped, manager, databaseUrl, resumed } = options.resume
     ? await resumeRun(options.resume, options)
     : await startRun(options.config as TrainConfig, options);
 
@@ -253,10 +347,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       manager.saveTrainingLog('no readable checkpoint: training from the start');
       manager.updateStatus('training');
     } else {
-      manager.saveTrainingLog(
-        `${dataset.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ` +
-          `${dataset.featureNames.length} features, windows train/val/test ${dataset.train.size}/${dataset.val.size}/${dataset.test.size}`,
-      );
+      manager.saveTrainingLog(describe);
       manager.updateStatus('training');
     }
 
@@ -265,6 +356,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       runName: manager.runName,
       runDir: manager.runDir,
       symbol: dataset.symbol,
+      stocks,
+      skipped,
       modelType: config.model.modelType,
       configHash: trainConfigHash(config),
       stopReason: fit.stopReason,
@@ -285,6 +378,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
         status: 'interrupted',
         test: null,
         baselines: null,
+        crossSection: null,
         modelBytes: null,
         checkpoints: listCheckpointNames(manager.runDir).length,
         seconds: (performance.now() - started) / 1000,
@@ -311,6 +405,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       status: 'completed',
       test: evaluation.results.test_metrics,
       baselines: evaluation.results.baselines,
+      crossSection: withoutDaily(evaluation.results.cross_section),
       modelBytes: manager.getSummary().modelBytes,
       checkpoints: listCheckpointNames(manager.runDir).length,
       seconds: (performance.now() - started) / 1000,
@@ -341,8 +436,11 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   const runDir = resolveRunRef(ref, options.outputDir);
   const config = readRunConfig(runDir);
   const model = loadRunModel(runDir);
-  const series = options.series ?? (await loadRecordedSeries(config, options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl()));
-  const dataset = buildDataset(series, config.dataset);
+  const { dataset } = await recordedData(
+    config,
+    options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl()),
+    options.series,
+  );
   if (JSON.stringify(model.bundle.featureScaler) !== JSON.stringify(dataset.scalerBundle.featureScaler)) {
     throw new UserError(
       `the rebuilt features of ${config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`,

@@ -8,8 +8,8 @@ import { readSafetensors, type NamedTensor } from '../engine/io/index.js';
 import { Adam, AdamW, clipGradNorm, createSchedule, type LrSchedule, type Optimizer, type ScheduleSpec } from '../engine/optim/index.js';
 import { Rng, type RngState } from '../engine/rng.js';
 import { Engine } from '../engine/runtime.js';
-import { evaluateForecasts, type Evaluation } from '../evaluation/index.js';
-import type { Dataset, WindowSet } from '../features/index.js';
+import { CROSS_SECTION_DEFAULTS, evaluateCrossSection, evaluateForecasts, type Evaluation } from '../evaluation/index.js';
+import type { TrainingData, Windows } from '../features/index.js';
 import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, type ModelConfig, type Network } from '../models/index.js';
 import type { TrainConfig, TrainingConfig } from './config.js';
 import { CHECKPOINT_FILES, type LoadedCheckpoint, type StateDict, type TrainerStateInput, type TrainingManager } from '../runs/index.js';
@@ -36,6 +36,8 @@ export interface StepInfo {
   stepsPerEpoch: number;
   globalStep: number;
   loss: number;
+  /** Windows in this step's batch. */
+  samples: number;
 }
 
 /**
@@ -166,7 +168,7 @@ export class Trainer {
   private lastHeartbeat = 0;
 
   constructor(
-    readonly dataset: Dataset,
+    readonly dataset: TrainingData,
     config: Pick<TrainConfig, 'model' | 'training'>,
     private readonly options: TrainerOptions = {},
   ) {
@@ -271,7 +273,7 @@ export class Trainer {
         this.globalStep++;
         lossSum += stepLoss * idx.length;
         samples += idx.length;
-        const info = { epoch, step: b + 1, stepsPerEpoch, globalStep: this.globalStep, loss: stepLoss };
+        const info = { epoch, step: b + 1, stepsPerEpoch, globalStep: this.globalStep, loss: stepLoss, samples: idx.length };
         this.callbacks.forEach((c) => c.onStepEnd?.(info));
         this.heartbeatIfDue();
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between steps
@@ -421,7 +423,7 @@ export class Trainer {
   }
 
   /** Scaled network outputs for every window of a segment, in order (evaluation mode). */
-  predictScaled(set: WindowSet): Float32Array {
+  predictScaled(set: Windows): Float32Array {
     return predictWindows(this.network, set);
   }
 
@@ -431,13 +433,13 @@ export class Trainer {
   }
 
   /** The current network on a segment against the persistence and zero-return baselines (DESIGN.md §5). */
-  evaluate(set: WindowSet = this.dataset.test): Evaluation {
+  evaluate(set: Windows = this.dataset.test): Evaluation {
     return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set));
   }
 }
 
 /** Scaled outputs of `network` for every window of a segment, in order, in batches (evaluation mode). */
-export function predictWindows(network: Network, set: WindowSet): Float32Array {
+export function predictWindows(network: Network, set: Windows): Float32Array {
   const out = new Float32Array(set.size * set.horizon);
   const stride = set.seqLength * set.numFeatures;
   const buffer = new Float32Array(Math.min(EVAL_BATCH, set.size) * stride);
@@ -452,16 +454,31 @@ export function predictWindows(network: Network, set: WindowSet): Float32Array {
 }
 
 /** Scaled network outputs on a segment → log returns → metrics and the predictions file. */
-export function evaluateScaled(set: WindowSet, targetScaler: Dataset['targetScaler'], scaled: Float32Array): Evaluation {
+export function evaluateScaled(set: Windows, targetScaler: TrainingData['targetScaler'], scaled: Float32Array): Evaluation {
   const h = set.horizon;
   const predicted = new Float64Array(set.size * h);
   for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
-  return evaluateForecasts({
+  const evaluation = evaluateForecasts({
     dates: set.endDates,
     lastClose: set.lastClose,
     actualReturns: set.returns,
     predictedReturns: predicted,
     targetDates: set.targetDates,
+    symbols: set.symbols,
     split: set.name,
   });
+  if (!set.symbols) return evaluation;
+  // Over many stocks, what matters is the ranking within each day (DESIGN.md §5): the next-day forecasts, per date.
+  const step1 = evaluation.predictions.records.filter((r) => r.step === 1);
+  // A date counts with at least 5 stocks (fewer make its correlation ±1 noise), or all of a smaller universe's, never < 2.
+  const stocks = new Set(set.symbols).size;
+  const crossSection = evaluateCrossSection({
+    minStocksPerDate: Math.max(2, Math.min(CROSS_SECTION_DEFAULTS.minStocksPerDate, stocks)),
+    dates: step1.map((r) => r.date),
+    symbols: step1.map((r) => r.symbol as string),
+    lastClose: step1.map((r) => r.last_close),
+    actualReturns: step1.map((r) => r.actual_return),
+    predictedReturns: step1.map((r) => r.predicted_return),
+  });
+  return { ...evaluation, results: { ...evaluation.results, cross_section: crossSection } };
 }

@@ -3,7 +3,16 @@
  * training jobs produce them, and the web dashboard reads them. Pure declarations, so any layer (and the browser
  * bundle) can import them; the result files' shapes come from evaluation/results.ts, which is pure too.
  */
-export type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile, PriceMetrics } from '../evaluation/results.js';
+export type {
+  BaselineMetrics,
+  CrossSectionDay,
+  CrossSectionResults,
+  EvalResultsFile,
+  ModelMetrics,
+  PredictionRecord,
+  PredictionsFile,
+  PriceMetrics,
+} from '../evaluation/results.js';
 
 /** The headline test metrics of a run: metadata.json's eval_metrics, and each listed run's. */
 export interface EvalMetricsSummary {
@@ -26,6 +35,8 @@ export interface RunSummary {
   reason: string | null;
   problems: string[];
   symbol: string | null;
+  /** A universal run's number of stocks; null for a single-stock run. */
+  stocks: number | null;
   model_type: string | null;
   created_at: string | null;
   finished_at: string | null;
@@ -61,6 +72,26 @@ export interface Forecast {
   interval_level: number | null;
   trend: 'up' | 'down' | 'flat';
   predictions: ForecastDay[];
+}
+
+/** GET /api/v1/runs/:name/ranking: a universal run's stocks ranked by predicted next-day return, best first. */
+export interface Ranking {
+  run: string;
+  /** Stocks asked for (the database's active stocks) and how many could be forecast. */
+  requested: number;
+  ranked: number;
+  interval_level: number | null;
+  items: Array<{
+    rank: number;
+    symbol: string;
+    base_date: string;
+    base_close: number;
+    return: number;
+    price: number;
+    lower: number | null;
+    upper: number | null;
+  }>;
+  failures: Array<{ symbol: string; code: string; message: string }>;
 }
 
 export type TrainingJobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';

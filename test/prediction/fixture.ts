@@ -45,3 +45,15 @@ export async function trainTinyRun(fx: Fixture, symbol: string, runName: string,
   });
   return runTraining({ config, databaseUrl: fx.url });
 }
+
+/** The same tiny LSTM as one universal model over every stock of the demo market (data.symbols: all). */
+export async function trainTinyUniversalRun(fx: Fixture, runName: string): Promise<TrainingReport> {
+  const config = parseTrainConfig({
+    data: { symbols: 'all' },
+    dataset: { seqLength: 20, horizon: 1 },
+    model: { modelType: 'lstm', hiddenSize: 8, numLayers: 1, headHiddenSize: 8, dropout: 0.2 },
+    training: { epochs: 2, batchSize: 64, seed: 1 },
+    output: { outputDir: fx.outputDir, runName },
+  });
+  return runTraining({ config, databaseUrl: fx.url });
+}

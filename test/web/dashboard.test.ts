@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PredictionEngine } from '../../src/prediction/index.js';
 import { createPredictor } from '../../src/server/index.js';
 import { DEFAULT_WEB_DIR, LocalTrainingJobs } from '../../src/server/index.js';
-import { HORIZON, createMarket, trainTinyRun, type Fixture } from '../prediction/fixture.js';
+import { HORIZON, createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from '../prediction/fixture.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
 
@@ -234,6 +234,7 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     fx = await createMarket('mysql');
     symbol = fx.symbols[0];
     await trainTinyRun(fx, symbol, 'demo_lstm');
+    await trainTinyUniversalRun(fx, 'demo_universal');
     const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }));
     const trainingJobs = new LocalTrainingJobs({ database: fx.handle, threads: 1 });
     server = await startServer({
@@ -286,6 +287,27 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     assert.equal(count(s, '90% interval'), HORIZON);
     assert.equal(await page.locator('#forecast-table tbody tr').count(), HORIZON);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-stock-forecast.png`, fullPage: true });
+    await page.close();
+  });
+
+  test('Run: a universal run shows its daily Rank IC, quintile returns and a ranking that links to the stocks', async () => {
+    const page = await open('#/run/demo_universal');
+    assert.match(await page.locator('h1 + p').innerText(), /universal model over 3 stocks/);
+    const saved = (await (await fetch(`${server.url}/api/v1/runs/demo_universal`)).json()) as {
+      eval_results: { cross_section: { rank_ic: { days: number } } };
+    };
+    const days = saved.eval_results.cross_section.rank_ic.days;
+    assert.ok(days > 50, `${days} test days with a Rank IC`);
+    const ic = await series(page, 'chart-ic');
+    assert.equal(count(ic, 'daily Rank IC'), days);
+    assert.equal(count(ic, 'cumulative Rank IC'), days);
+    const quintiles = await series(page, 'chart-quintiles');
+    assert.ok(count(quintiles, 'top − bottom') > 50);
+    assert.equal(await page.locator('#cross-section-table tbody tr').count(), 2);
+    const links = page.locator('#ranking-table tbody tr a');
+    assert.equal(await links.count(), 3);
+    assert.match((await links.first().getAttribute('href')) ?? '', /^#\/stock\/\d{6}$/);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-universal-run.png`, fullPage: true });
     await page.close();
   });
 

@@ -4,13 +4,16 @@
  */
 import type { Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
-import { DEFAULT_LEVEL, DEFAULT_SAMPLES, DEFAULT_SEED, PredictionEngine, type Forecast } from '../../prediction/index.js';
+import { DEFAULT_LEVEL, DEFAULT_SAMPLES, DEFAULT_SEED, PredictionEngine, type Forecast, type Ranking } from '../../prediction/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
-import { printJson, printTable } from '../output.js';
+import { parseSymbolsFlag, printJson, printTable } from '../output.js';
 
 interface PredictFlags {
-  symbol: string;
+  symbol?: string;
+  symbols?: string;
+  top?: string;
+  csv?: boolean;
   run?: string;
   days?: string;
   endDate?: string;
@@ -55,11 +58,40 @@ function printForecast(f: Forecast): void {
   for (const w of f.warnings) console.error(`warning: ${w}`);
 }
 
+function printRanking(r: Ranking, csv: boolean): void {
+  const headers = ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'];
+  const rows = r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower, e.upper]);
+  if (csv) {
+    console.log(['rank', 'symbol', 'base_date', 'base_close', 'predicted_return', 'price', 'lower', 'upper'].join(','));
+    for (const row of rows) console.log(row.map((v) => (v === null ? '' : String(v))).join(','));
+  } else {
+    console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`);
+    printTable(
+      headers,
+      rows.map(([rank, symbol, date, close, ret, price, lower, upper]) => [
+        rank,
+        symbol,
+        date,
+        close,
+        signedPct(ret as number),
+        Number((price as number).toFixed(3)),
+        lower === null ? null : Number((lower as number).toFixed(3)),
+        upper === null ? null : Number((upper as number).toFixed(3)),
+      ]),
+    );
+  }
+  for (const f of r.failures) console.error(`skipped ${f.symbol}: ${f.message}`);
+  if (r.warnings.length) console.error(`${r.warnings.length} warning(s), e.g. ${r.warnings[0]}`);
+}
+
 export function register(program: Command): void {
   program
     .command('predict')
     .description("forecast a stock's next trading days with a trained run (default: the symbol's best completed run by test MAE)")
-    .requiredOption('--symbol <code>', 'stock code: 600519, 600519.SH or sh600519')
+    .option('--symbol <code>', 'stock code: 600519, 600519.SH or sh600519')
+    .option('--symbols <list>', 'with a universal --run: rank many stocks by predicted next-day return: all | CODE,CODE | @file')
+    .option('--top <n>', 'with --symbols: show the best n (default: all)')
+    .option('--csv', 'with --symbols: print the ranking as CSV')
     .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
     .option('--days <n>', "trading days to forecast, up to the run's horizon (default: the horizon)")
     .option('--end-date <date>', 'forecast from the last bar on or before this date (default: the latest bar)')
@@ -82,9 +114,22 @@ export function register(program: Command): void {
         checkpoint: opts.best ? ('best' as const) : ('final' as const),
         allowOtherSymbol: Boolean(opts.allowOtherSymbol),
       };
-      const forecast = await withDatabase(opts.database, (database) =>
-        new PredictionEngine({ database, outputDir: opts.outputDir }).predict(opts.symbol, request),
-      );
+      if ((opts.symbol === undefined) === (opts.symbols === undefined))
+        throw new UserError('give --symbol (one stock) or --symbols with a universal --run (a ranking)');
+      if (opts.symbols !== undefined) {
+        if (!opts.run) throw new UserError('--symbols ranks stocks with one universal run: name it with --run');
+        const { run, days: _days, ...options } = request;
+        const symbols = parseSymbolsFlag(opts.symbols);
+        const top = opts.top === undefined ? undefined : integerFlag('top', opts.top);
+        const ranking = await withDatabase(opts.database, (database) =>
+          new PredictionEngine({ database, outputDir: opts.outputDir }).rank(run as string, symbols, { ...options, top }),
+        );
+        if (opts.json) printJson(ranking);
+        else printRanking(ranking, Boolean(opts.csv));
+        return;
+      }
+      const symbol = opts.symbol as string;
+      const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir }).predict(symbol, request));
       if (opts.json) printJson(forecast);
       else printForecast(forecast);
     });

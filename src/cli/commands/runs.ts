@@ -63,6 +63,11 @@ function runJson(run: RunInfo) {
   return { ...toRunSummary(run), dir: run.dir, model_bytes: run.modelBytes };
 }
 
+/** The symbol column: a run's stock, or for a universal run how many stocks it covers. */
+function symbolCell(run: RunInfo): string | null {
+  return run.symbol ?? (run.stocks !== null ? `${run.stocks} stocks` : null);
+}
+
 function printNotes(runs: RunInfo[]): void {
   for (const run of runs) {
     const notes = [run.reason, ...run.problems].filter(Boolean);
@@ -152,7 +157,7 @@ function listCommand(opts: ListOptions): void {
     ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'created', 'size'],
     runs.map((r) => [
       r.name,
-      r.symbol,
+      symbolCell(r),
       r.modelType,
       r.status,
       fmt(r.bestValLoss, 6),
@@ -185,7 +190,7 @@ function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
   for (const p of info.problems) console.log(`problem  ${p}`);
   if (info.metadata) {
     const m = info.metadata;
-    console.log(`symbol   ${m.stock_symbol ?? '-'}    model ${m.model_type}    data ${m.data_source ?? '-'}`);
+    console.log(`symbol   ${symbolCell(info) ?? '-'}    model ${m.model_type}    data ${m.data_source ?? '-'}`);
     console.log(`created  ${m.created_at}    started ${m.started_at ?? '-'}    finished ${m.finished_at ?? '-'}`);
     console.log(`process  ${m.pid} on ${m.host}, heartbeat ${m.heartbeat_at}, klinecast ${m.klinecast_version}`);
     if (m.error) console.log(`error    ${m.error}`);

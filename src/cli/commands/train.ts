@@ -6,13 +6,20 @@ import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { withTrainingControls } from '../training.js';
-import { fmt, formatBytes, formatDuration, printJson, printTable } from '../output.js';
+import { fmt, formatBytes, formatDuration, parseSymbolsFlag, printJson, printTable } from '../output.js';
 
-type Kind = 'int' | 'number' | 'string' | 'list' | 'split';
+type Kind = 'int' | 'number' | 'string' | 'list' | 'split' | 'symbols';
 
 /** flag → config path. The flag's own name is what an error about that field mentions. */
 const FLAGS: Array<{ flag: string; path: string; kind: Kind; help: string }> = [
   { flag: 'symbol', path: 'data.symbol', kind: 'string', help: 'stock code: 600519, 600519.SH or sh600519' },
+  {
+    flag: 'symbols',
+    path: 'data.symbols',
+    kind: 'symbols',
+    help: 'a universal model over many stocks: all | CODE,CODE | @file (codes separated by commas or blanks)',
+  },
+  { flag: 'stock-type', path: 'data.stockType', kind: 'string', help: 'with --symbols: only stocks of this board (stock_basic_info.stock_type, e.g. 主板)' },
   { flag: 'start', path: 'data.startDate', kind: 'string', help: 'first trading date to load (YYYY-MM-DD)' },
   { flag: 'end', path: 'data.endDate', kind: 'string', help: 'last trading date to load (YYYY-MM-DD)' },
   { flag: 'model', path: 'model.modelType', kind: 'string', help: 'lstm | gru | transformer (default lstm)' },
@@ -55,6 +62,8 @@ function convert(flag: string, kind: Kind, raw: string): unknown {
   switch (kind) {
     case 'string':
       return raw;
+    case 'symbols':
+      return parseSymbolsFlag(raw, flag);
     case 'list':
       return raw
         .split(',')
@@ -100,18 +109,35 @@ function describePath(path: string): string {
   return f ? `${path} (--${f.flag})` : path;
 }
 
+/** A universal run's headline: how well it ranks the stocks of each test day, and whether that earns a spread. */
+export function printCrossSection(c: NonNullable<TrainingReport['crossSection']>): void {
+  const ic = (s: typeof c.ic) => `${fmt(s.mean) ?? '-'} (ICIR ${fmt(s.icir, 3) ?? '-'}, t ${fmt(s.t_stat, 2) ?? '-'}, ${s.days} days)`;
+  console.log(`\ncross-section of ${c.n_stocks} stocks over ${c.n_dates} test days (next-day forecasts):`);
+  console.log(`  rank IC  ${ic(c.rank_ic)}`);
+  console.log(`  IC       ${ic(c.ic)}`);
+  const q = c.quintile_spread;
+  console.log(`  top − bottom quintile: ${fmt(q.mean_daily, 5) ?? '-'} a day (log return), ${fmt(q.annualised, 4) ?? '-'} a year, before costs`);
+  const p = c.per_stock;
+  console.log(
+    `  per-stock skill vs persistence: median ${fmt(p.median_skill) ?? '-'}, worst ${fmt(p.worst_skill) ?? '-'} (${p.worst_symbol ?? '-'}), ${p.share_above_zero === null ? '-' : `${(p.share_above_zero * 100).toFixed(0)}%`} of stocks above 0`,
+  );
+}
+
 function printReport(report: TrainingReport): void {
   console.log('');
   console.log(
     `run        ${report.runName} (${report.status}${report.status === 'completed' ? `, ${report.stopReason.replace('_', ' ')}` : ` by ${report.interruptedBy}`})`,
   );
   console.log(`folder     ${report.runDir}`);
+  if (report.stocks !== null) console.log(`stocks     ${report.stocks} (a universal model: one network over all of them)`);
+  for (const s of report.skipped) console.log(`skipped    ${s.symbol}: ${s.reason}`);
   console.log(`epochs     ${report.epochsTrained} trained, best epoch ${report.bestEpoch ?? '-'}, best val loss ${fmt(report.bestValLoss, 6) ?? '-'}`);
   console.log(`samples    train ${report.trainSamples}, val ${report.valSamples}, test ${report.testSamples}`);
   console.log(
     `model      ${report.parameters.toLocaleString('en-US')} parameters${report.modelBytes !== null ? `, ${formatBytes(report.modelBytes)} (model.safetensors)` : ''}`,
   );
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
+  if (report.crossSection) printCrossSection(report.crossSection);
   if (report.test && report.baselines) {
     const t = report.test;
     const p = report.baselines.persistence;
@@ -179,7 +205,11 @@ export function register(program: Command): void {
       );
     } else {
       const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts), describePath });
-      if (!config.data.symbol) throw new UserError('--symbol is required (a code such as 600519 or 600519.SH), or data.symbol in --config');
+      if (!config.data.symbol && !config.data.symbols) {
+        throw new UserError(
+          '--symbol (a code such as 600519 or 600519.SH) or --symbols (a universal model: all, a list or @file) is required, or data.symbol / data.symbols in --config',
+        );
+      }
       report = await withTrainingControls(opts.progress !== false, (controls) =>
         runTraining({ config, databaseUrl: opts.database, register: opts.register !== false, ...controls }),
       );

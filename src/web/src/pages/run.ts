@@ -1,5 +1,5 @@
 /** Run: config, loss and learning-rate curves, test metrics beside the persistence baseline, test predictions, files. */
-import { api, type MetricsRow, type PredictionRecord } from '../api.js';
+import { api, type CrossSectionDay, type CrossSectionResults, type MetricsRow, type PredictionRecord } from '../api.js';
 import { PALETTE, renderChart } from '../charts.js';
 import { badge, bytes, h, message, num, pct, section, shortTime, table } from '../dom.js';
 
@@ -31,8 +31,107 @@ export function lossChartOption(history: MetricsRow[]) {
   };
 }
 
+/** A universal run's daily Rank IC (bars) and its running sum (line): whether the ranking skill holds over time. */
+export function icChartOption(daily: CrossSectionDay[]) {
+  const days = daily.filter((d) => d.rank_ic !== null);
+  let sum = 0;
+  return {
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0 },
+    grid: { left: 60, right: 60, top: 36, bottom: 60 },
+    xAxis: { type: 'category', data: days.map((d) => d.date) },
+    yAxis: [
+      { type: 'value', name: 'Rank IC', scale: true },
+      { type: 'value', name: 'cumulative', scale: true, splitLine: { show: false } },
+    ],
+    dataZoom: [{ type: 'inside' }, { type: 'slider' }],
+    series: [
+      { name: 'daily Rank IC', type: 'bar', data: days.map((d) => d.rank_ic), color: PALETTE[0] },
+      { name: 'cumulative Rank IC', type: 'line', yAxisIndex: 1, data: days.map((d) => (sum += d.rank_ic as number)), color: PALETTE[1], showSymbol: false },
+    ],
+  };
+}
+
+/** The top and bottom quintiles' cumulative log return, and their spread: does ranking by the forecast pay? */
+export function quintileChartOption(daily: CrossSectionDay[]) {
+  const days = daily.filter((d) => d.spread !== null);
+  const cumulative = (pick: (d: CrossSectionDay) => number | null) => {
+    let sum = 0;
+    return days.map((d) => (sum += pick(d) as number));
+  };
+  return {
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0 },
+    grid: { left: 60, right: 20, top: 36, bottom: 60 },
+    xAxis: { type: 'category', data: days.map((d) => d.date) },
+    yAxis: { type: 'value', name: 'cumulative log return', scale: true },
+    dataZoom: [{ type: 'inside' }, { type: 'slider' }],
+    series: [
+      { name: 'top quintile', type: 'line', data: cumulative((d) => d.top_quintile_return), color: PALETTE[0], showSymbol: false },
+      { name: 'bottom quintile', type: 'line', data: cumulative((d) => d.bottom_quintile_return), color: PALETTE[1], showSymbol: false },
+      { name: 'top − bottom', type: 'line', data: cumulative((d) => d.spread), color: PALETTE[2], lineStyle: { type: 'dashed' }, showSymbol: false },
+    ],
+  };
+}
+
+function crossSectionSection(c: CrossSectionResults): HTMLElement {
+  const ic = (s: CrossSectionResults['ic']) => [num(s.mean, 3), num(s.std, 3), num(s.icir, 3), num(s.t_stat, 3), String(s.days), pct(s.positive_share)];
+  const icBox = h('div', { id: 'chart-ic', class: 'chart' });
+  const quintileBox = h('div', { id: 'chart-quintiles', class: 'chart' });
+  const box = section(
+    `Cross-section: ${c.n_stocks} stocks, ${c.n_dates} test days (next-day forecasts)`,
+    table(
+      ['', 'mean', 'std', 'ICIR', 't', 'days', 'days > 0'],
+      [
+        ['Rank IC', ...ic(c.rank_ic)],
+        ['IC', ...ic(c.ic)],
+      ],
+      { id: 'cross-section-table' },
+    ),
+    h(
+      'p',
+      {},
+      `Top − bottom quintile: ${num(c.quintile_spread.mean_daily, 3)} a day (log return), ${num(c.quintile_spread.annualised, 3)} a year, before costs. ` +
+        `Per-stock skill against persistence: median ${num(c.per_stock.median_skill, 3)}, worst ${num(c.per_stock.worst_skill, 3)} (${c.per_stock.worst_symbol ?? '–'}), ${pct(c.per_stock.share_above_zero)} of stocks above 0.`,
+    ),
+    icBox,
+    quintileBox,
+  );
+  queueMicrotask(() => {
+    renderChart(icBox, icChartOption(c.daily));
+    renderChart(quintileBox, quintileChartOption(c.daily));
+  });
+  return box;
+}
+
+async function rankingSection(name: string): Promise<HTMLElement> {
+  try {
+    const r = await api.ranking(name, 20);
+    return section(
+      `Ranking: the best ${r.items.length} of ${r.ranked} stocks by predicted next-day return`,
+      table(
+        ['rank', 'symbol', 'base date', 'close', 'predicted', 'price', 'interval'],
+        r.items.map((i) => [
+          String(i.rank),
+          h('a', { href: `#/stock/${i.symbol}` }, i.symbol),
+          i.base_date,
+          num(i.base_close),
+          pct(Math.exp(i.return) - 1),
+          num(i.price),
+          i.lower === null || i.upper === null ? '–' : `${num(i.lower)} – ${num(i.upper)}`,
+        ]),
+        { id: 'ranking-table' },
+      ),
+    );
+  } catch (err) {
+    return section('Ranking', message((err as Error).message));
+  }
+}
+
 function predictionsOption(records: PredictionRecord[]) {
-  const rows = records.filter((r) => r.step === 1);
+  // A universal run's records cover many stocks: the chart follows the first one.
+  const first = records.find((r) => r.step === 1)?.symbol;
+  const rows = records.filter((r) => r.step === 1 && r.symbol === first);
   const dates = rows.map((r) => r.target_date ?? r.date);
   return {
     tooltip: { trigger: 'axis' },
@@ -57,7 +156,7 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
       'p',
       { class: 'muted' },
       [
-        run.symbol ? `symbol ${run.symbol}` : 'no symbol',
+        run.symbol ? `symbol ${run.symbol}` : run.stocks !== null ? `universal model over ${run.stocks} stocks` : 'no symbol',
         run.model_type,
         `created ${shortTime(run.created_at)}`,
         run.finished_at ? `finished ${shortTime(run.finished_at)}` : null,
@@ -98,6 +197,8 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
       ),
     );
   } else root.append(section('Test metrics', message('Not evaluated yet.')));
+  if (ev?.cross_section) root.append(crossSectionSection(ev.cross_section));
+  if (run.symbol === null && run.stocks !== null && run.status === 'completed') root.append(await rankingSection(name));
 
   const predBox = h('div', { id: 'chart-predictions', class: 'chart' });
   root.append(section('Test set: predicted against actual price (next day)', predBox));

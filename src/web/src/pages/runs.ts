@@ -6,7 +6,12 @@ type Column = { key: string; label: string; value: (r: Run) => number | string |
 
 const COLUMNS: Column[] = [
   { key: 'name', label: 'Run', value: (r) => r.name, cell: (r) => h('a', { href: `#/run/${encodeURIComponent(r.name)}` }, r.name) },
-  { key: 'symbol', label: 'Symbol', value: (r) => r.symbol, cell: (r) => (r.symbol ? h('a', { href: `#/stock/${r.symbol}` }, r.symbol) : '–') },
+  {
+    key: 'symbol',
+    label: 'Symbol',
+    value: (r) => r.symbol,
+    cell: (r) => (r.symbol ? h('a', { href: `#/stock/${r.symbol}` }, r.symbol) : r.stocks !== null ? `${r.stocks} stocks` : '–'),
+  },
   { key: 'model', label: 'Model', value: (r) => r.model_type, cell: (r) => r.model_type ?? '–' },
   { key: 'status', label: 'Status', value: (r) => r.status, cell: (r) => badge(r.status) },
   { key: 'val', label: 'Best val loss', value: (r) => r.best_val_loss, cell: (r) => num(r.best_val_loss) },
