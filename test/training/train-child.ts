@@ -9,9 +9,11 @@ import { resolveTrainConfig, runTraining, type TrainerCallbacks } from '../../sr
 import { readAshare } from '../helpers/ashare.js';
 
 export interface ChildSpec {
-  symbol: string;
-  /** Train on the last `rows` bars of the real CSV. */
-  rows: number;
+  /** Train on the last `rows` bars of this stock's real CSV… */
+  symbol?: string;
+  rows?: number;
+  /** …or load from this database, as `klinecast train` does (a universal run's stocks, say). */
+  databaseUrl?: string;
   overrides: Record<string, unknown>;
   resume?: string;
   /** SIGKILL this process right after checkpoint-{N} (a whole epoch) is written. */
@@ -27,7 +29,8 @@ export function tailSeries(series: KlineSeries, rows: number): KlineSeries {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ChildSpec;
-  const series = tailSeries(readAshare(spec.symbol), spec.rows);
+  const series = spec.databaseUrl ? undefined : tailSeries(readAshare(spec.symbol as string), spec.rows as number);
+  const databaseUrl = spec.databaseUrl;
   const callbacks: TrainerCallbacks = {
     onCheckpoint: ({ epoch, complete }) => {
       if (complete && epoch === spec.killAfterEpoch) process.kill(process.pid, 'SIGKILL');
@@ -38,8 +41,8 @@ async function main(): Promise<void> {
   };
   const { signal } = abortOnSignals();
   const report = spec.resume
-    ? await runTraining({ resume: spec.resume, series, callbacks: [callbacks], signal })
-    : await runTraining({ config: resolveTrainConfig({ overrides: spec.overrides }), series, callbacks: [callbacks], signal });
+    ? await runTraining({ resume: spec.resume, series, databaseUrl, callbacks: [callbacks], signal })
+    : await runTraining({ config: resolveTrainConfig({ overrides: spec.overrides }), series, databaseUrl, callbacks: [callbacks], signal });
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.exitCode = report.status === 'interrupted' ? 130 : 0;
 }

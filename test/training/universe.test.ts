@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { EvalResultsFile, PredictionsFile } from '../../src/evaluation/index.js';
@@ -17,6 +18,7 @@ import { call, startServer } from '../server/helpers.js';
 import { readRunConfig, resolveTrainConfig, runTraining, type TrainConfig, type TrainingReport } from '../../src/training/index.js';
 import { ashareSymbols, readAshare } from '../helpers/ashare.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { ChildSpec } from './train-child.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 
 const ALL = ashareSymbols();
@@ -27,22 +29,31 @@ const UNSEEN = ALL[31];
 let tdb: TestDatabase;
 let report: TrainingReport;
 
-function config(overrides: { runName: string; epochs?: number }): TrainConfig {
-  return resolveTrainConfig({
-    overrides: {
-      data: { symbols: UNIVERSE, startDate: '2020-01-01' },
-      dataset: { seqLength: 20 },
-      model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1 },
-      training: { epochs: overrides.epochs ?? 2, batchSize: 64, patience: 0 },
-      output: { outputDir: join(tdb.dir, 'out'), runName: overrides.runName },
-    },
-  });
+function overrides(run: { runName: string; epochs?: number }) {
+  return {
+    data: { symbols: UNIVERSE, startDate: '2020-01-01' },
+    dataset: { seqLength: 20 },
+    model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1 },
+    training: { epochs: run.epochs ?? 2, batchSize: 64, patience: 0 },
+    output: { outputDir: join(tdb.dir, 'out'), runName: run.runName },
+  };
 }
+
+function config(run: { runName: string; epochs?: number }): TrainConfig {
+  return resolveTrainConfig({ overrides: overrides(run) });
+}
+
+const CHILD = fileURLToPath(new URL('./train-child.ts', import.meta.url));
+const weights = (runDir: string) => readFileSync(join(runDir, 'model/model.safetensors'));
+/** The 3-epoch run the interrupted and the killed runs must end equal to, trained once. */
+let straightReport: TrainingReport;
+const straight = () => straightReport.runDir;
 
 before(async () => {
   tdb = await createTestDatabase('sqlite');
   for (const symbol of ALL) await writeBars(tdb.handle.db, 'sqlite', seriesToBars(readAshare(symbol)));
   report = await runTraining({ config: config({ runName: 'universal' }), databaseUrl: tdb.url });
+  straightReport = await runTraining({ config: config({ runName: 'straight', epochs: 3 }), databaseUrl: tdb.url });
 });
 after(() => tdb?.cleanup());
 
@@ -157,7 +168,6 @@ describe('a universal LSTM over 30 real stocks', () => {
   });
 
   test('interrupted mid-epoch and resumed, it ends with the weights of an uninterrupted run', async () => {
-    const straight = await runTraining({ config: config({ runName: 'straight', epochs: 3 }), databaseUrl: tdb.url });
     const controller = new AbortController();
     const cut = await runTraining({
       config: config({ runName: 'cut', epochs: 3 }),
@@ -168,8 +178,19 @@ describe('a universal LSTM over 30 real stocks', () => {
     assert.equal(cut.status, 'interrupted');
     const resumed = await runTraining({ resume: cut.runDir, databaseUrl: tdb.url });
     assert.equal(resumed.status, 'completed');
-    const weights = (r: TrainingReport) => readFileSync(join(r.runDir, 'model/model.safetensors'));
-    assert.ok(weights(straight).equals(weights(resumed)), 'the resumed universal run has the uninterrupted run’s weights, byte for byte');
-    assert.deepEqual(resumed.crossSection, straight.crossSection);
+    assert.ok(weights(straight()).equals(weights(resumed.runDir)), 'the resumed universal run has the uninterrupted run’s weights, byte for byte');
+    assert.deepEqual(resumed.crossSection, straightReport.crossSection);
+  });
+
+  test('SIGKILLed after epoch 1 and resumed in a new process, it ends with the weights of an uninterrupted run', () => {
+    const child = (spec: ChildSpec) => spawnSync(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], { encoding: 'utf8' });
+    const killed = child({ databaseUrl: tdb.url, overrides: overrides({ runName: 'killed', epochs: 3 }), killAfterEpoch: 1 });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    const dir = join(tdb.dir, 'out', 'killed');
+    assert.equal(JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')).status, 'training', 'the killed run never got to write its end');
+    const resumed = child({ databaseUrl: tdb.url, overrides: {}, resume: dir });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(JSON.parse(resumed.stdout.trim().split('\n').at(-1) as string).status, 'completed');
+    assert.ok(weights(straight()).equals(weights(dir)), 'the resumed universal run has the uninterrupted run’s weights, byte for byte');
   });
 });
