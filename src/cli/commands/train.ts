@@ -236,7 +236,8 @@ export function register(program: Command): void {
       }
       const t = r.test_metrics;
       const p = r.baselines.persistence;
-      console.log(`run ${result.runName}: ${r.n_samples} test days, horizon ${r.horizon}`);
+      console.log(`run ${result.runName}: ${r.n_samples} test ${r.cross_section ? 'samples' : 'days'}, horizon ${r.horizon}`);
+      if (r.cross_section) printCrossSection(r.cross_section);
       printTable(
         ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
         [
