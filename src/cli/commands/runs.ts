@@ -122,7 +122,7 @@ async function listRegistryCommand(opts: ListOptions): Promise<void> {
       ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'host', 'finished', 'path'],
       entries.map((e) => [
         e.runName,
-        e.symbol,
+        e.symbol ?? 'universal',
         e.modelType,
         e.status,
         fmt(e.metrics?.best_val_loss, 6),
@@ -302,7 +302,7 @@ function compareCommand(refs: string[], opts: DirOption & { json?: boolean }): v
     return printJson(all.map((d, i) => ({ ...runJson(d.info), config_differences: Object.fromEntries(differing.map((k) => [k, configs[i][k] ?? null])) })));
   }
   const rows: Cell[][] = [
-    ['symbol', ...all.map((d) => d.info.symbol)],
+    ['symbol', ...all.map((d) => symbolCell(d.info))],
     ['model', ...all.map((d) => d.info.modelType)],
     ['status', ...all.map((d) => d.info.status)],
     ['created', ...all.map((d) => shortDate(d.info.createdAt))],
@@ -380,7 +380,7 @@ function pruneCommand(opts: PruneOptions): void {
   }
   printTable(
     ['name', 'symbol', 'status', 'why', 'size'],
-    plan.remove.map((r) => [r.run.name, r.run.symbol, r.run.status, r.why, formatBytes(r.run.sizeBytes)]),
+    plan.remove.map((r) => [r.run.name, symbolCell(r.run), r.run.status, r.why, formatBytes(r.run.sizeBytes)]),
   );
   const protectedRuns = plan.keep.filter((k) => k.why.startsWith('best run') || k.why === 'still running');
   for (const k of protectedRuns) console.log(`  kept ${k.run.name}: ${k.why}`);
