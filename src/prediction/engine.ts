@@ -20,9 +20,9 @@ import {
 import {
   DEFAULT_OUTPUT_DIR,
   RUN_FILES,
-  bestRun,
   listRuns,
   loadRunModel,
+  rankedRuns,
   resolveRunRef,
   weightsPathOf,
   type CheckpointChoice,
@@ -120,6 +120,11 @@ function staleBarWarning(calendar: TradingCalendar, symbol: string, lastBar: Iso
     : null;
 }
 
+/** A run that cannot serve a forecast (damaged or incomplete files), as opposed to a failure of the request. */
+function isUnloadable(err: unknown): err is UserError {
+  return err instanceof UserError && (err.code === 'run_corrupt' || err.code === 'run_not_ready');
+}
+
 export class PredictionEngine {
   readonly outputDir: string;
   readonly loader: StockDataLoader;
@@ -171,22 +176,48 @@ export class PredictionEngine {
     this.models.clear();
   }
 
-  /** The best completed run for a symbol by test MAE (with a saved model); a UserError when there is none. */
-  bestRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir)): RunInfo {
+  /**
+   * The best completed run for a symbol by test MAE (with a saved model) whose model loads; a UserError when there is
+   * none. A better run that cannot be loaded (corrupt weights, a garbage scaler.json, NaN weights, files gone) is
+   * skipped for the next one, with a warning naming it: one damaged run never takes the symbol's default forecast down.
+   */
+  bestRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir), checkpoint: CheckpointChoice = 'final'): RunInfo {
+    return this.chooseRunFor(symbol, runs, checkpoint).run;
+  }
+
+  /** bestRunFor with the warnings of the runs skipped on the way (empty when the best run loads). */
+  chooseRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir), checkpoint: CheckpointChoice = 'final'): { run: RunInfo; warnings: string[] } {
     const sym = requireSymbol(symbol);
-    const best = bestRun(
+    const candidates = rankedRuns(
       runs.filter((r) => r.hasModel),
       BEST_RUN_METRIC,
       { symbol: sym },
     );
-    if (!best) {
+    if (!candidates.length) {
       throw new UserError(
         `no completed run with test metrics for ${sym} in ${this.outputDir}; train one (klinecast train --symbol ${sym}) or name a run with --run`,
         'run_not_found',
         { symbol: sym },
       );
     }
-    return best;
+    const skipped: UserError[] = [];
+    for (const run of candidates) {
+      try {
+        this.loadRun(run.name, checkpoint);
+      } catch (err) {
+        if (!isUnloadable(err)) throw err;
+        skipped.push(err);
+        continue;
+      }
+      const warnings = skipped.map((e) => `${e.message}; forecast with the next best run ${run.name} instead`);
+      return { run, warnings };
+    }
+    const first = skipped[0];
+    throw new UserError(
+      candidates.length > 1 ? `${first.message}; and none of the other ${candidates.length - 1} completed run(s) of ${sym} loads either` : first.message,
+      first.code,
+      first.details ?? { symbol: sym },
+    );
   }
 
   /** The forecast for one symbol: the next `days` (default: the run's horizon) trading days after its last bar. */
@@ -236,11 +267,15 @@ export class PredictionEngine {
       }
     }
     const runs = request.run === undefined ? listRuns(this.outputDir) : [];
+    /** Per symbol, the warnings of better runs skipped because they could not be loaded. */
+    const fallbacks = new Map<string, string[]>();
     for (const symbol of unique) {
       let run = request.run;
       if (run === undefined) {
         try {
-          run = this.bestRunFor(symbol, runs).name;
+          const chosen = this.chooseRunFor(symbol, runs, request.checkpoint);
+          run = chosen.run.name;
+          if (chosen.warnings.length) fallbacks.set(symbol, chosen.warnings);
         } catch (err) {
           if (!(err instanceof UserError) || symbols.length === 1) throw err;
           failures.push({ symbol, code: err.code, message: err.message, details: err.details });
@@ -260,7 +295,7 @@ export class PredictionEngine {
       const prepared: PreparedInput[] = [];
       for (const symbol of members) {
         try {
-          const warnings = this.checkSymbol(model, symbol, request.allowOtherSymbol);
+          const warnings = [...(fallbacks.get(symbol) ?? []), ...this.checkSymbol(model, symbol, request.allowOtherSymbol)];
           const s = series.get(symbol);
           if (!s || s.dates.length === 0) {
             throw new UserError(

@@ -40,6 +40,7 @@ export {
   parseStatusList,
   planPrune,
   queryRuns,
+  rankedRuns,
   runMetric,
   sortRuns,
 } from './select.js';

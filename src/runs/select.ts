@@ -55,8 +55,11 @@ export function sortRuns(runs: RunInfo[], metric: string, descending?: boolean):
   });
 }
 
-/** The best usable run (completed, with the metric) for a symbol and/or model, or null. */
-export function bestRun(runs: RunInfo[], metric: string, filter: { symbol?: string; model?: string } = {}): RunInfo | null {
+/**
+ * The usable runs (completed, with the metric) for a symbol and/or model, best first: the order a default forecast
+ * tries them in when a better one cannot be loaded.
+ */
+export function rankedRuns(runs: RunInfo[], metric: string, filter: { symbol?: string; model?: string } = {}): RunInfo[] {
   const candidates = runs.filter(
     (r) =>
       r.status === 'completed' &&
@@ -64,7 +67,12 @@ export function bestRun(runs: RunInfo[], metric: string, filter: { symbol?: stri
       (filter.model === undefined || r.modelType === filter.model) &&
       runMetric(r, metric) !== null,
   );
-  return sortRuns(candidates, metric)[0] ?? null;
+  return sortRuns(candidates, metric);
+}
+
+/** The best usable run (completed, with the metric) for a symbol and/or model, or null. */
+export function bestRun(runs: RunInfo[], metric: string, filter: { symbol?: string; model?: string } = {}): RunInfo | null {
+  return rankedRuns(runs, metric, filter)[0] ?? null;
 }
 
 export interface PruneCriteria {

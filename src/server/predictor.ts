@@ -17,6 +17,7 @@ export function toApiForecast(f: Forecast): ApiForecast {
     interval_level: f.level,
     trend: f.trend,
     predictions: f.predictions.map((d) => ({ date: d.date, price: d.price, return: d.return, lower: d.lower, upper: d.upper })),
+    ...(f.warnings.length ? { warnings: f.warnings } : {}),
   };
 }
 

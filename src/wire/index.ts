@@ -72,6 +72,11 @@ export interface Forecast {
   interval_level: number | null;
   trend: 'up' | 'down' | 'flat';
   predictions: ForecastDay[];
+  /**
+   * Present when there is something to say: a better run skipped because it cannot be loaded (corrupt), a last bar
+   * older than the market's last trading day.
+   */
+  warnings?: string[];
 }
 
 /** GET /api/v1/runs/:name/ranking: a universal run's stocks ranked by predicted next-day return, best first. */
