@@ -229,25 +229,11 @@ export function withDataSource(config: TrainConfig, url: string): TrainConfig {
   return { ...config, data: { ...config.data, database: maskUrl(url) } };
 }
 
-/**
- * The part of a TrainConfig that defines a batch's models: no symbol, output folder, data source or recorded range.
- * Recorded fields are dropped (not nulled) so a config hashes as it did before they were recorded.
- */
+/** The part of a TrainConfig that defines a batch's models: no symbol, output folder, data source or recorded data. */
 export function batchConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
-    data: {
-      ...config.data,
-      symbol: null,
-      database: null,
-      rows: undefined,
-      firstDate: undefined,
-      lastDate: undefined,
-      universe: undefined,
-      // Unset universe fields are dropped too, so a single-stock config hashes as it did before they existed.
-      symbols: config.data.symbols ?? undefined,
-      stockType: config.data.stockType ?? undefined,
-    } as unknown as TrainConfig['data'],
+    data: { ...config.data, symbol: null, database: null, rows: null, firstDate: null, lastDate: null, universe: null },
     output: { outputDir: 'out', runName: null },
   };
 }

@@ -21,6 +21,7 @@ import { migrate, normalizeSymbol, openDatabase } from '../../data/index.js';
 import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, printJson, printTable } from '../output.js';
+import { SHARED_FLAGS, addTrainingFlags, describePath, flagOverrides } from '../train-flags.js';
 
 interface BatchOptions {
   symbols: string;
@@ -77,9 +78,11 @@ export function parseSymbolsOption(value: string): 'all' | string[] {
   });
 }
 
+/** Every stock's config: defaults < --config < the training flags train takes too (--epochs, --lr, --model …). */
 function batchTrainConfig(opts: BatchOptions): TrainConfig {
-  const overrides = opts.model ? { model: { modelType: opts.model } } : undefined;
-  return batchConfig(resolveTrainConfig({ file: opts.config, overrides }));
+  return batchConfig(
+    resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS), describePath }),
+  );
 }
 
 function printSummary(summary: BatchSummary): void {
@@ -155,7 +158,6 @@ export function register(program: Command): void {
     .description('train one model per stock for many stocks (local worker threads, or BullMQ jobs with --queue)')
     .option('--symbols <list>', 'all | CODE,CODE | @file', 'all')
     .option('--stock-type <type>', 'only stocks of this board (主板, 创业板, 科创板 …)')
-    .option('--model <type>', "lstm | gru | transformer (default: the config's)")
     .option('--config <file.json>', 'a (partial) TrainConfig JSON file for every stock')
     .option('--workers <n>', 'worker threads (default: the number of cores)')
     .option('--limit <n>', 'at most this many stocks (in symbol order)')
@@ -167,8 +169,8 @@ export function register(program: Command): void {
     .option('--queue-prefix <prefix>', 'BullMQ key prefix (separate queues on one Redis)', DEFAULT_QUEUE_PREFIX)
     .option('--attempts <n>', 'with --queue: tries per job before it fails', '3')
     .option('--json', 'print the summary as JSON')
-    .option('--no-progress', 'no progress line on stderr')
-    .action((opts: BatchOptions) => runBatch(opts));
+    .option('--no-progress', 'no progress line on stderr');
+  addTrainingFlags(batch, SHARED_FLAGS).action((opts: BatchOptions) => runBatch(opts));
 
   batch
     .command('status')
