@@ -80,9 +80,13 @@ export function parseSymbolsOption(value: string): 'all' | string[] {
 
 /** Every stock's config: defaults < --config < the training flags train takes too (--epochs, --lr, --model …). */
 function batchTrainConfig(opts: BatchOptions): TrainConfig {
-  return batchConfig(
-    resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS), describePath }),
-  );
+  const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS), describePath });
+  if (config.data.symbols !== null) {
+    throw new UserError(
+      'batch trains one model per stock, chosen with --symbols; data.symbols in --config asks for one universal model: use klinecast train --symbols',
+    );
+  }
+  return batchConfig(config);
 }
 
 function printSummary(summary: BatchSummary): void {
