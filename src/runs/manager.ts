@@ -2,7 +2,7 @@
  * TrainingManager: everything a training run writes under out/{run_name}/ (DESIGN.md §4), the seed's API in camelCase.
  * It knows files, not engines: weights arrive as PyTorch-named tensors (a state dict, or anything with stateDict()).
  */
-import { appendFileSync, copyFileSync, existsSync, linkSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
@@ -337,16 +337,13 @@ export class TrainingManager {
     return finalDir;
   }
 
-  /** best/ shares the checkpoint's files by hard link (files are never rewritten in place), or copies them. */
+  /**
+   * best/ is a copy of the checkpoint's files, never hard links: with shared inodes, damage to one checkpoint file
+   * (a disk error, an editor, `truncate`) was damage to best/ too, and resume then had no intact best weights.
+   */
   private copyToBest(checkpointDir: string): void {
     writeDirAtomic(this.path(RUN_FILES.bestDir), (tmp) => {
-      for (const file of Object.values(CHECKPOINT_FILES)) {
-        try {
-          linkSync(join(checkpointDir, file), join(tmp, file));
-        } catch {
-          copyFileSync(join(checkpointDir, file), join(tmp, file));
-        }
-      }
+      for (const file of Object.values(CHECKPOINT_FILES)) copyFileSync(join(checkpointDir, file), join(tmp, file));
     });
   }
 
@@ -402,6 +399,35 @@ export class TrainingManager {
         this.saveTrainingLog(`skipping unreadable ${name}: ${errorText(err)}`);
       }
     }
+    return null;
+  }
+
+  /**
+   * Resuming from `checkpoint`: adopts its best_model_checkpoint (a newer, skipped checkpoint may have moved it) and
+   * returns the folder to read the best weights as of that checkpoint from, the first whose weights read back intact:
+   * the checkpoint itself when it was the best, best/ when it was copied from that checkpoint, else the best
+   * checkpoint's own folder. Null when there is no best yet, or when none of them is intact (logged: the resumed run
+   * then counts the checkpoint's weights as the best so far).
+   */
+  resumeBestFrom(checkpoint: LoadedCheckpoint): string | null {
+    const best = checkpoint.trainerState.best_model_checkpoint ?? null;
+    this.bestCheckpoint = best;
+    if (best === null) return null;
+    if (this.path(best) === checkpoint.path) return checkpoint.path;
+    const candidates: string[] = [];
+    const bestDir = this.path(RUN_FILES.bestDir);
+    const copied = readJson(join(bestDir, CHECKPOINT_FILES.trainerState));
+    if (copied.ok && (copied.value as TrainerState | null)?.best_model_checkpoint === best) candidates.push(bestDir);
+    candidates.push(this.path(best));
+    for (const dir of candidates) {
+      try {
+        readSafetensors(join(dir, CHECKPOINT_FILES.weights));
+        return dir;
+      } catch (err) {
+        if (existsSync(dir)) this.saveTrainingLog(`skipping unreadable best weights in ${this.relative(dir)}: ${errorText(err)}`);
+      }
+    }
+    this.saveTrainingLog(`no intact best weights of ${best}: the weights of ${this.relative(checkpoint.path)} count as the best so far`);
     return null;
   }
 

@@ -100,7 +100,7 @@ export function listCheckpointNames(runDir: string): string[] {
   return names.filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
 }
 
-/** Total bytes under `dir`, counting hard-linked files (best/ shares its files with a checkpoint) once. */
+/** Total bytes under `dir`, counting hard-linked files (best/ of runs written before it became a copy) once. */
 export function dirSize(dir: string): number {
   const seen = new Set<string>();
   let total = 0;

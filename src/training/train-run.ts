@@ -338,7 +338,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     trainer = new Trainer(dataset, config, { manager, callbacks: options.callbacks, signal: options.signal });
     const checkpoint = resumed ? manager.latestCheckpoint() : null;
     if (checkpoint) {
-      trainer.restore(checkpoint, manager.getBestCheckpointPath());
+      trainer.restore(checkpoint, manager.resumeBestFrom(checkpoint));
       manager.rewindTo(trainer.epochsCompleted);
       manager.saveTrainingLog(`resuming from ${manager.relative(checkpoint.path)} (epoch ${trainer.epochsCompleted} complete)`);
       manager.updateStatus('training', { resumed_from: manager.relative(checkpoint.path) });

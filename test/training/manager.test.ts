@@ -105,11 +105,12 @@ test('rotation keeps save_total_limit checkpoints, the newest, and the one best/
   assert.deepEqual([...new Set(names)], ['best', 'checkpoint-2', 'checkpoint-7']);
   const best = decodeSafetensors(readFileSync(join(manager.runDir, 'checkpoints/best/model.safetensors')));
   assert.deepEqual(Array.from(best.tensors['fc.0.bias'].data as Float32Array), Array.from(fakeWeights(2)['fc.0.bias'].data as Float32Array));
-  // best/ shares the checkpoint's files, it does not double the disk use
-  assert.equal(
+  // best/ is a copy of the checkpoint's files, not hard links: damage to one is not damage to the other (issue 12 #8)
+  assert.notEqual(
     statSync(join(manager.runDir, 'checkpoints/best/model.safetensors')).ino,
     statSync(join(manager.runDir, 'checkpoints/checkpoint-2/model.safetensors')).ino,
   );
+  assert.equal(statSync(join(manager.runDir, 'checkpoints/best/model.safetensors')).nlink, 1);
 });
 
 test('latestCheckpoint reads back weights, optimizer, trainer state and RNG state exactly', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,82 @@ test('SIGINT in the middle of epoch 5: a last checkpoint, status interrupted, ex
   const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
   assert.equal(resumed.status, 0, resumed.stderr);
   assertSameRun(dir, straight);
+});
+
+/**
+ * For issue 12 #8 the best checkpoint must move with training (in the reference run above validation loss is best at
+ * epoch 1): the same run judged by train loss, whose best is (nearly) every epoch, and its uninterrupted reference.
+ */
+function trainLossOverrides(runName: string): Record<string, unknown> {
+  const o = overrides(runName) as { training: Record<string, unknown> };
+  return { ...o, training: { ...o.training, metricForBestModel: 'train_loss' } };
+}
+
+let straightByTrainLoss: string | undefined;
+
+/** The uninterrupted train-loss run, and the last epoch before its end that was a new best (so best/ came from it). */
+async function trainLossReference(): Promise<{ dir: string; epoch: number }> {
+  if (!straightByTrainLoss) {
+    const series = tailSeries(readAshare(SYMBOL), ROWS);
+    const report = await runTraining({ config: resolveTrainConfig({ overrides: trainLossOverrides('straight_train_loss') }), series });
+    assert.equal(report.status, 'completed');
+    straightByTrainLoss = report.runDir;
+  }
+  let min = Infinity;
+  const epochs: number[] = [];
+  for (const r of JSON.parse(readFileSync(join(straightByTrainLoss, 'logs/metrics.json'), 'utf8')) as Array<{ epoch: number; train_loss: number }>) {
+    if (r.train_loss < min) {
+      min = r.train_loss;
+      epochs.push(r.epoch);
+    }
+  }
+  const epoch = epochs.filter((e) => e >= 2 && e < 10).at(-1);
+  assert.ok(epoch !== undefined, `no best epoch in 2..9: ${epochs}`);
+  return { dir: straightByTrainLoss, epoch };
+}
+
+test('issue 12 #8: the newest checkpoint (also the best) damaged in place: best/ is intact, and resume falls back to the checkpoint before, bit-identical', async () => {
+  const reference = await trainLossReference();
+  const epoch = reference.epoch;
+  const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged'), killAfterEpoch: epoch });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const dir = join(root, 'damaged');
+  const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+  const bestState = JSON.parse(readFileSync(join(dir, 'checkpoints/best/trainer_state.json'), 'utf8')) as TrainerState;
+  assert.equal(bestState.best_model_checkpoint, `checkpoints/checkpoint-${epoch}`);
+  for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
+    assert.equal(statSync(join(dir, 'checkpoints/best', file)).nlink, 1, `best/${file} shares its inode`);
+  }
+  // Damaged in place (same inode, as a disk error or an editor would): a hard-linked best/ would be damaged too.
+  writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
+  assert.throws(() => readSafetensors(join(newest, 'model.safetensors')));
+  assert.doesNotThrow(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')));
+  const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const info = TrainingManager.loadRun(dir);
+  assert.equal(info.status, 'completed');
+  assert.equal(info.metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
+  assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), new RegExp(`skipping unreadable checkpoint-${epoch}: `));
+  assertSameRun(dir, reference.dir);
+});
+
+test('issue 12 #8, a run written when best/ was hard links: the damaged best/ is not read, and resume still ends bit-identical', async () => {
+  const reference = await trainLossReference();
+  const epoch = reference.epoch;
+  const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged_links'), killAfterEpoch: epoch });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const dir = join(root, 'damaged_links');
+  const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+  for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
+    rmSync(join(dir, 'checkpoints/best', file));
+    linkSync(join(newest, file), join(dir, 'checkpoints/best', file));
+  }
+  writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
+  assert.throws(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')), 'best/ is damaged with its checkpoint');
+  const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(TrainingManager.loadRun(dir).metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
+  assertSameRun(dir, reference.dir);
 });
 
 /** Every JSON a user can see parses (temp files of an interrupted atomic write are not user-visible). */
