@@ -122,8 +122,9 @@ function openProgress(batchDir: string, kind: JobKind, config: unknown, hash: st
 }
 
 /**
- * A stock not recorded as finished may still have a run folder: the batch was killed after the run completed
- * but before the progress file said so (adopt it), or mid-training (remove the partial folder and train again).
+ * A stock about to be trained may still have a run folder: the batch was killed after the run completed but before
+ * the progress file said so (adopt it), or mid-training, or the run failed (a full disk, a bad bar) and the stock is
+ * retried: such a folder is replaced, removed so the stock trains again under the same name, never beside it as `_2`.
  */
 function reconcileRunFolders(runsDir: string, baseName: string): { adopted: { name: string; dir: string; metrics: Record<string, number | null> } | null } {
   if (!existsSync(runsDir)) return { adopted: null };
@@ -132,10 +133,7 @@ function reconcileRunFolders(runsDir: string, baseName: string): { adopted: { na
     const info = readRun(join(runsDir, name));
     if (info.status === 'completed') return { adopted: { name, dir: info.dir, metrics: flattenMetrics(info.evalMetrics) } };
   }
-  for (const name of candidates) {
-    const info = readRun(join(runsDir, name));
-    if (info.status !== 'failed') rmSync(info.dir, { recursive: true, force: true });
-  }
+  for (const name of candidates) rmSync(join(runsDir, name), { recursive: true, force: true });
   return { adopted: null };
 }
 
@@ -254,6 +252,9 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
           },
         )
         .finally(() => inFlight.delete(job));
+      // A job rejects only when recording its outcome failed (a full disk under batch_progress.json): the awaits
+      // below report it; until one of them does, it must not count as an unhandled rejection.
+      job.catch(() => undefined);
       inFlight.add(job);
     }
     await Promise.all(inFlight);

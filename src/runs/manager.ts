@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
 import type { EvalResultsFile, PredictionsFile } from '../evaluation/results.js';
-import { recoverAtomicLeftovers, removeDirAtomic, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { guardDiskFull, recoverAtomicLeftovers, removeDirAtomic, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { finiteOrNull, pad2 } from '../util/values.js';
@@ -156,7 +156,8 @@ export class TrainingManager {
   /** Claims a new run folder (never an existing one) and writes metadata.json with status `initialized`. */
   static create(options: CreateRunOptions): TrainingManager {
     const base = options.runName !== undefined ? validateRunName(options.runName) : defaultRunName(options.modelType, options.symbol, options.now);
-    const { name, dir } = claimRunDir(options.outputDir ?? DEFAULT_OUTPUT_DIR, base);
+    const outputDir = options.outputDir ?? DEFAULT_OUTPUT_DIR;
+    const { name, dir } = guardDiskFull(join(outputDir, base), () => claimRunDir(outputDir, base));
     const now = isoNow();
     const metadata: RunMetadata = {
       run_name: name,
@@ -177,7 +178,7 @@ export class TrainingManager {
     };
     const manager = new TrainingManager(dir, metadata, [], null, options.saveTotalLimit ?? null);
     manager.writeMetadata();
-    for (const sub of ['model', 'checkpoints', 'logs', 'results']) mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of ['model', 'checkpoints', 'logs', 'results']) guardDiskFull(join(dir, sub), () => mkdirSync(join(dir, sub), { recursive: true }));
     writeJsonAtomic(join(dir, RUN_FILES.metrics), []);
     if (options.config) manager.saveConfig(options.config);
     manager.saveTrainingLog(`run ${name} created in ${dir}`);
@@ -281,8 +282,10 @@ export class TrainingManager {
       .split('\n')
       .map((line) => stamp + line)
       .join('\n');
-    mkdirSync(this.path('logs'), { recursive: true });
-    appendFileSync(this.path(RUN_FILES.trainingLog), `${text}\n`);
+    guardDiskFull(this.path(RUN_FILES.trainingLog), () => {
+      mkdirSync(this.path('logs'), { recursive: true });
+      appendFileSync(this.path(RUN_FILES.trainingLog), `${text}\n`);
+    });
   }
 
   /**

@@ -413,7 +413,11 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     if (options.register && databaseUrl !== null) report.registry = await registerReport(report, databaseUrl);
     return report;
   } catch (err) {
-    manager.updateStatus('failed', { error: err });
+    try {
+      manager.updateStatus('failed', { error: err });
+    } catch {
+      // The disk may be full: the error that stopped training is the one to report, not this one.
+    }
     throw err;
   } finally {
     trainer?.dispose();

@@ -1,12 +1,65 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError } from './errors.js';
+
+/** A full disk, or a full quota. */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/** The mount point of the file system holding `path` (or its nearest existing parent). */
+function mountPointOf(path: string): string {
+  let p = resolve(path);
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  const dev = statSync(p).dev;
+  for (let parent = dirname(p); parent !== p && statSync(parent).dev === dev; parent = dirname(p)) p = parent;
+  return p;
+}
+
+function freeBytes(path: string): number | null {
+  try {
+    const st = statfsSync(mountPointOf(path));
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs a write of `target` (a file or folder); a full disk becomes a UserError (code disk_full) in one line naming the
+ * disk (its mount point) and what was being written, instead of a Node error with a stack. Other errors pass through.
+ */
+export function guardDiskFull<T>(target: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code === undefined || !DISK_FULL_CODES.has(code) || err instanceof UserError) throw err;
+    let disk: string;
+    try {
+      disk = mountPointOf(target);
+    } catch {
+      disk = '(unknown)';
+    }
+    const free = freeBytes(target);
+    const error = new UserError(
+      `no space left on the disk mounted at ${disk}${free === null ? '' : ` (${free} bytes free)`}: writing ${basename(target)} in ${dirname(target)} failed (${code}); ` +
+        'free some space there, or write to another --output-dir',
+      'disk_full',
+      { disk, path: target },
+    );
+    throw Object.assign(error, { cause: err });
+  }
+}
 
 /**
  * Writes a file so that readers only ever see the old content or the new content, never a torn mix:
  * write to a temp file in the same folder, fsync, then rename over the target (atomic on POSIX).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  guardDiskFull(path, () => writeFileAtomicUnguarded(path, data));
+}
+
+function writeFileAtomicUnguarded(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'w');
@@ -39,6 +92,10 @@ function hiddenSibling(dir: string, kind: 'tmp' | 'old' | 'deleting'): string {
  * between the two renames is undone by recoverAtomicLeftovers.
  */
 export function writeDirAtomic(finalDir: string, fill: (tmpDir: string) => void): void {
+  guardDiskFull(finalDir, () => writeDirAtomicUnguarded(finalDir, fill));
+}
+
+function writeDirAtomicUnguarded(finalDir: string, fill: (tmpDir: string) => void): void {
   const tmp = hiddenSibling(finalDir, 'tmp');
   mkdirSync(tmp, { recursive: true });
   try {

@@ -96,10 +96,20 @@ test('--retry-failed trains failed stocks again; plain --resume leaves them', { 
     await runLocalBatch(base);
     const plain = await runLocalBatch({ ...base, resume: true });
     assert.equal(plain.stocks[1].attempts, 1);
+    const runsDir = join(batchDir, 'runs');
+    const failedFolder = readdirSync(runsDir).find((n) => n.startsWith('000002_'));
+    assert.ok(failedFolder, 'the failed run left its folder');
+    writeFileSync(join(runsDir, failedFolder, 'logs', 'marker.txt'), 'from the first attempt');
     const retried = await runLocalBatch({ ...base, resume: true, retryFailed: true });
     assert.equal(retried.stocks[1].status, 'failed');
     assert.equal(retried.stocks[1].attempts, 2);
     assert.equal(retried.stocks[0].attempts, 1, 'completed stocks are never trained again');
+    // Issue 12 #9: the retry replaced the failed folder (same name), it did not train into ..._2 beside it.
+    assert.deepEqual(
+      readdirSync(runsDir).filter((n) => n.startsWith('000002_')),
+      [failedFolder],
+    );
+    assert.ok(!existsSync(join(runsDir, failedFolder, 'logs', 'marker.txt')), 'the folder is the retry, not the first attempt');
   } finally {
     await tdb.cleanup();
   }
