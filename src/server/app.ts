@@ -20,6 +20,7 @@ import { RunList, type ServerContext } from './context.js';
 import { HttpError, registerErrorHandling, sendError } from './errors.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/model.js';
 import { predictRoutes } from './routes/predict.js';
 import { rankingRoutes } from './routes/ranking.js';
 import { runRoutes } from './routes/runs.js';
@@ -146,6 +147,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await healthRoutes(api, ctx);
     await stockRoutes(api, ctx);
     await runRoutes(api, ctx);
+    await modelRoutes(api, ctx);
     await predictRoutes(api, ctx);
     await rankingRoutes(api, ctx);
     await trainingRoutes(api, ctx);

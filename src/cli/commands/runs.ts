@@ -23,6 +23,7 @@ import {
   toRunSummary,
   type RunInfo,
 } from '../../runs/index.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportOnnx } from '../../runs/onnx.js';
 import { fmt, formatBytes, pct, printJson, printTable, shortDate, type Cell } from '../output.js';
 
 /** Parses an age like "30d", "12h", "90m" or "2w" (prune --older-than) into milliseconds. */
@@ -391,11 +392,28 @@ function pruneCommand(opts: PruneOptions): void {
   );
 }
 
-function exportCommand(ref: string, opts: DirOption & { to?: string; modelOnly?: boolean; json?: boolean }): void {
+type ExportOptions = DirOption & { to?: string; modelOnly?: boolean; json?: boolean; format?: string; checkpoint?: string; opset?: string; out?: string };
+
+function exportCommand(ref: string, opts: ExportOptions): void {
+  if (opts.format !== undefined && opts.format !== 'onnx') {
+    throw new UserError(`--format must be onnx (without it, the run is packed as a .tar or copied to a folder, by --to), got ${opts.format}`);
+  }
+  if (opts.format === 'onnx') return exportOnnxCommand(ref, opts);
   const dir = resolveRunRef(ref, opts.outputDir);
   const result = exportRun(dir, opts.to ?? `${basename(dir)}.tar`, { modelOnly: opts.modelOnly });
   if (opts.json) return printJson(result);
   console.log(`exported ${result.files} files (${formatBytes(result.bytes)}) to ${result.to}`);
+}
+
+function exportOnnxCommand(ref: string, opts: ExportOptions): void {
+  const checkpoint = opts.checkpoint ?? 'final';
+  if (checkpoint !== 'final' && checkpoint !== 'best') throw new UserError(`--checkpoint must be final or best, got ${checkpoint}`);
+  const opset = opts.opset === undefined ? DEFAULT_OPSET : Number(opts.opset);
+  const result = exportOnnx(ref, { outputDir: opts.outputDir, checkpoint, opset, out: opts.out ?? opts.to });
+  if (opts.json) return printJson(result);
+  console.log(`exported run ${result.run} (${result.checkpoint} weights) as ONNX opset ${result.opset}, ${formatBytes(result.bytes)}, to ${result.path}`);
+  console.log(`  input  ${result.input.name} float32 [${result.input.shape.join(', ')}] (scaled features)`);
+  console.log(`  output ${result.output.name} float32 [${result.output.shape.join(', ')}] (scaled log returns)`);
 }
 
 export function register(program: Command): void {
@@ -441,9 +459,13 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((opts: PruneOptions) => pruneCommand(opts));
   withOutputDir(runs.command('export <run>'))
-    .description('pack a run as a .tar (default ./{run}.tar) or copy it to a new folder')
+    .description('pack a run as a .tar (default ./{run}.tar) or copy it to a new folder; --format onnx writes model/model.onnx')
     .option('--to <path>', 'destination: a path ending in .tar for an archive, anything else for a folder')
     .option('--model-only', 'leave out checkpoints/ (only needed to resume training)')
+    .option('--format <format>', 'onnx: the network as an ONNX model (docs/TRAINING_OUTPUT_STANDARD.md) instead of the whole run')
+    .option('--checkpoint <which>', 'with --format onnx: final (model/) or best (checkpoints/best/) weights', 'final')
+    .option('--opset <n>', `with --format onnx: the ai.onnx opset, ${MIN_OPSET}–${MAX_OPSET}`, String(DEFAULT_OPSET))
+    .option('--out <path>', "with --format onnx: the file to write (default: the run's model/model.onnx)")
     .option('--json', 'machine-readable output')
-    .action((ref: string, opts: DirOption & { to?: string; modelOnly?: boolean; json?: boolean }) => exportCommand(ref, opts));
+    .action((ref: string, opts: ExportOptions) => exportCommand(ref, opts));
 }
