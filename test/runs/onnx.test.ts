@@ -16,7 +16,7 @@ import { loadRunModel } from '../../src/runs/index.js';
 import { DEFAULT_OPSET, ONNX_INPUT, ONNX_OUTPUT, RUN_ONNX_PATH, exportOnnx } from '../../src/runs/onnx.js';
 import { KLINECAST_VERSION } from '../../src/util/version.js';
 import { UserError } from '../../src/util/errors.js';
-import { createMarket, trainTinyRun, type Fixture } from '../prediction/fixture.js';
+import { createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from '../prediction/fixture.js';
 import { runCli } from '../data/run-cli.js';
 
 ort.env.wasm.numThreads = 1;
@@ -105,6 +105,22 @@ describe('runs export --format onnx, checked in onnxruntime-web', () => {
       assertClose(await runOnnx(result.path, x.slice(0, SEQ * features), [1, SEQ, features]), expected.slice(0, horizon), `${name} batch 1`);
     });
   }
+
+  test('a universal run (one network over every stock, no stock embedding yet) exports with the same single input', async () => {
+    const name = 'onnx_universal';
+    await trainTinyUniversalRun(fx, name);
+    const result = exportOnnx(name, { outputDir: fx.outputDir });
+    const model = loadRunModel(name, { outputDir: fx.outputDir });
+    const meta = Object.fromEntries(onnxProto.onnx.ModelProto.decode(readFileSync(result.path)).metadataProps.map((p) => [p.key, p.value]));
+    assert.match(meta.stock_input as string, /^none/);
+    const features = model.inputs.featureNames.length;
+    const seq = model.inputs.seqLength;
+    for (const symbol of fx.symbols) {
+      const series = await loader.loadSeries(symbol);
+      const x = buildInferenceInput(series, model.bundle).x;
+      assertClose(await runOnnx(result.path, x, [1, seq, features]), predict(model.network, x, 1), `${name} ${symbol}`);
+    }
+  });
 
   test('metadata_props carry the features, seq length, horizon, scaler and version; the best checkpoint and other opsets', async () => {
     const name = 'onnx_transformer_l2_h5';
@@ -204,6 +220,9 @@ describe('runs export --format onnx, checked in onnxruntime-web', () => {
     const badFormat = runCli(['runs', 'export', 'onnx_lstm_l2_h5', '--output-dir', fx.outputDir, '--format', 'tflite']);
     assert.notEqual(badFormat.status, 0);
     assert.match(badFormat.stderr, /--format must be onnx/);
+    const onnxFlagAlone = runCli(['runs', 'export', 'onnx_lstm_l2_h5', '--output-dir', fx.outputDir, '--opset', '17', '--to', join(fx.root, 'cli', 'x.tar')]);
+    assert.notEqual(onnxFlagAlone.status, 0);
+    assert.match(onnxFlagAlone.stderr, /apply to --format onnx/);
     assert.deepEqual(readdirSync(join(fx.root, 'cli')).sort(), ['again.onnx', 'lstm.onnx']);
   });
 });

@@ -399,6 +399,8 @@ function exportCommand(ref: string, opts: ExportOptions): void {
     throw new UserError(`--format must be onnx (without it, the run is packed as a .tar or copied to a folder, by --to), got ${opts.format}`);
   }
   if (opts.format === 'onnx') return exportOnnxCommand(ref, opts);
+  if (opts.checkpoint !== undefined || opts.opset !== undefined || opts.out !== undefined)
+    throw new UserError('--checkpoint, --opset and --out apply to --format onnx');
   const dir = resolveRunRef(ref, opts.outputDir);
   const result = exportRun(dir, opts.to ?? `${basename(dir)}.tar`, { modelOnly: opts.modelOnly });
   if (opts.json) return printJson(result);
@@ -463,8 +465,8 @@ export function register(program: Command): void {
     .option('--to <path>', 'destination: a path ending in .tar for an archive, anything else for a folder')
     .option('--model-only', 'leave out checkpoints/ (only needed to resume training)')
     .option('--format <format>', 'onnx: the network as an ONNX model (docs/TRAINING_OUTPUT_STANDARD.md) instead of the whole run')
-    .option('--checkpoint <which>', 'with --format onnx: final (model/) or best (checkpoints/best/) weights', 'final')
-    .option('--opset <n>', `with --format onnx: the ai.onnx opset, ${MIN_OPSET}–${MAX_OPSET}`, String(DEFAULT_OPSET))
+    .option('--checkpoint <which>', 'with --format onnx: final (model/, the default) or best (checkpoints/best/) weights')
+    .option('--opset <n>', `with --format onnx: the ai.onnx opset, ${MIN_OPSET}–${MAX_OPSET} (default ${DEFAULT_OPSET})`)
     .option('--out <path>', "with --format onnx: the file to write (default: the run's model/model.onnx)")
     .option('--json', 'machine-readable output')
     .action((ref: string, opts: ExportOptions) => exportCommand(ref, opts));
