@@ -2,7 +2,8 @@
  * The predictions cache. A forecast depends only on the run's weights and the bars up to the last one, so
  * (run, symbol, last bar date, days) is a complete key: a new bar makes a new key, and stale entries just age out.
  * Redis when KLINECAST_REDIS_URL is set (shared by every server process), else an in-process LRU.
- * A failing cache never fails a request: it is logged and the forecast is computed.
+ * A failing cache never fails a request: it is logged and the forecast is computed; an unreachable Redis is not
+ * waited for at all (memory answers until it is back, and /health says so).
  */
 import { Redis } from 'ioredis';
 import type { Forecast } from './ports.js';
@@ -16,7 +17,10 @@ export interface ForecastKey {
 }
 
 export interface PredictionCache {
+  /** The store answering now: a Redis cache whose Redis is unreachable answers from memory (see `fallback`). */
   readonly kind: 'memory' | 'redis';
+  /** Why a configured Redis is not in use right now (its last connection error), or null; /health reports it. */
+  readonly fallback?: string | null;
   get(key: ForecastKey): Promise<Forecast | null>;
   set(key: ForecastKey, forecast: Forecast): Promise<void>;
   close(): Promise<void>;
@@ -60,33 +64,61 @@ export class MemoryPredictionCache implements PredictionCache {
   }
 }
 
+/**
+ * Redis, with an in-process LRU while Redis is down: once the connection has failed (an error, or a close), requests
+ * never wait for it: they use memory until ioredis, reconnecting in the background, is ready again. Commands sent
+ * while the first connection is still being made wait for it (at most connectTimeout).
+ */
 export class RedisPredictionCache implements PredictionCache {
-  readonly kind = 'redis';
   private readonly redis: Redis;
+  private readonly memory: MemoryPredictionCache;
+  /** Why Redis is not used (the last connection error), or null while it is up or still connecting the first time. */
+  private down: string | null = null;
 
   constructor(
     url: string,
     private readonly ttlSeconds = DEFAULT_TTL_SECONDS,
   ) {
-    // Commands wait for the connection at most commandTimeout: while Redis is down the forecast is computed
-    // without the cache instead of the request hanging.
+    this.memory = new MemoryPredictionCache(10_000, ttlSeconds);
+    // commandTimeout bounds a command on a connection that dies under it.
     this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 2000 });
-    this.redis.on('error', () => {
-      // reported per request by get/set; ioredis reconnects by itself
+    this.redis.on('error', (err: Error) => {
+      this.down = err.message || (err as NodeJS.ErrnoException).code || 'connection error';
+    });
+    this.redis.on('close', () => {
+      this.down ??= 'connection closed';
+    });
+    this.redis.on('ready', () => {
+      this.down = null;
     });
   }
 
+  private get ready(): boolean {
+    return this.down === null;
+  }
+
+  get kind(): 'memory' | 'redis' {
+    return this.ready ? 'redis' : 'memory';
+  }
+
+  get fallback(): string | null {
+    return this.down === null ? null : `redis unreachable (${this.down}): forecasts are cached in memory`;
+  }
+
   async get(key: ForecastKey): Promise<Forecast | null> {
+    if (!this.ready) return this.memory.get(key);
     const text = await this.redis.get(cacheKey(key));
     return text === null ? null : (JSON.parse(text) as Forecast);
   }
 
   async set(key: ForecastKey, forecast: Forecast): Promise<void> {
+    if (!this.ready) return this.memory.set(key, forecast);
     await this.redis.set(cacheKey(key), JSON.stringify(forecast), 'EX', this.ttlSeconds);
   }
 
   async close(): Promise<void> {
     this.redis.disconnect();
+    await this.memory.close();
   }
 }
 

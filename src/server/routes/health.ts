@@ -26,6 +26,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: ServerContext): Pr
         uptime_s: Math.round((Date.now() - started) / 1000),
         database,
         cache: ctx.cache.kind,
+        cache_fallback: ctx.cache.fallback ?? null,
         predictor: ctx.predictor !== null,
         training: ctx.trainingJobs !== null,
       });
