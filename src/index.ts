@@ -23,6 +23,8 @@ export {
   writeModelFolder,
 } from './runs/index.js';
 export type { LoadedModel, RunInfo, RunMetadata, RunModel, RunQuery } from './runs/index.js';
+export { ONNX_INPUT, ONNX_OUTPUT, buildOnnxModel, exportOnnx, onnxOfRun } from './runs/onnx.js';
+export type { OnnxExportOptions, OnnxExportResult } from './runs/onnx.js';
 export { Forecaster, Trainer, evaluateRun, parseTrainConfig, readRunConfig, resolveTrainConfig, runTraining } from './training/index.js';
 export type { FitResult, RunEvaluation, TrainConfig, TrainConfigInput, TrainerCallbacks, TrainingReport } from './training/index.js';
 export { PredictionEngine } from './prediction/index.js';

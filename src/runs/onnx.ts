@@ -22,7 +22,8 @@
  */
 import { join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import onnxProto from 'onnx-proto';
+import { createRequire } from 'node:module';
+import type OnnxProto from 'onnx-proto';
 import { PositionalEncoding } from '../engine/layers/positional.js';
 import { Rng } from '../engine/rng.js';
 import { stateDict, type StateTensor } from '../models/index.js';
@@ -33,10 +34,17 @@ import { KLINECAST_VERSION } from '../util/version.js';
 import { RUN_FILES } from './files.js';
 import { loadRunModel, type CheckpointChoice, type LoadedModel } from './model.js';
 
-const { onnx } = onnxProto;
-type NodeProto = onnxProto.onnx.INodeProto;
-type TensorProto = onnxProto.onnx.ITensorProto;
-type AttributeProto = onnxProto.onnx.IAttributeProto;
+type NodeProto = OnnxProto.onnx.INodeProto;
+type TensorProto = OnnxProto.onnx.ITensorProto;
+type AttributeProto = OnnxProto.onnx.IAttributeProto;
+type OnnxSchema = typeof OnnxProto.onnx;
+
+let schema: OnnxSchema | undefined;
+/** The generated schema code (onnx-proto, 324 KB) is loaded on first use: CLI commands that never export skip it. */
+function onnxSchema(): OnnxSchema {
+  schema ??= (createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto).onnx;
+  return schema;
+}
 
 /** model/model.onnx: where `runs export --format onnx` writes by default. */
 export const ONNX_FILE = 'model.onnx';
@@ -66,13 +74,10 @@ export function checkOpset(opset: number): number {
   return opset;
 }
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-const A = onnx.AttributeProto.AttributeType;
-
-const attrInt = (name: string, i: number): AttributeProto => ({ name, type: A.INT, i });
-const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: A.INTS, ints });
-const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: A.FLOAT, f });
+const attrType = () => onnxSchema().AttributeProto.AttributeType;
+const attrInt = (name: string, i: number): AttributeProto => ({ name, type: attrType().INT, i });
+const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: attrType().INTS, ints });
+const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: attrType().FLOAT, f });
 
 /** Little-endian bytes of a typed array, copied (engine tensors are views into WebAssembly memory). */
 function rawBytes(data: Float32Array | BigInt64Array): Uint8Array {
@@ -96,13 +101,18 @@ class GraphBuilder {
   floats(name: string, dims: number[], data: Float32Array): string {
     if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`onnx: ${name} holds ${data.length} values for [${dims}]`);
     const unique = this.unique(name);
-    this.initializers.push({ name: unique, dims, dataType: FLOAT, rawData: rawBytes(data) });
+    this.initializers.push({ name: unique, dims, dataType: onnxSchema().TensorProto.DataType.FLOAT, rawData: rawBytes(data) });
     return unique;
   }
 
   int64s(name: string, dims: number[], values: number[]): string {
     const unique = this.unique(name);
-    this.initializers.push({ name: unique, dims, dataType: INT64, rawData: rawBytes(BigInt64Array.from(values.map(BigInt))) });
+    this.initializers.push({
+      name: unique,
+      dims,
+      dataType: onnxSchema().TensorProto.DataType.INT64,
+      rawData: rawBytes(BigInt64Array.from(values.map(BigInt))),
+    });
     return unique;
   }
 
@@ -295,6 +305,7 @@ export function onnxMetadata(loaded: LoadedModel, info: OnnxModelInfo): Record<s
 /** Encodes a loaded model as an ONNX ModelProto. */
 export function buildOnnxModel(loaded: LoadedModel, info: OnnxModelInfo, opset = DEFAULT_OPSET): Uint8Array {
   checkOpset(opset);
+  const onnx = onnxSchema();
   const { config, inputs } = loaded;
   const weights = stateDict(loaded.network);
   const g = new GraphBuilder();
@@ -306,7 +317,7 @@ export function buildOnnxModel(loaded: LoadedModel, info: OnnxModelInfo, opset =
       : recurrent(g, config.modelType, weights, config.numLayers, config.hiddenSize);
   head(g, last, weights);
   const tensorType = (dims: Array<number | string>) => ({
-    tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
+    tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
   });
   const model = onnx.ModelProto.create({
     irVersion: irVersionFor(opset),
