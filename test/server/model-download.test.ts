@@ -93,6 +93,13 @@ describe('GET /api/v1/runs/:name/model', () => {
     assert.equal(best.headers.get('content-disposition'), `attachment; filename="${RUN}.best.onnx"`);
   });
 
+  test('the route is in the OpenAPI document with its query', async () => {
+    const spec = await call(`${server.url}/docs/json`);
+    const route = (spec.body as { paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> }).paths['/api/v1/runs/{name}/model'];
+    assert.ok(route?.get, 'documented');
+    assert.deepEqual(route.get.parameters?.map((p) => p.name).sort(), ['checkpoint', 'format', 'name', 'opset']);
+  });
+
   test('format=safetensors and pytorch are the run files, final or best', async () => {
     const dir = join(fx.outputDir, RUN);
     const cases: Array<[string, string]> = [
