@@ -9,6 +9,7 @@ Run it with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1 (src/models/b
 does not limit the BLAS library's own thread pool.
 """
 import json
+import os
 import math
 import sys
 import time
@@ -16,7 +17,7 @@ import time
 import torch
 from torch import nn
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get('KLINECAST_TORCH_THREADS', '1')))  # 1 unless `klinecast bench --threads` asks for more
 torch.manual_seed(0)
 
 

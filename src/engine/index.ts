@@ -2,7 +2,7 @@
 export { Engine, EngineMemoryError, Tensor, createParameter, type Parameter } from './runtime.js';
 export type { Layer } from './layer.js';
 export { Rng, type RngState } from './rng.js';
-export { HUBER_DELTA, LOSS_KINDS, lossForwardBackward, lossValue, type LossKind } from './loss.js';
+export { HUBER_DELTA, LOSS_KINDS, lossForwardBackward, lossSumForwardBackward, lossValue, type LossKind } from './loss.js';
 export { Linear } from './layers/linear.js';
 export { ReLU } from './layers/activation.js';
 export { Dropout } from './layers/dropout.js';

@@ -37,3 +37,25 @@ export function lossValue(engine: Engine, kind: LossKind, pred: Tensor, target: 
       return k.mae_loss(pred.ptr, target.ptr, n) / n;
   }
 }
+
+/**
+ * One slice of a batch split across threads (src/models/parallel.ts): the gradient is scaled by 1/`count`, the
+ * element count of the whole batch, so each row's d(loss)/d(pred) is exactly the one the single-thread step computes
+ * for that row, and the slices' gradients add up to the batch-mean gradient. Returns the slice's loss sum (not mean).
+ */
+export function lossSumForwardBackward(engine: Engine, kind: LossKind, pred: Tensor, target: Tensor, grad: Tensor, count: number): number {
+  const n = pred.size;
+  if (target.size !== n || grad.size !== n) throw new Error(`loss: pred [${pred.shape}], target [${target.shape}] and grad [${grad.shape}] differ in size`);
+  const k = engine.k;
+  switch (kind) {
+    case 'mse':
+      k.mse_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / count);
+      return k.mse_loss(pred.ptr, target.ptr, n);
+    case 'huber':
+      k.huber_grad(grad.ptr, pred.ptr, target.ptr, n, HUBER_DELTA, 1 / count);
+      return k.huber_loss(pred.ptr, target.ptr, n, HUBER_DELTA);
+    case 'mae':
+      k.mae_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / count);
+      return k.mae_loss(pred.ptr, target.ptr, n);
+  }
+}

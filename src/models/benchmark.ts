@@ -13,6 +13,7 @@ import { Rng } from '../engine/rng.js';
 import { Engine } from '../engine/runtime.js';
 import { ModelConfigSchema, type ModelType } from './config.js';
 import { trainingFlopsPerSample } from './flops.js';
+import { DataParallel } from './parallel.js';
 import { createNetwork } from './registry.js';
 import { trainStep } from './step.js';
 
@@ -32,10 +33,14 @@ export interface EngineBenchResult {
   gflops: number;
   /** the process's peak resident set so far, MB */
   peakRssMb: number;
+  /** threads per step (data-parallel, src/models/parallel.ts) */
+  threads: number;
+  /** with threads > 1: main-thread milliseconds per step copying weights and slices in and summing gradients */
+  overheadMsPerStep: number | null;
 }
 
-/** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps). */
-export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
+/** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps), on `threads` threads. */
+export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1): Promise<EngineBenchResult> {
   const engine = Engine.create();
   const rng = new Rng(0);
   const config = ModelConfigSchema.parse({
@@ -53,7 +58,8 @@ export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
   const Y = Float32Array.from({ length: W1.windows }, () => rng.uniform(-1, 1));
   const xb = new Float32Array(W1.batch * sampleSize);
   const yb = new Float32Array(W1.batch);
-  const step = (indices: readonly number[]) => {
+  const dp = threads > 1 ? await DataParallel.start({ threads, network: net, loss: 'mse', maxBatch: W1.batch, seqLength: W1.seq }) : null;
+  const step = async (indices: readonly number[]) => {
     const count = indices.length;
     const x = xb.subarray(0, count * sampleSize);
     const y = yb.subarray(0, count);
@@ -61,27 +67,32 @@ export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
       x.set(X.subarray(s * sampleSize, (s + 1) * sampleSize), i * sampleSize);
       y[i] = Y[s];
     });
-    trainStep(net, 'mse', x, y, count);
+    if (dp) await dp.step(rng, x, y, count);
+    else trainStep(net, 'mse', x, y, count);
     clipGradNorm(net.parameters(), 1.0);
     opt.step();
   };
   const order = Array.from({ length: W1.windows }, (_, i) => i);
   // warm-up: V8 tiers the wasm up and memory grows to its peak
-  for (let i = 0; i < 2; i++) step(order.slice(0, W1.batch));
+  for (let i = 0; i < 2; i++) await step(order.slice(0, W1.batch));
   let best = Infinity;
   let cpu = Infinity;
+  let overhead: number | null = null;
   for (let e = 0; e < epochs; e++) {
+    dp?.resetStats();
     rng.shuffle(order);
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    for (let i = 0; i < W1.windows; i += W1.batch) step(order.slice(i, i + W1.batch));
+    for (let i = 0; i < W1.windows; i += W1.batch) await step(order.slice(i, i + W1.batch));
     const used = process.cpuUsage(cpuStart);
     const wall = (performance.now() - start) / 1000;
     if (wall < best) {
       best = wall;
       cpu = (used.user + used.system) / 1e6;
+      overhead = dp ? dp.stats.overheadMs / dp.stats.steps : null;
     }
   }
+  await dp?.close();
   return {
     model,
     epochSeconds: best,
@@ -89,6 +100,8 @@ export function benchEngineW1(model: ModelType, epochs = 1): EngineBenchResult {
     samplesPerSecond: W1.windows / best,
     gflops: (trainingFlopsPerSample(config, W1.seq) * W1.windows) / best / 1e9,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    threads,
+    overheadMsPerStep: overhead,
   };
 }
 
@@ -141,6 +154,8 @@ export function systemTorchBlas(): string {
 export interface TorchBenchResult {
   /** the BLAS PyTorch ran on */
   blas: string;
+  /** torch.set_num_threads and the BLAS's thread count */
+  threads: number;
   epochSeconds: number;
   cpuSeconds: number;
 }
@@ -149,14 +164,15 @@ export interface TorchBenchResult {
  * PyTorch's W1 epoch (1 thread, best of `epochs`), measured now on this machine: wall and CPU seconds, on the
  * given BLAS backend or the system's.
  */
-export function benchTorchW1(model: ModelType, epochs = 1, blas?: TorchBlas): TorchBenchResult {
+export function benchTorchW1(model: ModelType, epochs = 1, blas?: TorchBlas, threads = 1): TorchBenchResult {
   const args = [TORCH_SCRIPT, model, ...[epochs, W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, W1.batch, W1.heads, W1.ff].map(String)];
   // torch.set_num_threads(1) does not reach the BLAS: OpenBLAS's own pool would otherwise use every core
   // (measured: 8.6 CPU-s in a 5.2 s epoch). These pin the whole reference to one thread.
-  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1', BLIS_NUM_THREADS: '1' };
+  const n = String(threads);
+  const oneThread = { OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, BLIS_NUM_THREADS: n, KLINECAST_TORCH_THREADS: n };
   const libraryPath = blas ? { LD_LIBRARY_PATH: [...blas.libraryPath, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {};
   const run = spawnSync(REFERENCE_PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...oneThread, ...libraryPath } });
   if (run.status !== 0) throw new Error(`PyTorch ${model} benchmark failed (${run.status}): ${run.stderr.trim().split('\n').pop()}`);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { epoch_s: number; epoch_cpu_s: number };
-  return { blas: blas?.name ?? systemTorchBlas(), epochSeconds: out.epoch_s, cpuSeconds: out.epoch_cpu_s };
+  return { blas: blas?.name ?? systemTorchBlas(), threads, epochSeconds: out.epoch_s, cpuSeconds: out.epoch_cpu_s };
 }

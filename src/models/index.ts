@@ -3,7 +3,7 @@ export type { Network, NetworkFactory } from './network.js';
 export { createNetwork, registeredModelTypes } from './registry.js';
 export { RecurrentForecaster, createHead } from './recurrent.js';
 export { loadStateDict, stateDict, zeroGrad, type StateTensor } from './state.js';
-export { predict, trainStep } from './step.js';
+export { predict, trainStep, trainStepSlice } from './step.js';
 export { trainingFlopsPerSample } from './flops.js';
 export {
   W1,
@@ -16,3 +16,4 @@ export {
   type TorchBenchResult,
   type TorchBlas,
 } from './benchmark.js';
+export { DataParallel, SliceRunner, sliceBounds, sliceRngStates, threadsUnavailable, type DataParallelOptions } from './parallel.js';

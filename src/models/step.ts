@@ -1,4 +1,4 @@
-import { type LossKind, lossForwardBackward } from '../engine/loss.js';
+import { type LossKind, lossForwardBackward, lossSumForwardBackward } from '../engine/loss.js';
 import { Tensor } from '../engine/runtime.js';
 import type { Network } from './network.js';
 import { zeroGrad } from './state.js';
@@ -24,6 +24,34 @@ export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: 
     const pred = network.forward(input);
     const grad = Tensor.scratch(e, pred.shape);
     const value = lossForwardBackward(e, loss, pred, target, grad);
+    network.backward(grad);
+    return value;
+  } finally {
+    e.resetArena();
+  }
+}
+
+/**
+ * trainStep on `sliceSize` rows of a batch of `batchSize` (data-parallel training, src/models/parallel.ts): the same
+ * forward and backward, but the loss gradient is scaled by the whole batch's element count, so the slices'
+ * gradients sum to the batch-mean gradient. Returns the slice's loss sum; Σ sums / (batchSize × outputSize) is the
+ * batch's mean loss. The single-thread path (trainStep) does not go through here.
+ */
+export function trainStepSlice(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, sliceSize: number, batchSize: number): number {
+  const e = network.engine;
+  const { inputSize, outputSize } = network.config;
+  const seqLength = checkBatch(network, x, y, sliceSize);
+  e.resetArena();
+  try {
+    zeroGrad(network);
+    network.setTraining(true);
+    const input = Tensor.scratch(e, [sliceSize, seqLength, inputSize]);
+    input.set(x);
+    const target = Tensor.scratch(e, [sliceSize, outputSize]);
+    target.set(y);
+    const pred = network.forward(input);
+    const grad = Tensor.scratch(e, pred.shape);
+    const value = lossSumForwardBackward(e, loss, pred, target, grad, batchSize * outputSize);
     network.backward(grad);
     return value;
   } finally {

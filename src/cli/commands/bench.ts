@@ -1,12 +1,23 @@
 /**
  * `klinecast bench` (also `npm run bench`): workload W1 (src/models/benchmark.ts) for every registered model type,
- * one epoch each on one core, beside PyTorch's epoch on the same shapes measured in the same run.
+ * one epoch each on one core (or each of --threads N,M), beside PyTorch's epoch on the same shapes measured in the same run.
  * --epochs N runs N rounds of one epoch on each side, alternating, and keeps the fastest of each (for a machine
  * shared with other work, or whose speed drifts).
  * Effective GFLOP/s = trainingFlopsPerSample(config, 60) × 1000 / epoch seconds (formula in src/models/flops.ts).
  */
 import type { Command } from 'commander';
-import { W1, benchEngineW1, benchTorchW1, installedTorchBlas, systemTorchBlas, torchUnavailable, type TorchBlas } from '../../models/benchmark.js';
+import { availableParallelism } from 'node:os';
+import {
+  W1,
+  benchEngineW1,
+  benchTorchW1,
+  installedTorchBlas,
+  systemTorchBlas,
+  torchUnavailable,
+  type EngineBenchResult,
+  type TorchBenchResult,
+  type TorchBlas,
+} from '../../models/benchmark.js';
 import { type ModelType, registeredModelTypes } from '../../models/index.js';
 import { UserError } from '../../util/errors.js';
 import { printJson } from '../output.js';
@@ -16,6 +27,7 @@ interface BenchOptions {
   epochs: string;
   torch: boolean;
   torchBlas: string;
+  threads: string;
   json?: boolean;
 }
 
@@ -34,15 +46,26 @@ function torchBlasChoice(choice: string): Array<TorchBlas | undefined> {
   return installed.filter((b) => wanted.includes(b.name));
 }
 
-const REFERENCE_PYTHON_NOTE = '/usr/bin/python3, 1 thread';
+const REFERENCE_PYTHON_NOTE = '/usr/bin/python3, threads as --threads (OMP/OpenBLAS/MKL/BLIS pinned to the same)';
 
-function benchCommand(opts: BenchOptions): void {
+function parseThreads(raw: string): number[] {
+  const list = raw.split(',').map((t) => Number(t.trim()));
+  if (list.length === 0 || list.some((t) => !Number.isInteger(t) || t < 1 || t > 64)) {
+    throw new UserError(`--threads must be a comma-separated list of thread counts (1..64), got ${raw}`);
+  }
+  return [...new Set(list)];
+}
+
+const s2 = (v: number) => v.toFixed(2);
+
+async function benchCommand(opts: BenchOptions): Promise<void> {
   const known = registeredModelTypes();
   const models = (opts.models?.split(',').map((m) => m.trim()) ?? known) as ModelType[];
   const unknown = models.filter((m) => !known.includes(m));
   if (unknown.length) throw new UserError(`--models: unknown model type ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const epochs = Number(opts.epochs);
   if (!Number.isInteger(epochs) || epochs < 1) throw new UserError(`--epochs must be a positive integer, got ${opts.epochs}`);
+  const threads = parseThreads(opts.threads);
   const noTorch = opts.torch ? torchUnavailable() : '--no-torch given';
   const blasChoices = noTorch ? [] : torchBlasChoice(opts.torchBlas);
   const say = opts.json ? () => {} : (line: string) => console.log(line);
@@ -55,33 +78,44 @@ function benchCommand(opts: BenchOptions): void {
           .join(', ') || 'none found'
       }`,
     );
-  say(`W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${W1.batch}, Adam, MSE; 1 thread`);
+  say(
+    `W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${W1.batch}, Adam, MSE; threads ${threads.join(', ')} (${availableParallelism()} cores)`,
+  );
   say('(wall seconds; CPU seconds in brackets: on a shared machine compare those)');
+  const torchRuns = blasChoices.flatMap((blas) => threads.map((n) => ({ blas, n })));
   const results = [];
   for (const model of models) {
-    // Rounds alternate our epoch with PyTorch's, best of each kept: this machine's speed drifts by 10-30 % over
-    // minutes, and timing all of one side before the other would put the drift into the ratio.
-    let r = benchEngineW1(model, 1);
-    let torch = blasChoices.map((blas) => benchTorchW1(model, 1, blas));
-    for (let round = 1; round < epochs; round++) {
-      const again = benchEngineW1(model, 1);
-      if (again.epochSeconds < r.epochSeconds) r = { ...again, peakRssMb: Math.max(r.peakRssMb, again.peakRssMb) };
+    // Rounds alternate our epochs (each thread count) with PyTorch's, best of each kept: this machine's speed drifts
+    // by 10-30 % over minutes, and timing all of one side before the other would put the drift into the ratio.
+    const ours: Array<EngineBenchResult | null> = threads.map(() => null);
+    let torch: Array<TorchBenchResult | null> = torchRuns.map(() => null);
+    for (let round = 0; round < epochs; round++) {
+      for (const [i, n] of threads.entries()) {
+        const again = await benchEngineW1(model, 1, n);
+        const best = ours[i];
+        if (!best || again.epochSeconds < best.epochSeconds) ours[i] = { ...again, peakRssMb: Math.max(best?.peakRssMb ?? 0, again.peakRssMb) };
+      }
       torch = torch.map((best, i) => {
-        const t = benchTorchW1(model, 1, blasChoices[i]);
-        return t.epochSeconds < best.epochSeconds ? t : best;
+        const t = benchTorchW1(model, 1, torchRuns[i].blas, torchRuns[i].n);
+        return !best || t.epochSeconds < best.epochSeconds ? t : best;
       });
     }
-    results.push({ ...r, torch });
-    const vsTorch = torch
-      .map(
-        (t) =>
-          `  PyTorch (${t.blas} BLAS) ${t.epochSeconds.toFixed(2)} s [${t.cpuSeconds.toFixed(2)}]  ratio ${(r.epochSeconds / t.epochSeconds).toFixed(2)} [${(r.cpuSeconds / t.cpuSeconds).toFixed(2)}]`,
-      )
-      .join('');
-    say(
-      `${model.padEnd(12)} epoch ${r.epochSeconds.toFixed(2)} s [${r.cpuSeconds.toFixed(2)}]  ${r.samplesPerSecond.toFixed(0)} samples/s  ` +
-        `${r.gflops.toFixed(1)} GFLOP/s  peak RSS ${r.peakRssMb.toFixed(0)} MB${vsTorch}`,
-    );
+    const one = ours[threads.indexOf(1)] ?? null;
+    const fastestTorch = torch.reduce<TorchBenchResult | null>((a, t) => (t && (!a || t.epochSeconds < a.epochSeconds) ? t : a), null);
+    for (const r of ours as EngineBenchResult[]) {
+      const speedup = one && r.threads !== 1 ? one.epochSeconds / r.epochSeconds : null;
+      results.push({ ...r, speedup, torch: torch.filter((t) => t !== null && t.threads === r.threads) });
+      say(
+        `${model.padEnd(12)} ${String(r.threads).padStart(2)} thread${r.threads === 1 ? ' ' : 's'} epoch ${s2(r.epochSeconds)} s [${s2(r.cpuSeconds)}]  ` +
+          `${r.samplesPerSecond.toFixed(0)} samples/s  ${r.gflops.toFixed(1)} GFLOP/s  peak RSS ${r.peakRssMb.toFixed(0)} MB` +
+          (speedup !== null ? `  speed-up ${s2(speedup)}×` : '') +
+          (r.overheadMsPerStep !== null ? `  copy+sum ${r.overheadMsPerStep.toFixed(2)} ms/step` : '') +
+          (fastestTorch ? `  ratio to fastest PyTorch ${s2(r.epochSeconds / fastestTorch.epochSeconds)}` : ''),
+      );
+    }
+    for (const t of torch as TorchBenchResult[]) {
+      say(`${''.padEnd(12)}   PyTorch (${t.blas} BLAS, ${t.threads} thread${t.threads === 1 ? '' : 's'}) ${s2(t.epochSeconds)} s [${s2(t.cpuSeconds)}]`);
+    }
   }
   if (opts.json) printJson(results);
 }
@@ -89,7 +123,7 @@ function benchCommand(opts: BenchOptions): void {
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('time one W1 training epoch per model type on one core, beside PyTorch measured in the same run')
+    .description('time one W1 training epoch per model type on 1 (or --threads) threads, beside PyTorch measured in the same run')
     .option('--models <list>', 'comma-separated model types (default: all)')
     .option('--epochs <n>', 'rounds of one epoch on each side, alternating; the fastest of each is kept', '1')
     .option('--no-torch', 'skip the PyTorch measurement')
@@ -98,6 +132,7 @@ export function register(program: Command): void {
       "PyTorch's BLAS: system (libblas.so.3 as update-alternatives sets it), all installed, or names (reference, openblas, blis, atlas)",
       'system',
     )
-    .option('--json', 'print the results as JSON')
+    .option('--threads <list>', 'thread counts to time, e.g. 1,2 (data-parallel for ours; torch.set_num_threads and the BLAS for PyTorch)', '1')
+    .option('--json', 'print the results as JSON (each result carries threads)')
     .action((opts: BenchOptions) => benchCommand(opts));
 }
