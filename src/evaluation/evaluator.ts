@@ -3,7 +3,8 @@
  * the last known close; prices are close · exp(return). Output is shaped for results/eval_results.json and
  * results/predictions.json.
  */
-import type { BaselineMetrics, EvalResultsFile, ModelMetrics, PredictionRecord, PredictionsFile } from './results.js';
+import type { BaselineMetrics, EvalResultsFile, IntervalResults, ModelMetrics, PredictionRecord, PredictionsFile, SignificanceResults } from './results.js';
+import { binomialTwoSidedP, describeDm, dieboldMariano } from './significance.js';
 import { directionAccuracy, mae, mape, pearson, r2, rmse, spearman } from './metrics.js';
 
 /** Rows of a [N, H] matrix, or the matrix flattened row-major. */
@@ -22,6 +23,8 @@ export interface ForecastInput {
   targetDates?: ReadonlyArray<string | null> | ReadonlyArray<ReadonlyArray<string | null>>;
   /** The stock of each sample (length N), for forecasts over many stocks: each record then carries its symbol. */
   symbols?: readonly string[];
+  /** An interval around every forecast: per step, the half-width in log return (Infinity: unbounded). */
+  intervals?: { method: string; level: number; halfWidths: readonly number[] };
   /** Which segment this is; "test" by default. */
   split?: string;
 }
@@ -93,6 +96,42 @@ function scoreSet(lastClose: Float64Array, actualR: Float64Array, predR: Float64
 }
 
 /**
+ * The next-day forecasts against persistence (price errors) and zero return (return errors), by Diebold–Mariano, and
+ * direction accuracy against a coin. Samples are in time order for one stock; over many stocks the step-1 test needs
+ * no order (h = 1 uses no autocovariance).
+ */
+function significanceOfStep1(close: Float64Array, actual: Float64Array, predicted: Float64Array, h: number): SignificanceResults {
+  const n = close.length;
+  const modelPrice = new Float64Array(n);
+  const persistencePrice = new Float64Array(n);
+  const modelReturn = new Float64Array(n);
+  const zeroReturn = new Float64Array(n);
+  const actualStep1 = new Float64Array(n);
+  const predictedStep1 = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = actual[i * h];
+    const p = predicted[i * h];
+    actualStep1[i] = a;
+    predictedStep1[i] = p;
+    const actualPrice = close[i] * Math.exp(a);
+    modelPrice[i] = actualPrice - close[i] * Math.exp(p);
+    persistencePrice[i] = actualPrice - close[i];
+    modelReturn[i] = a - p;
+    zeroReturn[i] = a;
+  }
+  const vsPersistence = dieboldMariano(modelPrice, persistencePrice, 'squared');
+  const direction = directionAccuracy(actualStep1, predictedStep1);
+  const hits = direction.accuracy === null ? 0 : Math.round(direction.accuracy * direction.samples);
+  return {
+    vs_persistence: vsPersistence,
+    vs_persistence_absolute: dieboldMariano(modelPrice, persistencePrice, 'absolute'),
+    vs_zero_return: dieboldMariano(modelReturn, zeroReturn, 'squared'),
+    direction: { accuracy: direction.accuracy, samples: direction.samples, p_value: binomialTwoSidedP(hits, direction.samples) },
+    summary: describeDm(vsPersistence, 'persistence'),
+  };
+}
+
+/**
  * Scores predicted against actual returns on the same test days as the persistence and zero-return baselines.
  * Headline figures pool every (sample, step) pair; per_horizon splits them by step when H > 1.
  */
@@ -135,6 +174,12 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
     }
   }
 
+  const halfWidths = input.intervals?.halfWidths;
+  if (halfWidths && halfWidths.length !== h) throw new Error(`evaluateForecasts: ${halfWidths.length} interval half-widths for horizon ${h}`);
+  let covered = 0;
+  let width = 0;
+  let relativeWidth = 0;
+
   const now = new Date().toISOString();
   const split = input.split ?? 'test';
   const records: PredictionRecord[] = [];
@@ -151,11 +196,40 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
         predicted_price: close[i] * Math.exp(predicted.data[k]),
         actual_return: actual.data[k],
         predicted_return: predicted.data[k],
+        ...(halfWidths ? intervalOf(close[i], predicted.data[k], actual.data[k], halfWidths[s]) : {}),
       });
     }
   }
+  function intervalOf(lastClose: number, predictedReturn: number, actualReturn: number, halfWidth: number): { lower: number; upper: number } {
+    const lower = lastClose * Math.exp(predictedReturn - halfWidth);
+    const upper = lastClose * Math.exp(predictedReturn + halfWidth);
+    if (Math.abs(actualReturn - predictedReturn) <= halfWidth) covered++;
+    width += upper - lower;
+    relativeWidth += (upper - lower) / lastClose;
+    return { lower, upper };
+  }
+  const interval: IntervalResults | undefined = input.intervals
+    ? {
+        method: input.intervals.method,
+        level: input.intervals.level,
+        coverage: covered / (n * h),
+        mean_width: width / (n * h),
+        mean_relative_width: relativeWidth / (n * h),
+        samples: n * h,
+      }
+    : undefined;
   return {
-    results: { evaluated_at: now, split, n_samples: n, horizon: h, return_type: 'log', ...pooled, per_horizon: perHorizon },
+    results: {
+      evaluated_at: now,
+      split,
+      n_samples: n,
+      horizon: h,
+      return_type: 'log',
+      ...pooled,
+      per_horizon: perHorizon,
+      significance: significanceOfStep1(close, actual.data, predicted.data, h),
+      ...(interval ? { interval } : {}),
+    },
     predictions: { generated_at: now, split, horizon: h, n_samples: n, return_type: 'log', records },
   };
 }

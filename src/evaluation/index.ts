@@ -7,6 +7,9 @@ export { averageRanks, directionAccuracy, mae, mape, mean, pearson, r2, rmse, sp
 export type {
   BaselineMetrics,
   CrossSectionDay,
+  DieboldMarianoResult,
+  IntervalResults,
+  SignificanceResults,
   CrossSectionResults,
   EvalResultsFile,
   ICSummary,
@@ -18,3 +21,12 @@ export type {
   PriceMetrics,
   QuintileSpread,
 } from './results.js';
+export {
+  DEFAULT_INTERVAL_LEVEL,
+  calibrateConformal,
+  conformalHalfWidth,
+  conformalHalfWidths,
+  parseConformalCalibration,
+  type ConformalCalibration,
+} from './conformal.js';
+export { binomialTwoSidedP, describeDm, dieboldMariano, incompleteBeta, logGamma, studentTwoSidedP } from './significance.js';

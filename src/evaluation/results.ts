@@ -50,7 +50,49 @@ export interface EvalResultsFile {
   per_horizon: Array<{ step: number; test_metrics: ModelMetrics; baselines: BaselineMetrics }> | null;
   /** Universal runs only: the cross-sectional evaluation of step 1 (evaluateCrossSection). */
   cross_section?: CrossSectionResults;
+  /** Whether the next-day forecasts beat the baselines by more than luck (evaluateForecasts, significance.ts). */
+  significance?: SignificanceResults;
+  /** The prediction interval of the test records, measured: does a "90%" interval cover about 90%? */
+  interval?: IntervalResults;
   [extra: string]: unknown;
+}
+
+/** The Diebold–Mariano test of a model's losses against a baseline's on the same days. */
+export interface DieboldMarianoResult {
+  /** HLN-corrected statistic; negative: the model's loss is smaller than the baseline's. */
+  statistic: number | null;
+  /** Two-sided, Student t with n − 1 degrees of freedom. */
+  p_value: number | null;
+  /** Mean loss differential, model − baseline. */
+  mean_difference: number | null;
+  loss: 'squared' | 'absolute';
+  horizon: number;
+  samples: number;
+}
+
+/** Diebold–Mariano (HLN-corrected) and binomial tests of the next-day forecasts, with the sentence reports show. */
+export interface SignificanceResults {
+  /** Squared price error against persistence (tomorrow = today). */
+  vs_persistence: DieboldMarianoResult;
+  /** Absolute price error against persistence. */
+  vs_persistence_absolute: DieboldMarianoResult;
+  /** Squared return error against the zero-return forecast. */
+  vs_zero_return: DieboldMarianoResult;
+  direction: { accuracy: number | null; samples: number; p_value: number | null };
+  /** e.g. "not distinguishable from persistence (DM p = 0.41)". */
+  summary: string;
+}
+
+export interface IntervalResults {
+  /** How the bounds were made: "split_conformal" (validation residuals) or another method's name. */
+  method: string;
+  level: number;
+  /** Share of (sample, step) pairs whose actual price lies within [lower, upper]. */
+  coverage: number;
+  /** Mean upper − lower, in price units and as a share of the last close. */
+  mean_width: number;
+  mean_relative_width: number;
+  samples: number;
 }
 
 /** One row of results/predictions.json: one test day and one step ahead. */
@@ -68,6 +110,9 @@ export interface PredictionRecord {
   predicted_price: number;
   actual_return: number;
   predicted_return: number;
+  /** The interval at eval_results.json interval.level, when the run has one. */
+  lower?: number;
+  upper?: number;
 }
 
 /** results/predictions.json. */

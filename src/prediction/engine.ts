@@ -81,6 +81,8 @@ export interface RankedForecast {
 
 export interface Ranking {
   run: string;
+  interval: Forecast['interval'];
+  level: number | null;
   /** The stocks asked for, and how many of them could be forecast. */
   requested: number;
   ranked: number;
@@ -250,7 +252,16 @@ export class PredictionEngine {
       return { rank: i + 1, symbol: f.symbol, baseDate: f.baseDate, baseClose: f.baseClose, return: d.return, price: d.price, lower: d.lower, upper: d.upper };
     });
     const warnings = [...new Set(forecasts.flatMap((f) => f.warnings))];
-    return { run: forecasts[0]?.run ?? run, requested: list.length, ranked: forecasts.length, entries, failures, warnings };
+    return {
+      run: forecasts[0]?.run ?? run,
+      interval: forecasts[0]?.interval ?? null,
+      level: forecasts[0]?.level ?? null,
+      requested: list.length,
+      ranked: forecasts.length,
+      entries,
+      failures,
+      warnings,
+    };
   }
 
   async predictMany(symbols: readonly string[], input: PredictRequest = {}): Promise<BatchForecast> {

@@ -5,13 +5,22 @@
  */
 import { z } from 'zod';
 import type { IsoDate, KlineSeries, TradingCalendar } from '../data/index.js';
+import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index.js';
 import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
 import type { CheckpointChoice, RunModel } from '../runs/index.js';
 import { forwardDropoutSamples, forwardPoint } from './model.js';
 
 export const DEFAULT_SAMPLES = 100;
-export const DEFAULT_LEVEL = 0.9;
+export const DEFAULT_LEVEL = DEFAULT_INTERVAL_LEVEL;
+
+/**
+ * How a forecast's interval is made. `conformal` (the default): split-conformal on the run's validation residuals
+ * (model/intervals.json), calibrated, its test coverage measured in eval_results.json. `mc-dropout`: the spread of
+ * Monte-Carlo dropout passes, which shows the model's own uncertainty only and is not calibrated. `none`.
+ */
+export const INTERVAL_METHODS = ['conformal', 'mc-dropout', 'none'] as const;
+export type IntervalMethod = (typeof INTERVAL_METHODS)[number];
 export const DEFAULT_SEED = 42;
 /**
  * |log return| of the last forecast day below which the trend is "flat": 0.1%, one price tick (0.01 CNY) on a
@@ -23,7 +32,8 @@ export const ForecastOptionsSchema = z
   .object({
     /** Trading days to forecast, 1…the run's horizon; default: the whole horizon. */
     days: z.number().int().positive().optional(),
-    /** Monte-Carlo dropout passes for the interval; 0 gives no interval. */
+    interval: z.enum(INTERVAL_METHODS).default('conformal'),
+    /** Monte-Carlo dropout passes of a `mc-dropout` interval; 0 gives none. */
     samples: z.number().int().min(0).max(10_000).default(DEFAULT_SAMPLES),
     /** Central coverage of the interval, e.g. 0.9 for the 5%–95% quantiles of the samples. */
     level: z.number().gt(0).lt(1).default(DEFAULT_LEVEL),
@@ -70,7 +80,9 @@ export interface Forecast {
   predictions: ForecastDay[];
   /** The sign of the last forecast day's return, "flat" within ±TREND_FLAT_BAND. */
   trend: Trend;
-  /** null when samples = 0. */
+  /** How the interval was made, null without one; with `level`, every output names both. */
+  interval: Exclude<IntervalMethod, 'none'> | null;
+  /** null without an interval. */
   level: number | null;
   samples: number;
   seed: number;
@@ -158,14 +170,24 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
   const x = new Float32Array(prepared.length * stride);
   prepared.forEach((p, i) => x.set(p.input.x, i * stride));
   const scaled = forwardPoint(model, x, prepared.length);
+  // A run saved without a calibration (before conformal intervals, or without a validation segment) falls back to MC dropout.
+  const method: Exclude<IntervalMethod, 'none'> | null =
+    options.interval === 'none' ? null : options.interval === 'conformal' && model.intervals ? 'conformal' : options.samples > 0 ? 'mc-dropout' : null;
+  const fallback =
+    options.interval === 'conformal' && !model.intervals
+      ? `run ${model.run} has no conformal calibration (model/intervals.json): ${method ? 'the band is MC dropout, which is not calibrated' : 'no interval'}`
+      : null;
+  const halfWidths = method === 'conformal' && model.intervals ? conformalHalfWidths(model.intervals, options.level) : [];
   return prepared.map((p, i) => {
     const { lastClose, lastDate } = p.input;
     const { returns } = reconstructPrices(scaled.subarray(i * horizon, (i + 1) * horizon), lastClose, model.targetScaler);
     const pointReturns = returns.slice(0, days);
     const bounds =
-      options.samples > 0
-        ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days)
-        : null;
+      method === 'conformal'
+        ? pointReturns.map((r, k): [number, number] => [r - halfWidths[k], r + halfWidths[k]])
+        : method === 'mc-dropout'
+          ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days)
+          : null;
     const dates = calendar.next(lastDate, days);
     const predictions: ForecastDay[] = pointReturns.map((r, k) => ({
       date: dates[k],
@@ -183,10 +205,11 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
       horizon,
       predictions,
       trend: trendOf(pointReturns[days - 1]),
+      interval: method,
       level: bounds ? options.level : null,
       samples: options.samples,
       seed: options.seed,
-      warnings: p.warnings,
+      warnings: fallback ? [...p.warnings, fallback] : p.warnings,
     };
   });
 }

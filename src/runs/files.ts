@@ -14,6 +14,8 @@ export const MODEL_FILES = {
   config: 'config.json',
   trainingArgs: 'training_args.json',
   scaler: 'scaler.json',
+  /** The split-conformal calibration (validation residuals per step) that predict's default interval uses. */
+  intervals: 'intervals.json',
   /** Forecaster.save only: the TrainConfig a stand-alone model folder was trained with (a run keeps it in config.json). */
   trainConfig: 'train_config.json',
 } as const;
@@ -27,6 +29,7 @@ export const RUN_FILES = {
   modelConfig: `model/${MODEL_FILES.config}`,
   trainingArgs: `model/${MODEL_FILES.trainingArgs}`,
   scaler: `model/${MODEL_FILES.scaler}`,
+  intervals: `model/${MODEL_FILES.intervals}`,
   checkpointsDir: 'checkpoints',
   bestDir: 'checkpoints/best',
   trainingLog: 'logs/training.log',

@@ -6,6 +6,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
+import type { ConformalCalibration } from '../evaluation/conformal.js';
 import type { EvalResultsFile, PredictionsFile } from '../evaluation/results.js';
 import { guardDiskFull, recoverAtomicLeftovers, removeDirAtomic, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -107,6 +108,8 @@ export interface ModelFolderContents {
   scaler: unknown;
   /** A run's model/training_args.json. */
   trainingArgs?: TrainingArgsFile;
+  /** The conformal calibration (intervals.json); absent when there was no validation segment to calibrate on. */
+  intervals?: ConformalCalibration | null;
   /** A stand-alone folder's train_config.json (Forecaster.save); a run keeps its config in config.json. */
   trainConfig?: unknown;
 }
@@ -123,6 +126,7 @@ export function writeModelFolder(dir: string, contents: ModelFolderContents): vo
     writeJsonAtomic(join(tmp, MODEL_FILES.config), contents.modelConfig);
     writeJsonAtomic(join(tmp, MODEL_FILES.scaler), contents.scaler);
     if (contents.trainingArgs) writeJsonAtomic(join(tmp, MODEL_FILES.trainingArgs), contents.trainingArgs);
+    if (contents.intervals) writeJsonAtomic(join(tmp, MODEL_FILES.intervals), contents.intervals);
     if (contents.trainConfig !== undefined) writeJsonAtomic(join(tmp, MODEL_FILES.trainConfig), contents.trainConfig);
   });
 }
@@ -435,9 +439,15 @@ export class TrainingManager {
   }
 
   /** The final model/ folder (writeModelFolder), with training_args.json; epochs and best val loss go into metadata.json. */
-  saveModel(weights: StateSource, modelConfig: ModelConfigFile, trainingArgs: TrainingArgsFile, scaler: unknown): string {
+  saveModel(
+    weights: StateSource,
+    modelConfig: ModelConfigFile,
+    trainingArgs: TrainingArgsFile,
+    scaler: unknown,
+    intervals: ConformalCalibration | null = null,
+  ): string {
     const finalDir = this.path(RUN_FILES.modelDir);
-    writeModelFolder(finalDir, { weights, modelConfig, scaler, trainingArgs });
+    writeModelFolder(finalDir, { weights, modelConfig, scaler, trainingArgs, intervals });
     this.metadata.epochs_trained = trainingArgs.epochs_trained;
     if (trainingArgs.best_val_loss !== null) this.metadata.best_val_loss = trainingArgs.best_val_loss;
     this.writeMetadata();

@@ -11,6 +11,7 @@ import { Rng } from '../engine/rng.js';
 import { Engine } from '../engine/runtime.js';
 import { Scaler, parseScalerBundle, type ScalerBundle } from '../features/index.js';
 import { createNetwork, loadStateDict, type ModelConfig, type Network } from '../models/index.js';
+import { parseConformalCalibration, type ConformalCalibration } from '../evaluation/conformal.js';
 import { UserError } from '../util/errors.js';
 import { FileOutsideError, readFileWithin, readJson } from '../util/json.js';
 import { CHECKPOINT_FILES, MODEL_FILES, RUN_FILES, fromModelConfigFile, type ModelInputs } from './files.js';
@@ -31,6 +32,8 @@ export interface LoadedModel {
   weightsPath: string;
   /** mtime of the weights file when loaded, so a cache can notice a replaced model. */
   weightsMtimeMs: number;
+  /** The split-conformal calibration of model/intervals.json; null for a model saved without one. */
+  intervals: ConformalCalibration | null;
 }
 
 export interface RunModel extends LoadedModel {
@@ -157,7 +160,22 @@ export function loadModelFolder(dir: string, options: { weightsPath?: string; na
     rng,
     weightsPath,
     weightsMtimeMs: statSync(weightsPath).mtimeMs,
+    intervals: readIntervals(dir, name, root, bundle.horizon),
   };
+}
+
+/** model/intervals.json when the model has one (older runs and runs without a validation segment do not). */
+function readIntervals(dir: string, name: string, root: string, horizon: number): ConformalCalibration | null {
+  const path = join(dir, MODEL_FILES.intervals);
+  if (!existsSync(path)) return null;
+  try {
+    const calibration = parseConformalCalibration(readModelJson(path, `${name}: ${MODEL_FILES.intervals}`, root));
+    if (calibration.absResiduals.length !== horizon) throw new Error(`${calibration.absResiduals.length} steps for horizon ${horizon}`);
+    return calibration;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${name}: ${MODEL_FILES.intervals}: ${(err as Error).message}`, 'run_corrupt');
+  }
 }
 
 /**

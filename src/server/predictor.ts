@@ -3,7 +3,7 @@
  * validated the symbol, chosen the run and read the last bar date, so this only forecasts and renames fields
  * to the API's snake_case.
  */
-import { DEFAULT_LEVEL, type Forecast, type PredictionEngine } from '../prediction/index.js';
+import type { Forecast, PredictionEngine } from '../prediction/index.js';
 import type { Forecast as ApiForecast } from '../wire/index.js';
 import type { Predictor } from './ports.js';
 
@@ -15,6 +15,7 @@ export function toApiForecast(f: Forecast): ApiForecast {
     base_close: f.baseClose,
     horizon: f.horizon,
     interval_level: f.level,
+    interval_method: f.interval,
     trend: f.trend,
     predictions: f.predictions.map((d) => ({ date: d.date, price: d.price, return: d.return, lower: d.lower, upper: d.upper })),
     ...(f.warnings.length ? { warnings: f.warnings } : {}),
@@ -34,7 +35,8 @@ export function createPredictor(engine: PredictionEngine, defaults: { samples?: 
         run: r.run,
         requested: r.requested,
         ranked: r.ranked,
-        interval_level: (defaults.samples ?? 1) > 0 ? (defaults.level ?? DEFAULT_LEVEL) : null,
+        interval_level: r.level,
+        interval_method: r.interval,
         items: r.entries.map((e) => ({
           rank: e.rank,
           symbol: e.symbol,

@@ -10,7 +10,7 @@ import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
 import { sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
-import type { CrossSectionResults, EvalResultsFile, Evaluation } from '../evaluation/index.js';
+import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
 import {
   RUN_FILES,
   TrainingManager,
@@ -48,6 +48,10 @@ export interface TrainingReport {
   /** Test metrics of the best weights; null when interrupted. */
   test: EvalResultsFile['test_metrics'] | null;
   baselines: EvalResultsFile['baselines'] | null;
+  /** Diebold–Mariano against persistence and zero return, and direction against a coin; null when interrupted. */
+  significance: SignificanceResults | null;
+  /** The measured coverage of the test segment's 90% conformal interval; null without a validation segment. */
+  interval: IntervalResults | null;
   /** A universal run's cross-sectional figures on the test segment (eval_results.json cross_section, without the daily series). */
   crossSection: Omit<CrossSectionResults, 'daily'> | null;
   parameters: number;
@@ -378,6 +382,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
         status: 'interrupted',
         test: null,
         baselines: null,
+        significance: null,
+        interval: null,
         crossSection: null,
         modelBytes: null,
         checkpoints: listCheckpointNames(manager.runDir).length,
@@ -387,7 +393,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
 
     manager.updateStatus('evaluating', { epochs_trained: fit.epochsTrained, best_val_loss: fit.bestValLoss, stop_reason: fit.stopReason });
     trainer.loadWeights(trainer.bestStateDict(), 'best weights');
-    const evaluation = trainer.evaluate(dataset.test);
+    const intervals = trainer.calibrate(dataset.val);
+    const evaluation = trainer.evaluate(dataset.test, intervals);
     manager.saveEvaluationResults({ ...evaluation.results, best_epoch: fit.bestEpoch, model_type: config.model.modelType, symbol: dataset.symbol });
     manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
     const modelConfig = toModelConfigFile(trainer.modelConfig, {
@@ -396,7 +403,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       horizon: dataset.horizon,
       target: dataset.scalerBundle.target.kind,
     });
-    manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle);
+    manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle, intervals);
     const t = evaluation.results.test_metrics;
     manager.saveTrainingLog(`test: mae=${t.mae} rmse=${t.rmse} direction=${t.direction_accuracy} skill vs persistence=${t.skill}`);
     manager.updateStatus('completed');
@@ -405,6 +412,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       status: 'completed',
       test: evaluation.results.test_metrics,
       baselines: evaluation.results.baselines,
+      significance: evaluation.results.significance ?? null,
+      interval: evaluation.results.interval ?? null,
       crossSection: withoutDaily(evaluation.results.cross_section),
       modelBytes: manager.getSummary().modelBytes,
       checkpoints: listCheckpointNames(manager.runDir).length,
@@ -451,7 +460,7 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
       'data_changed',
     );
   }
-  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test));
+  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals);
   const previous = readJson(join(runDir, RUN_FILES.evalResults));
   const previousMae = previous.ok ? ((previous.value as EvalResultsFile).test_metrics?.mae ?? null) : null;
   const manager = TrainingManager.open(runDir);

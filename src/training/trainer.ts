@@ -8,7 +8,16 @@ import { readSafetensors, type NamedTensor } from '../engine/io/index.js';
 import { Adam, AdamW, clipGradNorm, createSchedule, type LrSchedule, type Optimizer, type ScheduleSpec } from '../engine/optim/index.js';
 import { Rng, type RngState } from '../engine/rng.js';
 import { Engine } from '../engine/runtime.js';
-import { CROSS_SECTION_DEFAULTS, evaluateCrossSection, evaluateForecasts, type Evaluation } from '../evaluation/index.js';
+import {
+  CROSS_SECTION_DEFAULTS,
+  DEFAULT_INTERVAL_LEVEL,
+  calibrateConformal,
+  conformalHalfWidths,
+  evaluateCrossSection,
+  evaluateForecasts,
+  type ConformalCalibration,
+  type Evaluation,
+} from '../evaluation/index.js';
 import type { TrainingData, Windows } from '../features/index.js';
 import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, type ModelConfig, type Network } from '../models/index.js';
 import type { TrainConfig, TrainingConfig } from './config.js';
@@ -433,8 +442,17 @@ export class Trainer {
   }
 
   /** The current network on a segment against the persistence and zero-return baselines (DESIGN.md §5). */
-  evaluate(set: Windows = this.dataset.test): Evaluation {
-    return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set));
+  evaluate(set: Windows = this.dataset.test, intervals: ConformalCalibration | null = null): Evaluation {
+    return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set), intervals);
+  }
+
+  /**
+   * The split-conformal calibration of the current network on the validation segment (never trained on, and before
+   * the test segment in time); null without a validation segment.
+   */
+  calibrate(set: Windows = this.dataset.val): ConformalCalibration | null {
+    if (set.size === 0) return null;
+    return calibrateConformal(set.returns, predictedReturns(set, this.dataset.targetScaler, this.predictScaled(set)), set.horizon);
   }
 }
 
@@ -453,11 +471,25 @@ export function predictWindows(network: Network, set: Windows): Float32Array {
   return out;
 }
 
-/** Scaled network outputs on a segment → log returns → metrics and the predictions file. */
-export function evaluateScaled(set: Windows, targetScaler: TrainingData['targetScaler'], scaled: Float32Array): Evaluation {
+/** Scaled network outputs [size, horizon] → predicted log returns. */
+function predictedReturns(set: Windows, targetScaler: TrainingData['targetScaler'], scaled: Float32Array): Float64Array {
   const h = set.horizon;
   const predicted = new Float64Array(set.size * h);
   for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
+  return predicted;
+}
+
+/**
+ * Scaled network outputs on a segment → log returns → metrics and the predictions file; with a conformal
+ * calibration, every record gets its 90% interval and the results its measured coverage.
+ */
+export function evaluateScaled(
+  set: Windows,
+  targetScaler: TrainingData['targetScaler'],
+  scaled: Float32Array,
+  intervals: ConformalCalibration | null = null,
+): Evaluation {
+  const predicted = predictedReturns(set, targetScaler, scaled);
   const evaluation = evaluateForecasts({
     dates: set.endDates,
     lastClose: set.lastClose,
@@ -466,6 +498,9 @@ export function evaluateScaled(set: Windows, targetScaler: TrainingData['targetS
     targetDates: set.targetDates,
     symbols: set.symbols,
     split: set.name,
+    intervals: intervals
+      ? { method: intervals.method, level: DEFAULT_INTERVAL_LEVEL, halfWidths: conformalHalfWidths(intervals, DEFAULT_INTERVAL_LEVEL) }
+      : undefined,
   });
   if (!set.symbols) return evaluation;
   // Over many stocks, what matters is the ranking within each day (DESIGN.md §5): the next-day forecasts, per date.

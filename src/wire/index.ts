@@ -70,6 +70,8 @@ export interface Forecast {
   horizon: number;
   /** e.g. 0.9 for a 90% interval; null without intervals. */
   interval_level: number | null;
+  /** conformal (calibrated on the run's validation residuals) or mc-dropout (not calibrated); null without intervals. */
+  interval_method: 'conformal' | 'mc-dropout' | null;
   trend: 'up' | 'down' | 'flat';
   predictions: ForecastDay[];
   /**
@@ -86,6 +88,7 @@ export interface Ranking {
   requested: number;
   ranked: number;
   interval_level: number | null;
+  interval_method: 'conformal' | 'mc-dropout' | null;
   items: Array<{
     rank: number;
     symbol: string;

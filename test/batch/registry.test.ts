@@ -100,7 +100,7 @@ test('--symbols accepts all, a list and @file with comments, and names a bad cod
     assert.deepEqual(parseSymbolsOption(`@${file}`), ['600036', '601398', '000001']);
     assert.throws(
       () => parseSymbolsOption('600519,60051'),
-      (e: Error) => e instanceof UserError && /"60051" is not a 6-digit/.test(e.message),
+      (e: Error) => e instanceof UserError && /"60051" is not an A-share code/.test(e.message),
     );
     assert.throws(
       () => parseSymbolsOption(`@${join(dir, 'missing.txt')}`),

@@ -43,7 +43,12 @@ test('klinecast predict: a table for people, and days beyond the horizon exit 2 
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /base 2024-09-27 close/);
   assert.match(table.stdout, /2024-09-30 .*\n2024-10-08 .*\n2024-10-09 /);
-  assert.match(table.stdout, /90% interval \(100 MC-dropout samples, seed 42\)/);
+  assert.match(table.stdout, /90% split-conformal interval \(calibrated on the run's validation residuals/);
+  const mc = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--end-date', '2024-09-27', '--interval', 'mc-dropout');
+  assert.match(mc.stdout, /90% MC-dropout band \(100 samples, seed 42\): the model's own spread, not a calibrated interval/);
+  const bad = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--interval', 'bootstrap');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--interval must be one of conformal, mc-dropout, none/);
   const tooFar = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--days', String(HORIZON + 2));
   assert.equal(tooFar.code, 2);
   assert.match(tooFar.stderr, new RegExp(`error: run cli_run predicts ${HORIZON} trading days ahead \\(its horizon\\); ${HORIZON + 2} days were asked`));

@@ -165,10 +165,10 @@ describe('horizon', () => {
 
 describe('Monte-Carlo dropout intervals', () => {
   test('same seed gives the same interval, another seed another one; the interval holds the point forecast', async () => {
-    const a = await engine.predict(symbol, { run: 'main', samples: 50, seed: 3 });
-    const b = await engine.predict(symbol, { run: 'main', samples: 50, seed: 3 });
-    const c = await engine.predict(symbol, { run: 'main', samples: 50, seed: 4 });
-    const point = await engine.predict(symbol, { run: 'main', samples: 0 });
+    const a = await engine.predict(symbol, { run: 'main', interval: 'mc-dropout', samples: 50, seed: 3 });
+    const b = await engine.predict(symbol, { run: 'main', interval: 'mc-dropout', samples: 50, seed: 3 });
+    const c = await engine.predict(symbol, { run: 'main', interval: 'mc-dropout', samples: 50, seed: 4 });
+    const point = await engine.predict(symbol, { run: 'main', interval: 'none' });
     assert.deepEqual(a, b);
     assert.notDeepEqual(
       a.predictions.map((d) => [d.lower, d.upper]),
@@ -185,8 +185,8 @@ describe('Monte-Carlo dropout intervals', () => {
   });
 
   test('a wider level gives a wider interval', async () => {
-    const narrow = await engine.predict(symbol, { run: 'main', samples: 100, level: 0.5 });
-    const wide = await engine.predict(symbol, { run: 'main', samples: 100, level: 0.98 });
+    const narrow = await engine.predict(symbol, { run: 'main', interval: 'mc-dropout', samples: 100, level: 0.5 });
+    const wide = await engine.predict(symbol, { run: 'main', interval: 'mc-dropout', samples: 100, level: 0.98 });
     for (let k = 0; k < HORIZON; k++) {
       assert.ok(wide.predictions[k].lower! <= narrow.predictions[k].lower!);
       assert.ok(wide.predictions[k].upper! >= narrow.predictions[k].upper!);
@@ -198,7 +198,7 @@ describe('Monte-Carlo dropout intervals', () => {
     cpSync(join(fx.outputDir, 'main'), copy, { recursive: true });
     const configPath = join(copy, 'model', 'config.json');
     writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), dropout: 0 }));
-    const f = await engine.predict(symbol, { run: copy, samples: 30 });
+    const f = await engine.predict(symbol, { run: copy, interval: 'mc-dropout', samples: 30 });
     for (const d of f.predictions) {
       assert.equal(d.lower, d.price);
       assert.equal(d.upper, d.price);
@@ -273,7 +273,7 @@ describe('choosing and loading runs', () => {
   });
 
   test('symbols: malformed, without bars, and another symbol than the run was trained on', async () => {
-    await rejectsWith(engine.predict('60051', { run: 'main' }), 'bad_input', /6-digit/);
+    await rejectsWith(engine.predict('60051', { run: 'main' }), 'bad_input', /not an A-share code/);
     await rejectsWith(engine.predict('000000', { run: 'main', allowOtherSymbol: true }), 'symbol_not_found', /no bars for 000000/);
     await rejectsWith(engine.predict(other, { run: 'main' }), 'symbol_mismatch', new RegExp(`trained on ${symbol}, not ${other}`));
     const f = await engine.predict(other, { run: 'main', allowOtherSymbol: true, samples: 0 });
@@ -329,6 +329,7 @@ describe('the server adapter', () => {
       base_close: f.baseClose,
       horizon: HORIZON,
       interval_level: 0.9,
+      interval_method: f.interval,
       trend: f.trend,
       predictions: f.predictions,
     });

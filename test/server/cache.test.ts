@@ -17,6 +17,7 @@ function forecast(run: string): Forecast {
     base_close: 1742,
     horizon: 1,
     interval_level: 0.9,
+    interval_method: 'conformal',
     trend: 'up',
     predictions: [{ date: '2023-03-20', price: 1750.5, return: 0.00487, lower: 1700, upper: 1800 }],
   };

@@ -134,7 +134,17 @@ export class RecordingPredictor implements Predictor {
       lower: base * Math.exp(0.01 * (i + 1) - 0.02),
       upper: base * Math.exp(0.01 * (i + 1) + 0.02),
     }));
-    return { symbol, run: options.run, base_date: options.endDate, base_close: base, horizon: this.horizon, interval_level: 0.9, trend: 'up', predictions };
+    return {
+      symbol,
+      run: options.run,
+      base_date: options.endDate,
+      base_close: base,
+      horizon: this.horizon,
+      interval_level: 0.9,
+      interval_method: 'conformal',
+      trend: 'up',
+      predictions,
+    };
   }
 }
 

@@ -284,7 +284,7 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     assert.ok(count(s, 'K-line') > 200);
     assert.equal(count(s, 'forecast'), HORIZON + 1, 'the base close and one point per forecast day');
     assert.equal(count(s, 'interval low'), HORIZON);
-    assert.equal(count(s, '90% interval'), HORIZON);
+    assert.equal(count(s, '90% conformal interval'), HORIZON);
     assert.equal(await page.locator('#forecast-table tbody tr').count(), HORIZON);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-stock-forecast.png`, fullPage: true });
     await page.close();

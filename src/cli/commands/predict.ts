@@ -4,7 +4,16 @@
  */
 import type { Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
-import { DEFAULT_LEVEL, DEFAULT_SAMPLES, DEFAULT_SEED, PredictionEngine, type Forecast, type Ranking } from '../../prediction/index.js';
+import {
+  DEFAULT_LEVEL,
+  DEFAULT_SAMPLES,
+  DEFAULT_SEED,
+  INTERVAL_METHODS,
+  PredictionEngine,
+  type Forecast,
+  type IntervalMethod,
+  type Ranking,
+} from '../../prediction/index.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import { parseSymbolsFlag, printJson, printTable } from '../output.js';
@@ -18,6 +27,7 @@ interface PredictFlags {
   days?: string;
   endDate?: string;
   samples: string;
+  interval: string;
   level: string;
   seed: string;
   best?: boolean;
@@ -33,6 +43,11 @@ function integerFlag(flag: string, raw: string): number {
   return value;
 }
 
+function intervalFlag(raw: string): IntervalMethod {
+  if (!(INTERVAL_METHODS as readonly string[]).includes(raw)) throw new UserError(`--interval must be one of ${INTERVAL_METHODS.join(', ')}, not "${raw}"`);
+  return raw as IntervalMethod;
+}
+
 function numberFlag(flag: string, raw: string): number {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) throw new UserError(`--${flag} must be a number, not "${raw}"`);
@@ -44,7 +59,12 @@ const signedPct = (r: number) => `${r >= 0 ? '+' : ''}${((Math.exp(r) - 1) * 100
 function printForecast(f: Forecast): void {
   console.log(`${f.symbol}  run ${f.run}${f.checkpoint === 'best' ? ' (best checkpoint)' : ''}`);
   console.log(`base ${f.baseDate} close ${f.baseClose}   trend ${f.trend}   horizon ${f.horizon}`);
-  const interval = f.level === null ? null : `${Math.round(f.level * 100)}% interval (${f.samples} MC-dropout samples, seed ${f.seed})`;
+  const interval =
+    f.level === null
+      ? null
+      : f.interval === 'conformal'
+        ? `${Math.round(f.level * 100)}% split-conformal interval (calibrated on the run's validation residuals; its test coverage is in results/eval_results.json)`
+        : `${Math.round(f.level * 100)}% MC-dropout band (${f.samples} samples, seed ${f.seed}): the model's own spread, not a calibrated interval`;
   printTable(
     ['date', 'price', 'change', ...(interval ? ['lower', 'upper'] : [])],
     f.predictions.map((d) => [
@@ -95,7 +115,8 @@ export function register(program: Command): void {
     .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
     .option('--days <n>', "trading days to forecast, up to the run's horizon (default: the horizon)")
     .option('--end-date <date>', 'forecast from the last bar on or before this date (default: the latest bar)')
-    .option('--samples <n>', 'Monte-Carlo dropout samples for the interval, 0 for none', String(DEFAULT_SAMPLES))
+    .option('--interval <method>', 'conformal (default: calibrated on validation residuals) | mc-dropout (not calibrated) | none', 'conformal')
+    .option('--samples <n>', 'with --interval mc-dropout: Monte-Carlo dropout samples', String(DEFAULT_SAMPLES))
     .option('--level <p>', 'interval coverage, e.g. 0.9', String(DEFAULT_LEVEL))
     .option('--seed <n>', 'seed of the dropout samples', String(DEFAULT_SEED))
     .option('--best', "use the run's best checkpoint (checkpoints/best/) instead of the final model")
@@ -108,6 +129,7 @@ export function register(program: Command): void {
         run: opts.run,
         days: opts.days === undefined ? undefined : integerFlag('days', opts.days),
         endDate: opts.endDate,
+        interval: intervalFlag(opts.interval),
         samples: integerFlag('samples', opts.samples),
         level: numberFlag('level', opts.level),
         seed: integerFlag('seed', opts.seed),

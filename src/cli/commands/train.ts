@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
+import type { EvalResultsFile } from '../../evaluation/index.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { withTrainingControls } from '../training.js';
 import { fmt, formatBytes, formatDuration, printJson, printTable } from '../output.js';
@@ -23,6 +24,34 @@ export function printCrossSection(c: NonNullable<TrainingReport['crossSection']>
   );
 }
 
+/** The test segment: model against persistence, whether the difference is more than luck, and the interval measured. */
+function printTestResults(r: Pick<EvalResultsFile, 'test_metrics' | 'baselines' | 'significance' | 'interval'>): void {
+  const t = r.test_metrics;
+  const p = r.baselines.persistence;
+  console.log('');
+  printTable(
+    ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
+    [
+      ['model', fmt(t.mae), fmt(t.rmse), fmt(t.mape), fmt(t.r2), fmt(t.direction_accuracy), fmt(t.ic), fmt(t.rank_ic)],
+      ['persistence', fmt(p.mae), fmt(p.rmse), fmt(p.mape), fmt(p.r2), null, null, null],
+    ],
+  );
+  console.log(`\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`} (1 − MAE / MAE of "tomorrow = today"; > 0 beats it)`);
+  const sig = r.significance;
+  if (sig) {
+    const d = sig.direction;
+    console.log(
+      `next day: ${sig.summary}; direction ${d.accuracy === null ? '-' : `${(d.accuracy * 100).toFixed(1)}%`} of ${d.samples} (binomial p = ${d.p_value === null ? '-' : d.p_value.toFixed(3)})`,
+    );
+  }
+  const i = r.interval;
+  if (i) {
+    console.log(
+      `${Math.round(i.level * 100)}% ${i.method === 'split_conformal' ? 'split-conformal' : i.method} interval: covered ${(i.coverage * 100).toFixed(1)}% of ${i.samples} test forecasts, mean width ${(i.mean_relative_width * 100).toFixed(2)}% of the price`,
+    );
+  }
+}
+
 function printReport(report: TrainingReport): void {
   console.log('');
   console.log(
@@ -39,18 +68,12 @@ function printReport(report: TrainingReport): void {
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
   if (report.crossSection) printCrossSection(report.crossSection);
   if (report.test && report.baselines) {
-    const t = report.test;
-    const p = report.baselines.persistence;
-    console.log('');
-    printTable(
-      ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
-      [
-        ['model', fmt(t.mae), fmt(t.rmse), fmt(t.mape), fmt(t.r2), fmt(t.direction_accuracy), fmt(t.ic), fmt(t.rank_ic)],
-        ['persistence', fmt(p.mae), fmt(p.rmse), fmt(p.mape), fmt(p.r2), null, null, null],
-      ],
-    );
-    const skill = t.skill;
-    console.log(`\nskill vs persistence: ${skill === null ? '-' : `${(skill * 100).toFixed(2)}%`} (1 − MAE / MAE of "tomorrow = today"; > 0 beats it)`);
+    printTestResults({
+      test_metrics: report.test,
+      baselines: report.baselines,
+      significance: report.significance ?? undefined,
+      interval: report.interval ?? undefined,
+    });
   } else {
     console.log(`\nresume with: klinecast train --resume ${report.runDir}`);
   }
@@ -134,20 +157,10 @@ export function register(program: Command): void {
         printJson({ run: result.runName, dir: result.runDir, previous_mae: result.previousMae, ...r });
         return;
       }
-      const t = r.test_metrics;
-      const p = r.baselines.persistence;
       console.log(`run ${result.runName}: ${r.n_samples} test ${r.cross_section ? 'samples' : 'days'}, horizon ${r.horizon}`);
       if (r.cross_section) printCrossSection(r.cross_section);
-      printTable(
-        ['test set', 'MAE', 'RMSE', 'MAPE %', 'R²', 'direction', 'IC', 'rank IC'],
-        [
-          ['model', fmt(t.mae), fmt(t.rmse), fmt(t.mape), fmt(t.r2), fmt(t.direction_accuracy), fmt(t.ic), fmt(t.rank_ic)],
-          ['persistence', fmt(p.mae), fmt(p.rmse), fmt(p.mape), fmt(p.r2), null, null, null],
-        ],
-      );
-      console.log(
-        `\nskill vs persistence: ${t.skill === null ? '-' : `${(t.skill * 100).toFixed(2)}%`}; MAE at training time: ${fmt(result.previousMae) ?? '-'}`,
-      );
+      printTestResults(r);
+      console.log(`MAE at training time: ${fmt(result.previousMae) ?? '-'}`);
       console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);
     });
 }

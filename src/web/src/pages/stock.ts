@@ -39,6 +39,8 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
     });
     if (hasBand) {
       const level = forecast.interval_level ? `${Math.round(forecast.interval_level * 100)}% ` : '';
+      // The band names its method: a conformal interval is calibrated, an MC-dropout band is not.
+      const method = forecast.interval_method === 'mc-dropout' ? 'MC-dropout band' : 'conformal interval';
       series.push(
         {
           name: 'interval low',
@@ -50,7 +52,7 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
           color: PALETTE[3],
         },
         {
-          name: `${level}interval`,
+          name: `${level}${method}`,
           type: 'line',
           stack: 'band',
           data: [...bars.map(() => '-'), ...forecast.predictions.map((p) => (p.upper as number) - (p.lower as number))],
