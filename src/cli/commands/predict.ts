@@ -14,6 +14,7 @@ import {
   type IntervalMethod,
   type Ranking,
 } from '../../prediction/index.js';
+import { predictWithOnnx } from '../../prediction/onnx.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import { parseSymbolsFlag, printJson, printTable } from '../output.js';
@@ -33,6 +34,7 @@ interface PredictFlags {
   best?: boolean;
   allowOtherSymbol?: boolean;
   json?: boolean;
+  engine: string;
   outputDir: string;
   database?: string;
 }
@@ -104,6 +106,19 @@ function printRanking(r: Ranking, csv: boolean): void {
   if (r.warnings.length) console.error(`${r.warnings.length} warning(s), e.g. ${r.warnings[0]}`);
 }
 
+/** --engine onnx: the same forecast with the network evaluated by onnxruntime-web (src/prediction/onnx.ts). */
+async function onnxForecastCommand(symbol: string, request: Parameters<typeof predictWithOnnx>[2], opts: PredictFlags): Promise<void> {
+  if (opts.engine !== 'onnx') throw new UserError(`--engine must be klinecast or onnx, not "${opts.engine}"`);
+  const forecast = await withDatabase(opts.database, (database) =>
+    predictWithOnnx(new PredictionEngine({ database, outputDir: opts.outputDir }), symbol, request),
+  );
+  if (opts.json) return printJson(forecast);
+  printForecast(forecast);
+  console.log(
+    `network run by onnxruntime-web ${forecast.runtimeVersion}; max |return − klinecast engine's| = ${forecast.maxReturnDifference.toExponential(1)}`,
+  );
+}
+
 export function register(program: Command): void {
   program
     .command('predict')
@@ -122,6 +137,7 @@ export function register(program: Command): void {
     .option('--best', "use the run's best checkpoint (checkpoints/best/) instead of the final model")
     .option('--allow-other-symbol', 'apply a run trained on another stock (prints a warning)')
     .option('--json', 'print the forecast as JSON')
+    .option('--engine <name>', 'klinecast | onnx: run the network in onnxruntime-web on its ONNX export (point forecast, no interval)', 'klinecast')
     .option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR)
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .action(async (opts: PredictFlags) => {
@@ -139,6 +155,7 @@ export function register(program: Command): void {
       if ((opts.symbol === undefined) === (opts.symbols === undefined))
         throw new UserError('give --symbol (one stock) or --symbols with a universal --run (a ranking)');
       if (opts.symbols !== undefined) {
+        if (opts.engine !== 'klinecast') throw new UserError('--engine onnx forecasts one --symbol; rankings (--symbols) use the klinecast engine');
         if (!opts.run) throw new UserError('--symbols ranks stocks with one universal run: name it with --run');
         const { run, days: _days, ...options } = request;
         const symbols = parseSymbolsFlag(opts.symbols);
@@ -151,6 +168,7 @@ export function register(program: Command): void {
         return;
       }
       const symbol = opts.symbol as string;
+      if (opts.engine !== 'klinecast') return onnxForecastCommand(symbol, request, opts);
       const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir }).predict(symbol, request));
       if (opts.json) printJson(forecast);
       else printForecast(forecast);
