@@ -67,6 +67,7 @@ export const FLAGS: TrainingFlag[] = [
   { flag: 'save-total-limit', path: 'training.saveTotalLimit', kind: 'int', help: 'checkpoints kept, best/ always kept (default 3)' },
   { flag: 'metric-for-best-model', path: 'training.metricForBestModel', kind: 'string', help: 'val_loss | train_loss (default val_loss)' },
   { flag: 'seed', path: 'training.seed', kind: 'int', help: 'random seed (default 42)' },
+  { flag: 'threads', path: 'training.threads', kind: 'int', help: 'threads of this run, each training a slice of every batch (default 1)', scope: 'run' },
   { flag: 'run-name', path: 'output.runName', kind: 'string', help: 'custom run folder name (default {symbol}_{model}_{YYYYMMDD_HHMMSS})', scope: 'run' },
   { flag: 'output-dir', path: 'output.outputDir', kind: 'string', help: 'folder holding runs (default out)', scope: 'run' },
 ];

@@ -59,6 +59,11 @@ export const TrainingSchema = z.object({
   saveTotalLimit: z.number().int().positive().nullable().default(3),
   metricForBestModel: z.enum(['val_loss', 'train_loss']).default('val_loss'),
   seed: z.number().int().min(0).max(0xffffffff).default(42),
+  /**
+   * Threads of one run (data-parallel: each trains a fixed slice of every batch, one optimizer step; docs/ENGINE.md
+   * §6). The same seed and threads give the same weights; another thread count is another run (dropout streams).
+   */
+  threads: z.number().int().min(1).max(64).default(1),
 });
 export type TrainingConfig = z.infer<typeof TrainingSchema>;
 

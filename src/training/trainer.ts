@@ -19,7 +19,18 @@ import {
   type Evaluation,
 } from '../evaluation/index.js';
 import type { TrainingData, Windows } from '../features/index.js';
-import { ModelConfigSchema, createNetwork, loadStateDict, predict, stateDict, trainStep, type ModelConfig, type Network } from '../models/index.js';
+import {
+  DataParallel,
+  ModelConfigSchema,
+  createNetwork,
+  loadStateDict,
+  predict,
+  stateDict,
+  trainStep,
+  type ModelConfig,
+  type Network,
+} from '../models/index.js';
+import { UserError } from '../util/errors.js';
 import type { TrainConfig, TrainingConfig } from './config.js';
 import { CHECKPOINT_FILES, type LoadedCheckpoint, type StateDict, type TrainerStateInput, type TrainingManager } from '../runs/index.js';
 
@@ -175,6 +186,8 @@ export class Trainer {
   private finishedBy: Exclude<StopReason, 'interrupted'> | null = null;
 
   private lastHeartbeat = 0;
+  /** training.threads > 1: the worker threads of the current fit() (src/models/parallel.ts); null on one thread. */
+  private parallel: DataParallel | null = null;
 
   constructor(
     readonly dataset: TrainingData,
@@ -192,6 +205,11 @@ export class Trainer {
     this.optimizer = this.training.optimizer === 'adamw' ? new AdamW(this.network.parameters(), opts) : new Adam(this.network.parameters(), opts);
     const spec = scheduleSpec(this.training);
     this.schedule = spec ? createSchedule(this.optimizer, spec) : null;
+  }
+
+  /** Threads per step (training.threads; 1 = the single-thread path). */
+  get threads(): number {
+    return this.training.threads ?? 1;
   }
 
   /** Parameters in the network. */
@@ -226,6 +244,14 @@ export class Trainer {
       if (!s.scheduler) throw new Error(`checkpoint ${checkpoint.path} has no scheduler state but this run uses a ${this.schedule.type} schedule`);
       this.schedule.loadStateDict(s.scheduler);
     }
+    // An N-thread run's dropout streams derive from (rng state, step, slice) for that N: another N is another run.
+    const saved = (checkpoint.rngState as { threads?: unknown } | null)?.threads ?? 1;
+    if (saved !== this.threads) {
+      throw new UserError(
+        `checkpoint ${checkpoint.path} was trained on ${saved} thread(s) (training.threads); resuming it with ${this.threads} would not continue it bit for bit`,
+        'bad_config',
+      );
+    }
     this.rng.setState(checkpoint.rngState as RngState);
     this.completedEpochs = s.completed_epochs ?? checkpoint.epoch;
     this.globalStep = s.global_step;
@@ -247,6 +273,28 @@ export class Trainer {
   }
 
   async fit(): Promise<FitResult> {
+    const threads = this.threads;
+    if (threads === 1) return this.loop();
+    this.parallel = await DataParallel.start({
+      threads,
+      network: this.network,
+      loss: this.training.loss,
+      maxBatch: this.training.batchSize,
+      seqLength: this.dataset.train.seqLength,
+      onNotice: (line) => {
+        console.warn(line);
+        this.log(line);
+      },
+    });
+    try {
+      return await this.loop();
+    } finally {
+      await this.parallel.close();
+      this.parallel = null;
+    }
+  }
+
+  private async loop(): Promise<FitResult> {
     const { epochs, batchSize, loss, gradClip, patience } = this.training;
     const train = this.dataset.train;
     const val = this.dataset.val;
@@ -276,7 +324,7 @@ export class Trainer {
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
         const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
         const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
-        const stepLoss = trainStep(this.network, loss, x, y, idx.length);
+        const stepLoss = this.parallel ? await this.parallel.step(this.rng, x, y, idx.length) : trainStep(this.network, loss, x, y, idx.length);
         if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
         this.optimizer.step();
         this.globalStep++;
@@ -411,7 +459,7 @@ export class Trainer {
       optimizerState: this.optimizer.stateDict(),
       optimizerMetadata: this.optimizer.stateMetadata(),
       trainerState: this.trainerState(complete),
-      rngState: this.rng.getState(),
+      rngState: this.threads > 1 ? { ...this.rng.getState(), threads: this.threads } : this.rng.getState(),
       epoch,
       metrics,
       isBest,
