@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { describeDatabaseError, printable } from '../data/db/errors.js';
 import { UserError } from '../util/errors.js';
 import { KLINECAST_VERSION } from '../util/version.js';
 
@@ -31,16 +32,30 @@ async function commandModules(name: string | undefined): Promise<CommandModule[]
   return [...new Set(await Promise.all(Object.values(COMMANDS).map((load) => load())))];
 }
 
+/** Stack traces for errors the user caused (bad input, the database) only when asked for. */
+function verbose(argv: string[]): boolean {
+  return argv.includes('--verbose') || process.env.KLINECAST_DEBUG === '1';
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('klinecast').description('Train, manage and serve A-share price-forecasting models').version(KLINECAST_VERSION).exitOverride();
-  for (const mod of await commandModules(argv[2])) mod.register(program);
+  const program = new Command('klinecast')
+    .description('Train, manage and serve A-share price-forecasting models')
+    .version(KLINECAST_VERSION)
+    .option('--verbose', 'print stack traces with errors (also KLINECAST_DEBUG=1)')
+    .exitOverride();
+  // --verbose is accepted anywhere on the line; commands never see it.
+  const args = argv.filter((a, i) => i < 2 || a !== '--verbose');
+  for (const mod of await commandModules(args[2])) mod.register(program);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(args);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof UserError) {
-      console.error(`error: ${err.message}`);
+    // The user's input or the user's database: one line naming what and the fix, exit 2.
+    const known = err instanceof UserError ? err : describeDatabaseError(err);
+    if (known) {
+      console.error(`error: ${printable(known.message)}`);
+      if (verbose(argv)) console.error((known === err ? known : (known.cause as Error)).stack ?? '');
       return 2;
     }
     throw err;

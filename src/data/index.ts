@@ -13,7 +13,19 @@ export {
 } from './db/connection.js';
 export type { DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
 export { infoToRow } from './db/rows.js';
-export { MIGRATIONS, migrate, type MigrationResult } from './db/migrations.js';
+export { MIGRATIONS, migrate, type MigrateOptions, type MigrationResult } from './db/migrations.js';
+export {
+  CONFIG_FILE,
+  SchemaConfigSchema,
+  loadSchemaConfig,
+  parseSchemaConfig,
+  type ResolvedSchema,
+  type ResolvedTable,
+  type SchemaConfig,
+  type SchemaConfigInput,
+} from './db/mapping.js';
+export { inspectDatabase, type DatabaseInspection, type TableInspection } from './db/inspect.js';
+export { DatabaseError, describeDatabaseError } from './db/errors.js';
 export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';

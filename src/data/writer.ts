@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import { barToRow, infoToRow, sameKlineRow } from './db/rows.js';
+import { mappingOf } from './db/mapping.js';
 import { upsert } from './db/upsert.js';
 import { KLINE_COLUMNS, type Db, type Dialect, type StockKlineTable } from './db/schema.js';
 import type { KlineBar, StockInfo } from './types.js';
@@ -84,6 +85,12 @@ function upsertSql(dialect: Dialect, rowCount: number): string {
 }
 
 async function upsertRows(db: Db, dialect: Dialect, rows: StockKlineTable[]): Promise<void> {
+  const mapping = mappingOf(db);
+  if (mapping && !mapping.identity) {
+    // A user's own table (other names, spellings, units): through the query builder, which the mapping rewrites.
+    await upsert(db, dialect, 'stock_kline_data', rows, ['symbol', 'trade_date'], UPDATED_COLUMNS);
+    return;
+  }
   const params: unknown[] = new Array(rows.length * KLINE_COLUMNS.length);
   let k = 0;
   for (const row of rows) for (const c of KLINE_COLUMNS) params[k++] = row[c];

@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect, sql, type CompiledQuery } from 'kysely';
 import { createPool, type Pool, type PoolConnection, type PoolOptions } from 'mysql2';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../../util/errors.js';
+import { printable } from './errors.js';
+import { identitySchema, loadSchemaConfig, resolveSchema, SchemaMappingPlugin, type ResolvedSchema, type SchemaConfig } from './mapping.js';
 import type { DatabaseSchema, Db, Dialect } from './schema.js';
 import { maskUrl, parseDatabaseUrl, resolveDatabaseUrl, type DatabaseTarget } from './url.js';
 
@@ -29,19 +31,40 @@ export interface DatabaseHandle {
    * mysql2 at its default high-water mark of 16 rows, which measured 2-4x slower on a whole-market load.
    */
   streamRows<R>(query: CompiledQuery<R>, batchSize?: number): AsyncGenerator<R[]>;
+  /**
+   * How klinecast's tables and columns map onto this database's (src/data/db/mapping.ts): the configured `schema`
+   * section plus what the tables show. Every query through `db` and `reader()` goes through it.
+   */
+  readonly schema: ResolvedSchema;
+  /** Re-reads the tables (after `db migrate` added columns or tables) and returns the new mapping. */
+  refreshSchema(): Promise<ResolvedSchema>;
   close(): Promise<void>;
 }
 
 export interface OpenOptions {
   /** MySQL: create the database when the server says it does not exist (used by migrate and quickstart). */
   createDatabase?: boolean;
+  /** The schema mapping; default: the `schema` section of KLINECAST_CONFIG or ./klinecast.config.json. */
+  schema?: SchemaConfig;
 }
 
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const resolved = resolveDatabaseUrl(url);
   const target = parseDatabaseUrl(resolved);
-  return target.dialect === 'sqlite' ? openSqlite(resolved, target) : openMysql(resolved, target, options);
+  const config = options.schema ?? loadSchemaConfig();
+  const mapping = new SchemaMappingPlugin(identitySchema(target.dialect));
+  const handle = target.dialect === 'sqlite' ? openSqlite(resolved, target, mapping) : await openMysql(resolved, target, options, mapping);
+  const refresh = async () => (mapping.schema = await resolveSchema(handle.db, target.dialect, config));
+  try {
+    await refresh();
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return Object.assign(handle, { refreshSchema: refresh });
 }
+
+type OpenedHandle = Omit<DatabaseHandle, 'refreshSchema'>;
 
 /** Opens, runs `fn`, and always closes, so a CLI command never leaves a pool holding the process open. */
 export async function withDatabase<T>(url: string | undefined, fn: (handle: DatabaseHandle) => Promise<T>, options?: OpenOptions): Promise<T> {
@@ -53,15 +76,15 @@ export async function withDatabase<T>(url: string | undefined, fn: (handle: Data
   }
 }
 
-function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): DatabaseHandle {
+function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }, mapping: SchemaMappingPlugin): OpenedHandle {
   const inMemory = target.path === ':memory:';
   const file = inMemory ? ':memory:' : resolve(target.path);
   let raw: Database.Database;
   try {
-    if (!inMemory) mkdirSync(dirname(file), { recursive: true });
-    raw = new Database(file);
+    if (!inMemory) ensureFolder(dirname(file));
+    raw = annotateStatements(new Database(file));
   } catch (err) {
-    throw new UserError(`cannot open SQLite database ${file}: ${(err as Error).message}`, 'db_unreachable');
+    throw new UserError(printable(`cannot open SQLite database ${file}: ${(err as Error).message}`), 'db_unreachable');
   }
   // WAL lets the streaming reader run beside writes; NORMAL sync is safe under WAL and much faster.
   raw.pragma('journal_mode = WAL');
@@ -70,12 +93,12 @@ function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): D
   raw.pragma('foreign_keys = ON');
   raw.pragma('temp_store = MEMORY');
   raw.pragma('cache_size = -32000');
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: raw }), plugins: [mapping] });
   let readerRaw: Database.Database | undefined;
   let reader: Db | undefined;
   const openReader = (): Database.Database => {
     if (!readerRaw) {
-      readerRaw = new Database(file, { readonly: true, fileMustExist: true });
+      readerRaw = annotateStatements(new Database(file, { readonly: true, fileMustExist: true }));
       readerRaw.pragma('busy_timeout = 10000');
     }
     return readerRaw;
@@ -85,9 +108,12 @@ function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): D
     dialect: 'sqlite',
     url,
     target,
+    get schema() {
+      return mapping.schema;
+    },
     reader() {
       if (inMemory) return db;
-      reader ??= new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: openReader() }) });
+      reader ??= new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: openReader() }), plugins: [mapping] });
       return reader;
     },
     async *streamRows<R>(query: CompiledQuery<R>, batchSize = 2000): AsyncGenerator<R[]> {
@@ -118,6 +144,46 @@ function openSqlite(url: string, target: { dialect: 'sqlite'; path: string }): D
       await db.destroy();
     },
   };
+}
+
+/**
+ * Creates a folder and its missing parents one level at a time: mkdirSync's recursive mode spins forever on some
+ * special file systems (a path under /proc), which would hang `--database sqlite:/proc/x/k.db` instead of failing.
+ */
+function ensureFolder(folder: string): void {
+  const missing: string[] = [];
+  let at = folder;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const dir of missing) mkdirSync(dir);
+}
+
+/**
+ * better-sqlite3's errors do not carry the statement (mysql2's do). It is attached where SQLite reports a problem,
+ * when preparing (an unknown table or column) and when running (a NOT NULL column without a value), so the one-line
+ * message can name the table and what to do (db/errors.ts).
+ */
+function annotateStatements(database: Database.Database): Database.Database {
+  const withSql = <A extends unknown[], R>(source: string, fn: (...args: A) => R) =>
+    (...args: A): R => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        if (err !== null && typeof err === 'object') (err as { sql?: string }).sql = source;
+        throw err;
+      }
+    };
+  const prepare = database.prepare.bind(database);
+  database.prepare = ((source: string) => {
+    const statement = withSql(source, prepare)(source);
+    statement.run = withSql(source, statement.run.bind(statement));
+    return statement;
+  }) as typeof database.prepare;
+  return database;
 }
 
 function mysqlPoolOptions(target: Extract<DatabaseTarget, { dialect: 'mysql' }>, withDatabase: boolean): PoolOptions {
@@ -151,6 +217,17 @@ const UNREACHABLE_CODES: Record<string, string> = {
   ER_BAD_DB_ERROR: 'the database does not exist',
 };
 
+/** What to do about each, appended to the one-line message. */
+const UNREACHABLE_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'is the server running, and listening on that port?',
+  ETIMEDOUT: 'check the host, the port and any firewall between',
+  ENOTFOUND: 'check the host name in the database URL',
+  EAI_AGAIN: 'check the host name and DNS',
+  ER_ACCESS_DENIED_ERROR: 'check the user and password in the database URL',
+  ER_DBACCESS_DENIED_ERROR: 'GRANT the user privileges on the database, or use another user',
+  ER_BAD_DB_ERROR: 'run `klinecast db migrate` to create it, or fix the name in the URL',
+};
+
 async function ping(pool: Pool): Promise<void> {
   await new Promise<void>((res, rej) => pool.query('select 1', (err) => (err ? rej(err) : res())));
 }
@@ -159,7 +236,12 @@ async function endPool(pool: Pool): Promise<void> {
   await new Promise<void>((res) => pool.end(() => res()));
 }
 
-async function openMysql(url: string, target: Extract<DatabaseTarget, { dialect: 'mysql' }>, options: OpenOptions): Promise<DatabaseHandle> {
+async function openMysql(
+  url: string,
+  target: Extract<DatabaseTarget, { dialect: 'mysql' }>,
+  options: OpenOptions,
+  mapping: SchemaMappingPlugin,
+): Promise<OpenedHandle> {
   const where = `MySQL at ${target.host}:${target.port} (database "${target.database}", user "${target.user}")`;
   let pool = createPool(mysqlPoolOptions(target, true));
   try {
@@ -178,12 +260,15 @@ async function openMysql(url: string, target: Extract<DatabaseTarget, { dialect:
       throw unreachable(where, err);
     }
   }
-  const db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }), plugins: [mapping] });
   return {
     db,
     dialect: 'mysql',
     url: maskUrl(url),
     target,
+    get schema() {
+      return mapping.schema;
+    },
     reader: () => db,
     async *streamRows<R>(query: CompiledQuery<R>, batchSize = 2000): AsyncGenerator<R[]> {
       const conn = await new Promise<PoolConnection>((res, rej) => pool.getConnection((err, c) => (err ? rej(err) : res(c))));
@@ -214,7 +299,7 @@ async function openMysql(url: string, target: Extract<DatabaseTarget, { dialect:
 function unreachable(where: string, err: unknown): UserError {
   const code = (err as { code?: string }).code ?? '';
   const reason = UNREACHABLE_CODES[code] ?? (err as Error).message ?? String(err);
-  const hint = code === 'ER_BAD_DB_ERROR' ? ' (run `klinecast db migrate` to create it)' : '';
+  const hint = UNREACHABLE_HINTS[code] ? ` (${UNREACHABLE_HINTS[code]})` : '';
   return new UserError(`cannot connect to ${where}: ${reason}${code && !UNREACHABLE_CODES[code] ? ` [${code}]` : ''}${hint}`, 'db_unreachable');
 }
 

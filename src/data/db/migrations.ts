@@ -1,7 +1,8 @@
-import { sql, type CreateTableBuilder } from 'kysely';
+import { sql, type Compilable, type CreateTableBuilder, type RawBuilder } from 'kysely';
 import { UserError } from '../../util/errors.js';
 import { sqlNow, type DatabaseHandle } from './connection.js';
-import { KLINE_COLUMNS, BASIC_INFO_COLUMNS, type Db, type Dialect } from './schema.js';
+import { REQUIRED_COLUMNS, MAPPED_TABLES, type ResolvedSchema, type ResolvedTable } from './mapping.js';
+import type { Db, Dialect } from './schema.js';
 
 /**
  * Ordered, append-only. Each step creates only what is missing (IF NOT EXISTS), so it is harmless on a
@@ -9,7 +10,15 @@ import { KLINE_COLUMNS, BASIC_INFO_COLUMNS, type Db, type Dialect } from './sche
  */
 interface Migration {
   name: string;
-  up(db: Db, dialect: Dialect): Promise<void>;
+  up(ctx: MigrationContext): Promise<void>;
+}
+
+/** What a step runs with: `run` prints (records) each statement, and executes it unless this is a dry run. */
+interface MigrationContext {
+  db: Db;
+  dialect: Dialect;
+  schema: ResolvedSchema;
+  run(query: Compilable & { execute(): Promise<unknown> }): Promise<void>;
 }
 
 function columnTypes(dialect: Dialect) {
@@ -38,10 +47,11 @@ export const MIGRATIONS: Migration[] = [
   {
     // Column names, types and the unique (symbol, trade_date) key follow the original tushare stock_db (DESIGN.md §1).
     name: '001_stock_tables',
-    async up(db, dialect) {
+    async up({ db, dialect, schema, run }) {
       const t = columnTypes(dialect);
       const price = t.decimal(12, 4);
-      await tableOptions(
+      // A user's existing table (under klinecast's name or mapped to another) is completed afterwards, never recreated.
+      if (!schema.stock_kline_data.exists) await run(tableOptions(
         db.schema
           .createTable('stock_kline_data')
           .ifNotExists()
@@ -66,8 +76,8 @@ export const MIGRATIONS: Migration[] = [
           .addPrimaryKeyConstraint('pk_stock_kline_data', ['symbol', 'trade_date']),
         dialect,
         true,
-      ).execute();
-      await tableOptions(
+      ));
+      if (!schema.stock_basic_info.exists) await run(tableOptions(
         db.schema
           .createTable('stock_basic_info')
           .ifNotExists()
@@ -81,32 +91,31 @@ export const MIGRATIONS: Migration[] = [
           .addColumn('delist_date', t.date)
           .addColumn('is_active', t.tinyint, (c) => c.notNull().defaultTo(1)),
         dialect,
-      ).execute();
+      ));
     },
   },
   {
     name: '002_trade_calendar',
-    async up(db, dialect) {
+    async up({ db, dialect, run }) {
       const t = columnTypes(dialect);
-      await tableOptions(
+      await run(tableOptions(
         db.schema.createTable('trade_calendar').ifNotExists().addColumn('trade_date', t.date, (c) => c.notNull().primaryKey()),
         dialect,
         true,
-      ).execute();
-      // A user's existing stock_db already knows its trading days: every date that has a bar.
-      await db
+      ));
+      // A user's existing stock_db already knows its trading days: every date that has a bar (in klinecast's spelling).
+      await run(db
         .insertInto('trade_calendar')
         .orIgnore()
         .columns(['trade_date'])
-        .expression((eb) => eb.selectFrom('stock_kline_data').select('trade_date').distinct())
-        .execute();
+        .expression((eb) => eb.selectFrom('stock_kline_data').select('trade_date').distinct()));
     },
   },
   {
     name: '003_model_registry',
-    async up(db, dialect) {
+    async up({ db, dialect, run }) {
       const t = columnTypes(dialect);
-      await tableOptions(
+      await run(tableOptions(
         db.schema
           .createTable('model_registry')
           .ifNotExists()
@@ -122,72 +131,211 @@ export const MIGRATIONS: Migration[] = [
           .addColumn('created_at', t.datetime, (c) => c.notNull())
           .addColumn('finished_at', t.datetime),
         dialect,
-      ).execute();
-      await createIndexIfMissing(db, dialect, 'model_registry', 'idx_model_registry_symbol', 'symbol');
+      ));
+      await createIndexIfMissing({ db, dialect, run }, 'model_registry', 'idx_model_registry_symbol', 'symbol');
     },
   },
 ];
 
 /** MySQL 8 has no CREATE INDEX IF NOT EXISTS (SQLite and MariaDB do), so ask information_schema first. */
-async function createIndexIfMissing(db: Db, dialect: Dialect, table: 'model_registry', name: string, column: string): Promise<void> {
+async function createIndexIfMissing(
+  { db, dialect, run }: Pick<MigrationContext, 'db' | 'dialect' | 'run'>,
+  table: 'model_registry',
+  name: string,
+  column: string,
+): Promise<void> {
   if (dialect === 'mysql') {
-    const { rows } = await sql<{ n: number }>`
-      select count(*) as n from information_schema.statistics
-      where table_schema = database() and table_name = ${table} and index_name = ${name}`.execute(db);
-    if (Number(rows[0]?.n) > 0) return;
-    await db.schema.createIndex(name).on(table).column(column).execute();
+    const tableExists = await sql<{ n: number }>`
+      select count(*) as n from information_schema.tables where table_schema = database() and table_name = ${table}`.execute(db);
+    if (Number(tableExists.rows[0]?.n) > 0) {
+      const { rows } = await sql<{ n: number }>`
+        select count(*) as n from information_schema.statistics
+        where table_schema = database() and table_name = ${table} and index_name = ${name}`.execute(db);
+      if (Number(rows[0]?.n) > 0) return;
+    }
+    await run(db.schema.createIndex(name).on(table).column(column));
   } else {
-    await db.schema.createIndex(name).ifNotExists().on(table).column(column).execute();
+    await run(db.schema.createIndex(name).ifNotExists().on(table).column(column));
   }
 }
 
 export interface MigrationResult {
   applied: string[];
   alreadyApplied: string[];
+  /** every statement run (or, with dryRun, that would run), in order */
+  statements: string[];
+  /** what klinecast cannot fix in the user's tables and leaves alone (NOT NULL columns it does not fill) */
+  warnings: string[];
+  dryRun: boolean;
 }
 
-export async function migrate(handle: DatabaseHandle): Promise<MigrationResult> {
+export interface MigrateOptions {
+  /** print the statements without running any */
+  dryRun?: boolean;
+  /** called with each statement before it runs */
+  onStatement?(statement: string): void;
+}
+
+async function tableExists(db: Db, name: string): Promise<boolean> {
+  return (await db.introspection.getTables()).some((t) => t.name === name);
+}
+
+/**
+ * Creates what is missing and completes a user's existing tables with klinecast's nullable columns and keys.
+ * Never drops, renames or changes a user's column or row; what it cannot fix safely (a required column that is
+ * missing, a unique key that duplicates prevent) is refused in one message that names it and the fix.
+ */
+export async function migrate(handle: DatabaseHandle, options: MigrateOptions = {}): Promise<MigrationResult> {
   const { db, dialect } = handle;
+  const dryRun = options.dryRun === true;
+  const result: MigrationResult = { applied: [], alreadyApplied: [], statements: [], warnings: [], dryRun };
+  const run: MigrationContext['run'] = async (query) => {
+    const text = query.compile().sql;
+    result.statements.push(text);
+    options.onStatement?.(text);
+    if (!dryRun) await query.execute();
+  };
   const t = columnTypes(dialect);
-  await tableOptions(
-    db.schema
-      .createTable('klinecast_migration')
-      .ifNotExists()
-      .addColumn('name', t.text(128), (c) => c.notNull().primaryKey())
-      .addColumn('applied_at', t.datetime, (c) => c.notNull()),
-    dialect,
-  ).execute();
-  const done = new Set((await db.selectFrom('klinecast_migration').select('name').execute()).map((r) => r.name));
-  const result: MigrationResult = { applied: [], alreadyApplied: [] };
+  const ledger = await tableExists(db, 'klinecast_migration');
+  if (!ledger) {
+    await run(
+      tableOptions(
+        db.schema
+          .createTable('klinecast_migration')
+          .ifNotExists()
+          .addColumn('name', t.text(128), (c) => c.notNull().primaryKey())
+          .addColumn('applied_at', t.datetime, (c) => c.notNull()),
+        dialect,
+      ),
+    );
+  }
+  const done = ledger || !dryRun ? new Set((await db.selectFrom('klinecast_migration').select('name').execute()).map((r) => r.name)) : new Set<string>();
   for (const m of MIGRATIONS) {
     if (done.has(m.name)) {
       result.alreadyApplied.push(m.name);
       continue;
     }
-    await m.up(db, dialect);
-    await db.insertInto('klinecast_migration').orIgnore().values({ name: m.name, applied_at: sqlNow() }).execute();
+    await m.up({ db, dialect, schema: handle.schema, run });
+    if (!dryRun) await db.insertInto('klinecast_migration').orIgnore().values({ name: m.name, applied_at: sqlNow() }).execute();
     result.applied.push(m.name);
   }
-  await verifyColumns(handle);
+  if (!dryRun) await handle.refreshSchema();
+  const problems: string[] = [];
+  for (const name of MAPPED_TABLES) await completeTable(handle, handle.schema[name], run, problems, result.warnings);
+  if (!dryRun && result.statements.length) await handle.refreshSchema();
+  if (problems.length) {
+    throw new UserError(`database ${handle.url} cannot be completed for klinecast without changing your data: ${problems.join('; ')}`, 'db_schema');
+  }
   return result;
 }
 
-/** A user's own tables may predate a column klinecast reads; say which, instead of failing inside a query. */
-async function verifyColumns(handle: DatabaseHandle): Promise<void> {
-  const tables = await handle.db.introspection.getTables();
-  const need: Record<string, readonly string[]> = { stock_kline_data: KLINE_COLUMNS, stock_basic_info: BASIC_INFO_COLUMNS };
-  const problems: string[] = [];
-  for (const [table, columns] of Object.entries(need)) {
-    const meta = tables.find((t) => t.name === table);
-    if (!meta) {
-      problems.push(`table ${table} is missing`);
-      continue;
-    }
-    const have = new Set(meta.columns.map((c) => c.name.toLowerCase()));
-    const missing = columns.filter((c) => !have.has(c));
-    if (missing.length) problems.push(`table ${table} lacks column(s) ${missing.join(', ')}`);
+/** The type klinecast gives a column it adds to a user's table (the same as in its own tables, always nullable). */
+function addedColumnType(dialect: Dialect, column: string): RawBuilder<unknown> {
+  const t = columnTypes(dialect);
+  const types: Record<string, RawBuilder<unknown>> = {
+    turnover_rate: t.decimal(12, 4),
+    pe: t.decimal(16, 4),
+    pb: t.decimal(16, 4),
+    total_mv: t.decimal(20, 4),
+    circ_mv: t.decimal(20, 4),
+    limit_status: t.tinyint,
+    exchange: t.text(16),
+    market: t.text(16),
+    stock_type: t.text(16),
+    industry: t.text(64),
+    list_date: t.date,
+    delist_date: t.date,
+    is_active: t.tinyint,
+  };
+  return types[column] ?? t.text(64);
+}
+
+/** Unique keys (primary key included) of a table, each as its set of column names (lower case). */
+export async function uniqueKeys(db: Db, dialect: Dialect, table: string): Promise<string[][]> {
+  if (dialect === 'mysql') {
+    const { rows } = await sql<{ index_name: string; column_name: string }>`
+      select index_name, column_name from information_schema.statistics
+      where table_schema = database() and table_name = ${table} and non_unique = 0 order by index_name, seq_in_index`.execute(db);
+    const keys = new Map<string, string[]>();
+    for (const r of rows) keys.set(r.index_name, [...(keys.get(r.index_name) ?? []), String(r.column_name).toLowerCase()]);
+    return [...keys.values()];
   }
-  if (problems.length) {
-    throw new UserError(`database ${handle.url} is not compatible with klinecast: ${problems.join('; ')}`, 'db_schema');
+  const { rows: indexes } = await sql<{ name: string; unique: number }>`select name, "unique" from pragma_index_list(${table})`.execute(db);
+  const keys: string[][] = [];
+  for (const index of indexes.filter((i) => Number(i.unique) === 1)) {
+    const { rows } = await sql<{ name: string }>`select name from pragma_index_info(${index.name}) order by seqno`.execute(db);
+    keys.push(rows.map((r) => String(r.name).toLowerCase()));
+  }
+  // A rowid table's single INTEGER PRIMARY KEY has no index entry; klinecast's keys are never that column alone.
+  return keys;
+}
+
+async function completeTable(handle: DatabaseHandle, table: ResolvedTable, run: MigrationContext['run'], problems: string[], warnings: string[]): Promise<void> {
+  const { db, dialect } = handle;
+  if (!table.exists) return; // created by the migrations above (a dry run shows the CREATE)
+  const required = new Set(REQUIRED_COLUMNS[table.name]);
+  const lacking = Object.entries(table.origin)
+    .filter(([column, origin]) => origin === 'missing' && required.has(column))
+    .map(([column]) => column);
+  if (lacking.length) {
+    problems.push(
+      `table ${table.table} lacks the required column(s) ${lacking.join(', ')}: map them to your columns in the schema section of klinecast.config.json ` +
+        `(schema.${table.name}.columns, docs/DATA.md "Schema mapping")`,
+    );
+    return;
+  }
+  for (const [column, origin] of Object.entries(table.origin)) {
+    if (origin !== 'missing') continue;
+    // A table that spells dates as YYYYMMDD gets its new date columns in the same spelling.
+    const type = table.dateFormat === 'yyyymmdd' && ['list_date', 'delist_date'].includes(column) ? columnTypes(dialect).text(8) : addedColumnType(dialect, column);
+    await run(
+      db.schema.alterTable(table.table).addColumn(column, type, (c) => (column === 'is_active' ? c.notNull().defaultTo(1) : c)),
+    );
+  }
+  await ensureUniqueKey(handle, table, run, problems);
+  warnings.push(...unfilledColumns(table));
+}
+
+/** The user's own NOT NULL columns without a default that klinecast does not write: an insert would fail on them. */
+export function unfilledColumns(table: ResolvedTable): string[] {
+  const written = new Set(
+    [...Object.values(table.columns).filter((c): c is string => c !== null), ...Object.keys(table.fill)].map((c) => c.toLowerCase()),
+  );
+  return table.userColumns
+    .filter((c) => !c.isNullable && !c.hasDefaultValue && !c.isAutoIncrementing && !written.has(c.name.toLowerCase()))
+    .map(
+      (c) =>
+        `${table.table}.${c.name} is NOT NULL without a default and klinecast does not fill it: rows klinecast writes need ` +
+        `"schema": {"${table.name}": {"fill": {"${c.name}": <value>}}} in klinecast.config.json, or a default on the column`,
+    );
+}
+
+/** The columns of the unique key klinecast upserts on, in the user's names. */
+export function keyColumns(table: ResolvedTable): string[] {
+  return (table.name === 'stock_kline_data' ? ['symbol', 'trade_date'] : ['symbol']).map((c) => table.columns[c] ?? c);
+}
+
+async function ensureUniqueKey(handle: DatabaseHandle, table: ResolvedTable, run: MigrationContext['run'], problems: string[]): Promise<void> {
+  const { db, dialect } = handle;
+  const key = keyColumns(table);
+  const wanted = key.map((c) => c.toLowerCase()).sort().join(',');
+  const keys = await uniqueKeys(db, dialect, table.table);
+  if (keys.some((k) => [...k].sort().join(',') === wanted)) return;
+  const cols = key.map((c) => sql.ref(c));
+  const { rows } = await sql<Record<string, unknown>>`
+    select ${sql.join(cols)}, count(*) as n from ${sql.table(table.table)} group by ${sql.join(cols)} having count(*) > 1 limit 5`.execute(db);
+  if (rows.length) {
+    const named = rows.map((r) => `(${key.map((c) => String(r[c])).join(', ')}) ×${Number(r.n)}`).join(', ');
+    problems.push(
+      `table ${table.table} has no unique key on (${key.join(', ')}) and klinecast cannot add one: duplicate rows ${named}${rows.length === 5 ? ' …' : ''}; ` +
+        `remove the duplicates, then run \`klinecast db migrate\` again`,
+    );
+    return;
+  }
+  const name = `uk_klinecast_${table.table}`.slice(0, 60);
+  try {
+    await run(db.schema.createIndex(name).unique().on(table.table).columns(key));
+  } catch (err) {
+    problems.push(`cannot add the unique key ${name} on ${table.table} (${key.join(', ')}): ${(err as Error).message.split('\n')[0]}`);
   }
 }

@@ -4,6 +4,7 @@
  * load the MySQL and SQLite drivers.
  */
 import { UserError } from '../../util/errors.js';
+import { printable } from './errors.js';
 
 export const DEFAULT_DATABASE_URL = 'sqlite:data/klinecast.db';
 
@@ -36,22 +37,33 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     } catch {
       throw new UserError(`database URL "${maskUrl(url)}" is not a valid URL (expected mysql://user:pass@host:port/db)`);
     }
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    const decode = (part: string, what: string) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        throw new UserError(`database URL "${maskUrl(url)}" has a malformed %-escape in its ${what} (write a literal % as %25)`);
+      }
+    };
+    const database = decode(parsed.pathname.replace(/^\//, ''), 'database name');
     if (!database) throw new UserError(`database URL "${maskUrl(url)}" names no database (expected mysql://user:pass@host:port/db)`);
+    if (database.length > 64 || /[\0/\\.]/.test(database)) {
+      throw new UserError(`database URL "${maskUrl(url)}" names database "${database.slice(0, 80)}", which MySQL does not allow (at most 64 characters, no / \\ . or NUL)`);
+    }
     return {
       dialect: 'mysql',
       host: parsed.hostname || '127.0.0.1',
       port: parsed.port ? Number(parsed.port) : 3306,
-      user: decodeURIComponent(parsed.username || 'root'),
-      password: decodeURIComponent(parsed.password),
+      user: decode(parsed.username || 'root', 'user name'),
+      password: decode(parsed.password, 'password'),
       database,
     };
   }
   throw new UserError(`database URL "${maskUrl(url)}" is neither mysql://user:pass@host:port/db nor sqlite:path`);
 }
 
+/** The URL with any password masked and control characters escaped, for messages. */
 export function maskUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  return printable(url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, '$1***@'));
 }
 
 /** Current UTC time as 'YYYY-MM-DD HH:MM:SS', a spelling both dialects store and return unchanged. */
