@@ -113,8 +113,11 @@ export function writeCompletedRun(
   return manager;
 }
 
-/** Every file of a completed run folder (DESIGN.md §4), sorted, for the given checkpoint folders besides best/. */
-export function runLayout(checkpoints: string[]): string[] {
+/**
+ * Every file of a completed run folder (DESIGN.md §4), sorted, for the given checkpoint folders besides best/;
+ * `intervals`: a run trained with a validation segment also has its conformal calibration, model/intervals.json.
+ */
+export function runLayout(checkpoints: string[], options: { intervals?: boolean } = {}): string[] {
   return [
     ...['best', ...checkpoints].flatMap((c) =>
       ['model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'trainer_state.json'].map((f) => `checkpoints/${c}/${f}`),
@@ -124,6 +127,7 @@ export function runLayout(checkpoints: string[]): string[] {
     'logs/training.log',
     'metadata.json',
     'model/config.json',
+    ...(options.intervals ? ['model/intervals.json'] : []),
     'model/model.safetensors',
     'model/pytorch_model.bin',
     'model/scaler.json',
