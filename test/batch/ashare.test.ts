@@ -15,7 +15,7 @@ import type { KlineBar } from '../../src/data/types.js';
 import { readRun } from '../../src/runs/index.js';
 import { ashareSymbols } from '../helpers/ashare.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { ASHARE_DIR, mysql, redis } from '../helpers/env.js';
+import { ashare, ASHARE_DIR, mysql, redis } from '../helpers/env.js';
 import { runCliToEnd, startCli } from './cli-process.js';
 
 const TINY = {
@@ -24,12 +24,12 @@ const TINY = {
   model: { modelType: 'lstm', hiddenSize: 8, numLayers: 1, headHiddenSize: 8 },
   training: { epochs: 2, batchSize: 64, saveTotalLimit: 1 },
 };
-const REAL = ashareSymbols();
+const REAL = ashare.available ? ashareSymbols() : [];
 const SHORT = '000990';
 const ZERO_CLOSE = '000991';
 
 let tdb: TestDatabase;
-const mysqlSkip = mysql.skip;
+const mysqlSkip = mysql.skip || ashare.skip;
 
 function writeConfig(name: string, patch: { training?: Record<string, unknown> } = {}): string {
   const path = join(tdb.dir, name);

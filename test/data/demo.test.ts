@@ -14,7 +14,7 @@ import {
   type KlineBar,
 } from '../../src/data/index.js';
 import { UserError } from '../../src/util/errors.js';
-import { ASHARE_DIR } from '../helpers/env.js';
+import { ashare, ASHARE_DIR } from '../helpers/env.js';
 import { forEachDialect } from '../helpers/db.js';
 import { runCli } from './run-cli.js';
 
@@ -122,7 +122,7 @@ forEachDialect('the demo writes once, a second identical run changes nothing, an
   const replaced = await writeDemoMarket(handle, colliding, { replace: true });
   assert.equal(replaced.inserted, market.bars(0).length);
   assert.equal((await loader.getDateRange('300750'))?.count, market.bars(0).length);
-});
+}, { skip: ashare.skip });
 
 test('the default demo is quick to generate and big enough to train on', () => {
   const t0 = performance.now();

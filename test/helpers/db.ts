@@ -89,10 +89,10 @@ export function dialects(): Array<{ dialect: Dialect; skip: string | false }> {
 export function forEachDialect(
   name: string,
   fn: (tdb: TestDatabase, t: TestContext) => Promise<void>,
-  options: { migrate?: boolean; timeout?: number } = {},
+  options: { migrate?: boolean; timeout?: number; skip?: string | false } = {},
 ): void {
   for (const { dialect, skip } of dialects()) {
-    test(`${name} [${dialect}]`, { skip, timeout: options.timeout ?? 120_000 }, async (t) => {
+    test(`${name} [${dialect}]`, { skip: options.skip || skip, timeout: options.timeout ?? 120_000 }, async (t) => {
       const tdb = await createTestDatabase(dialect, options);
       try {
         await fn(tdb, t);

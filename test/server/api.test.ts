@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { localEntry, registerRun } from '../../src/runs/registry.js';
 import { RedisPredictionCache, cacheKey } from '../../src/server/index.js';
-import { mysql, redis } from '../helpers/env.js';
+import { ashare, mysql, redis } from '../helpers/env.js';
 import {
   call,
   createTestDatabase,
@@ -19,7 +19,7 @@ import {
 import type { Json } from '../helpers/json.js';
 
 const KEY = 'test-key-0123456789';
-const skip = mysql.skip;
+const skip = mysql.skip || ashare.skip;
 
 /** A GET with the path sent byte for byte (fetch would normalise "..", which is not what an attacker sends). */
 function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {

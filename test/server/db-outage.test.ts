@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openDatabase, type DatabaseHandle } from '../../src/data/index.js';
-import { mysql } from '../helpers/env.js';
+import { ashare, mysql } from '../helpers/env.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {
   call,
@@ -18,7 +18,7 @@ import {
   type TestDatabase,
 } from './helpers.js';
 
-const skip = mysql.skip;
+const skip = mysql.skip || ashare.skip;
 let db: TestDatabase;
 let proxy: TcpProxy;
 let viaProxy: DatabaseHandle;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { mysql } from '../helpers/env.js';
+import { ashare, mysql } from '../helpers/env.js';
 import { mulberry32 } from '../features/synthetic.js';
 import {
   call,
@@ -20,7 +20,7 @@ import {
 
 const KEY = 'fuzz-key';
 const REQUESTS = 1000;
-const skip = mysql.skip;
+const skip = mysql.skip || ashare.skip;
 
 const SEED = Number(process.env.KLINECAST_FUZZ_SEED ?? 20261128);
 // mulberry32: a seeded generator, so a failing case can be replayed from the printed seed.

@@ -14,6 +14,7 @@ import { readSafetensors } from '../../src/engine/io/index.js';
 import { TrainingManager, type TrainerState } from '../../src/runs/index.js';
 import { resolveTrainConfig, runTraining } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
+import { ashare } from '../helpers/env.js';
 import { tailSeries, type ChildSpec } from './train-child.js';
 
 const CHILD = fileURLToPath(new URL('./train-child.ts', import.meta.url));
@@ -67,7 +68,7 @@ let straight: string;
 /** How long the reference run trained: random kills below are placed inside a training run of that length. */
 let straightMs: number;
 
-test('reference: 10 epochs without stopping', async () => {
+test('reference: 10 epochs without stopping', { skip: ashare.skip }, async () => {
   const series = tailSeries(readAshare(SYMBOL), ROWS);
   const startedAt = performance.now();
   const report = await runTraining({ config: resolveTrainConfig({ overrides: overrides('straight') }), series });
@@ -80,7 +81,7 @@ test('reference: 10 epochs without stopping', async () => {
   assert.ok(new Set(lrs).size > 1, `lr never changed: ${lrs}`);
 });
 
-test('SIGKILL right after epoch 4, then --resume: bit-identical weights, optimizer state, metrics and predictions', () => {
+test('SIGKILL right after epoch 4, then --resume: bit-identical weights, optimizer state, metrics and predictions', { skip: ashare.skip }, () => {
   const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: overrides('killed'), killAfterEpoch: 4 });
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
   const dir = join(root, 'killed');
@@ -95,21 +96,25 @@ test('SIGKILL right after epoch 4, then --resume: bit-identical weights, optimiz
   assertSameRun(dir, straight);
 });
 
-test('SIGINT in the middle of epoch 5: a last checkpoint, status interrupted, exit 130; resume continues the same epoch to the same bits', () => {
-  const interrupted = runChild({ symbol: SYMBOL, rows: ROWS, overrides: overrides('interrupted'), interruptAtStep: 4 * 10 + 3 });
-  assert.equal(interrupted.status, 130, interrupted.stderr);
-  const dir = join(root, 'interrupted');
-  const info = TrainingManager.loadRun(dir);
-  assert.equal(info.status, 'interrupted');
-  const state = JSON.parse(readFileSync(join(dir, 'checkpoints/checkpoint-5/trainer_state.json'), 'utf8')) as TrainerState;
-  assert.equal(state.epoch_complete, false);
-  assert.equal(state.completed_epochs, 4);
-  assert.equal(state.global_step, 43);
-  assert.equal((state.epoch_position as { next_batch: number }).next_batch, 3);
-  const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assertSameRun(dir, straight);
-});
+test(
+  'SIGINT in the middle of epoch 5: a last checkpoint, status interrupted, exit 130; resume continues the same epoch to the same bits',
+  { skip: ashare.skip },
+  () => {
+    const interrupted = runChild({ symbol: SYMBOL, rows: ROWS, overrides: overrides('interrupted'), interruptAtStep: 4 * 10 + 3 });
+    assert.equal(interrupted.status, 130, interrupted.stderr);
+    const dir = join(root, 'interrupted');
+    const info = TrainingManager.loadRun(dir);
+    assert.equal(info.status, 'interrupted');
+    const state = JSON.parse(readFileSync(join(dir, 'checkpoints/checkpoint-5/trainer_state.json'), 'utf8')) as TrainerState;
+    assert.equal(state.epoch_complete, false);
+    assert.equal(state.completed_epochs, 4);
+    assert.equal(state.global_step, 43);
+    assert.equal((state.epoch_position as { next_batch: number }).next_batch, 3);
+    const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assertSameRun(dir, straight);
+  },
+);
 
 /**
  * For issue 12 #8 the best checkpoint must move with training (in the reference run above validation loss is best at
@@ -143,49 +148,57 @@ async function trainLossReference(): Promise<{ dir: string; epoch: number }> {
   return { dir: straightByTrainLoss, epoch };
 }
 
-test('issue 12 #8: the newest checkpoint (also the best) damaged in place: best/ is intact, and resume falls back to the checkpoint before, bit-identical', async () => {
-  const reference = await trainLossReference();
-  const epoch = reference.epoch;
-  const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged'), killAfterEpoch: epoch });
-  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-  const dir = join(root, 'damaged');
-  const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
-  const bestState = JSON.parse(readFileSync(join(dir, 'checkpoints/best/trainer_state.json'), 'utf8')) as TrainerState;
-  assert.equal(bestState.best_model_checkpoint, `checkpoints/checkpoint-${epoch}`);
-  for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
-    assert.equal(statSync(join(dir, 'checkpoints/best', file)).nlink, 1, `best/${file} shares its inode`);
-  }
-  // Damaged in place (same inode, as a disk error or an editor would): a hard-linked best/ would be damaged too.
-  writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
-  assert.throws(() => readSafetensors(join(newest, 'model.safetensors')));
-  assert.doesNotThrow(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')));
-  const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
-  assert.equal(resumed.status, 0, resumed.stderr);
-  const info = TrainingManager.loadRun(dir);
-  assert.equal(info.status, 'completed');
-  assert.equal(info.metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
-  assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), new RegExp(`skipping unreadable checkpoint-${epoch}: `));
-  assertSameRun(dir, reference.dir);
-});
+test(
+  'issue 12 #8: the newest checkpoint (also the best) damaged in place: best/ is intact, and resume falls back to the checkpoint before, bit-identical',
+  { skip: ashare.skip },
+  async () => {
+    const reference = await trainLossReference();
+    const epoch = reference.epoch;
+    const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged'), killAfterEpoch: epoch });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    const dir = join(root, 'damaged');
+    const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+    const bestState = JSON.parse(readFileSync(join(dir, 'checkpoints/best/trainer_state.json'), 'utf8')) as TrainerState;
+    assert.equal(bestState.best_model_checkpoint, `checkpoints/checkpoint-${epoch}`);
+    for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
+      assert.equal(statSync(join(dir, 'checkpoints/best', file)).nlink, 1, `best/${file} shares its inode`);
+    }
+    // Damaged in place (same inode, as a disk error or an editor would): a hard-linked best/ would be damaged too.
+    writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
+    assert.throws(() => readSafetensors(join(newest, 'model.safetensors')));
+    assert.doesNotThrow(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')));
+    const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const info = TrainingManager.loadRun(dir);
+    assert.equal(info.status, 'completed');
+    assert.equal(info.metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
+    assert.match(readFileSync(join(dir, 'logs/training.log'), 'utf8'), new RegExp(`skipping unreadable checkpoint-${epoch}: `));
+    assertSameRun(dir, reference.dir);
+  },
+);
 
-test('issue 12 #8, a run written when best/ was hard links: the damaged best/ is not read, and resume still ends bit-identical', async () => {
-  const reference = await trainLossReference();
-  const epoch = reference.epoch;
-  const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged_links'), killAfterEpoch: epoch });
-  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-  const dir = join(root, 'damaged_links');
-  const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
-  for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
-    rmSync(join(dir, 'checkpoints/best', file));
-    linkSync(join(newest, file), join(dir, 'checkpoints/best', file));
-  }
-  writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
-  assert.throws(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')), 'best/ is damaged with its checkpoint');
-  const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.equal(TrainingManager.loadRun(dir).metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
-  assertSameRun(dir, reference.dir);
-});
+test(
+  'issue 12 #8, a run written when best/ was hard links: the damaged best/ is not read, and resume still ends bit-identical',
+  { skip: ashare.skip },
+  async () => {
+    const reference = await trainLossReference();
+    const epoch = reference.epoch;
+    const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged_links'), killAfterEpoch: epoch });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    const dir = join(root, 'damaged_links');
+    const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+    for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
+      rmSync(join(dir, 'checkpoints/best', file));
+      linkSync(join(newest, file), join(dir, 'checkpoints/best', file));
+    }
+    writeFileSync(join(newest, 'model.safetensors'), Buffer.alloc(64, 0xab));
+    assert.throws(() => readSafetensors(join(dir, 'checkpoints/best/model.safetensors')), 'best/ is damaged with its checkpoint');
+    const resumed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(TrainingManager.loadRun(dir).metadata?.resumed_from, `checkpoints/checkpoint-${epoch - 1}`);
+    assertSameRun(dir, reference.dir);
+  },
+);
 
 /** Every JSON a user can see parses (temp files of an interrupted atomic write are not user-visible). */
 function assertAllJsonParses(dir: string): number {
@@ -224,34 +237,38 @@ async function killAtRandom(spec: ChildSpec, dir: string, delayMs: number): Prom
   return exited;
 }
 
-test('SIGKILL at random moments never leaves an unparseable file; each time the run shows as crashed and resumes, ending bit-identical', async () => {
-  const dir = join(root, 'crashy');
-  // Fractions of the reference run's length, not fixed milliseconds, so the kills land inside training however fast
-  // the engine or the machine is.
-  // The first kill comes early enough to land in training even when the run is quick; later ones may land after a
-  // resumed run has already completed, which the loop accepts.
-  const delays = Array.from({ length: 4 }, (_, i) => Math.floor(Math.random() * (i === 0 ? 0.3 : 0.6) * straightMs));
-  let kills = 0;
-  for (let i = 0; i < delays.length; i++) {
-    const spec: ChildSpec =
-      i === 0 ? { symbol: SYMBOL, rows: ROWS, overrides: overrides('crashy') } : { symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir };
-    const end = await killAtRandom(spec, dir, delays[i]);
-    assert.ok(assertAllJsonParses(dir) >= 2);
-    const status = TrainingManager.loadRun(dir).status;
-    if (end === 'SIGKILL' && status !== 'completed') {
-      kills++;
-      assert.equal(status, 'crashed', `after a kill at +${delays[i]} ms the run is ${status}`);
-    } else {
-      // not killed, or killed after the run had completed (a resumed run has little left to train): either way done
-      assert.equal(status, 'completed');
-      break;
+test(
+  'SIGKILL at random moments never leaves an unparseable file; each time the run shows as crashed and resumes, ending bit-identical',
+  { skip: ashare.skip },
+  async () => {
+    const dir = join(root, 'crashy');
+    // Fractions of the reference run's length, not fixed milliseconds, so the kills land inside training however fast
+    // the engine or the machine is.
+    // The first kill comes early enough to land in training even when the run is quick; later ones may land after a
+    // resumed run has already completed, which the loop accepts.
+    const delays = Array.from({ length: 4 }, (_, i) => Math.floor(Math.random() * (i === 0 ? 0.3 : 0.6) * straightMs));
+    let kills = 0;
+    for (let i = 0; i < delays.length; i++) {
+      const spec: ChildSpec =
+        i === 0 ? { symbol: SYMBOL, rows: ROWS, overrides: overrides('crashy') } : { symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir };
+      const end = await killAtRandom(spec, dir, delays[i]);
+      assert.ok(assertAllJsonParses(dir) >= 2);
+      const status = TrainingManager.loadRun(dir).status;
+      if (end === 'SIGKILL' && status !== 'completed') {
+        kills++;
+        assert.equal(status, 'crashed', `after a kill at +${delays[i]} ms the run is ${status}`);
+      } else {
+        // not killed, or killed after the run had completed (a resumed run has little left to train): either way done
+        assert.equal(status, 'completed');
+        break;
+      }
     }
-  }
-  assert.ok(kills >= 1, 'no kill landed during training');
-  if (TrainingManager.loadRun(dir).status !== 'completed') {
-    const last = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
-    assert.equal(last.status, 0, last.stderr);
-  }
-  assertAllJsonParses(dir);
-  assertSameRun(dir, straight);
-});
+    assert.ok(kills >= 1, 'no kill landed during training');
+    if (TrainingManager.loadRun(dir).status !== 'completed') {
+      const last = runChild({ symbol: SYMBOL, rows: ROWS, overrides: {}, resume: dir });
+      assert.equal(last.status, 0, last.stderr);
+    }
+    assertAllJsonParses(dir);
+    assertSameRun(dir, straight);
+  },
+);
