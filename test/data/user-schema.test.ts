@@ -9,8 +9,18 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { generateDemoMarket, type Dialect, type KlineBar, type SchemaConfigInput } from '../../src/data/index.js';
-import { dialects, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import {
+  generateDemoMarket,
+  importCsvFiles,
+  migrate,
+  openDatabase,
+  StockDataLoader,
+  type Dialect,
+  type KlineBar,
+  type SchemaConfigInput,
+} from '../../src/data/index.js';
+import { dialects, createTestDatabase, forEachDialect, type TestDatabase } from '../helpers/db.js';
+import { ashare, ASHARE_DIR } from '../helpers/env.js';
 import { test } from 'node:test';
 import { runCli } from './run-cli.js';
 
@@ -267,3 +277,33 @@ for (const shape of SHAPES) {
     });
   }
 }
+
+forEachDialect(
+  'real bars through a mapping in shares and CNY come back exactly: a re-import of five real stocks changes nothing, and the loader reads lots and thousand CNY',
+  async (tdb) => {
+    const d = tdb.dialect;
+    await exec(
+      tdb,
+      `create table daily (ts_code ${text(d, 12)} not null, trade_date ${text(d, 8)} not null, ${PRICES.map((c) => `${q(d, c)} double`).join(', ')}, vol double, amount double, primary key (ts_code, trade_date))`,
+    );
+    // An empty table cannot show how it spells symbols and dates: the mapping says so.
+    const handle = await openDatabase(tdb.url, {
+      schema: { stock_kline_data: { table: 'daily', symbolFormat: 'suffix', dateFormat: 'yyyymmdd', volUnit: 'shares', amountUnit: 'cny' } },
+    });
+    try {
+      await migrate(handle);
+      const files = ['600519', '000001', '300750', '600900', '000002'].map((s) => join(ASHARE_DIR, `${s}.csv`));
+      const first = await importCsvFiles(handle, files);
+      assert.equal(first.totals.rejected, 0);
+      const again = await importCsvFiles(handle, files);
+      assert.deepEqual([again.totals.inserted, again.totals.updated, again.totals.unchanged], [0, 0, first.totals.inserted]);
+      const bar = (await new StockDataLoader(handle).loadKline('600519.SH', '2023-03-16', '2023-03-16'))[0];
+      const { rows } = await sql<{ vol: number; amount: number }>`select vol, amount from daily where ts_code = '600519.SH' and trade_date = '20230316'`.execute(handle.db);
+      assert.equal(Number(rows[0].vol), Math.round(bar.vol * 100));
+      assert.ok(Math.abs(Number(rows[0].amount) - bar.amount * 1000) < 0.05, `${rows[0].amount} vs ${bar.amount}`);
+    } finally {
+      await handle.close();
+    }
+  },
+  { migrate: false, skip: ashare.skip, timeout: 300_000 },
+);

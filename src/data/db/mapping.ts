@@ -39,7 +39,7 @@ import { z } from 'zod';
 import { UserError } from '../../util/errors.js';
 import { printable } from './errors.js';
 import { SYMBOL_FORMS, formatSymbol, marketOf, normalizeSymbol, symbolFormOf, type SymbolForm } from '../symbols.js';
-import { BASIC_INFO_COLUMNS, KLINE_COLUMNS, type Db, type Dialect } from './schema.js';
+import { BASIC_INFO_COLUMNS, KLINE_COLUMNS, KLINE_SCALE, type Db, type Dialect } from './schema.js';
 
 export type MappedTableName = 'stock_kline_data' | 'stock_basic_info';
 export const MAPPED_TABLES: readonly MappedTableName[] = ['stock_kline_data', 'stock_basic_info'];
@@ -459,8 +459,10 @@ function decodeNode(t: ResolvedTable, column: string, node: OperationNode, diale
       ? raw(['concat(substr(', ', 1, 4), \'-\', substr(', ', 5, 2), \'-\', substr(', ', 7, 2))'], [node, node, node])
       : raw(["(substr(", ", 1, 4) || '-' || substr(", ", 5, 2) || '-' || substr(", ', 7, 2))'], [node, node, node]);
   }
-  if (column === 'vol' && t.volFactor !== 1) return raw(['(', ` / ${t.volFactor}.0)`], [node]);
-  if (column === 'amount' && t.amountFactor !== 1) return raw(['(', ` / ${t.amountFactor}.0)`], [node]);
+  // Rounded back to the column's scale: x / 1000.0 of a double is not always the double of the decimal written, and
+  // a re-import compares exactly.
+  if (column === 'vol' && t.volFactor !== 1) return raw(['round(', ` / ${t.volFactor}.0, ${KLINE_SCALE.vol})`], [node]);
+  if (column === 'amount' && t.amountFactor !== 1) return raw(['round(', ` / ${t.amountFactor}.0, ${KLINE_SCALE.amount})`], [node]);
   if (column === 'is_active' && t.activeValues) {
     const values = t.activeValues.map((v) => ValueNode.create(v));
     return raw(['(case when ', ' in (', ...values.slice(1).map(() => ', '), ') then 1 else 0 end)'], [node, ...values]);
