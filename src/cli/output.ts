@@ -131,3 +131,19 @@ export function parseSymbolsFlag(raw: string, flag = 'symbols'): 'all' | string[
   }
   return text.split(/[\s,]+/).filter(Boolean);
 }
+
+/** A whole-number flag value of at least `min` (0 by default), or a UserError naming the flag and what was given. */
+export function wholeNumberFlag(flag: string, raw: string, min = 0): number {
+  const value = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+    throw new UserError(`--${flag} must be a whole number${min > 0 ? ` ≥ ${min}` : ''}, not "${raw}"`);
+  }
+  return value;
+}
+
+/** A finite-number flag value, or a UserError naming the flag and what was given. */
+export function numberFlag(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value)) throw new UserError(`--${flag} must be a number, not "${raw}"`);
+  return value;
+}

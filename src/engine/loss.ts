@@ -7,20 +7,8 @@ export const HUBER_DELTA = 1.0;
 
 /** Mean loss of pred against target, and (into `grad`, same shape as pred) its gradient with respect to pred. */
 export function lossForwardBackward(engine: Engine, kind: LossKind, pred: Tensor, target: Tensor, grad: Tensor): number {
-  const n = pred.size;
-  if (target.size !== n || grad.size !== n) throw new Error(`loss: pred [${pred.shape}], target [${target.shape}] and grad [${grad.shape}] differ in size`);
-  const k = engine.k;
-  switch (kind) {
-    case 'mse':
-      k.mse_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / n);
-      return k.mse_loss(pred.ptr, target.ptr, n) / n;
-    case 'huber':
-      k.huber_grad(grad.ptr, pred.ptr, target.ptr, n, HUBER_DELTA, 1 / n);
-      return k.huber_loss(pred.ptr, target.ptr, n, HUBER_DELTA) / n;
-    case 'mae':
-      k.mae_grad(grad.ptr, pred.ptr, target.ptr, n, 1 / n);
-      return k.mae_loss(pred.ptr, target.ptr, n) / n;
-  }
+  // The whole batch is one slice of itself: gradient scaled by 1/n, the sum divided by n, as PyTorch's mean.
+  return lossSumForwardBackward(engine, kind, pred, target, grad, pred.size) / pred.size;
 }
 
 /** Mean loss only (validation). */

@@ -4,20 +4,8 @@ export { boll, ema, kdj, ma, macd, rsi, type Boll, type Kdj, type Macd } from '.
 export { ewm, rollingMax, rollingMean, rollingMin, rollingMoments, rollingNanMean } from './rolling.js';
 export { assertFiniteRows, computeFeatureColumns, computeFeatureFrame, type FeatureFrame } from './frame.js';
 export { Scaler, ScalerSpecSchema, ScalerStateSchema, type ScalerSpec, type ScalerState } from './scaler.js';
-export {
-  dateSegments,
-  ratioSegments,
-  SplitSchema,
-  walkForwardFolds,
-  WalkForwardSchema,
-  windowEndsIn,
-  type RowRange,
-  type SegmentName,
-  type Segments,
-  type SplitConfig,
-  type WalkForwardConfig,
-  type WalkForwardInput,
-} from './split.js';
+// Splits: ratio and date segments, walk-forward folds, and which windows a segment owns.
+export * from './split.js';
 export {
   assembleDataset,
   buildDataset,

@@ -5,15 +5,6 @@ export { RecurrentForecaster, createHead } from './recurrent.js';
 export { loadStateDict, stateDict, zeroGrad, type StateTensor } from './state.js';
 export { predict, trainStep, trainStepSlice } from './step.js';
 export { trainingFlopsPerSample } from './flops.js';
-export {
-  W1,
-  benchEngineW1,
-  benchTorchW1,
-  installedTorchBlas,
-  systemTorchBlas,
-  torchUnavailable,
-  type EngineBenchResult,
-  type TorchBenchResult,
-  type TorchBlas,
-} from './benchmark.js';
+// Workload W1 beside PyTorch (klinecast bench).
+export * from './benchmark.js';
 export { DataParallel, SliceRunner, sliceBounds, sliceRngStates, threadsUnavailable, type DataParallelOptions } from './parallel.js';

@@ -10,25 +10,7 @@ import { zeroGrad } from './state.js';
  * persistent memory survives.
  */
 export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, batchSize: number): number {
-  const e = network.engine;
-  const { inputSize, outputSize } = network.config;
-  const seqLength = checkBatch(network, x, y, batchSize);
-  e.resetArena();
-  try {
-    zeroGrad(network);
-    network.setTraining(true);
-    const input = Tensor.scratch(e, [batchSize, seqLength, inputSize]);
-    input.set(x);
-    const target = Tensor.scratch(e, [batchSize, outputSize]);
-    target.set(y);
-    const pred = network.forward(input);
-    const grad = Tensor.scratch(e, pred.shape);
-    const value = lossForwardBackward(e, loss, pred, target, grad);
-    network.backward(grad);
-    return value;
-  } finally {
-    e.resetArena();
-  }
+  return forwardBackward(network, x, y, batchSize, (e, pred, target, grad) => lossForwardBackward(e, loss, pred, target, grad));
 }
 
 /**
@@ -38,20 +20,32 @@ export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: 
  * batch's mean loss. The single-thread path (trainStep) does not go through here.
  */
 export function trainStepSlice(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, sliceSize: number, batchSize: number): number {
+  const { outputSize } = network.config;
+  return forwardBackward(network, x, y, sliceSize, (e, pred, target, grad) => lossSumForwardBackward(e, loss, pred, target, grad, batchSize * outputSize));
+}
+
+/** Zero the gradients, forward `rows` windows in training mode, let `lossOf` fill the loss gradient, backward. */
+function forwardBackward(
+  network: Network,
+  x: Float32Array,
+  y: Float32Array,
+  rows: number,
+  lossOf: (e: Network['engine'], pred: Tensor, target: Tensor, grad: Tensor) => number,
+): number {
   const e = network.engine;
   const { inputSize, outputSize } = network.config;
-  const seqLength = checkBatch(network, x, y, sliceSize);
+  const seqLength = checkBatch(network, x, y, rows);
   e.resetArena();
   try {
     zeroGrad(network);
     network.setTraining(true);
-    const input = Tensor.scratch(e, [sliceSize, seqLength, inputSize]);
+    const input = Tensor.scratch(e, [rows, seqLength, inputSize]);
     input.set(x);
-    const target = Tensor.scratch(e, [sliceSize, outputSize]);
+    const target = Tensor.scratch(e, [rows, outputSize]);
     target.set(y);
     const pred = network.forward(input);
     const grad = Tensor.scratch(e, pred.shape);
-    const value = lossSumForwardBackward(e, loss, pred, target, grad, batchSize * outputSize);
+    const value = lossOf(e, pred, target, grad);
     network.backward(grad);
     return value;
   } finally {

@@ -1,22 +1,8 @@
 /** Split-conformal intervals: the quantile rule by hand, and coverage on synthetic data with a known noise law. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededDraws } from '../features/synthetic.js';
 import { calibrateConformal, conformalHalfWidth, conformalHalfWidths, evaluateForecasts, parseConformalCalibration } from '../../src/evaluation/index.js';
-
-/** Seeded standard normals and Student-t(3) draws (heavy tails, as returns have). */
-function sampler(seed: number) {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
-  const t3 = () => normal() / Math.sqrt((normal() ** 2 + normal() ** 2 + normal() ** 2) / 3);
-  return { normal, t3 };
-}
 
 test('the half-width is the ⌈(n + 1)·level⌉-th smallest residual; too few residuals give an unbounded interval', () => {
   const cal = calibrateConformal([0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8, 0.9, -1.0], new Array(10).fill(0), 1);
@@ -33,7 +19,7 @@ test('the half-width is the ⌈(n + 1)·level⌉-th smallest residual; too few r
 
 for (const law of ['normal', 't3'] as const) {
   test(`on exchangeable ${law} noise the 90% interval covers 88–92% of 5,000 new points`, () => {
-    const draw = sampler(law === 'normal' ? 11 : 12)[law];
+    const draw = seededDraws(law === 'normal' ? 11 : 12)[law];
     const horizon = 2;
     const calibrationN = 1000;
     // The "model" predicts a drift of 0.001 and misses by scale·noise; calibration and test share the law.

@@ -5,21 +5,15 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { binomialTwoSidedP, describeDm, dieboldMariano, incompleteBeta, logGamma, studentTwoSidedP } from '../../src/evaluation/index.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
+import { seededDraws } from '../features/synthetic.js';
 
 const REF = fileURLToPath(new URL('./ref_dm.py', import.meta.url));
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
-/** A seeded pseudo-random normal stream (Box–Muller over mulberry32), so the reference sees the same numbers. */
+/** `n` seeded standard normals, so the reference sees the same numbers. */
 function normals(seed: number, n: number): number[] {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u()));
+  const { normal } = seededDraws(seed);
+  return Array.from({ length: n }, normal);
 }
 
 test('logGamma, the incomplete beta and Student t against values by hand', () => {

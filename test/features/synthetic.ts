@@ -34,6 +34,14 @@ export interface SyntheticOptions {
   gapAfter?: number;
 }
 
+/** Seeded standard normals (Box–Muller over mulberry32) and Student-t(3) draws (heavy tails, as returns have). */
+export function seededDraws(seed: number): { normal: () => number; t3: () => number } {
+  const u = mulberry32(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
+  const t3 = () => normal() / Math.sqrt((normal() ** 2 + normal() ** 2 + normal() ** 2) / 3);
+  return { normal, t3 };
+}
+
 export function syntheticSeries(options: SyntheticOptions = {}): KlineSeries {
   const { rows = 400, seed = 7, symbol = '900001', limitUpAt = 150, zeroVolumeAt = [90, 91, 260], gapAfter = 200 } = options;
   const rand = mulberry32(seed);

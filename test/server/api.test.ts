@@ -5,17 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { localEntry, registerRun } from '../../src/runs/registry.js';
 import { RedisPredictionCache, cacheKey } from '../../src/server/index.js';
 import { ashare, mysql, redis } from '../helpers/env.js';
-import {
-  call,
-  createTestDatabase,
-  RecordingPredictor,
-  RecordingTrainingJobs,
-  startServer,
-  writeFixtureRuns,
-  type FixtureRuns,
-  type RunningServer,
-  type TestDatabase,
-} from './helpers.js';
+import { call, createFixtureData, RecordingPredictor, RecordingTrainingJobs, startServer, type FixtureData, type RunningServer } from './helpers.js';
 import type { Json } from '../helpers/json.js';
 
 const KEY = 'test-key-0123456789';
@@ -52,8 +42,9 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
 });
 
 describe('HTTP API', { skip }, () => {
-  let db: TestDatabase;
-  let runs: FixtureRuns;
+  let data: FixtureData;
+  let db: FixtureData['db'];
+  let runs: FixtureData['runs'];
   let server: RunningServer;
   let bare: RunningServer;
   let limited: RunningServer;
@@ -63,8 +54,8 @@ describe('HTTP API', { skip }, () => {
 
   before(async () => {
     if (skip) return;
-    db = await createTestDatabase();
-    runs = writeFixtureRuns();
+    data = await createFixtureData();
+    ({ db, runs } = data);
     server = await startServer({ database: db.handle, outputDir: runs.outputDir, apiKey: KEY, predictor, trainingJobs: jobs, rateLimit: false });
     bare = await startServer({ database: db.handle, outputDir: runs.outputDir, apiKey: null, rateLimit: false });
     limited = await startServer({ database: db.handle, outputDir: runs.outputDir, rateLimit: { max: 3, timeWindowMs: 60_000 } });
@@ -76,8 +67,7 @@ describe('HTTP API', { skip }, () => {
     await server?.close();
     await bare?.close();
     await limited?.close();
-    await db?.drop();
-    runs?.cleanup();
+    await data?.dispose();
   });
 
   test('GET /health checks the database', async () => {

@@ -7,34 +7,23 @@ import { after, before, test } from 'node:test';
 import { openDatabase, type DatabaseHandle } from '../../src/data/index.js';
 import { ashare, mysql } from '../helpers/env.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import {
-  call,
-  createTestDatabase,
-  RecordingPredictor,
-  startServer,
-  writeFixtureRuns,
-  type FixtureRuns,
-  type RunningServer,
-  type TestDatabase,
-} from './helpers.js';
+import { call, RecordingPredictor, startServer, createFixtureData, type FixtureData, type RunningServer } from './helpers.js';
 
 const skip = mysql.skip || ashare.skip;
-let db: TestDatabase;
+let data: FixtureData;
 let proxy: TcpProxy;
 let viaProxy: DatabaseHandle;
-let runs: FixtureRuns;
 let server: RunningServer;
 
 before(async () => {
   if (skip) return;
-  db = await createTestDatabase();
-  const url = new URL(db.handle.url);
+  data = await createFixtureData();
+  const url = new URL(data.db.handle.url);
   proxy = await startTcpProxy(url.hostname, Number(url.port || 3306));
   url.hostname = '127.0.0.1';
   url.port = String(proxy.port);
   viaProxy = await openDatabase(url.toString());
-  runs = writeFixtureRuns();
-  server = await startServer({ database: viaProxy, outputDir: runs.outputDir, predictor: new RecordingPredictor(5), rateLimit: false, apiKey: 'k' });
+  server = await startServer({ database: viaProxy, outputDir: data.runs.outputDir, predictor: new RecordingPredictor(5), rateLimit: false, apiKey: 'k' });
 });
 
 after(async () => {
@@ -42,8 +31,7 @@ after(async () => {
   await server?.close();
   await viaProxy?.close().catch(() => undefined);
   await proxy?.close();
-  await db?.drop();
-  runs?.cleanup();
+  await data?.dispose();
 });
 
 const ROUTES: Array<[string, RequestInit?]> = [

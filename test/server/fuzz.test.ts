@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ashare, mysql } from '../helpers/env.js';
 import { mulberry32 } from '../features/synthetic.js';
-import {
-  call,
-  createTestDatabase,
-  RecordingPredictor,
-  RecordingTrainingJobs,
-  startServer,
-  writeFixtureRuns,
-  type FixtureRuns,
-  type RunningServer,
-  type TestDatabase,
-} from './helpers.js';
+import { call, RecordingPredictor, RecordingTrainingJobs, startServer, createFixtureData, type FixtureData, type RunningServer } from './helpers.js';
 
 const KEY = 'fuzz-key';
 const REQUESTS = 1000;
@@ -196,17 +186,15 @@ function randomRequest(): { method: string; path: string; body?: string; type?: 
   return { method, path, body, type, auth: random() < 0.7 };
 }
 
-let db: TestDatabase;
-let runs: FixtureRuns;
+let data: FixtureData;
 let server: RunningServer;
 
 before(async () => {
   if (skip) return;
-  db = await createTestDatabase();
-  runs = writeFixtureRuns();
+  data = await createFixtureData();
   server = await startServer({
-    database: db.handle,
-    outputDir: runs.outputDir,
+    database: data.db.handle,
+    outputDir: data.runs.outputDir,
     apiKey: KEY,
     predictor: new RecordingPredictor(5),
     trainingJobs: new RecordingTrainingJobs(),
@@ -215,10 +203,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
   await server?.close();
-  await db?.drop();
-  runs?.cleanup();
+  await data?.dispose();
 });
 
 test(`${REQUESTS} random and malformed requests: no 5xx, uniform errors, server still healthy (seed ${SEED})`, { skip }, async () => {

@@ -95,6 +95,26 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The MySQL test database and the fixture runs a server test file shares; `dispose` once its servers are closed. */
+export interface FixtureData {
+  db: TestDatabase;
+  runs: FixtureRuns;
+  dispose(): Promise<void>;
+}
+
+export async function createFixtureData(): Promise<FixtureData> {
+  const db = await createTestDatabase();
+  const runs = writeFixtureRuns();
+  return {
+    db,
+    runs,
+    async dispose() {
+      await db.drop();
+      runs.cleanup();
+    },
+  };
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const app = await createServer({ webDir: null, ...options });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -148,16 +148,21 @@ async function trainLossReference(): Promise<{ dir: string; epoch: number }> {
   return { dir: straightByTrainLoss, epoch };
 }
 
+/** A run SIGKILLed right after its best epoch's checkpoint, with the uninterrupted reference it must end equal to. */
+async function killedAtBestEpoch(runName: string): Promise<{ reference: { dir: string; epoch: number }; epoch: number; dir: string; newest: string }> {
+  const reference = await trainLossReference();
+  const epoch = reference.epoch;
+  const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides(runName), killAfterEpoch: epoch });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const dir = join(root, runName);
+  return { reference, epoch, dir, newest: join(dir, `checkpoints/checkpoint-${epoch}`) };
+}
+
 test(
   'issue 12 #8: the newest checkpoint (also the best) damaged in place: best/ is intact, and resume falls back to the checkpoint before, bit-identical',
   { skip: ashare.skip },
   async () => {
-    const reference = await trainLossReference();
-    const epoch = reference.epoch;
-    const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged'), killAfterEpoch: epoch });
-    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-    const dir = join(root, 'damaged');
-    const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+    const { reference, epoch, dir, newest } = await killedAtBestEpoch('damaged');
     const bestState = JSON.parse(readFileSync(join(dir, 'checkpoints/best/trainer_state.json'), 'utf8')) as TrainerState;
     assert.equal(bestState.best_model_checkpoint, `checkpoints/checkpoint-${epoch}`);
     for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
@@ -181,12 +186,7 @@ test(
   'issue 12 #8, a run written when best/ was hard links: the damaged best/ is not read, and resume still ends bit-identical',
   { skip: ashare.skip },
   async () => {
-    const reference = await trainLossReference();
-    const epoch = reference.epoch;
-    const killed = runChild({ symbol: SYMBOL, rows: ROWS, overrides: trainLossOverrides('damaged_links'), killAfterEpoch: epoch });
-    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-    const dir = join(root, 'damaged_links');
-    const newest = join(dir, `checkpoints/checkpoint-${epoch}`);
+    const { reference, epoch, dir, newest } = await killedAtBestEpoch('damaged_links');
     for (const file of readdirSync(join(dir, 'checkpoints/best'))) {
       rmSync(join(dir, 'checkpoints/best', file));
       linkSync(join(newest, file), join(dir, 'checkpoints/best', file));

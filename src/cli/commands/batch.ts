@@ -20,7 +20,7 @@ import {
 import { migrate, normalizeSymbol, openDatabase } from '../../data/index.js';
 import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
-import { ProgressLine, formatDuration, printJson, printTable } from '../output.js';
+import { ProgressLine, formatDuration, printJson, printTable, wholeNumberFlag } from '../output.js';
 import { SHARED_FLAGS, addTrainingFlags, describePath, flagOverrides } from '../train-flags.js';
 
 interface BatchOptions {
@@ -42,13 +42,6 @@ interface BatchOptions {
 }
 
 export const DEFAULT_BATCH_DIR = 'out/batch';
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 /** all | CODE,CODE | @file (codes separated by commas, spaces or lines; # starts a comment). */
 export function parseSymbolsOption(value: string): 'all' | string[] {
@@ -113,20 +106,20 @@ async function runBatch(opts: BatchOptions): Promise<void> {
   const config = batchTrainConfig(opts);
   const kind = trainKind(config);
   const symbolsOption = parseSymbolsOption(opts.symbols);
-  const limit = positiveInt(opts.limit, '--limit');
+  const limit = opts.limit === undefined ? undefined : wholeNumberFlag('limit', opts.limit, 1);
   const handle = await openDatabase(opts.database);
   try {
     await migrate(handle);
     const symbols = await resolveSymbols(handle, symbolsOption, opts.stockType, limit);
     if (opts.queue) {
       const result = await enqueueTraining({ url: opts.queue, prefix: opts.queuePrefix }, kind, config, symbols, {
-        attempts: positiveInt(opts.attempts, '--attempts'),
+        attempts: wholeNumberFlag('attempts', opts.attempts, 1),
       });
       if (opts.json) printJson(result);
       else console.log(`enqueued ${result.queued} job(s) (${result.alreadyQueued} already queued) for config ${result.configHash} on ${opts.queue}`);
       return;
     }
-    const workers = positiveInt(opts.workers, '--workers') ?? availableParallelism();
+    const workers = (opts.workers === undefined ? undefined : wholeNumberFlag('workers', opts.workers, 1)) ?? availableParallelism();
     const showProgress = opts.progress && !opts.json;
     let bar: ProgressLine | null = null;
     const summary = await runLocalBatch({

@@ -17,8 +17,9 @@ import {
   type EngineBenchResult,
   type TorchBenchResult,
   type TorchBlas,
-} from '../../models/benchmark.js';
-import { type ModelType, registeredModelTypes } from '../../models/index.js';
+  type ModelType,
+  registeredModelTypes,
+} from '../../models/index.js';
 import { UserError } from '../../util/errors.js';
 import { printJson } from '../output.js';
 

@@ -17,7 +17,7 @@ import {
 import { predictWithOnnx } from '../../prediction/onnx.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
-import { parseSymbolsFlag, printJson, printTable } from '../output.js';
+import { numberFlag, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
 
 interface PredictFlags {
   symbol?: string;
@@ -39,21 +39,9 @@ interface PredictFlags {
   database?: string;
 }
 
-function integerFlag(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value)) throw new UserError(`--${flag} must be a whole number, not "${raw}"`);
-  return value;
-}
-
 function intervalFlag(raw: string): IntervalMethod {
   if (!(INTERVAL_METHODS as readonly string[]).includes(raw)) throw new UserError(`--interval must be one of ${INTERVAL_METHODS.join(', ')}, not "${raw}"`);
   return raw as IntervalMethod;
-}
-
-function numberFlag(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw new UserError(`--${flag} must be a number, not "${raw}"`);
-  return value;
 }
 
 const signedPct = (r: number) => `${r >= 0 ? '+' : ''}${((Math.exp(r) - 1) * 100).toFixed(2)}%`;
@@ -143,12 +131,12 @@ export function register(program: Command): void {
     .action(async (opts: PredictFlags) => {
       const request = {
         run: opts.run,
-        days: opts.days === undefined ? undefined : integerFlag('days', opts.days),
+        days: opts.days === undefined ? undefined : wholeNumberFlag('days', opts.days),
         endDate: opts.endDate,
         interval: intervalFlag(opts.interval),
-        samples: integerFlag('samples', opts.samples),
+        samples: wholeNumberFlag('samples', opts.samples),
         level: numberFlag('level', opts.level),
-        seed: integerFlag('seed', opts.seed),
+        seed: wholeNumberFlag('seed', opts.seed),
         checkpoint: opts.best ? ('best' as const) : ('final' as const),
         allowOtherSymbol: Boolean(opts.allowOtherSymbol),
       };
@@ -159,7 +147,7 @@ export function register(program: Command): void {
         if (!opts.run) throw new UserError('--symbols ranks stocks with one universal run: name it with --run');
         const { run, days: _days, ...options } = request;
         const symbols = parseSymbolsFlag(opts.symbols);
-        const top = opts.top === undefined ? undefined : integerFlag('top', opts.top);
+        const top = opts.top === undefined ? undefined : wholeNumberFlag('top', opts.top);
         const ranking = await withDatabase(opts.database, (database) =>
           new PredictionEngine({ database, outputDir: opts.outputDir }).rank(run as string, symbols, { ...options, top }),
         );

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_QUEUE_PREFIX, startQueueWorker, trainKind, type WorkerEvent } from '../../batch/index.js';
 import { migrate, withDatabase } from '../../data/index.js';
 import { parseTrainConfig } from '../../training/index.js';
-import { UserError } from '../../util/errors.js';
+import { wholeNumberFlag } from '../output.js';
 
 interface WorkerOptions {
   queue: string;
@@ -19,12 +19,6 @@ interface WorkerOptions {
   lockDuration: string;
   stalledInterval: string;
   json?: boolean;
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got "${value}"`);
-  return n;
 }
 
 function describe(e: WorkerEvent): string {
@@ -55,7 +49,7 @@ export function register(program: Command): void {
     .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', '15000')
     .option('--json', 'one JSON object per event on stdout')
     .action(async (opts: WorkerOptions) => {
-      const concurrency = opts.concurrency ? positiveInt(opts.concurrency, '--concurrency') : availableParallelism();
+      const concurrency = opts.concurrency ? wholeNumberFlag('concurrency', opts.concurrency, 1) : availableParallelism();
       await withDatabase(opts.database, async (handle) => {
         await migrate(handle);
       });
@@ -65,8 +59,8 @@ export function register(program: Command): void {
         concurrency,
         outputDir: opts.outputDir,
         databaseUrl: opts.database,
-        lockDuration: positiveInt(opts.lockDuration, '--lock-duration'),
-        stalledInterval: positiveInt(opts.stalledInterval, '--stalled-interval'),
+        lockDuration: wholeNumberFlag('lock-duration', opts.lockDuration, 1),
+        stalledInterval: wholeNumberFlag('stalled-interval', opts.stalledInterval, 1),
         onEvent: (e) => console.log(opts.json ? JSON.stringify({ ...e, at: new Date().toISOString() }) : `[${new Date().toISOString()}] ${describe(e)}`),
       });
       console.error(`worker on ${worker.host}: ${concurrency} thread(s), queue ${opts.queuePrefix} on ${opts.queue}, runs in ${opts.outputDir}`);
