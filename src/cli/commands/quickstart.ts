@@ -106,6 +106,10 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         say(
           `test set (${evaluation.results.n_samples} days): MAE ${t.mae?.toFixed(4)} vs persistence ${p.mae?.toFixed(4)}, skill ${((t.skill ?? 0) * 100).toFixed(2)}%, direction ${((t.direction_accuracy ?? 0) * 100).toFixed(1)}%`,
         );
+        const { significance, interval } = evaluation.results;
+        if (significance) say(`  the next-day forecasts: ${significance.summary}`);
+        if (interval)
+          say(`  the ${Math.round(interval.level * 100)}% conformal interval covered ${(interval.coverage * 100).toFixed(1)}% of the test forecasts`);
         say(`\neverything is in ${report.runDir}/`);
         say('  config.json, metadata.json        the resolved config and the run status');
         say('  model/                            model.safetensors, pytorch_model.bin (torch.load), config.json, scaler.json');
