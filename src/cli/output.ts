@@ -1,5 +1,6 @@
 /** Terminal output shared by every command: tables for people, JSON for machines, one live progress line; and the flag values several commands share. */
 import { readFileSync } from 'node:fs';
+import { normalizeSymbol } from '../data/symbols.js';
 import { UserError } from '../util/errors.js';
 
 export type Cell = string | number | null | undefined;
@@ -118,18 +119,35 @@ export function formatBytes(bytes: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** A --symbols value: `all`, `CODE,CODE`, or `@file` with codes separated by commas or blanks. */
-export function parseSymbolsFlag(raw: string, flag = 'symbols'): 'all' | string[] {
-  if (raw.trim() === 'all') return 'all';
-  let text = raw;
-  if (raw.startsWith('@')) {
+/**
+ * A --symbols value: `all`, `CODE,CODE`, or `@file` with codes separated by commas, spaces or lines (`#` starts a
+ * comment); every code in any spelling the normaliser reads, returned as the 6-digit code.
+ */
+export function parseSymbolsFlag(value: string, flag = 'symbols'): 'all' | string[] {
+  const text = value.trim();
+  if (text === 'all') return 'all';
+  let list: string[];
+  if (text.startsWith('@')) {
+    const file = text.slice(1);
+    let body: string;
     try {
-      text = readFileSync(raw.slice(1), 'utf8');
+      body = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new UserError(`--${flag} ${raw}: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UserError(`cannot read symbols file ${file}: ${(err as Error).message}`);
     }
-  }
-  return text.split(/[\s,]+/).filter(Boolean);
+    list = body
+      .split('\n')
+      .map((l) => l.replace(/#.*/, ''))
+      .join(',')
+      .split(/[\s,]+/);
+  } else list = text.split(',');
+  list = list.map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new UserError(`--${flag} "${value}" names no stock (use all, 600519,000001 or @file)`);
+  return list.map((s) => {
+    const symbol = normalizeSymbol(s);
+    if (symbol === null) throw new UserError(`--${flag}: "${s}" is not an A-share code (600519, 600519.SH or sh600519)`);
+    return symbol;
+  });
 }
 
 /** A whole-number flag value of at least `min` (0 by default), or a UserError naming the flag and what was given. */

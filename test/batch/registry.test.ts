@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { canonicalJson, configHash, jobIdFor } from '../../src/util/hash.js';
 import { findCompleted, listRegistry, registerRun } from '../../src/runs/registry.js';
 import { type RegistryEntry } from '../../src/runs/index.js';
-import { parseSymbolsOption } from '../../src/cli/commands/batch.js';
+import { parseSymbolsFlag } from '../../src/cli/output.js';
 import { UserError } from '../../src/util/errors.js';
 import { runCli } from '../data/run-cli.js';
 import { forEachDialect } from '../helpers/db.js';
@@ -93,21 +93,21 @@ test('the config hash ignores key order and undefined fields, and job ids are (s
 test('--symbols accepts all, a list and @file with comments, and names a bad code', () => {
   const dir = mkdtempSync(join(tmpdir(), 'klinecast-symbols-'));
   try {
-    assert.equal(parseSymbolsOption('all'), 'all');
-    assert.deepEqual(parseSymbolsOption('600519, 000001'), ['600519', '000001']);
+    assert.equal(parseSymbolsFlag('all'), 'all');
+    assert.deepEqual(parseSymbolsFlag('600519, 000001'), ['600519', '000001']);
     const file = join(dir, 's.txt');
     writeFileSync(file, '# banks\n600036 601398\n000001,  # ping an\n\n');
-    assert.deepEqual(parseSymbolsOption(`@${file}`), ['600036', '601398', '000001']);
+    assert.deepEqual(parseSymbolsFlag(`@${file}`), ['600036', '601398', '000001']);
     assert.throws(
-      () => parseSymbolsOption('600519,60051'),
+      () => parseSymbolsFlag('600519,60051'),
       (e: Error) => e instanceof UserError && /"60051" is not an A-share code/.test(e.message),
     );
     assert.throws(
-      () => parseSymbolsOption(`@${join(dir, 'missing.txt')}`),
+      () => parseSymbolsFlag(`@${join(dir, 'missing.txt')}`),
       (e: Error) => e instanceof UserError && /cannot read symbols file/.test(e.message),
     );
     assert.throws(
-      () => parseSymbolsOption(' , '),
+      () => parseSymbolsFlag(' , '),
       (e: Error) => e instanceof UserError && /names no stock/.test(e.message),
     );
   } finally {

@@ -3,7 +3,6 @@
  * as BullMQ jobs for `klinecast worker` processes anywhere. `klinecast batch status --queue …` counts the jobs.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,10 +16,10 @@ import {
   trainKind,
   type BatchSummary,
 } from '../../batch/index.js';
-import { migrate, normalizeSymbol, openDatabase } from '../../data/index.js';
+import { migrate, openDatabase } from '../../data/index.js';
 import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
-import { ProgressLine, formatDuration, printJson, printTable, wholeNumberFlag } from '../output.js';
+import { ProgressLine, formatDuration, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
 import { SHARED_FLAGS, addTrainingFlags, describePath, flagOverrides } from '../train-flags.js';
 
 interface BatchOptions {
@@ -42,34 +41,6 @@ interface BatchOptions {
 }
 
 export const DEFAULT_BATCH_DIR = 'out/batch';
-
-/** all | CODE,CODE | @file (codes separated by commas, spaces or lines; # starts a comment). */
-export function parseSymbolsOption(value: string): 'all' | string[] {
-  const text = value.trim();
-  if (text === 'all') return 'all';
-  let list: string[];
-  if (text.startsWith('@')) {
-    const file = text.slice(1);
-    let body: string;
-    try {
-      body = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new UserError(`cannot read symbols file ${file}: ${(err as Error).message}`);
-    }
-    list = body
-      .split('\n')
-      .map((l) => l.replace(/#.*/, ''))
-      .join(',')
-      .split(/[\s,]+/);
-  } else list = text.split(',');
-  list = list.map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new UserError(`--symbols "${value}" names no stock (use all, 600519,000001 or @file)`);
-  return list.map((s) => {
-    const symbol = normalizeSymbol(s);
-    if (symbol === null) throw new UserError(`--symbols: "${s}" is not an A-share code (600519, 600519.SH or sh600519)`);
-    return symbol;
-  });
-}
 
 /** Every stock's config: defaults < --config < the training flags train takes too (--epochs, --lr, --model …). */
 function batchTrainConfig(opts: BatchOptions): TrainConfig {
@@ -105,7 +76,7 @@ function printSummary(summary: BatchSummary): void {
 async function runBatch(opts: BatchOptions): Promise<void> {
   const config = batchTrainConfig(opts);
   const kind = trainKind(config);
-  const symbolsOption = parseSymbolsOption(opts.symbols);
+  const symbolsOption = parseSymbolsFlag(opts.symbols);
   const limit = opts.limit === undefined ? undefined : wholeNumberFlag('limit', opts.limit, 1);
   const handle = await openDatabase(opts.database);
   try {

@@ -69,25 +69,15 @@ function printForecast(f: Forecast): void {
 }
 
 function printRanking(r: Ranking, csv: boolean): void {
-  const headers = ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'];
-  const rows = r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower, e.upper]);
+  const price = (v: number | null) => (v === null ? null : Number(v.toFixed(3)));
   if (csv) {
-    console.log(['rank', 'symbol', 'base_date', 'base_close', 'predicted_return', 'price', 'lower', 'upper'].join(','));
-    for (const row of rows) console.log(row.map((v) => (v === null ? '' : String(v))).join(','));
+    console.log('rank,symbol,base_date,base_close,predicted_return,price,lower,upper');
+    for (const e of r.entries) console.log([e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower ?? '', e.upper ?? ''].join(','));
   } else {
     console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`);
     printTable(
-      headers,
-      rows.map(([rank, symbol, date, close, ret, price, lower, upper]) => [
-        rank,
-        symbol,
-        date,
-        close,
-        signedPct(ret as number),
-        Number((price as number).toFixed(3)),
-        lower === null ? null : Number((lower as number).toFixed(3)),
-        upper === null ? null : Number((upper as number).toFixed(3)),
-      ]),
+      ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'],
+      r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, signedPct(e.return), price(e.price), price(e.lower), price(e.upper)]),
     );
   }
   for (const f of r.failures) console.error(`skipped ${f.symbol}: ${f.message}`);
