@@ -2,12 +2,25 @@
  * Naming run folders: the default {symbol}_{model}_{YYYYMMDD_HHMMSS} name, validating names that come from users or the
  * network, resolving a CLI reference to a folder, and claiming a new folder under a free name.
  */
-import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { pad2 } from '../util/values.js';
 
 export const DEFAULT_OUTPUT_DIR = 'out';
+
+/**
+ * Folders of the output folder that belong to other tools (DESIGN.md §4): a batch's bookkeeping in batches/{name}/,
+ * walk-forward backtests in backtests/{name}/. They are never runs, so no run may take their names.
+ */
+export const BATCHES_DIR = 'batches';
+export const BACKTESTS_DIR = 'backtests';
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([BATCHES_DIR, BACKTESTS_DIR]);
+
+/** The file that marks a batch folder, in the current layout (out/batches/{name}/) and the old one (out/batch/). */
+export const BATCH_PROGRESS_FILE = 'batch_progress.json';
+/** Where batches before out/batches/ kept their runs: {batch folder}/runs/{run}/ (read-only now). */
+export const LEGACY_BATCH_RUNS_DIR = 'runs';
 
 const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -22,7 +35,58 @@ export function validateRunName(name: string): string {
       'bad_run_name',
     );
   }
+  if (RESERVED_NAMES.has(name)) throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
   return name;
+}
+
+function isRealDir(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isRealFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The runs/ folders of batches written in the old layout ({batch}/batch_progress.json beside {batch}/runs/{run}/):
+ * directly inside `outputDir` (out/batch/runs/), or `outputDir` itself when it is such a batch folder. Real folders
+ * only, never links. Their runs are listed and readable, never pruned (docs/BATCH.md, "Old layout").
+ */
+export function legacyRunRoots(outputDir: string): string[] {
+  const root = resolve(outputDir);
+  const roots: string[] = [];
+  const consider = (batchDir: string) => {
+    const runs = join(batchDir, LEGACY_BATCH_RUNS_DIR);
+    if (isRealFile(join(batchDir, BATCH_PROGRESS_FILE)) && isRealDir(runs)) roots.push(runs);
+  };
+  consider(root);
+  let entries;
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch {
+    return roots;
+  }
+  for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && !RESERVED_NAMES.has(e.name)) consider(join(root, e.name));
+  return roots;
+}
+
+/** A real folder `name` directly inside `parent` whose realpath is the parent's realpath joined with the name. */
+function containedDir(parent: string, name: string): string | null {
+  const dir = join(parent, name);
+  if (!isRealDir(dir)) return null;
+  try {
+    return realpathSync(dir) === join(realpathSync(parent), name) ? dir : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The folder of run `name` inside `outputDir`, after validating the name. Safe for names from the network. */
@@ -32,24 +96,16 @@ export function runDirFor(outputDir: string, name: string): string {
 
 /**
  * The folder of an existing run `name` inside `outputDir`, for names from the network or a bare CLI name: a real
- * folder directly inside the output folder, never a symbolic link (which could lead anywhere), and its realpath
- * inside the output folder's. Anything else is run_not_found, named without any server path.
+ * folder directly inside the output folder (or inside an old-layout batch's runs/, see legacyRunRoots), never a
+ * symbolic link (which could lead anywhere), and its realpath inside the output folder's. Anything else is
+ * run_not_found, named without any server path.
  */
 export function existingRunDirFor(outputDir: string, name: string): string {
-  const dir = runDirFor(outputDir, name);
-  const missing = () => new UserError(`no run named ${name}`, 'run_not_found');
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch {
-    throw missing();
-  }
-  if (!st.isDirectory()) throw missing();
-  try {
-    if (realpathSync(dir) !== join(realpathSync(resolve(outputDir)), name)) throw missing();
-  } catch {
-    throw missing();
-  }
+  validateRunName(name);
+  const root = resolve(outputDir);
+  // A run of the output folder itself first; then one left in an old-layout batch folder (out/batch/runs/{run}/).
+  const dir = containedDir(root, name) ?? legacyRunRoots(root).reduce<string | null>((found, runs) => found ?? containedDir(runs, name), null);
+  if (dir === null) throw new UserError(`no run named ${name}`, 'run_not_found');
   return dir;
 }
 

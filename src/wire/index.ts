@@ -47,6 +47,8 @@ export interface RunSummary {
   has_best: boolean;
   has_model: boolean;
   size_bytes: number;
+  /** The old-layout batch folder (out/{legacy_batch}/runs/) holding the run, read-only; null for a run in out/ itself. */
+  legacy_batch: string | null;
 }
 
 /** One forecast day. `lower`/`upper` bound the interval at `interval_level`, null when no interval was computed. */
