@@ -11,7 +11,9 @@ export {
   DEFAULT_OUTPUT_DIR,
   LEGACY_BATCH_RUNS_DIR,
   RESERVED_NAMES,
+  checkFolderName,
   claimRunDir,
+  containedDir,
   defaultRunName,
   existingRunDirFor,
   legacyRunRoots,
@@ -59,7 +61,7 @@ export {
 } from './select.js';
 export type { PruneCriteria, PrunePlan, RankFilter, RankedRun, RankingBasis, RunFilterStatus, RunQuery, RunRanking, SymbolFigures } from './select.js';
 export { exportRun } from './export.js';
-export { TrainingManager, writeModelFolder } from './manager.js';
+export { TrainingManager, appendLog, writeModelFolder } from './manager.js';
 export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, ModelFolderContents, OpenRunOptions, StateDict, StateSource } from './manager.js';
 export { loadModelFolder, loadRunModel, weightsPathOf } from './model.js';
 export type { CheckpointChoice, LoadedModel, RunModel } from './model.js';

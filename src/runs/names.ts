@@ -29,13 +29,16 @@ const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  * output directory and nothing else: no separators, no "..", no hidden or temp names. Returns the name.
  */
 export function validateRunName(name: string): string {
-  if (typeof name !== 'string' || !RUN_NAME_PATTERN.test(name) || name.includes('..')) {
-    throw new UserError(
-      `invalid run name ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`,
-      'bad_run_name',
-    );
-  }
+  checkFolderName(name, 'run name', 'bad_run_name');
   if (RESERVED_NAMES.has(name)) throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
+  return name;
+}
+
+/** The run-name rule for any folder named by a user or the network (a run, a batch): one segment, no "..", no dot first. */
+export function checkFolderName(name: string, what: string, code: string): string {
+  if (typeof name !== 'string' || !RUN_NAME_PATTERN.test(name) || name.includes('..')) {
+    throw new UserError(`invalid ${what} ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`, code);
+  }
   return name;
 }
 
@@ -78,8 +81,11 @@ export function legacyRunRoots(outputDir: string): string[] {
   return roots;
 }
 
-/** A real folder `name` directly inside `parent` whose realpath is the parent's realpath joined with the name. */
-function containedDir(parent: string, name: string): string | null {
+/**
+ * A real folder `name` directly inside `parent` whose realpath is the parent's realpath joined with the name (no link
+ * on the way out), or null. `name` must already be checked (checkFolderName).
+ */
+export function containedDir(parent: string, name: string): string | null {
   const dir = join(parent, name);
   if (!isRealDir(dir)) return null;
   try {
