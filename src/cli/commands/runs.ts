@@ -179,7 +179,7 @@ function listCommand(opts: ListOptions): void {
 
 /** Quiet lines under a listing: the folders that are not runs, and how to move runs of the old batch layout. */
 function printLayoutNotes(outputDir: string, runs: RunInfo[], ignored: string[]): void {
-  if (ignored.length) console.log(`(${ignored.length} folder${ignored.length > 1 ? 's' : ''} that are not runs: ${ignored.map((n) => `${n}/`).join(', ')})`);
+  if (ignored.length) console.log(`(not runs, left alone: ${ignored.map((n) => `${n}/`).join(', ')})`);
   const legacy = [...new Set(runs.map((r) => r.legacyBatch).filter((b): b is string => b !== null))];
   for (const batch of legacy) {
     const from = join(outputDir, batch, LEGACY_BATCH_RUNS_DIR);
