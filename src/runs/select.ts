@@ -219,9 +219,9 @@ function ordered(entries: RankedRun[], metric: string): RankedRun[] {
  *
  * For one symbol X: X's single-stock runs and every universal run with test records of X, each scored on X's own
  * (date, step 1) records in results/predictions.json. When every candidate has records and they share at least
- * MIN_SHARED_DAYS days, MAE, RMSE, skill and direction accuracy are re-scored on exactly those shared days (so a run
- * tested on an easier, calmer segment gains nothing); otherwise the runs are ranked by skill vs persistence on their
- * own days, which is scale-free. IC and rank IC are each run's own for X. Across symbols only scale-free metrics are
+ * MIN_SHARED_DAYS days (or were all tested on exactly the same days), MAE, RMSE, skill and direction accuracy are
+ * re-scored on exactly those shared days (so a run tested on an easier, calmer segment gains nothing); otherwise the
+ * runs are ranked by skill vs persistence on their own days, which is scale-free. IC and rank IC are each run's own for X. Across symbols only scale-free metrics are
  * allowed, each run's own. Ties go to the higher skill, then the newer run.
  */
 export function rankRuns(runs: RunInfo[], metric: string, filter: RankFilter = {}): RunRanking {
@@ -260,7 +260,9 @@ export function rankRuns(runs: RunInfo[], metric: string, filter: RankFilter = {
     RESCORED.has(key) && candidates.length > 1 && candidates.every((c) => c.records?.length) ? sharedDates(candidates.map((c) => c.records!)) : null;
   const sharedDays = shared?.size ?? null;
   const base = { metric: key, symbol, sharedDays };
-  if (shared !== null && shared.size >= MIN_SHARED_DAYS) {
+  // Runs tested on exactly the same days are compared on them however few they are: nothing differs to re-score.
+  const sameDays = shared !== null && candidates.every((c) => new Set(c.records!.map((d) => d.date)).size === shared.size);
+  if (shared !== null && (shared.size >= MIN_SHARED_DAYS || (sameDays && shared.size > 0))) {
     const onShared = candidates.map((c) => {
       const f = figuresOf(c.records!.filter((d) => shared!.has(d.date)));
       return { run: c.run, value: f[key as keyof SymbolFigures] ?? null, days: f.days };
@@ -270,7 +272,9 @@ export function rankRuns(runs: RunInfo[], metric: string, filter: RankFilter = {
       rankedBy: key,
       basis: 'shared_days',
       runs: ordered(onShared, key),
-      explanation: `${symbol}: ${key} re-scored on the ${shared.size} test days all ${candidates.length} runs share`,
+      explanation: sameDays
+        ? `${symbol}: ${key} on the ${shared.size} test days all ${candidates.length} runs were tested on`
+        : `${symbol}: ${key} re-scored on the ${shared.size} test days all ${candidates.length} runs share`,
     };
   }
   if (RESCORED.has(key) && key !== 'direction_accuracy' && candidates.length > 1) {
