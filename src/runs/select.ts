@@ -185,7 +185,7 @@ export function checkBestMetric(metric: string, symbol: string | undefined): str
   }
   if (symbol === undefined && !SCALE_FREE_METRICS.has(key)) {
     throw new UserError(
-      `${key} is in price units, which differ between stocks and test segments: give --symbol, or rank runs of different stocks by a scale-free metric (${[...SCALE_FREE_METRICS].join(', ')})`,
+      `${key} is in price units, which differ between stocks and test segments: name a symbol (--symbol; symbol= in the API), or rank runs of different stocks by a scale-free metric (${[...SCALE_FREE_METRICS].join(', ')})`,
       'bad_metric',
     );
   }

@@ -127,3 +127,50 @@ export interface TrainingJob {
   started_at: string | null;
   finished_at: string | null;
 }
+
+/** A batch of `klinecast batch` (out/batches/{name}/), as GET /api/v1/batches lists it; its runs are ordinary runs. */
+export interface BatchItem {
+  name: string;
+  model_type: string | null;
+  config_hash: string | null;
+  created_at: string | null;
+  updated_at: string | null;
+  /** true when batch_summary.json covers the latest progress (the last invocation ended) */
+  finished: boolean;
+  /** the last finished invocation's wall time and rate, from batch_summary.json */
+  finished_at: string | null;
+  seconds: number | null;
+  per_minute: number | null;
+  counts: { pending: number; completed: number; failed: number; skipped: number } | null;
+  stocks_total: number;
+  /** why the folder's files could not be read, or null */
+  problem: string | null;
+}
+
+export interface BatchStock {
+  symbol: string;
+  status: string;
+  /** the run in out/ (GET /api/v1/runs/{run_name}) */
+  run_name: string | null;
+  metrics: Record<string, number | null> | null;
+  reason: string | null;
+  attempts: number;
+  seconds: number | null;
+  finished_at: string | null;
+}
+
+export interface BatchDetails extends BatchItem {
+  stocks: BatchStock[];
+}
+
+/** GET /api/v1/best-run: the run the best-run rule chooses, with how it compared (docs/PREDICTION.md, "Best run"). */
+export interface BestRunAnswer {
+  run: RunSummary;
+  metric: string;
+  ranked_by: string;
+  basis: 'shared_days' | 'skill' | 'own';
+  value: number | null;
+  shared_days: number | null;
+  rule: string;
+  ranking: Array<{ name: string; value: number | null; days: number | null }>;
+}

@@ -127,7 +127,7 @@ test(`fewer than ${MIN_SHARED_DAYS} shared test days: ranked by skill vs persist
 test('across symbols only scale-free metrics: mae is refused with a clear message, skill ranks every run', () => {
   assert.throws(
     () => rankRuns(runs, 'mae'),
-    (err: Error) => err instanceof UserError && /mae is in price units.*give --symbol.*skill, direction_accuracy, ic, rank_ic/.test(err.message),
+    (err: Error) => err instanceof UserError && /mae is in price units.*name a symbol \(--symbol.*skill, direction_accuracy, ic, rank_ic/.test(err.message),
   );
   const bySkill = rankRuns(runs, 'skill');
   assert.equal(bySkill.basis, 'own');
@@ -137,7 +137,7 @@ test('across symbols only scale-free metrics: mae is refused with a clear messag
   const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'runs', 'best', ...args, '--output-dir', out], { encoding: 'utf8' });
   const refused = cli('--metric', 'mae');
   assert.equal(refused.status, 2);
-  assert.match(refused.stderr, /mae is in price units, which differ between stocks and test segments: give --symbol/);
+  assert.match(refused.stderr, /mae is in price units, which differ between stocks and test segments: name a symbol \(--symbol/);
   const best = cli('--symbol', '000001', '--json');
   assert.equal(best.status, 0, best.stderr);
   const parsed = JSON.parse(best.stdout) as { name: string; basis: string; shared_days: number; rule: string };
