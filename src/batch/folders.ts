@@ -62,7 +62,8 @@ export function readBatchFolder(dir: string, name: string): BatchFolder {
     progressRead.ok && isRecord(progressRead.value) && progressRead.value.version === 1 && isRecord(progressRead.value.stocks)
       ? (progressRead.value as unknown as BatchProgress)
       : null;
-  const summary = summaryRead.ok && isRecord(summaryRead.value) && Array.isArray(summaryRead.value.stocks) ? (summaryRead.value as unknown as BatchSummary) : null;
+  const summary =
+    summaryRead.ok && isRecord(summaryRead.value) && Array.isArray(summaryRead.value.stocks) ? (summaryRead.value as unknown as BatchSummary) : null;
   const problems: string[] = [];
   if (!progress) problems.push(progressRead.ok ? `${PROGRESS_FILE} is not a batch progress file` : progressRead.reason);
   if (!summary && !summaryRead.ok && !summaryRead.missing) problems.push(summaryRead.reason);

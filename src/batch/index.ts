@@ -35,4 +35,5 @@ export {
   type WorkerEvent,
 } from './queue.js';
 export { trainJob, trainKind } from './train-job.js';
+export { noSeries } from './transfer.js';
 export { queueTrainingJobs, type QueueTrainingJobs } from './queue-jobs.js';

@@ -6,6 +6,7 @@ export {
   openDatabase,
   parseDatabaseUrl,
   resolveDatabaseUrl,
+  urlOfTarget,
   withDatabase,
   type DatabaseHandle,
   type DatabaseTarget,

@@ -30,7 +30,8 @@ const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export function validateRunName(name: string): string {
   checkFolderName(name, 'run name', 'bad_run_name');
-  if (RESERVED_NAMES.has(name)) throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
+  if (RESERVED_NAMES.has(name))
+    throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
   return name;
 }
 

@@ -401,10 +401,12 @@ export function planPrune(runs: RunInfo[], criteria: PruneCriteria): PrunePlan {
 
 /** The completed run with the lowest validation loss: kept when no run of a group has test figures. */
 function lowestValLoss(group: RunInfo[]): RunInfo | null {
-  return sortRuns(
-    group.filter((r) => r.status === 'completed' && r.bestValLoss !== null),
-    'best_val_loss',
-  )[0] ?? null;
+  return (
+    sortRuns(
+      group.filter((r) => r.status === 'completed' && r.bestValLoss !== null),
+      'best_val_loss',
+    )[0] ?? null
+  );
 }
 
 function mtimeMs(dir: string): number {

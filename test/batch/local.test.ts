@@ -58,7 +58,13 @@ test('broken stocks and dying threads are recorded; every other stock completes 
     const onDisk = JSON.parse(readFileSync(join(tdb.dir, 'out', 'batches', 'b1', 'batch_summary.json'), 'utf8')) as BatchSummary;
     assert.equal(onDisk.name, 'b1');
     for (const s of ['000001', '000006', '000007']) assert.equal(by.get(s)!.path, join(tdb.dir, 'out', by.get(s)!.runName!));
-    assert.deepEqual(listRuns(join(tdb.dir, 'out')).filter((r) => r.status === 'completed').map((r) => r.symbol).sort(), ['000001', '000006', '000007']);
+    assert.deepEqual(
+      listRuns(join(tdb.dir, 'out'))
+        .filter((r) => r.status === 'completed')
+        .map((r) => r.symbol)
+        .sort(),
+      ['000001', '000006', '000007'],
+    );
     const log = readFileSync(join(tdb.dir, 'out', 'batches', 'b1', 'batch.log'), 'utf8');
     assert.match(log, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] batch b1 started: 8 of 8 stocks/m);
     assert.match(log, /\] 000002 failed: .*deliberate failure/);

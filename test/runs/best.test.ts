@@ -132,9 +132,13 @@ test('across symbols only scale-free metrics: mae is refused with a clear messag
   const bySkill = rankRuns(runs, 'skill');
   assert.equal(bySkill.basis, 'own');
   const skills = bySkill.runs.map((r) => r.value!);
-  assert.deepEqual(skills, [...skills].sort((a, b) => b - a));
+  assert.deepEqual(
+    skills,
+    [...skills].sort((a, b) => b - a),
+  );
 
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'runs', 'best', ...args, '--output-dir', out], { encoding: 'utf8' });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'runs', 'best', ...args, '--output-dir', out], { encoding: 'utf8' });
   const refused = cli('--metric', 'mae');
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /mae is in price units, which differ between stocks and test segments: name a symbol \(--symbol/);
