@@ -29,7 +29,9 @@ function fieldOf(f: TrainingFlag): z.ZodType {
         .transform(([train, val, test]) => ({ type: 'ratio' as const, train, val, test }))
         .describe('train, val, test ratios, e.g. [0.7, 0.15, 0.15]');
     case 'symbols':
-      return z.union([z.literal('all'), z.array(symbolField).min(1).max(10_000)]).describe('a universal model over these stocks, or all active ones');
+      return z
+        .union([z.literal('all'), z.array(symbolField).min(1).max(10_000)], { error: 'symbols is "all" or a list of 1-10000 6-digit A-share codes' })
+        .describe('a universal model over these stocks, or all active ones');
   }
 }
 
@@ -82,17 +84,10 @@ function trainConfigOf(ctx: ServerContext, body: StartTraining) {
     'training request',
     describeField,
   );
-  const { symbol, symbols } = parsed.data;
-  if ((symbol === null) === (symbols === null)) {
-    throw new HttpError(
-      400,
-      'bad_config',
-      symbol === null
-        ? 'a training job needs symbol (one stock) or symbols (a universal model: "all" or a list)'
-        : 'give symbol (one stock) or symbols (a universal model), not both',
-    );
+  // The config schema refuses symbol with symbols, and stock_type without symbols; a job needs one of the two.
+  if (parsed.data.symbol === null && parsed.data.symbols === null) {
+    throw new HttpError(400, 'bad_config', 'a training job needs symbol (one stock) or symbols (a universal model: "all" or a list)');
   }
-  if (parsed.data.stockType !== null && symbols === null) throw new HttpError(400, 'bad_config', 'stock_type goes with symbols (a universal model)');
   return parsed;
 }
 
