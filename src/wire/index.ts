@@ -174,3 +174,8 @@ export interface BestRunAnswer {
   rule: string;
   ranking: Array<{ name: string; value: number | null; days: number | null }>;
 }
+
+/** GET /api/v1/training/defaults: the fields of POST /api/v1/training (the CLI's flags) with the CLI's defaults. */
+export interface TrainingDefaults {
+  fields: Array<{ field: string; flag: string; path: string; kind: string; help: string; default: unknown }>;
+}
