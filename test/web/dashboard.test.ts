@@ -300,7 +300,12 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
 
   test('Stock: the latest forecast with its interval band over the K-line', async () => {
     const page = await open(`#/stock/${symbol}`);
-    assert.match(await page.locator('#forecast-status').innerText(), /Forecast by demo_lstm/);
+    // By default the run the best-run rule chooses (here the universal run can win on this stock's own test days).
+    const best = (await (await fetch(`${server.url}/api/v1/best-run?symbol=${symbol}`)).json()) as { run: { name: string } };
+    assert.match(await page.locator('#forecast-status').innerText(), new RegExp(`Forecast by ${best.run.name} `));
+    await page.selectOption('#run-picker', 'demo_lstm');
+    await page.click('#forecast-button');
+    await page.waitForFunction(() => /Forecast by demo_lstm /.test(document.querySelector('#forecast-status')?.textContent ?? ''));
     const s = await series(page, 'chart-kline');
     assert.ok(count(s, 'K-line') > 200);
     assert.equal(count(s, 'forecast'), HORIZON + 1, 'the base close and one point per forecast day');
