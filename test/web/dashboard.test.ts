@@ -305,7 +305,7 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     assert.match(await page.locator('#forecast-status').innerText(), new RegExp(`Forecast by ${best.run.name} `));
     await page.selectOption('#run-picker', 'demo_lstm');
     await page.click('#forecast-button');
-    await page.waitForFunction(() => /Forecast by demo_lstm /.test(document.querySelector('#forecast-status')?.textContent ?? ''));
+    await page.locator('#forecast-status', { hasText: 'Forecast by demo_lstm ' }).waitFor();
     const s = await series(page, 'chart-kline');
     assert.ok(count(s, 'K-line') > 200);
     assert.equal(count(s, 'forecast'), HORIZON + 1, 'the base close and one point per forecast day');
