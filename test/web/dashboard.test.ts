@@ -78,7 +78,9 @@ describe('dashboard in headless Chromium', { skip }, () => {
         stamp: '20260101_000000',
         createdAt: '2026-01-01T00:00:00.000Z',
         updatedAt: '2026-01-01T00:01:00.000Z',
-        stocks: { '600519': { status: 'completed', runName: '600519_lstm_fixture', path: null, metrics: null, reason: null, attempts: 1, finishedAt: null, seconds: 1 } },
+        stocks: {
+          '600519': { status: 'completed', runName: '600519_lstm_fixture', path: null, metrics: null, reason: null, attempts: 1, finishedAt: null, seconds: 1 },
+        },
       }),
     );
     server = await createDashboardServer();

@@ -101,7 +101,8 @@ async function onnxForecastCommand(symbol: string, request: Parameters<typeof pr
 
 /** --end, as train and batch spell it; --end-date is the spelling predict shipped with, still read. */
 function endFlag(opts: PredictFlags): string | undefined {
-  if (opts.end !== undefined && opts.endDate !== undefined && opts.end !== opts.endDate) throw new UserError('--end and --end-date (its old spelling) disagree: give --end');
+  if (opts.end !== undefined && opts.endDate !== undefined && opts.end !== opts.endDate)
+    throw new UserError('--end and --end-date (its old spelling) disagree: give --end');
   return opts.end ?? opts.endDate;
 }
 

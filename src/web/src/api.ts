@@ -83,7 +83,17 @@ export interface Bar {
   vol: number;
 }
 
-export type { BatchDetails, BatchItem, BestRunAnswer, CrossSectionDay, CrossSectionResults, Forecast, Ranking, TrainingDefaults, TrainingJob } from '../../wire/index.js';
+export type {
+  BatchDetails,
+  BatchItem,
+  BestRunAnswer,
+  CrossSectionDay,
+  CrossSectionResults,
+  Forecast,
+  Ranking,
+  TrainingDefaults,
+  TrainingJob,
+} from '../../wire/index.js';
 
 export const api = {
   runs: (query = '') => request<{ items: Run[]; total: number }>('GET', `api/v1/runs${query}`),

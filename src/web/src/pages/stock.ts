@@ -132,7 +132,11 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
     { id: 'run-picker' },
     h('option', { value: '' }, best ? `best run: ${best.run.name}` : usable.length ? 'best run' : 'no completed run'),
     ...usable.map((r) =>
-      h('option', { value: r.name, ...(r.name === best?.run.name ? { 'data-best': 'true' } : {}) }, `${r.name} (MAE ${num(r.eval_metrics?.mae)})${r.name === best?.run.name ? ' ★' : ''}`),
+      h(
+        'option',
+        { value: r.name, ...(r.name === best?.run.name ? { 'data-best': 'true' } : {}) },
+        `${r.name} (MAE ${num(r.eval_metrics?.mae)})${r.name === best?.run.name ? ' ★' : ''}`,
+      ),
     ),
   );
   const daysInput = h('input', { id: 'forecast-days', type: 'number', min: 1, max: 250, placeholder: 'horizon' });
