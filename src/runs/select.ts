@@ -242,13 +242,16 @@ export function rankRuns(runs: RunInfo[], metric: string, filter: RankFilter = {
   const symbol = filter.symbol;
   const candidates: Array<{ run: RunInfo; records: DayRecord[] | null }> = [];
   for (const run of completed) {
-    if (run.symbol === symbol) candidates.push({ run, records: recordsOf(run, symbol) });
+    // A stock's own runs are read below, only when there is something to compare (a forecast of 1,000 symbols with
+    // one run each reads no predictions.json).
+    if (run.symbol === symbol) candidates.push({ run, records: null });
     else if (run.symbol === null) {
       // A universal run counts for X only by X's own test records: its pooled figures are about other stocks too.
       const records = recordsOf(run, symbol);
       if (records?.length) candidates.push({ run, records });
     }
   }
+  if (candidates.length > 1) for (const c of candidates) c.records ??= recordsOf(c.run, symbol);
   const own = (c: (typeof candidates)[number], m: string): RankedRun => {
     if (c.records?.length) {
       const f = figuresOf(c.records);
