@@ -4,8 +4,8 @@
  * writes its folder beside the forecasts (docs/TRADING.md). Imported on its own, not from runs/index.ts: it loads
  * database code, which batch pool threads must not.
  */
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { StockDataLoader } from '../data/loader.js';
 import { addDays } from '../data/dates.js';
 import { requireSymbol } from '../data/symbols.js';
@@ -50,6 +50,8 @@ export interface ForecastSource {
   name: string;
   /** The forecasts file. */
   file: string;
+  /** The run or backtest folder (for a file: its folder). */
+  root: string;
   /** The folder simulations are written under: <run>/results/simulations/ or <backtest>/simulations/. */
   simulationsDir: string;
   /** A single-stock run's stock (its records carry none). */
@@ -67,11 +69,11 @@ function isDir(path: string): boolean {
 function runSource(dir: string): ForecastSource {
   const meta = readJson(join(dir, RUN_FILES.metadata), { within: dir });
   const symbol = meta.ok && typeof (meta.value as RunMetadata).stock_symbol === 'string' ? (meta.value as RunMetadata).stock_symbol : null;
-  return { kind: 'run', name: basename(dir), file: join(dir, RUN_FILES.predictions), simulationsDir: join(dir, 'results', 'simulations'), symbol };
+  return { kind: 'run', name: basename(dir), file: join(dir, RUN_FILES.predictions), root: dir, simulationsDir: join(dir, 'results', 'simulations'), symbol };
 }
 
 function backtestSource(dir: string): ForecastSource {
-  return { kind: 'backtest', name: basename(dir), file: join(dir, BACKTEST_FORECASTS), simulationsDir: join(dir, 'simulations'), symbol: null };
+  return { kind: 'backtest', name: basename(dir), file: join(dir, BACKTEST_FORECASTS), root: dir, simulationsDir: join(dir, 'simulations'), symbol: null };
 }
 
 /** The folder is a backtest when it holds forecasts.json, a run when it holds results/predictions.json or metadata.json. */
@@ -91,7 +93,7 @@ export function resolveForecastSource(ref: string, outputDir = DEFAULT_OUTPUT_DI
     if (!existsSync(path)) throw new UserError(`--forecasts: no file or folder ${ref}`, 'forecasts_not_found');
     if (!isDir(path)) {
       const name = basename(path);
-      return { kind: 'file', name, file: path, simulationsDir: join(dirname(path), 'simulations'), symbol: null };
+      return { kind: 'file', name, file: path, root: dirname(path), simulationsDir: join(dirname(path), 'simulations'), symbol: null };
     }
     const source = sourceOfDir(path);
     if (!source)
@@ -116,8 +118,7 @@ export function resolveForecastSource(ref: string, outputDir = DEFAULT_OUTPUT_DI
 
 /** Reads and validates the forecasts of a source. */
 export function readForecasts(source: ForecastSource): ParsedForecasts {
-  const within = source.kind === 'file' ? dirname(source.file) : source.kind === 'run' ? dirname(dirname(source.file)) : dirname(source.file);
-  const read = readJson(source.file, { within });
+  const read = readJson(source.file, { within: source.root });
   if (!read.ok) {
     const hint = read.missing && source.kind === 'run' ? ' (the run has not finished its test evaluation)' : '';
     throw new UserError(`--forecasts: ${read.reason}${hint}`, 'bad_forecasts');
@@ -389,18 +390,38 @@ export interface SimulationListItem {
   problem: string | null;
 }
 
-/** The simulations under a source's simulations folder, newest first. A folder whose simulation.json is unreadable is listed with the reason. */
-export function listSimulations(simulationsDir: string): SimulationListItem[] {
+/** The folder whose simulations are listed and read: a run's or a backtest's, and its simulations folder. */
+export interface SimulationsLocation {
+  /** The run or backtest folder: every file read must resolve inside it (a linked results/ or simulations/ is refused). */
+  root: string;
+  simulationsDir: string;
+}
+
+/** The simulations folder when it resolves inside its root, else null (missing, or a link out). */
+function ownSimulationsDir(where: SimulationsLocation): string | null {
+  try {
+    const real = realpathSync(where.simulationsDir);
+    const root = realpathSync(where.root);
+    return real.startsWith(root.endsWith(sep) ? root : root + sep) ? where.simulationsDir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The simulations of a run or backtest, newest first. A folder whose simulation.json is unreadable is listed with the reason. */
+export function listSimulations(where: SimulationsLocation): SimulationListItem[] {
+  const dir = ownSimulationsDir(where);
+  if (dir === null) return [];
   let entries;
   try {
-    entries = readdirSync(simulationsDir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
   const items = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e): SimulationListItem => {
-      const read = readSimulation(simulationsDir, e.name);
+      const read = readSimulation(where, e.name);
       const empty = {
         name: e.name,
         created_at: null,
@@ -432,15 +453,18 @@ export function listSimulations(simulationsDir: string): SimulationListItem[] {
   return items.sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? '') || a.name.localeCompare(b.name));
 }
 
-/** One saved simulation.json, read only where it resolves inside its folder. */
-export function readSimulation(simulationsDir: string, name: string): { ok: true; file: SimulationFile } | { ok: false; reason: string } {
-  const dir = join(simulationsDir, validateRunName(name));
+/** One saved simulation.json, read only where it resolves inside the run or backtest folder (no link leads out). */
+export function readSimulation(where: SimulationsLocation, name: string): { ok: true; file: SimulationFile } | { ok: false; reason: string } {
+  const missing = { ok: false as const, reason: `no simulation named ${name}` };
+  const base = ownSimulationsDir(where);
+  if (base === null) return missing;
+  const dir = join(base, validateRunName(name));
   try {
-    if (!lstatSync(dir).isDirectory()) return { ok: false, reason: `no simulation named ${name}` };
+    if (!lstatSync(dir).isDirectory()) return missing;
   } catch {
-    return { ok: false, reason: `no simulation named ${name}` };
+    return missing;
   }
-  const read = readJson(join(dir, SIMULATION_FILES.json), { within: dir });
+  const read = readJson(join(dir, SIMULATION_FILES.json), { within: where.root });
   if (!read.ok) return { ok: false, reason: read.reason };
   if (typeof read.value !== 'object' || read.value === null) return { ok: false, reason: 'simulation.json is not an object' };
   return { ok: true, file: read.value as SimulationFile };

@@ -6,132 +6,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeBars, type KlineBar } from '../../src/data/index.js';
-import { upsertStockInfo } from '../../src/data/writer.js';
-import { DEFAULT_COSTS, DEFAULT_RULES } from '../../src/evaluation/trading/index.js';
-import {
-  SIMULATION_FILES,
-  listSimulations,
-  readSimulation,
-  resolveForecastSource,
-  runSimulationFor,
-  writeSimulation,
-  type SimulationRequest,
-} from '../../src/runs/simulations.js';
+import { SIMULATION_FILES, listSimulations, readSimulation, resolveForecastSource, runSimulationFor, writeSimulation } from '../../src/runs/simulations.js';
 import { forEachDialect } from '../helpers/db.js';
-
-const DAYS = ['2023-03-01', '2023-03-02', '2023-03-03', '2023-03-06', '2023-03-07'];
-
-function bars(symbol: string, previousClose: number, rows: Array<[open: number, close: number]>): KlineBar[] {
-  let pre = previousClose;
-  return rows.map(([open, close], i) => {
-    const bar: KlineBar = {
-      symbol,
-      tradeDate: DAYS[i],
-      open,
-      high: Math.max(open, close),
-      low: Math.min(open, close),
-      close,
-      preClose: pre,
-      change: close - pre,
-      pctChg: ((close - pre) / pre) * 100,
-      vol: 1000,
-      amount: 1000,
-      turnoverRate: null,
-      pe: null,
-      pb: null,
-      totalMv: null,
-      circMv: null,
-      limitStatus: null,
-    };
-    pre = close;
-    return bar;
-  });
-}
-
-const info = (symbol: string, name: string, listDate: string | null) => ({
-  symbol,
-  name,
-  exchange: 'SSE',
-  market: null,
-  stockType: null,
-  industry: null,
-  listDate,
-  delistDate: null,
-  isActive: true,
-});
-
-const REQUEST: SimulationRequest = {
-  strategy: { kind: 'topk', topk: 2, nDrop: 1, riskDegree: 0.95 },
-  dealPrice: 'open',
-  cash: 100_000,
-  benchmark: '000300',
-  rules: DEFAULT_RULES,
-  costs: DEFAULT_COSTS,
-  name: 'topk_test',
-};
+import { SIMULATION_REQUEST as REQUEST, seedSimulationFixture } from '../helpers/simulation.js';
 
 forEachDialect('simulate a universal run from the database: ST ±5%, unlimited listing days, the index benchmark, the files', async (tdb) => {
-  await writeBars(tdb.handle.db, tdb.dialect, [
-    ...bars('600000', 10, [
-      [10, 10],
-      [10, 10],
-      [10, 10],
-      [10, 10],
-      [10, 10],
-    ]),
-    // *ST: 10.50 is +5%, its limit-up (a main-board stock would have 11.00)
-    ...bars('600004', 10, [
-      [10, 10],
-      [10.5, 10.5],
-      [10.5, 10.5],
-      [10.5, 10.5],
-      [10.5, 10.5],
-    ]),
-    // STAR, listed 2023-03-01: +20% on its second day is no limit (the first five days have none)
-    ...bars('688001', 50, [
-      [50, 50],
-      [60, 60],
-      [60, 60],
-      [60, 60],
-      [60, 60],
-    ]),
-    ...bars('000300', 4000, [
-      [4000, 4000],
-      [4000, 4040],
-      [4040, 4040],
-      [4040, 3999.6],
-      [3999.6, 3999.6],
-    ]),
-  ]);
-  await upsertStockInfo(tdb.handle.db, tdb.dialect, [
-    info('600000', '浦发银行', '1999-11-10'),
-    info('600004', '*ST白云', '2003-04-28'),
-    info('688001', '华兴源创', '2023-03-01'),
-  ]);
   const out = join(tdb.dir, 'out');
-  const run = join(out, 'lstm_universal');
-  mkdirSync(join(run, 'results'), { recursive: true });
-  writeFileSync(join(run, 'metadata.json'), JSON.stringify({ run_name: 'lstm_universal', stock_symbol: null }));
-  const scores: Record<string, number[]> = { '2023-03-01': [0.01, 0.03, 0.02], '2023-03-02': [0.01, 0.03, 0.02], '2023-03-03': [0.01, 0.03, 0.02] };
-  const records = Object.entries(scores).flatMap(([date, s]) =>
-    s.map((predicted_return, k) => ({
-      symbol: ['600000', '600004', '688001'][k],
-      date,
-      step: 1,
-      predicted_return,
-      target_date: null,
-      last_close: 1,
-      actual_price: 1,
-      predicted_price: 1,
-      actual_return: 0,
-    })),
-  );
-  writeFileSync(
-    join(run, 'results', 'predictions.json'),
-    JSON.stringify({ generated_at: 'x', split: 'test', horizon: 1, n_samples: 9, return_type: 'log', records }),
-  );
-
+  const { run, records } = await seedSimulationFixture(tdb, out);
   const source = resolveForecastSource('lstm_universal', out);
   assert.equal(source.kind, 'run');
   const file = await runSimulationFor(tdb.handle, source, REQUEST, new Date('2026-01-01T00:00:00Z'));
@@ -165,10 +46,10 @@ forEachDialect('simulate a universal run from the database: ST ±5%, unlimited l
   // A second simulation of the same name never overwrites the first.
   assert.equal(writeSimulation(source, file), join(run, 'results', 'simulations', 'topk_test_2'));
   assert.deepEqual(
-    listSimulations(source.simulationsDir).map((s) => s.name),
+    listSimulations(source).map((s) => s.name),
     ['topk_test', 'topk_test_2'],
   );
-  const back = readSimulation(source.simulationsDir, 'topk_test');
+  const back = readSimulation(source, 'topk_test');
   assert.ok(back.ok && back.file.summary.trades.buys === 2);
 
   // The same forecasts as a backtest folder (records carry a fold), found by name under out/backtests/.
