@@ -4,11 +4,10 @@
  * +5% limit on day 2, a STAR stock listed on day 1 that opens +20% on day 2 (no limit in its first five days), and the
  * CSI 300 index.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { writeBars, type KlineBar } from '../../src/data/index.js';
 import { upsertStockInfo } from '../../src/data/writer.js';
 import { DEFAULT_COSTS, DEFAULT_RULES } from '../../src/evaluation/trading/index.js';
+import { TrainingManager } from '../../src/runs/index.js';
 import type { SimulationRequest } from '../../src/runs/simulations.js';
 import type { TestDatabase } from './db.js';
 
@@ -102,9 +101,10 @@ export async function seedSimulationFixture(tdb: Pick<TestDatabase, 'handle' | '
     info('600004', '*ST白云', '2003-04-28'),
     info('688001', '华兴源创', '2023-03-01'),
   ]);
-  const run = join(out, 'lstm_universal');
-  mkdirSync(join(run, 'results'), { recursive: true });
-  writeFileSync(join(run, 'metadata.json'), JSON.stringify({ run_name: 'lstm_universal', stock_symbol: null }));
+  // A completed universal run, as TrainingManager writes one (no weights: the simulation reads only its forecasts).
+  const manager = TrainingManager.create({ outputDir: out, runName: 'lstm_universal', symbol: null, modelType: 'lstm', config: { symbols: 'all' } });
+  for (const status of ['preparing', 'training', 'evaluating', 'completed'] as const) manager.updateStatus(status);
+  const run = manager.runDir;
   const scores: Record<string, number[]> = { '2023-03-01': [0.01, 0.03, 0.02], '2023-03-02': [0.01, 0.03, 0.02], '2023-03-03': [0.01, 0.03, 0.02] };
   const records = Object.entries(scores).flatMap(([date, s]) =>
     s.map((predicted_return, k) => ({
@@ -119,10 +119,7 @@ export async function seedSimulationFixture(tdb: Pick<TestDatabase, 'handle' | '
       actual_return: 0,
     })),
   );
-  writeFileSync(
-    join(run, 'results', 'predictions.json'),
-    JSON.stringify({ generated_at: 'x', split: 'test', horizon: 1, n_samples: 9, return_type: 'log', records }),
-  );
+  manager.savePredictions({ generated_at: '2026-01-01T00:00:00Z', split: 'test', horizon: 1, n_samples: 9, return_type: 'log', records });
 
   return { run, records };
 }
