@@ -2,18 +2,17 @@
  * A-share trading rules as of a date: the board of a code, its daily price limit, the days after listing without a
  * limit, lot sizes, and whether a price sits at the limit (docs/TRADING.md, "Rules", names the sources and dates).
  */
+import { boardOf, type Board } from '../../data/symbols.js';
 import type { IsoDate, Symbol6 } from '../../data/types.js';
 
 export type TradingBoard = 'main' | 'chinext' | 'star' | 'bse';
 
-/** The board of a 6-digit code: 600/601/603/605 and 000-003 main, 300/301 ChiNext, 688/689 STAR, 8xx/4xx/920 Beijing; null for anything else (indices, funds). */
+const BOARDS: Record<Board, TradingBoard> = { 主板: 'main', 创业板: 'chinext', 科创板: 'star', 北交所: 'bse' };
+
+/** The board of a 6-digit code, by the data layer's one prefix table (boardOf): main, ChiNext, STAR or Beijing; null for anything else (indices, funds). */
 export function tradingBoardOf(symbol: Symbol6): TradingBoard | null {
-  const p3 = symbol.slice(0, 3);
-  if (/^60[0-5]$/.test(p3) || /^00[0-3]$/.test(p3)) return 'main';
-  if (p3 === '300' || p3 === '301') return 'chinext';
-  if (p3 === '688' || p3 === '689') return 'star';
-  if (/^[48]/.test(symbol) || p3 === '920') return 'bse';
-  return null;
+  const info = boardOf(symbol);
+  return info ? BOARDS[info.stockType] : null;
 }
 
 /** ST or *ST, from the stock's name or stock_type in stock_basic_info (today's name: a past ST spell that ended is not seen). */
