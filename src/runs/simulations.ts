@@ -14,6 +14,7 @@ import type { IsoDate } from '../data/types.js';
 import {
   PERIODS_PER_YEAR,
   buildMarket,
+  checkStrategy,
   parseForecasts,
   simulate,
   type CostModel,
@@ -261,6 +262,7 @@ export interface SimulationFile {
 
 /** Runs the whole simulation for a source and returns the file's content (not yet written). */
 export async function runSimulationFor(handle: DatabaseHandle, source: ForecastSource, request: SimulationRequest, now = new Date()): Promise<SimulationFile> {
+  checkStrategy(request.strategy);
   const forecasts = readForecasts(source);
   let spec = request.strategy;
   if (spec.kind === 'long-flat' && spec.symbol === '') {

@@ -13,6 +13,7 @@ import {
   LONG_FLAT_DEFAULTS,
   STRATEGY_KINDS,
   TOPK_DEFAULTS,
+  ZERO_COSTS,
   type CostModel,
   type DealPrice,
   type StrategySpec,
@@ -79,7 +80,7 @@ function rateFlag(flag: string, raw: string): number {
 }
 
 function costsOf(opts: SimulateFlags): CostModel {
-  if (!opts.costs) return { ...DEFAULT_COSTS, commissionRate: 0, minCommission: 0, stampDutyRate: 0, stampDutyRateAfterCut: 0, transferFeeRate: 0 };
+  if (!opts.costs) return ZERO_COSTS;
   const minCommission = numberFlag('min-commission', opts.minCommission);
   if (minCommission < 0) throw new UserError(`--min-commission must be ≥ 0, not "${opts.minCommission}"`);
   return {

@@ -60,5 +60,5 @@ export {
   type ReturnSummary,
   type SimulationSummary,
 } from './metrics.js';
-export { STRATEGY_KINDS, simulate, strategyFor, type BenchmarkSpec, type SimulationOutcome, type StrategySpec } from './simulate.js';
+export { STRATEGY_KINDS, checkStrategy, simulate, strategyFor, type BenchmarkSpec, type SimulationOutcome, type StrategySpec } from './simulate.js';
 export { ForecastsFileSchema, parseForecasts, type ParsedForecasts } from './forecasts.js';

@@ -27,18 +27,24 @@ export interface SimulationOutcome {
   unmatchedForecasts: number;
 }
 
-export function strategyFor(market: Market, spec: StrategySpec): Strategy {
+/** Throws a UserError naming the first bad parameter of a strategy; callers check before loading any prices. */
+export function checkStrategy(spec: StrategySpec): void {
   if (spec.kind === 'topk') {
     if (!Number.isInteger(spec.topk) || spec.topk < 1) throw new UserError(`topk must be a whole number ≥ 1, not ${spec.topk}`);
     if (!Number.isInteger(spec.nDrop) || spec.nDrop < 0 || spec.nDrop > spec.topk)
       throw new UserError(`n_drop must be a whole number in 0…topk (${spec.topk}), not ${spec.nDrop}`);
     if (!(spec.riskDegree > 0 && spec.riskDegree <= 1)) throw new UserError(`risk degree must be in (0, 1], not ${spec.riskDegree}`);
-    return topkDropout(spec);
+    return;
   }
-  const stock = market.stocks.findIndex((s) => s.symbol === spec.symbol);
-  if (stock < 0) throw new UserError(`long-flat: no prices for ${spec.symbol} in the database over the forecasts' dates`);
   if (!(spec.position > 0 && spec.position <= 1)) throw new UserError(`position must be in (0, 1], not ${spec.position}`);
   if (!Number.isFinite(spec.threshold)) throw new UserError(`threshold must be a number, not ${spec.threshold}`);
+}
+
+export function strategyFor(market: Market, spec: StrategySpec): Strategy {
+  checkStrategy(spec);
+  if (spec.kind === 'topk') return topkDropout(spec);
+  const stock = market.stocks.findIndex((s) => s.symbol === spec.symbol);
+  if (stock < 0) throw new UserError(`long-flat: no prices for ${spec.symbol} in the database over the forecasts' dates`);
   return longFlat({ stock, threshold: spec.threshold, position: spec.position });
 }
 

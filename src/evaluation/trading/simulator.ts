@@ -173,6 +173,7 @@ export function runSimulation(
   let day = 0;
   let tradedToday = 0;
   let costsToday = 0;
+  let scores: Float64Array = new Float64Array(0);
 
   const barAt = (stock: number) => stock * nd + day;
   const suspended = (at: number) => {
@@ -238,7 +239,9 @@ export function runSimulation(
     get signalDate() {
       return signalDate;
     },
-    scores: new Float64Array(0),
+    get scores() {
+      return scores;
+    },
     market,
     cash: () => cash,
     previousEquity: () => equity,
@@ -300,7 +303,7 @@ export function runSimulation(
     costsToday = 0;
     for (const h of held.values()) h.boughtToday = 0;
     if (signals.hasSignal[day - 1]) {
-      (ctx as { scores: Float64Array }).scores = signals.scores.subarray((day - 1) * ns, day * ns);
+      scores = signals.scores.subarray((day - 1) * ns, day * ns);
       strategy.decide(ctx);
     }
     let marketValue = 0;
