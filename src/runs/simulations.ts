@@ -4,7 +4,7 @@
  * writes its folder beside the forecasts (docs/TRADING.md). Imported on its own, not from runs/index.ts: it loads
  * database code, which batch pool threads must not.
  */
-import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { StockDataLoader } from '../data/loader.js';
 import { addDays } from '../data/dates.js';
@@ -32,7 +32,7 @@ import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { KLINECAST_VERSION } from '../util/version.js';
 import { RUN_FILES, type RunMetadata } from './files.js';
-import { DEFAULT_OUTPUT_DIR, existingRunDirFor, runTimestamp, validateRunName } from './names.js';
+import { DEFAULT_OUTPUT_DIR, claimRunDir, existingRunDirFor, runTimestamp, validateRunName } from './names.js';
 
 /** Where backtests live inside the output folder (DESIGN.md §4), and the file holding their forecasts. */
 export const BACKTESTS_DIR = 'backtests';
@@ -348,13 +348,18 @@ export function toCsv<T extends object>(columns: Array<keyof T & string>, rows: 
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes <simulationsDir>/<name>/ whole or not at all (writeDirAtomic); a taken name gets _2, _3 … Returns the folder. */
+/**
+ * Writes <simulationsDir>/<name>/: the name is claimed as run folders are (claimRunDir: an atomic mkdir, _2, _3 … when
+ * taken, so two simulations never share one), then the empty folder is swapped for the full one (writeDirAtomic).
+ */
 export function writeSimulation(source: ForecastSource, file: SimulationFile): string {
-  let name = validateRunName(file.name);
-  for (let n = 2; existsSync(join(source.simulationsDir, name)); n++) name = validateRunName(`${file.name}_${n}`);
-  const content = { ...file, name };
-  const dir = join(source.simulationsDir, name);
-  writeDirAtomic(dir, (tmp) => writeSimulationFiles(tmp, content));
+  const { name, dir } = claimRunDir(source.simulationsDir, file.name);
+  try {
+    writeDirAtomic(dir, (tmp) => writeSimulationFiles(tmp, { ...file, name }));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true }); // the claim, still empty: nothing half-written stays
+    throw err;
+  }
   return dir;
 }
 
