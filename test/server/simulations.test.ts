@@ -66,6 +66,11 @@ test('a run and a backtest list their simulations and serve each one whole', asy
       ['limit_up'],
     );
     assert.ok(!JSON.stringify(one.body).includes(root), 'no server path in the answer');
+    assert.equal((one.body as { positions: unknown[] }).positions.length, 5); // 688001 on 3 days, 600004 on 2
+    const lean = await call(`${server.url}/api/v1/${base}/simulations/topk_test?positions=false`);
+    assert.equal(lean.status, 200);
+    assert.equal((lean.body as { positions?: unknown }).positions, undefined);
+    assert.equal((lean.body as { equity: unknown[] }).equity.length, 3);
   }
 });
 

@@ -14,6 +14,8 @@ import { routeSchema, runNameField } from '../schema.js';
 
 const SourceParams = z.object({ name: runNameField }).strict();
 const SimulationParams = z.object({ name: runNameField, simulation: runNameField }).strict();
+/** positions=false leaves out the daily positions, the largest array (one row per stock held per day). */
+const SimulationQuery = z.object({ positions: z.enum(['true', 'false']).default('true') }).strict();
 
 type Kind = 'run' | 'backtest';
 
@@ -55,17 +57,23 @@ export async function simulationRoutes(app: FastifyInstance, ctx: ServerContext)
       {
         schema: routeSchema({
           params: SimulationParams,
+          querystring: SimulationQuery,
           summary: `One saved simulation of a ${kind} (simulation.json: settings, summary, equity curve, trades, positions, rejected orders)`,
           tags: ['simulations'],
         }),
       },
       async (request) => {
         const { name, simulation } = request.params as z.output<typeof SimulationParams>;
+        const { positions } = request.query as z.output<typeof SimulationQuery>;
         const read = readSimulation(simulationsOf(ctx, kind, name), simulation);
         if (!read.ok) {
           if (read.reason.startsWith('no simulation'))
             throw new HttpError(404, 'simulation_not_found', `${kind} ${name} has no simulation named ${simulation}`);
           throw new HttpError(409, 'simulation_unreadable', `${kind} ${name}, simulation ${simulation}: ${read.reason}`);
+        }
+        if (positions === 'false') {
+          const { positions: _left, ...rest } = read.file;
+          return { [kind]: name, ...rest };
         }
         return { [kind]: name, ...read.file };
       },

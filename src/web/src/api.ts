@@ -139,7 +139,7 @@ export const api = {
   simulations: (kind: SimulationSourceKind, name: string) =>
     request<{ items: SimulationListItem[]; total: number }>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations`),
   simulation: (kind: SimulationSourceKind, name: string, simulation: string) =>
-    request<Simulation>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations/${encodeURIComponent(simulation)}`),
+    request<Simulation>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations/${encodeURIComponent(simulation)}?positions=false`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>
     request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
