@@ -535,11 +535,14 @@ test('parseForecasts: step-1 records of a run or a backtest, clear errors for a 
   assert.deepEqual(parsed.forecasts, [{ symbol: '600519', date: '2023-01-03', score: 0.01 }]);
   const backtest = {
     records: [
-      { symbol: '000001.SZ', date: '2023-01-03', step: 1, predicted_return: 0.5, fold: 0 },
-      { symbol: '000001', date: '2023-01-03', step: 1, predicted_return: 0.7, fold: 1 },
+      { symbol: '000001.SZ', date: '2023-01-03', step: 1, predicted_return: 0.5, fold: 1 },
+      { symbol: '000001', date: '2023-01-03', step: 1, predicted_return: 0.7, fold: 2 },
     ],
   };
   assert.deepEqual(parseForecasts(backtest, 'forecasts.json').forecasts, [{ symbol: '000001', date: '2023-01-03', score: 0.7 }]);
+  // The later fold wins whatever the record order.
+  const reversed = { records: [...backtest.records].reverse() };
+  assert.deepEqual(parseForecasts(reversed, 'forecasts.json').forecasts, [{ symbol: '000001', date: '2023-01-03', score: 0.7 }]);
   assert.throws(
     () => parseForecasts({ records: [{ date: '2023-1-3', step: 1, predicted_return: 0 }] }, 'f.json'),
     /f\.json is not a forecasts file: records\.0\.date/,

@@ -44,7 +44,8 @@ export function parseForecasts(value: unknown, file: string, runSymbol?: string 
   const forecasts: SignalInput[] = [];
   const symbols = new Set<string>();
   const days = new Set<string>();
-  const seen = new Map<string, number>();
+  /** (stock, day) → its index in `forecasts` and the fold it came from (−1 without one). */
+  const seen = new Map<string, { at: number; fold: number }>();
   for (const [i, r] of parsed.data.records.entries()) {
     if (r.step !== 1 || r.predicted_return === null) continue;
     const raw = r.symbol ?? fileSymbol;
@@ -52,13 +53,17 @@ export function parseForecasts(value: unknown, file: string, runSymbol?: string 
     const symbol = normalizeSymbol(raw);
     if (symbol === null) throw new UserError(`${file}: record ${i} has symbol "${raw}", not an A-share code`, 'bad_forecasts');
     const key = `${symbol} ${r.date}`;
-    // Overlapping backtest folds may forecast a day twice; the later record (a later fold, trained on more) wins.
-    const at = seen.get(key);
-    if (at !== undefined) {
-      forecasts[at].score = r.predicted_return;
+    // Overlapping backtest folds may forecast a day twice: the later fold (trained on more) wins, else the later record.
+    const fold = r.fold ?? -1;
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      if (fold >= earlier.fold) {
+        forecasts[earlier.at].score = r.predicted_return;
+        earlier.fold = fold;
+      }
       continue;
     }
-    seen.set(key, forecasts.length);
+    seen.set(key, { at: forecasts.length, fold });
     symbols.add(symbol);
     days.add(r.date);
     forecasts.push({ symbol, date: r.date, score: r.predicted_return });
