@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
+import { adjustSeries } from '../data/adjust.js';
 import { sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
 import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
@@ -95,7 +96,9 @@ export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: stri
   const { openDatabase } = await import('../data/db/connection.js');
   const handle = await openDatabase(databaseUrl);
   try {
-    const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
+    const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined, {
+      adjust: config.data.adjust,
+    });
     if (series.dates.length === 0) {
       const range =
         config.data.startDate || config.data.endDate ? ` between ${config.data.startDate ?? 'the start'} and ${config.data.endDate ?? 'the end'}` : '';
@@ -181,16 +184,19 @@ async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, reco
     const byRange = new Map(pinned?.map((m) => [m.symbol, m]));
     const series: KlineSeries[] = [];
     const changed: string[] = [];
-    for await (const loaded of new StockDataLoader(handle).streamSeries({ symbols, start, end })) {
+    const loader = new StockDataLoader(handle);
+    const adjust = config.data.adjust;
+    for await (const loaded of loader.streamSeries({ symbols, start, end })) {
       const range = byRange.get(loaded.symbol);
       if (!range) {
-        series.push(loaded);
+        series.push(await loader.adjustRange(loaded, adjust));
         continue;
       }
       const from = loaded.dates.findIndex((d) => d >= range.firstDate);
       let to = loaded.dates.length;
       while (to > 0 && loaded.dates[to - 1] > range.lastDate) to--;
-      const own = sliceSeries(loaded, Math.max(0, from), to);
+      // Adjusted over the stock's own recorded range, as training read it, so a qfq anchor is the same bar again.
+      const own = await loader.adjustRange(sliceSeries(loaded, Math.max(0, from), to), adjust);
       if (own.dates.length !== range.rows) changed.push(`${loaded.symbol} (${range.rows} bars ${range.firstDate}..${range.lastDate}, now ${own.dates.length})`);
       series.push(own);
     }
@@ -226,6 +232,14 @@ interface PreparedRun {
   resumed: boolean;
 }
 
+/** "qfq from pre_close: 2 ex-rights days (2022-06-15 ×1.0213, 2023-05-10 ×1.5)", for the first line of training.log. */
+function describeAdjustment(series: KlineSeries): string {
+  const a = series.adjustment;
+  if (!a) return 'prices as stored (adjust none)';
+  const days = a.exRights.map((e) => `${e.date} ×${Number(e.step.toPrecision(5))}`);
+  return `${a.mode} from ${a.source}: ${days.length} ex-rights day${days.length === 1 ? '' : 's'}${days.length ? ` (${days.slice(0, 8).join(', ')}${days.length > 8 ? ', …' : ''})` : ''}`;
+}
+
 function describeWindows(dataset: TrainingData): string {
   return `${dataset.featureNames.length} features, windows train/val/test ${dataset.train.size}/${dataset.val.size}/${dataset.test.size}`;
 }
@@ -247,12 +261,13 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     const left = skipped.length ? `; skipped ${skipped.map((x) => `${x.symbol} (${x.reason})`).join(', ')}` : '';
     describe = `universe of ${members.length} stocks, split at ${universe.dataset.boundaries.valStart ?? '-'} / ${universe.dataset.boundaries.testStart ?? '-'}, ${describeWindows(dataset)}${left}`;
   } else {
-    const series = options.series ?? (await loadTrainingSeries(config, databaseUrl as string));
+    // Bars handed in raw are adjusted here (from pre_close: there is no adj_factor table to read); loaded ones already are.
+    const series = options.series ? adjustSeries(options.series, config.data.adjust) : await loadTrainingSeries(config, databaseUrl as string);
     if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
     config = withRecordedData(config, series.dates);
     // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
     dataset = buildDataset(series, config.dataset);
-    describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeWindows(dataset)}`;
+    describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeAdjustment(series)}, ${describeWindows(dataset)}`;
   }
   const manager = TrainingManager.create({
     outputDir: config.output.outputDir,
@@ -278,7 +293,8 @@ async function recordedData(
     const { dataset, skipped } = await universeData(config, databaseUrl, true);
     return { dataset, members: dataset.members, skipped };
   }
-  return { dataset: buildDataset(series ?? (await loadRecordedSeries(config, databaseUrl as string)), config.dataset), members: null, skipped: [] };
+  const bars = series ? adjustSeries(series, config.data.adjust) : await loadRecordedSeries(config, databaseUrl as string);
+  return { dataset: buildDataset(bars, config.dataset), members: null, skipped: [] };
 }
 
 async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
