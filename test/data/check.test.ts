@@ -55,6 +55,9 @@ forEachDialect('checkData on real data: no OHLC violations in 600519, and the kn
   assert.deepEqual(report.stocks.map((s) => s.symbol), ['600519', '600900']);
   const moutai = report.stocks[0];
   assert.equal(moutai.ohlcViolations, 0);
+  // qfq data: no ex-rights day left to adjust; the share-reform day's pre_close above the previous close is a finding.
+  assert.deepEqual(moutai.exRights, []);
+  assert.deepEqual(moutai.findings.filter((f) => f.kind === 'pre_close_mismatch').map((f) => f.date), ['2006-05-25']);
   const yangtze = report.stocks[1];
   const longest = yangtze.gaps.find((g) => g.days === yangtze.longestGap)!;
   assert.ok(longest.from >= '2008-05-01' && longest.to <= '2009-06-01', JSON.stringify(longest));
