@@ -38,7 +38,7 @@ test('data.adjust is recorded in config.json, and its hash differs by mode', () 
 test('forecasts are in the raw price of the base day whatever the adjustment', async () => {
   const engine = new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir });
   const loader = new StockDataLoader(fx.handle);
-  const [rawBar] = (await loader.loadKline(symbol, afterEvent, afterEvent)) as [{ close: number }];
+  const rawBar = (await loader.loadKline(symbol, afterEvent, afterEvent))[0];
   for (const [adjust, run] of Object.entries(runs)) {
     const f = await engine.predict(symbol, { run, endDate: afterEvent, interval: 'conformal' });
     assert.equal(f.baseDate, afterEvent);
