@@ -4,7 +4,7 @@
  * forecasts, Monte-Carlo dropout per window for the intervals, and forecast dates from the trading calendar.
  */
 import { z } from 'zod';
-import { rawPrice, type AdjustMode, type IsoDate, type KlineSeries, type TradingCalendar } from '../data/index.js';
+import { adjustSeries, rawPrice, type AdjustMode, type IsoDate, type KlineSeries, type TradingCalendar } from '../data/index.js';
 import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index.js';
 import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
@@ -160,8 +160,13 @@ export interface PreparedInput {
   warnings: string[];
 }
 
-/** The window ending at the last bar (≤ asOf) of a series, scaled with the run's saved scaler. */
-export function prepareInput(model: RunModel, series: KlineSeries, asOf?: IsoDate, warnings: string[] = []): PreparedInput {
+/**
+ * The window ending at the last bar (≤ asOf) of a series, scaled with the run's saved scaler. A model that knows its
+ * run's data.adjust (an engine's InferenceModel) gets raw bars adjusted the same way, from pre_close; bars the engine
+ * loaded are adjusted already and pass unchanged.
+ */
+export function prepareInput(model: RunModel & { adjust?: AdjustMode }, bars: KlineSeries, asOf?: IsoDate, warnings: string[] = []): PreparedInput {
+  const series = model.adjust ? adjustSeries(bars, model.adjust) : bars;
   const input = buildInferenceInput(series, model.bundle, asOf);
   let base = series.dates.length - 1;
   while (base > 0 && series.dates[base] !== input.lastDate) base--;
@@ -230,7 +235,7 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
 
 /** Forecasts straight from series in memory (what the engine does after loading them; also the benchmark's path). */
 export function forecastSeries(
-  model: RunModel,
+  model: RunModel & { adjust?: AdjustMode },
   series: KlineSeries[],
   calendar: TradingCalendar,
   options: ForecastOptionsInput = {},
