@@ -163,7 +163,7 @@ export function register(program: Command): void {
   withDatabaseOptions(
     data
       .command('check')
-      .description('coverage per stock, gaps against the trading calendar, suspicious jumps and OHLC violations')
+      .description('coverage per stock, gaps against the trading calendar, suspicious jumps, ex-rights days and OHLC violations')
       .argument('[symbol]', 'one stock (details of its gaps and findings)'),
   ).action(async (symbol: string | undefined, opts: DatabaseOptions) => {
     await withDatabase(opts.database, async (handle) => {
