@@ -60,13 +60,16 @@ export interface AdjustFactors {
   source: SeriesAdjustment['source'];
 }
 
-/** The step pre_close implies on bar t (close_{t−1} / pre_close_t), or 1 within rounding; an upward break is an anomaly. */
-function preCloseStep(previousClose: number, preClose: number): { step: number; anomaly: boolean } {
-  if (!(previousClose > 0) || !(preClose > 0)) return { step: 1, anomaly: false };
+/**
+ * The step pre_close implies on a bar (close_{t−1} / pre_close_t), 1 within rounding, or −1 for a pre_close above the
+ * previous close (an anomaly, not adjusted). A number, not an object: this runs for every bar of every stock.
+ */
+function preCloseStep(previousClose: number, preClose: number): number {
+  if (!(previousClose > 0) || !(preClose > 0)) return 1;
   const gap = previousClose - preClose;
-  const beyond = Math.abs(gap) > PRE_CLOSE_TOLERANCE.absolute && Math.abs(gap) > PRE_CLOSE_TOLERANCE.relative * previousClose;
-  if (!beyond) return { step: 1, anomaly: false };
-  return gap > 0 ? { step: previousClose / preClose, anomaly: false } : { step: 1, anomaly: true };
+  const size = Math.abs(gap);
+  if (size <= PRE_CLOSE_TOLERANCE.absolute || size <= PRE_CLOSE_TOLERANCE.relative * previousClose) return 1;
+  return gap > 0 ? previousClose / preClose : -1;
 }
 
 /**
@@ -83,9 +86,10 @@ export function deriveFactors(series: KlineSeries, adjFactors?: ReadonlyMap<IsoD
   let fromTable = 0;
   let fromPreClose = 0;
   if (n > 0) factor[0] = 1;
+  const table = adjFactors !== undefined && adjFactors.size > 0 ? adjFactors : null;
   for (let t = 1; t < n; t++) {
-    const now = adjFactors?.get(dates[t]);
-    const before = adjFactors?.get(dates[t - 1]);
+    const now = table?.get(dates[t]);
+    const before = table?.get(dates[t - 1]);
     let step: number;
     let source: ExRightsEvent['source'];
     if (now !== undefined && before !== undefined && now > 0 && before > 0) {
@@ -93,9 +97,11 @@ export function deriveFactors(series: KlineSeries, adjFactors?: ReadonlyMap<IsoD
       source = 'adj_factor';
       fromTable++;
     } else {
-      const implied = preCloseStep(close[t - 1], preClose[t]);
-      if (implied.anomaly) anomalies.push({ date: dates[t], previousClose: close[t - 1], preClose: preClose[t] });
-      step = implied.step;
+      step = preCloseStep(close[t - 1], preClose[t]);
+      if (step < 0) {
+        anomalies.push({ date: dates[t], previousClose: close[t - 1], preClose: preClose[t] });
+        step = 1;
+      }
       source = 'pre_close';
       fromPreClose++;
     }
@@ -120,18 +126,35 @@ export function adjustSeries(series: KlineSeries, mode: AdjustMode, adjFactors?:
   const n = series.dates.length;
   const { factor, exRights, source } = deriveFactors(series, adjFactors);
   const anchor = n === 0 ? 1 : mode === 'qfq' ? factor[n - 1] : factor[0];
+  // Plain loops into preallocated columns: this runs for every stock of a whole-market forecast.
   const multiplier = new Float64Array(n);
-  for (let i = 0; i < n; i++) multiplier[i] = factor[i] / anchor;
-  const times = (a: Float64Array) => a.map((x, i) => x * multiplier[i]);
+  const open = new Float64Array(n);
+  const high = new Float64Array(n);
+  const low = new Float64Array(n);
+  const close = new Float64Array(n);
+  const preClose = new Float64Array(n);
+  const change = new Float64Array(n);
+  const vol = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const m = factor[i] / anchor;
+    multiplier[i] = m;
+    open[i] = series.open[i] * m;
+    high[i] = series.high[i] * m;
+    low[i] = series.low[i] * m;
+    close[i] = series.close[i] * m;
+    preClose[i] = series.preClose[i] * m;
+    change[i] = series.change[i] * m;
+    vol[i] = series.vol[i] / m;
+  }
   return {
     ...series,
-    open: times(series.open),
-    high: times(series.high),
-    low: times(series.low),
-    close: times(series.close),
-    preClose: times(series.preClose),
-    change: times(series.change),
-    vol: series.vol.map((v, i) => v / multiplier[i]),
+    open,
+    high,
+    low,
+    close,
+    preClose,
+    change,
+    vol,
     amount: series.amount.slice(),
     pctChg: series.pctChg.slice(),
     turnoverRate: series.turnoverRate.slice(),
