@@ -28,7 +28,7 @@ test('a series round-trips through packing, and packing transfers (detaches) its
   assert.deepEqual(Array.from(back.close), Array.from(copy.close));
 });
 
-test("an adjusted series keeps its adjustment through packing (the thread must not adjust it again)", async () => {
+test('an adjusted series keeps its adjustment through packing (the thread must not adjust it again)', async () => {
   const raw = syntheticSeries('600000', 30);
   raw.preClose[10] = raw.close[9] * 0.9; // an ex-rights day
   const adjusted = adjustSeries(raw, 'qfq');
@@ -43,7 +43,10 @@ test("an adjusted series keeps its adjustment through packing (the thread must n
   port2.close();
   assert.equal(back.adjustment!.mode, 'qfq');
   assert.deepEqual(Array.from(back.adjustment!.multiplier), multiplier);
-  assert.deepEqual(back.adjustment!.exRights.map((e) => e.date), [raw.dates[10]]);
+  assert.deepEqual(
+    back.adjustment!.exRights.map((e) => e.date),
+    [raw.dates[10]],
+  );
   assert.equal(adjustSeries(back, 'qfq'), back);
 });
 
