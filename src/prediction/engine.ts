@@ -166,7 +166,10 @@ export class PredictionEngine {
     if (this.record === false || forecasts.length === 0) return;
     const source = this.record;
     try {
-      await recordForecasts(this.database, forecasts.flatMap((f) => ledgerRows(f, source)));
+      await recordForecasts(
+        this.database,
+        forecasts.flatMap((f) => ledgerRows(f, source)),
+      );
     } catch (err) {
       if (this.recordErrorTold) return;
       this.recordErrorTold = true;

@@ -59,10 +59,7 @@ test('live figures of reconciled rows, computed by hand', () => {
 
 test('nothing reconciled: no figures, never NaN', () => {
   const live = scoreEntries([entry(30, 31, null, [29, 33])]);
-  assert.deepEqual(
-    [live.n, live.mae, live.skill, live.directionAccuracy, live.coverage],
-    [0, null, null, null, null],
-  );
+  assert.deepEqual([live.n, live.mae, live.skill, live.directionAccuracy, live.coverage], [0, null, null, null, null]);
 });
 
 test("a run's test figures come from results/eval_results.json, pooled over every test pair", () => {

@@ -18,7 +18,19 @@ function tushareCsv(bar: KlineBar): string {
   const suffix = bar.symbol.startsWith('6') ? 'SH' : 'SZ';
   return [
     'ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount',
-    [`${bar.symbol}.${suffix}`, bar.tradeDate.replace(/-/g, ''), bar.open, bar.high, bar.low, bar.close, bar.preClose, bar.change, bar.pctChg, bar.vol, bar.amount].join(','),
+    [
+      `${bar.symbol}.${suffix}`,
+      bar.tradeDate.replace(/-/g, ''),
+      bar.open,
+      bar.high,
+      bar.low,
+      bar.close,
+      bar.preClose,
+      bar.change,
+      bar.pctChg,
+      bar.vol,
+      bar.amount,
+    ].join(','),
   ].join('\n');
 }
 

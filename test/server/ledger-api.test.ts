@@ -86,10 +86,7 @@ describe('the prediction ledger through the API', { skip }, () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const listed = await call(`${server.url}/api/v1/predictions?run=api_ledger_universal`);
     assert.equal(listed.body.items.length, res.body.requested);
-    assert.deepEqual(
-      [...new Set(listed.body.items.map((r: { step: number; source: string }) => `${r.step} ${r.source}`))],
-      ['1 api'],
-    );
+    assert.deepEqual([...new Set(listed.body.items.map((r: { step: number; source: string }) => `${r.step} ${r.source}`))], ['1 api']);
   });
 
   test('bad queries are 400s naming the field', async () => {

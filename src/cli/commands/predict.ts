@@ -156,7 +156,9 @@ export function register(program: Command): void {
       }
       const symbol = opts.symbol as string;
       if (opts.engine !== 'klinecast') return onnxForecastCommand(symbol, request, opts);
-      const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir, record }).predict(symbol, request));
+      const forecast = await withDatabase(opts.database, (database) =>
+        new PredictionEngine({ database, outputDir: opts.outputDir, record }).predict(symbol, request),
+      );
       if (opts.json) printJson(forecast);
       else printForecast(forecast);
     });

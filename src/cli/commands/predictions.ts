@@ -36,7 +36,9 @@ function withFilterOptions(cmd: Command): Command {
 const signed = (v: number | null, digits = 3): Cell => (v === null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`);
 
 function figureCells(f: LedgerFigures | null): Cell[] {
-  return f === null ? [null, null, null, null, null] : [f.n, fmt(f.mae), signed(f.skill === null ? null : f.skill * 100, 2), pct(f.directionAccuracy), pct(f.coverage)];
+  return f === null
+    ? [null, null, null, null, null]
+    : [f.n, fmt(f.mae), signed(f.skill === null ? null : f.skill * 100, 2), pct(f.directionAccuracy), pct(f.coverage)];
 }
 
 function printScore(runs: RunScore[]): void {
@@ -53,7 +55,7 @@ function printScore(runs: RunScore[]): void {
     ]),
   );
   console.log(
-    'skill = 1 − MAE / MAE of persistence (the base day\'s close), live on the reconciled forecasts, test on the run\'s test segment ' +
+    "skill = 1 − MAE / MAE of persistence (the base day's close), live on the reconciled forecasts, test on the run's test segment " +
       '(results/eval_results.json); coverage: share of actual closes inside the forecast interval',
   );
   for (const r of runs) {
@@ -95,7 +97,11 @@ export function register(program: Command): void {
       if (rows.length === limit) console.log(`(first ${limit} rows; --limit shows more)`);
     });
 
-  withFilterOptions(predictions.command('score').description("each run's live MAE, skill against persistence, direction accuracy and interval coverage beside its test segment's"))
+  withFilterOptions(
+    predictions
+      .command('score')
+      .description("each run's live MAE, skill against persistence, direction accuracy and interval coverage beside its test segment's"),
+  )
     .option('--output-dir <dir>', 'folder holding the runs (for their test figures)', DEFAULT_OUTPUT_DIR)
     .action(async (opts: FilterFlags & { outputDir: string }) => {
       const score = await withDatabase(opts.database, (handle) => scoreLedger(handle, filterOf(opts), opts.outputDir));
@@ -103,15 +109,15 @@ export function register(program: Command): void {
       printScore(score.runs);
     });
 
-  withFilterOptions(predictions.command('reconcile').description("give recorded forecasts whose target day's bar is now in the database their actual close and error")).action(
-    async (opts: FilterFlags) => {
-      const result = await withDatabase(opts.database, async (handle) => {
-        // The ledger table may not exist yet in a database from before it.
-        await migrate(handle);
-        return reconcileForecasts(handle, filterOf(opts));
-      });
-      if (opts.json) return printJson(result);
-      console.log(`${result.reconciled} of ${result.pending} unreconciled forecast day(s) now have their actual close`);
-    },
-  );
+  withFilterOptions(
+    predictions.command('reconcile').description("give recorded forecasts whose target day's bar is now in the database their actual close and error"),
+  ).action(async (opts: FilterFlags) => {
+    const result = await withDatabase(opts.database, async (handle) => {
+      // The ledger table may not exist yet in a database from before it.
+      await migrate(handle);
+      return reconcileForecasts(handle, filterOf(opts));
+    });
+    if (opts.json) return printJson(result);
+    console.log(`${result.reconciled} of ${result.pending} unreconciled forecast day(s) now have their actual close`);
+  });
 }
