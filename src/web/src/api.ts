@@ -1,5 +1,5 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
-import type { EvalResultsFile, Forecast, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
+import type { EvalResultsFile, Forecast, LedgerScore, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -72,7 +72,7 @@ export interface Bar {
   vol: number;
 }
 
-export type { CrossSectionDay, CrossSectionResults, Forecast, Ranking, TrainingJob } from '../../wire/index.js';
+export type { CrossSectionDay, CrossSectionResults, Forecast, LedgerScore, Ranking, TrainingJob } from '../../wire/index.js';
 
 export const api = {
   runs: (query = '') => request<{ items: Run[]; total: number }>('GET', `api/v1/runs${query}`),
@@ -80,6 +80,7 @@ export const api = {
   metrics: (name: string) => request<{ history: MetricsRow[]; eval_results: EvalResults | null }>('GET', `api/v1/runs/${encodeURIComponent(name)}/metrics`),
   ranking: (name: string, top = 20) => request<Ranking>('GET', `api/v1/runs/${encodeURIComponent(name)}/ranking?top=${top}`),
   predictions: (name: string) => request<{ horizon: number; records: PredictionRecord[] }>('GET', `api/v1/runs/${encodeURIComponent(name)}/predictions?step=1`),
+  ledgerScore: (name: string) => request<LedgerScore>('GET', `api/v1/predictions/score?run=${encodeURIComponent(name)}`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>
     request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
