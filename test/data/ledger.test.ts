@@ -155,3 +155,18 @@ forEachDialect("klinecast's own ledger: created by migrate, filtered by run, sym
       .execute(),
   );
 });
+
+forEachDialect(
+  "a legacy ai_predictions with a NOT NULL column klinecast cannot fill: migrate warns, never refuses, and recording throws for the caller to warn",
+  async (tdb) => {
+    const { handle, dialect } = tdb;
+    const text = dialect === 'mysql' ? 'varchar(32)' : 'text';
+    await sql.raw(`create table ai_predictions (stock_code ${text} not null, model_version ${text} not null)`).execute(handle.db);
+    const result = await migrate(handle);
+    assert.equal(result.warnings.length, 1, result.warnings.join('\n'));
+    assert.match(result.warnings[0], /ai_predictions\.model_version is NOT NULL without a default/);
+    await assert.rejects(recordForecasts(handle, [FORECAST]));
+    assert.deepEqual(await listForecasts(handle), []);
+  },
+  { migrate: false },
+);
