@@ -33,4 +33,4 @@ export {
   type RankedForecast,
   type Ranking,
 } from './engine.js';
-export { ledgerRows, scoreEntries, scoreLedger, testFigures, type LedgerFigures, type LedgerScore, type RunScore } from './ledger.js';
+export { ledgerRows, scoreEntries, scoreLedger, testFigures, type LedgerFigures, type LedgerScore, type RunScore, type StepScore } from './ledger.js';

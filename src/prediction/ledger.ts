@@ -44,6 +44,16 @@ export interface LedgerFigures {
   level: number | null;
 }
 
+type LiveFigures = LedgerFigures & { persistenceMae: number | null; directionSamples: number; coverageSamples: number };
+
+/** One step ahead: live and test figures of that step alone (a later step's errors are larger on both). */
+export interface StepScore {
+  step: number;
+  live: LiveFigures;
+  /** from eval_results.json per_horizon (coverage is measured pooled only, so null here for horizon > 1) */
+  test: LedgerFigures | null;
+}
+
 export interface RunScore {
   run: string;
   symbols: string[];
@@ -52,9 +62,15 @@ export interface RunScore {
   pending: number;
   firstBaseDate: string | null;
   lastTargetDate: string | null;
-  live: LedgerFigures & { persistenceMae: number | null; directionSamples: number; coverageSamples: number };
+  /** pooled over every recorded step, as the test segment's headline figures are */
+  live: LiveFigures;
   /** the same figures from results/eval_results.json, null when the run's folder or file is gone */
   test: LedgerFigures | null;
+  /**
+   * Per step ahead, when more than one step was recorded: the pooled figures weigh the steps as the ledger holds them
+   * (a ranking records step 1 only, and the later steps of a forecast arrive later), the test segment weighs them equally.
+   */
+  steps: StepScore[];
 }
 
 export interface LedgerScore {
@@ -62,7 +78,7 @@ export interface LedgerScore {
 }
 
 /** Live figures of reconciled rows, with the math of src/evaluation/metrics. */
-export function scoreEntries(entries: readonly LedgerEntry[]): RunScore['live'] {
+export function scoreEntries(entries: readonly LedgerEntry[]): LiveFigures {
   const done = entries.filter((e) => e.actualClose !== null);
   const actual = done.map((e) => e.actualClose as number);
   const predicted = done.map((e) => e.predictedPrice);
@@ -89,8 +105,11 @@ export function scoreEntries(entries: readonly LedgerEntry[]): RunScore['live'] 
   };
 }
 
-/** A run's test-segment figures from results/eval_results.json (pooled over every test pair, as live is). */
-export function testFigures(runRef: string, outputDir: string = DEFAULT_OUTPUT_DIR): LedgerFigures | null {
+/**
+ * A run's test-segment figures from results/eval_results.json: pooled over every test pair, or of one `step` ahead
+ * (per_horizon; a horizon-1 run's pooled figures are its step 1).
+ */
+export function testFigures(runRef: string, outputDir: string = DEFAULT_OUTPUT_DIR, step?: number): LedgerFigures | null {
   let dir: string;
   try {
     dir = resolveRunRef(runRef, outputDir);
@@ -100,16 +119,20 @@ export function testFigures(runRef: string, outputDir: string = DEFAULT_OUTPUT_D
   const read = readJson(join(dir, RUN_FILES.evalResults), { within: dir });
   if (!read.ok || read.value === null || typeof read.value !== 'object') return null;
   const results = read.value as Partial<EvalResultsFile>;
-  const m = results.test_metrics;
+  const horizon = Number(results.horizon ?? 1);
+  const samples = Number(results.n_samples ?? 0);
+  const pooled = step === undefined || horizon === 1;
+  if (!pooled && step > horizon) return null;
+  const m = pooled ? (step === undefined || step === 1 ? results.test_metrics : undefined) : results.per_horizon?.find((h) => h.step === step)?.test_metrics;
   if (!m) return null;
-  const n = Number(results.n_samples ?? 0) * Number(results.horizon ?? 1);
+  const n = pooled && step === undefined ? samples * horizon : samples;
   return {
     n: Number.isFinite(n) ? n : 0,
     mae: m.mae ?? null,
     skill: m.skill ?? null,
     directionAccuracy: m.direction_accuracy ?? null,
-    coverage: results.interval?.coverage ?? null,
-    level: results.interval?.level ?? null,
+    coverage: pooled ? (results.interval?.coverage ?? null) : null,
+    level: pooled ? (results.interval?.level ?? null) : null,
   };
 }
 
@@ -122,6 +145,7 @@ export async function scoreLedger(database: DatabaseHandle, filter: LedgerFilter
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([run, rows]) => {
       const bases = rows.map((r) => r.baseDate).sort();
+      const stepNumbers = [...new Set(rows.map((r) => r.step))].sort((a, b) => a - b);
       const targets = rows.map((r) => r.targetDate).sort();
       return {
         run,
@@ -132,6 +156,10 @@ export async function scoreLedger(database: DatabaseHandle, filter: LedgerFilter
         lastTargetDate: targets.at(-1) ?? null,
         live: scoreEntries(rows),
         test: testFigures(run, outputDir),
+        steps:
+          stepNumbers.length > 1
+            ? stepNumbers.map((step) => ({ step, live: scoreEntries(rows.filter((r) => r.step === step)), test: testFigures(run, outputDir, step) }))
+            : [],
       };
     });
   return { runs };

@@ -152,6 +152,8 @@ export interface LedgerScore {
     live: LedgerFigures & { persistence_mae: number | null };
     /** null when the run's results/eval_results.json is gone */
     test: LedgerFigures | null;
+    /** per step ahead when more than one step was recorded (test from per_horizon; its coverage is pooled only, so null) */
+    steps: Array<{ step: number; live: LedgerFigures & { persistence_mae: number | null }; test: LedgerFigures | null }>;
   }>;
 }
 

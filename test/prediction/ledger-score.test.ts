@@ -72,10 +72,17 @@ test("a run's test figures come from results/eval_results.json, pooled over ever
         n_samples: 40,
         horizon: 3,
         test_metrics: { mae: 0.61, skill: -0.02, direction_accuracy: 0.48 },
+        per_horizon: [1, 2, 3].map((step) => ({
+          step,
+          test_metrics: { mae: [0.5, 0.6, 0.7][step - 1], skill: [0, -0.01, -0.02][step - 1], direction_accuracy: 0.5 },
+        })),
         interval: { method: 'split_conformal', level: 0.9, coverage: 0.875, mean_width: 1, mean_relative_width: 0.05, samples: 120 },
       }),
     );
     assert.deepEqual(testFigures('run', root), { n: 120, mae: 0.61, skill: -0.02, directionAccuracy: 0.48, coverage: 0.875, level: 0.9 });
+    // One step ahead: per_horizon's figures, over the test days; coverage is measured pooled only.
+    assert.deepEqual(testFigures('run', root, 2), { n: 40, mae: 0.6, skill: -0.01, directionAccuracy: 0.5, coverage: null, level: null });
+    assert.equal(testFigures('run', root, 4), null);
     assert.equal(testFigures('gone', root), null);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -79,6 +79,14 @@ describe('the prediction ledger through the API', { skip }, () => {
     assert.ok(Math.abs(run.live.mae - Math.abs(res.body.predictions[0].price - next.close)) < 1e-9);
     assert.equal(run.live.persistence_mae, Math.abs(next.close - res.body.base_close));
     assert.ok(run.test !== null && run.test.n > 0 && typeof run.test.mae === 'number', JSON.stringify(run.test));
+    // Step by step: the reconciled step 1 beside the test segment's step 1, the later steps still pending.
+    assert.deepEqual(
+      run.steps.map((s: { step: number; live: { n: number } }) => [s.step, s.live.n]),
+      Array.from({ length: HORIZON }, (_, k) => [k + 1, k === 0 ? 1 : 0]),
+    );
+    assert.equal(run.steps[0].live.mae, run.live.mae);
+    assert.equal(run.steps[0].test.n * HORIZON, run.test.n);
+    assert.equal(typeof run.steps[HORIZON - 1].test.mae, 'number');
   });
 
   test("a universal run's ranking records one next-day row per stock", async () => {

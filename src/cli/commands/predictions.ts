@@ -52,11 +52,16 @@ function printScore(runs: RunScore[]): void {
     runs.flatMap((r) => [
       [r.run, `live (${r.pending} pending)`, ...figureCells(r.live)],
       ['', 'test', ...figureCells(r.test)],
+      ...r.steps.flatMap((s) => [
+        ['', `  step ${s.step} live`, ...figureCells(s.live)],
+        ['', `  step ${s.step} test`, ...figureCells(s.test)],
+      ]),
     ]),
   );
   console.log(
     "skill = 1 − MAE / MAE of persistence (the base day's close), live on the reconciled forecasts, test on the run's test segment " +
-      '(results/eval_results.json); coverage: share of actual closes inside the forecast interval',
+      '(results/eval_results.json); coverage: share of actual closes inside the forecast interval. A later step has larger errors on both: ' +
+      'with several steps recorded, compare them step by step',
   );
   for (const r of runs) {
     if (r.live.n > 0 && r.live.skill !== null && r.live.skill <= 0)

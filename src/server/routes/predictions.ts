@@ -91,6 +91,11 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
           last_target_date: r.lastTargetDate,
           live: { ...figuresJson(r.live), persistence_mae: r.live.persistenceMae },
           test: r.test ? figuresJson(r.test) : null,
+          steps: r.steps.map((s) => ({
+            step: s.step,
+            live: { ...figuresJson(s.live), persistence_mae: s.live.persistenceMae },
+            test: s.test ? figuresJson(s.test) : null,
+          })),
         })),
       };
     },
