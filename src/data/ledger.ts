@@ -93,7 +93,7 @@ async function legacyColumns(handle: DatabaseHandle): Promise<string[]> {
   if (!cached) {
     cached = handle.db.introspection.getTables().then((tables) => {
       const table = tables.find((t) => t.name === LEDGER_TABLE);
-      return table ? table.columns.map((c) => c.name).filter((c) => c.toLowerCase() in LEGACY_LEDGER_FILL) : [];
+      return table ? table.columns.map((c) => c.name).filter((c) => Object.hasOwn(LEGACY_LEDGER_FILL, c.toLowerCase())) : [];
     });
     legacyColumnsCache.set(handle.schema, cached);
     cached.catch(() => legacyColumnsCache.delete(handle.schema));
