@@ -62,7 +62,7 @@ test('nothing reconciled: no figures, never NaN', () => {
   assert.deepEqual([live.n, live.mae, live.skill, live.directionAccuracy, live.coverage], [0, null, null, null, null]);
 });
 
-test("a run's test figures come from results/eval_results.json, pooled over every test pair", () => {
+test("a run's test figures come from results/eval_results.json, pooled over every test pair or per step ahead", () => {
   const root = mkdtempSync(join(tmpdir(), 'klinecast-ledger-'));
   try {
     mkdirSync(join(root, 'run', 'results'), { recursive: true });
