@@ -36,6 +36,11 @@ export interface LedgerForecast {
 export interface LedgerEntry extends LedgerForecast {
   createdAt: string;
   updatedAt: string;
+  /**
+   * false for a forecast whose target day's bar was already in the database when it was first recorded (one from a past
+   * --end-date): scores leave it out of the live figures. null on rows recorded without the flag.
+   */
+  live: boolean | null;
   /** null until the target day's bar is in the database and the row was reconciled */
   actualClose: number | null;
   /** predicted − actual */
@@ -101,7 +106,7 @@ async function legacyColumns(handle: DatabaseHandle): Promise<string[]> {
   return cached;
 }
 
-function toRow(f: LedgerForecast, now: string): InsertObject<DatabaseSchema, 'ai_predictions'> {
+function toRow(f: LedgerForecast, now: string, known: boolean): InsertObject<DatabaseSchema, 'ai_predictions'> {
   return {
     run_name: f.run,
     symbol: f.symbol,
@@ -118,6 +123,7 @@ function toRow(f: LedgerForecast, now: string): InsertObject<DatabaseSchema, 'ai
     source: f.source,
     created_at: now,
     updated_at: now,
+    live: known ? 0 : 1,
     actual_close: null,
     error: null,
     abs_error: null,
@@ -137,8 +143,10 @@ export async function recordForecasts(handle: DatabaseHandle, forecasts: readonl
   if (forecasts.length === 0) return { pending: 0, reconciled: 0 };
   const legacy = await legacyColumns(handle);
   const now = sqlNow();
+  // Whether each target day's bar is in already decides `live`; only the first recording sets it (not in UPDATED_COLUMNS).
+  const closes = await closesOf(handle.db, forecasts.map((f) => ({ symbol: f.symbol, date: f.targetDate })));
   const rows = forecasts.map((f) => {
-    const row = toRow(f, now) as Record<string, unknown>;
+    const row = toRow(f, now, closes.has(`${f.symbol} ${f.targetDate}`)) as Record<string, unknown>;
     for (const column of legacy) row[column] = row[LEGACY_LEDGER_FILL[column.toLowerCase()]];
     return row as InsertObject<DatabaseSchema, 'ai_predictions'>;
   });
@@ -175,6 +183,7 @@ type Row = Pick<
   | 'source'
   | 'created_at'
   | 'updated_at'
+  | 'live'
   | 'actual_close'
   | 'error'
   | 'abs_error'
@@ -216,6 +225,7 @@ function toEntry(r: Row): LedgerEntry {
     source: r.source as LedgerSource,
     createdAt: String(r.created_at),
     updatedAt: String(r.updated_at),
+    live: r.live === null ? null : Number(r.live) === 1,
     actualClose: num(r.actual_close),
     error: num(r.error),
     absError: num(r.abs_error),
@@ -241,6 +251,7 @@ const SELECTED = [
   'source',
   'created_at',
   'updated_at',
+  'live',
   'actual_close',
   'error',
   'abs_error',
@@ -273,23 +284,19 @@ export async function reconcileForecasts(handle: DatabaseHandle, filter: Omit<Le
 /** Symbols per close lookup: keeps the IN lists short on both dialects. */
 const SYMBOLS_PER_LOOKUP = 400;
 
-async function reconcileRows(db: Db, filter: Omit<LedgerFilter, 'reconciledOnly'>, symbols?: readonly string[]): Promise<ReconcileResult> {
-  const pending = await filtered(db, filter, symbols)
-    .where('actual_close', 'is', null)
-    .select(['run_name', 'symbol', 'base_date', 'target_date', 'step', 'predicted_price', 'base_close', 'lower_bound', 'upper_bound'])
-    .execute();
-  if (pending.length === 0) return { pending: 0, reconciled: 0 };
+/** The closes of the (symbol, day) pairs that have a bar, keyed "symbol day": one ranged query per chunk of symbols. */
+async function closesOf(db: Db, pairs: ReadonlyArray<{ symbol: string; date: string }>): Promise<Map<string, number>> {
   const bySymbol = new Map<string, Set<string>>();
-  for (const r of pending) {
-    const dates = bySymbol.get(r.symbol as string) ?? new Set<string>();
-    dates.add(r.target_date as string);
-    bySymbol.set(r.symbol as string, dates);
+  for (const p of pairs) {
+    const dates = bySymbol.get(p.symbol) ?? new Set<string>();
+    dates.add(p.date);
+    bySymbol.set(p.symbol, dates);
   }
   const closes = new Map<string, number>();
   const all = [...bySymbol.keys()];
   for (let i = 0; i < all.length; i += SYMBOLS_PER_LOOKUP) {
     const chunk = all.slice(i, i + SYMBOLS_PER_LOOKUP);
-    const dates = [...new Set(chunk.flatMap((s) => [...bySymbol.get(s)!]))];
+    const dates = chunk.flatMap((s) => [...bySymbol.get(s)!]);
     const bars = await db
       .selectFrom('stock_kline_data')
       .select(['symbol', 'trade_date', 'close'])
@@ -299,6 +306,19 @@ async function reconcileRows(db: Db, filter: Omit<LedgerFilter, 'reconciledOnly'
       .execute();
     for (const b of bars) if (bySymbol.get(b.symbol)?.has(b.trade_date)) closes.set(`${b.symbol} ${b.trade_date}`, Number(b.close));
   }
+  return closes;
+}
+
+async function reconcileRows(db: Db, filter: Omit<LedgerFilter, 'reconciledOnly'>, symbols?: readonly string[]): Promise<ReconcileResult> {
+  const pending = await filtered(db, filter, symbols)
+    .where('actual_close', 'is', null)
+    .select(['run_name', 'symbol', 'base_date', 'target_date', 'step', 'predicted_price', 'base_close', 'lower_bound', 'upper_bound'])
+    .execute();
+  if (pending.length === 0) return { pending: 0, reconciled: 0 };
+  const closes = await closesOf(
+    db,
+    pending.map((r) => ({ symbol: r.symbol as string, date: r.target_date as string })),
+  );
   const known = pending.filter((r) => closes.has(`${r.symbol} ${r.target_date}`));
   if (known.length === 0) return { pending: pending.length, reconciled: 0 };
   const now = sqlNow();

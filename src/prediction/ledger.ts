@@ -60,6 +60,11 @@ export interface RunScore {
   /** recorded rows, and those not yet reconciled (their target day's bar is not in the database yet) */
   recorded: number;
   pending: number;
+  /**
+   * Rows recorded when their target day's bar was already in the database (a forecast from a past --end-date): not a
+   * test of the model on days it had not seen come, so they are left out of the live figures and only counted here.
+   */
+  hindsight: number;
   firstBaseDate: string | null;
   lastTargetDate: string | null;
   /** pooled over every recorded step, as the test segment's headline figures are */
@@ -136,22 +141,27 @@ export function testFigures(runRef: string, outputDir: string = DEFAULT_OUTPUT_D
   };
 }
 
-/** Per run (in the filter): the live figures of its reconciled forecasts beside its test segment's. */
+/**
+ * Per run (in the filter): the live figures of its reconciled forecasts beside its test segment's. Forecasts recorded
+ * after their day's bar was in (hindsight) are counted, not scored.
+ */
 export async function scoreLedger(database: DatabaseHandle, filter: LedgerFilter = {}, outputDir: string = DEFAULT_OUTPUT_DIR): Promise<LedgerScore> {
   const entries = await listForecasts(database, filter);
   const byRun = new Map<string, LedgerEntry[]>();
   for (const e of entries) byRun.set(e.run, [...(byRun.get(e.run) ?? []), e]);
   const runs: RunScore[] = [...byRun.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([run, rows]) => {
-      const bases = rows.map((r) => r.baseDate).sort();
+    .map(([run, all]) => {
+      const rows = all.filter((r) => r.live !== false);
+      const bases = all.map((r) => r.baseDate).sort();
       const stepNumbers = [...new Set(rows.map((r) => r.step))].sort((a, b) => a - b);
-      const targets = rows.map((r) => r.targetDate).sort();
+      const targets = all.map((r) => r.targetDate).sort();
       return {
         run,
-        symbols: [...new Set(rows.map((r) => r.symbol))].sort(),
-        recorded: rows.length,
-        pending: rows.filter((r) => r.actualClose === null).length,
+        symbols: [...new Set(all.map((r) => r.symbol))].sort(),
+        recorded: all.length,
+        pending: all.filter((r) => r.actualClose === null).length,
+        hindsight: all.length - rows.length,
         firstBaseDate: bases[0] ?? null,
         lastTargetDate: targets.at(-1) ?? null,
         live: scoreEntries(rows),

@@ -120,6 +120,8 @@ export interface LedgerRow {
   source: 'cli' | 'api' | 'batch';
   created_at: string;
   updated_at: string;
+  /** false when the target day's bar was already in the database when it was first recorded (left out of live scores) */
+  live: boolean | null;
   /** null until the target day's bar is in the database */
   actual_close: number | null;
   /** predicted − actual */
@@ -147,6 +149,8 @@ export interface LedgerScore {
     symbols: string[];
     recorded: number;
     pending: number;
+    /** rows recorded after their target day's bar was in: counted, not scored */
+    hindsight: number;
     first_base_date: string | null;
     last_target_date: string | null;
     live: LedgerFigures & { persistence_mae: number | null };

@@ -135,6 +135,15 @@ forEachDialect("klinecast's own ledger: created by migrate, filtered by run, sym
     ['2024-03-04', '2024-03-05'],
   );
   assert.equal((await listForecasts(handle, {}, 1)).length, 1);
+  assert.ok((await listForecasts(handle)).every((r) => r.live === true), 'no bar of any target day yet: all live');
+
+  // A forecast recorded once its day's bar is in (a past end date) is hindsight, reconciled at once; a live row stays live.
+  await handle.db.transaction().execute((trx) => writeBars(trx, handle.dialect, [bar('2024-03-04', 1705)]));
+  await recordForecasts(handle, [{ ...FORECAST, run: 'late' }, FORECAST]);
+  const [late] = await listForecasts(handle, { run: 'late' });
+  assert.deepEqual([late.live, late.actualClose], [false, 1705]);
+  const again = (await listForecasts(handle, { run: FORECAST.run })).find((r) => r.step === 1)!;
+  assert.deepEqual([again.live, again.actualClose], [true, 1705]);
   // A second row for the same key is refused by the table itself, not only avoided by the upsert.
   await assert.rejects(
     handle.db

@@ -71,13 +71,15 @@ test('klinecast predict records its forecast in the ledger (not with --no-record
   const listed = klinecastOn('predictions', 'list', '--run', 'cli_run', '--symbol', fx.symbols[0], '--since', '2024-09-20', '--json');
   assert.equal(listed.code, 0, listed.stderr);
   const rows = (
-    JSON.parse(listed.stdout) as Array<{ baseDate: string; step: number; source: string; actualClose: number | null; predictedPrice: number }>
+    JSON.parse(listed.stdout) as Array<{ baseDate: string; step: number; source: string; live: boolean; actualClose: number | null; predictedPrice: number }>
   ).filter((r) => r.baseDate === '2024-09-20');
   assert.equal(rows.length, HORIZON);
   for (const r of rows) {
     assert.equal(r.source, 'cli');
-    // The days after 2024-09-20 are in the database already: a forecast from the past is reconciled as it is recorded.
+    // The days after 2024-09-20 are in the database already: a forecast from the past is reconciled as it is recorded,
+    // and marked as made with hindsight.
     assert.equal(typeof r.actualClose, 'number');
+    assert.equal(r.live, false);
     assert.ok(Math.abs(r.predictedPrice - forecast.predictions[r.step - 1].price) < 1e-9 * r.predictedPrice);
   }
 
@@ -85,10 +87,12 @@ test('klinecast predict records its forecast in the ledger (not with --no-record
   assert.equal(score.code, 0, score.stderr);
   const [run] = JSON.parse(score.stdout).runs;
   assert.equal(run.run, 'cli_run');
-  assert.ok(run.live.n >= HORIZON);
+  // Every forecast of this file starts from a past day: all hindsight, none scored live.
+  assert.equal(run.live.n, 0);
+  assert.ok(run.hindsight >= HORIZON);
   assert.ok(run.test !== null && run.test.n > 0);
   const table = klinecast('predictions', 'score');
-  assert.match(table.stdout, /cli_run +live \(\d+ pending\)/);
+  assert.match(table.stdout, /cli_run +live \(0 pending, \d+ hindsight\)/);
   assert.match(table.stdout, /\n +test +\d+ /);
 
   const reconcile = klinecastOn('predictions', 'reconcile', '--json');

@@ -25,6 +25,7 @@ function entry(baseClose: number, predictedPrice: number, actualClose: number | 
     source: 'cli',
     createdAt: '2024-03-01 16:00:00',
     updatedAt: '2024-03-01 16:00:00',
+    live: true,
     actualClose,
     error: actualClose === null ? null : predictedPrice - actualClose,
     absError: actualClose === null ? null : Math.abs(predictedPrice - actualClose),

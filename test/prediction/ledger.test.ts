@@ -63,6 +63,7 @@ for (const { dialect, skip } of dialects()) {
         assert.ok(Math.abs(r.predictedReturn - d.return) <= 1e-12);
         assert.ok(Math.abs(r.lower! - d.lower!) <= 1e-9 * d.price && Math.abs(r.upper! - d.upper!) <= 1e-9 * d.price);
         assert.equal(r.baseClose, forecast.baseClose);
+        assert.equal(r.live, true, 'recorded before its day: a live forecast');
       }
 
       const csv = join(fx.root, 'next.csv');
@@ -97,6 +98,8 @@ for (const { dialect, skip } of dialects()) {
         assert.equal(r.source, 'api');
         assert.equal(r.intervalLevel, 0.8);
         assert.ok(r.updatedAt >= r.createdAt);
+        // First recorded before its day, so still live: a repeat after the fact does not turn it into hindsight.
+        assert.equal(r.live, true);
       }
       // Its actual close is known already, so the repeat is reconciled at once, against its new interval.
       const repeated = rows.find((r) => r.step === 1)!;

@@ -54,6 +54,7 @@ describe('the prediction ledger through the API', { skip }, () => {
       assert.equal(row.source, 'api');
       assert.equal(row.base_date, res.body.base_date);
       assert.equal(row.actual_close, null);
+      assert.equal(row.live, true);
     }
 
     await fx.handle.db.transaction().execute((trx) => writeBars(trx, fx.handle.dialect, [next]));
@@ -76,6 +77,7 @@ describe('the prediction ledger through the API', { skip }, () => {
     assert.equal(run.run, 'api_ledger_lstm');
     assert.deepEqual(run.symbols, [symbol]);
     assert.equal(run.live.n, 1);
+    assert.equal(run.hindsight, 0);
     assert.ok(Math.abs(run.live.mae - Math.abs(res.body.predictions[0].price - next.close)) < 1e-9);
     assert.equal(run.live.persistence_mae, Math.abs(next.close - res.body.base_close));
     assert.ok(run.test !== null && run.test.n > 0 && typeof run.test.mae === 'number', JSON.stringify(run.test));

@@ -50,7 +50,7 @@ function printScore(runs: RunScore[]): void {
   printTable(
     ['run', 'segment', 'n', 'MAE', 'skill %', 'direction', 'coverage'],
     runs.flatMap((r) => [
-      [r.run, `live (${r.pending} pending)`, ...figureCells(r.live)],
+      [r.run, `live (${r.pending} pending${r.hindsight ? `, ${r.hindsight} hindsight` : ''})`, ...figureCells(r.live)],
       ['', 'test', ...figureCells(r.test)],
       ...r.steps.flatMap((s) => [
         ['', `  step ${s.step} live`, ...figureCells(s.live)],
@@ -66,6 +66,8 @@ function printScore(runs: RunScore[]): void {
   for (const r of runs) {
     if (r.live.n > 0 && r.live.skill !== null && r.live.skill <= 0)
       console.log(`${r.run}: live, it does not beat persistence (skill ${(r.live.skill * 100).toFixed(2)}% over ${r.live.n} forecast day(s))`);
+    if (r.hindsight)
+      console.log(`${r.run}: ${r.hindsight} forecast day(s) were recorded after their bar was in (a past --end-date): counted as hindsight, left out of live`);
     if (r.test === null) console.log(`${r.run}: no results/eval_results.json in the output folder, so no test figures to compare`);
   }
 }
@@ -82,7 +84,7 @@ export function register(program: Command): void {
       const rows = await withDatabase(opts.database, (handle) => listForecasts(handle, filterOf(opts), limit));
       if (opts.json) return printJson(rows);
       printTable(
-        ['run', 'symbol', 'base date', 'target date', 'step', 'base close', 'predicted', 'lower', 'upper', 'actual', 'error', 'in band', 'source'],
+        ['run', 'symbol', 'base date', 'target date', 'step', 'base close', 'predicted', 'lower', 'upper', 'actual', 'error', 'in band', 'source', 'live'],
         rows.map((r) => [
           r.run,
           r.symbol,
@@ -97,6 +99,7 @@ export function register(program: Command): void {
           signed(r.error),
           r.inInterval === null ? null : r.inInterval ? 'yes' : 'no',
           r.source,
+          r.live === null ? null : r.live ? 'yes' : 'hindsight',
         ]),
       );
       if (rows.length === limit) console.log(`(first ${limit} rows; --limit shows more)`);

@@ -181,6 +181,7 @@ function ledgerColumns(dialect: Dialect): Array<{ name: string; type: RawBuilder
     column('source', t.text(16), true),
     column('created_at', t.datetime, true),
     column('updated_at', t.datetime, true),
+    column('live', t.tinyint),
     column('actual_close', t.double),
     column('error', t.double),
     column('abs_error', t.double),

@@ -88,6 +88,11 @@ export interface AiPredictionsTable {
   /** 'YYYY-MM-DD HH:MM:SS' UTC: the first time this key was forecast, and the last */
   created_at: string | null;
   updated_at: string | null;
+  /**
+   * 1 when the forecast was first recorded before its target day's bar was in the database (a real forecast), 0 when
+   * that bar was there already (a forecast from a past end date, made with hindsight of the calendar); kept on updates.
+   */
+  live: number | null;
   actual_close: number | null;
   /** predicted − actual, in price units */
   error: number | null;
