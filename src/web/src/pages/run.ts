@@ -157,8 +157,9 @@ async function liveSection(name: string): Promise<HTMLElement> {
     h(
       'p',
       { class: 'muted' },
-      `${run.recorded} forecast day(s) recorded since ${run.first_base_date ?? '–'}, ${run.pending} still waiting for their bar; ` +
-        'skill is 1 − MAE / MAE of persistence (the base day’s close).',
+      `${run.recorded} forecast day(s) recorded since ${run.first_base_date ?? '–'}, ${run.pending} still waiting for their bar` +
+        (run.hindsight ? `, ${run.hindsight} made after their day’s bar was in (a past end date: not scored live)` : '') +
+        '; skill is 1 − MAE / MAE of persistence (the base day’s close).',
     ),
   );
 }
