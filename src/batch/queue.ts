@@ -262,7 +262,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     if (done) return { status: 'completed', runName: done.runName, path: done.path, host: done.host, metrics: done.metrics ?? {}, reused: true };
     const c = config as { data?: { startDate?: string | null; endDate?: string | null } };
     // A universal job's thread streams its stocks from the database itself.
-    const series = symbol === null ? noSeries() : await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined);
+    const series =
+      symbol === null ? noSeries() : await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined, { adjust: kind.adjust });
     if (symbol !== null && series.dates.length === 0) return { status: 'skipped', reason: `no K-line data for ${symbol} in the database`, host };
     const skip = kind.precheck(series);
     if (skip) return { status: 'skipped', reason: skip, host };

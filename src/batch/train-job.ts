@@ -57,6 +57,7 @@ export function trainKind(config: TrainConfig): JobKind {
   return {
     ref: { module: TRAIN_JOB_MODULE, export: 'trainJob' },
     modelType: config.model.modelType,
+    adjust: config.data.adjust,
     precheck: (series: KlineSeries) =>
       universal
         ? null

@@ -121,7 +121,9 @@ export class LocalTrainingJobs implements TrainingJobs {
     job.started_at = new Date().toISOString();
     try {
       const series =
-        job.symbol === null ? noSeries() : await this.loader.loadSeries(job.symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
+        job.symbol === null
+          ? noSeries()
+          : await this.loader.loadSeries(job.symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined, { adjust: config.data.adjust });
       if (job.symbol !== null && series.dates.length === 0) throw new UserError(`no bars for ${job.symbol} in the database`, 'no_data');
       const kind = trainKind(config);
       const tooShort = kind.precheck(series);
