@@ -24,3 +24,16 @@ export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTra
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
 export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';
+export { BacktestSettingsSchema, parseBacktestSettings, planFolds, runBacktest } from './backtest.js';
+export type {
+  BacktestCallbacks,
+  BacktestConfigFile,
+  BacktestIntervals,
+  BacktestReport,
+  BacktestResultsFile,
+  BacktestSettings,
+  BacktestSettingsInput,
+  FoldPlan,
+  FoldResults,
+  RunBacktestOptions,
+} from './backtest.js';
