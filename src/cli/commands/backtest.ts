@@ -43,6 +43,7 @@ interface BacktestOptions extends Record<string, unknown> {
   interval?: string;
   level?: string;
   aciGamma?: string;
+  historyStart?: string;
 }
 
 const p3 = (v: number | null | undefined) => (v === null || v === undefined ? null : v < 0.001 ? v.toExponential(1) : v.toFixed(3));
@@ -125,6 +126,7 @@ export function register(program: Command): void {
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .option('--start <date>', "first forecast day YYYY-MM-DD (default: where a train run's test segment would start)")
     .option('--end <date>', 'last forecast day YYYY-MM-DD (default: the last day that can be scored)')
+    .option('--history-start <date>', 'first bar to load and train on, YYYY-MM-DD (data.startDate; default: the first in the database)')
     .option('--retrain <when>', 'a new fold (retrain) each: monthly | quarterly | Nd (every N trading days) (default monthly)')
     .option('--window <kind>', 'training span of each fold: expanding | rolling:N (the N trading days up to the cut-off) (default expanding)')
     .option('--interval <method>', 'interval on the forecasts: conformal (split, per fold) | aci (adaptive) | none (default conformal)')
@@ -147,13 +149,19 @@ export function register(program: Command): void {
     let report: BacktestReport;
     try {
       if (opts.resume) {
-        const extra = [...BACKTEST_TRAINING_FLAGS.map((f) => f.flag), ...Object.values(SETTING_FLAGS), 'config']
+        const extra = [...BACKTEST_TRAINING_FLAGS.map((f) => f.flag), ...Object.values(SETTING_FLAGS), 'config', 'history-start']
           .filter((f) => f !== 'output-dir' && opts[camel(f)] !== undefined)
           .map((f) => `--${f}`);
         if (extra.length) throw new UserError(`--resume continues the backtest with its saved config.json; drop ${extra.join(', ')}`);
         report = await runBacktest({ resume: opts.resume, ...controls });
       } else {
-        const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts, BACKTEST_TRAINING_FLAGS), describePath });
+        const overrides = flagOverrides(opts, BACKTEST_TRAINING_FLAGS);
+        if (opts.historyStart !== undefined) overrides.data = { ...(overrides.data as object), startDate: opts.historyStart };
+        const config = resolveTrainConfig({
+          file: opts.config,
+          overrides,
+          describePath: (path) => (path === 'data.startDate' ? `${path} (--history-start)` : describePath(path)),
+        });
         if (!config.data.symbol && !config.data.symbols) {
           throw new UserError(
             '--symbol (one stock) or --symbols (a universal model: all, a list or @file) is required, or data.symbol / data.symbols in --config',
