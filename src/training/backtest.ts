@@ -649,6 +649,34 @@ function assemble(
   };
 }
 
+/** What an in-memory walk-forward returns (Forecaster.backtest): the records and results a backtest folder would hold. */
+export interface WalkForwardResult {
+  folds: FoldPlan[];
+  forecasts: BacktestForecastRecord[];
+  results: BacktestResultsFile;
+}
+
+/**
+ * The same walk-forward as `klinecast backtest`, in memory and without a folder: plan, train every fold, assemble.
+ * One stock (`config.data.symbol`, or the series' own) or a universe (`config.data.symbols`, one series each).
+ */
+export async function walkForward(
+  series: readonly KlineSeries[],
+  config: TrainConfig,
+  settingsInput: BacktestSettingsInput = {},
+  options: { trainerCallbacks?: TrainerCallbacks[] } = {},
+): Promise<WalkForwardResult> {
+  const settings = parseBacktestSettings(settingsInput);
+  const universal = config.data.symbols !== null;
+  if (!universal && series.length !== 1) throw new Error('walkForward: a single-stock walk-forward takes exactly one series');
+  const cfg = universal ? config : { ...config, data: { ...config.data, symbol: series[0].symbol } };
+  const plan = planFolds(calendarOf(series), settings, cfg.dataset);
+  const files: FoldFile[] = [];
+  for (const fold of plan.folds) files.push((await runFold(series, fold, cfg, settings, options)).file as FoldFile);
+  const { forecasts, results } = assemble(settings.name ?? 'walk_forward', cfg, settings, files);
+  return { folds: plan.folds, forecasts: forecasts.records, results };
+}
+
 // --- the backtest folder -------------------------------------------------------------------------------------------
 
 function readFoldFile(dir: string, fold: number): FoldFile | null {

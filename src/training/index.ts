@@ -23,8 +23,8 @@ export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, T
 export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
-export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';
-export { BacktestSettingsSchema, parseBacktestSettings, planFolds, runBacktest } from './backtest.js';
+export type { ForecastStep, PointForecast } from './forecaster.js';
+export { BacktestSettingsSchema, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
 export type {
   BacktestCallbacks,
   BacktestConfigFile,
@@ -36,4 +36,5 @@ export type {
   FoldPlan,
   FoldResults,
   RunBacktestOptions,
+  WalkForwardResult,
 } from './backtest.js';
