@@ -137,7 +137,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress line on stderr');
   addTrainingFlags(backtest, BACKTEST_TRAINING_FLAGS);
   backtest.action(async (opts: BacktestOptions) => {
-    const signals = abortOnSignals();
+    const signals = abortOnSignals('finishing the current training step; the finished folds are kept');
     const progress = opts.progress !== false && !opts.json ? foldProgress() : null;
     const controls = {
       signal: signals.signal,
