@@ -189,6 +189,17 @@ export interface FoldResults {
   cross_section: Omit<CrossSectionResults, 'daily'> | null;
 }
 
+/** One stock of a universal backtest over all its folds: skill and the coverage of each interval measured. */
+export interface StockResults {
+  symbol: string;
+  /** Forecasts (days × steps). */
+  samples: number;
+  /** 1 − MAE / MAE of persistence, in price units. */
+  skill: number | null;
+  split_conformal_coverage: number | null;
+  aci_coverage: number | null;
+}
+
 /** results.json of a backtest. */
 export interface BacktestResultsFile {
   format: 'klinecast.backtest.results';
@@ -210,6 +221,8 @@ export interface BacktestResultsFile {
     significance: SignificanceResults | null;
     intervals: BacktestIntervals;
     cross_section: CrossSectionResults | null;
+    /** Universal backtests: each stock's own forecasts (all steps), in symbol order; null for one stock. */
+    per_stock: StockResults[] | null;
   };
   /** In words: skill, significance against persistence, coverage. */
   summary: string;
@@ -544,6 +557,34 @@ function evaluateSlice(p: Pooled, from: number, to: number, horizon: number, set
   return { evaluation: main, intervals };
 }
 
+/** Each stock's skill and coverage over the pooled forecasts (a universal backtest's per-stock report). */
+function perStock(p: Pooled, horizon: number): StockResults[] {
+  const by = new Map<string, { n: number; model: number; persistence: number; sc: number; aci: number }>();
+  for (let i = 0; i < p.dates.length; i++) {
+    let s = by.get(p.symbols[i]);
+    if (!s) by.set(p.symbols[i], (s = { n: 0, model: 0, persistence: 0, sc: 0, aci: 0 }));
+    for (let k = i * horizon; k < (i + 1) * horizon; k++) {
+      const c = p.lastClose[i];
+      const actual = c * Math.exp(p.actual[k]);
+      const error = Math.abs(p.actual[k] - p.predicted[k]);
+      s.n++;
+      s.model += Math.abs(actual - c * Math.exp(p.predicted[k]));
+      s.persistence += Math.abs(actual - c);
+      if (error <= p.splitConformal[k]) s.sc++;
+      if (p.aci && error <= p.aci[k]) s.aci++;
+    }
+  }
+  return [...by.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([symbol, s]) => ({
+      symbol,
+      samples: s.n,
+      skill: s.persistence > 0 ? 1 - s.model / s.persistence : null,
+      split_conformal_coverage: s.sc / s.n,
+      aci_coverage: p.aci ? s.aci / s.n : null,
+    }));
+}
+
 function withoutDaily(c: CrossSectionResults): Omit<CrossSectionResults, 'daily'> {
   const { daily: _daily, ...rest } = c;
   return rest;
@@ -618,6 +659,7 @@ function assemble(
     significance: r.significance ?? null,
     intervals,
     cross_section: universal ? crossSectionOfRecords(records) : null,
+    per_stock: universal ? perStock(p, h) : null,
   };
   const method = METHOD_OF[settings.interval];
   const now = new Date().toISOString();

@@ -292,6 +292,19 @@ test('a universal backtest: one model over the stocks per fold, every record nam
   assert.equal(results.folds.length, 1);
   assert.equal(results.folds[0].stocks, 3);
   assert.equal(results.overall.cross_section?.n_stocks, 3);
+  // Each stock's coverage, recomputed from its records.
+  assert.deepEqual(
+    results.overall.per_stock?.map((s) => s.symbol),
+    [...symbols].sort(),
+  );
+  for (const s of results.overall.per_stock ?? []) {
+    const own = read<BacktestForecastsFile>(report.dir, 'forecasts.json').records.filter((r) => r.symbol === s.symbol);
+    assert.equal(s.samples, own.length);
+    assert.equal(
+      s.split_conformal_coverage,
+      own.filter((r) => r.actual_price >= (r.lower as number) && r.actual_price <= (r.upper as number)).length / own.length,
+    );
+  }
   assert.ok(results.folds[0].cross_section && !('daily' in results.folds[0].cross_section));
   const records = read<BacktestForecastsFile>(report.dir, 'forecasts.json').records;
   assert.deepEqual([...new Set(records.map((r) => r.symbol))].sort(), [...symbols].sort());
