@@ -13,6 +13,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { addDays } from '../data/dates.js';
 import { resolveDatabaseUrl } from '../data/db/url.js';
 import { sliceSeries } from '../data/series.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
@@ -31,7 +32,7 @@ import {
   type ModelMetrics,
   type SignificanceResults,
 } from '../evaluation/index.js';
-import { buildDataset, buildUniverseDataset, warmupOf, type SkippedStock, type TrainingData, type Windows } from '../features/index.js';
+import { buildDataset, buildUniverseDataset, dateBound, warmupOf, type SkippedStock, type TrainingData, type Windows } from '../features/index.js';
 import {
   BACKTEST_FILES,
   appendBacktestLog,
@@ -356,39 +357,14 @@ function calendarOf(series: readonly KlineSeries[]): IsoDate[] {
   return [...new Set(series.flatMap((s) => s.dates))].sort();
 }
 
-/** The first index of sorted `dates` that is ≥ `date` (or > with `after`). */
-function bound(dates: readonly IsoDate[], date: IsoDate, after = false): number {
-  let lo = 0;
-  let hi = dates.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (dates[mid] < date || (after && dates[mid] === date)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * A stock's bars for one fold: from the history its first training window needs (seqLength rows and the indicators'
  * warm-up before train_start) to `horizon` bars after its last forecast day; nothing later exists for the fold.
  */
 function foldSlice(s: KlineSeries, plan: FoldPlan, config: TrainConfig, expanding: boolean): KlineSeries {
-  const from = expanding ? 0 : Math.max(0, bound(s.dates, plan.train_start) - warmupOf(config.dataset.features) - config.dataset.seqLength);
-  const to = Math.min(s.dates.length, bound(s.dates, plan.forecast_end, true) + config.dataset.horizon);
+  const from = expanding ? 0 : Math.max(0, dateBound(s.dates, plan.train_start) - warmupOf(config.dataset.features) - config.dataset.seqLength);
+  const to = Math.min(s.dates.length, dateBound(s.dates, plan.forecast_end, true) + config.dataset.horizon);
   return sliceSeries(s, from, Math.max(from, to));
-}
-
-/** The day after `date` (calendar day): the first possible target day after the cut-off. */
-function dayAfter(date: IsoDate): IsoDate {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
-}
-
-function dayBefore(date: IsoDate): IsoDate {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return d.toISOString().slice(0, 10);
 }
 
 /** The fold's dataset: its bars, split train [train_start, val_start) / validation [val_start, cut-off] / forecasts after it. */
@@ -404,9 +380,10 @@ function foldDataset(
     ...config.dataset,
     split: {
       type: 'segments' as const,
-      train: [plan.train_start, dayBefore(plan.val_start)] as [string, string],
+      train: [plan.train_start, addDays(plan.val_start, -1)] as [string, string],
       valid: [plan.val_start, plan.train_end] as [string, string],
-      test: [dayAfter(plan.train_end), '9999-12-31'] as [string, string],
+      // Calendar days: the segments are inclusive date ranges, and no target of a forecast is on its cut-off.
+      test: [addDays(plan.train_end, 1), '9999-12-31'] as [string, string],
     },
   };
   const slices = series.map((s) => foldSlice(s, plan, config, expanding)).filter((s) => s.dates.length > 0);
