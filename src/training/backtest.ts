@@ -52,7 +52,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { configHash } from '../util/hash.js';
 import { readJson } from '../util/json.js';
-import { TrainConfigSchema, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
+import { parseTrainConfig, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
 import { loadRecordedSeries, loadTrainingSeries, loadUniverseSeries, savedDatabaseUrl } from './train-run.js';
 import { Trainer, predictedReturns, type FitResult, type TrainerCallbacks } from './trainer.js';
 
@@ -770,7 +770,7 @@ function parseSavedConfig(dir: string): BacktestConfigFile {
   if (!read.ok) throw new UserError(`backtest ${dir}: ${read.reason}`, read.missing ? 'run_not_found' : 'run_corrupt');
   const value = read.value as BacktestConfigFile;
   if (value?.format !== 'klinecast.backtest') throw new UserError(`backtest ${dir}: config.json is not a klinecast backtest config`, 'run_corrupt');
-  return { ...value, settings: parseBacktestSettings(value.settings), train: TrainConfigSchema.parse(value.train) };
+  return { ...value, settings: parseBacktestSettings(value.settings), train: parseTrainConfig(value.train, `backtest ${value.name}: config.json train`) };
 }
 
 /**
