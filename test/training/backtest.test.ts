@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { barsToSeries, generateDemoMarket, writeDemoMarket } from '../../src/data/index.js';
 import type { KlineSeries } from '../../src/data/types.js';
-import { listBacktests, listRuns, type BacktestForecastsFile, type BacktestStateFile } from '../../src/runs/index.js';
+import { claimRunDir, listBacktests, listRuns, type BacktestForecastsFile, type BacktestStateFile } from '../../src/runs/index.js';
 import {
   planFolds,
   resolveTrainConfig,
@@ -183,6 +183,7 @@ describe('a single-stock backtest', () => {
     assert.match(readFileSync(join(dir, 'logs/backtest.log'), 'utf8'), /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] backtest straight of/);
 
     assert.deepEqual(listRuns(outputDir), [], 'out/backtests is not a run');
+    assert.equal(claimRunDir(outputDir, 'backtests').name, 'backtests_2', 'no run takes the reserved name');
     const [listed] = listBacktests(outputDir);
     assert.equal(listed.name, 'straight');
     assert.equal(listed.status, 'completed');
