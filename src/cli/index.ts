@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   predict: () => import('./commands/predict.js'),
   runs: () => import('./commands/runs.js'),
   backtest: () => import('./commands/backtest.js'),
+  simulate: () => import('./commands/simulate.js'),
   batch: () => import('./commands/batch.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),

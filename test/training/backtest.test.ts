@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { barsToSeries, generateDemoMarket, writeDemoMarket } from '../../src/data/index.js';
 import type { KlineSeries } from '../../src/data/types.js';
+import { parseForecasts } from '../../src/evaluation/trading/index.js';
 import { claimRunDir, listBacktests, listRuns, type BacktestForecastsFile, type BacktestStateFile } from '../../src/runs/index.js';
 import {
   planFolds,
@@ -139,6 +140,10 @@ describe('a single-stock backtest', () => {
       assert.ok(Math.abs(r.predicted_price - r.last_close * Math.exp(r.predicted_return)) < 1e-9);
       assert.ok(r.lower !== undefined && r.upper !== undefined && r.lower <= r.predicted_price && r.predicted_price <= r.upper);
     }
+    // What `klinecast simulate` trades: every step-1 forecast of the file, read by its own parser.
+    const traded = parseForecasts(forecasts, 'forecasts.json');
+    assert.equal(traded.forecasts.length, forecasts.records.filter((r) => r.step === 1).length);
+    assert.deepEqual(traded.symbols, [STOCK.symbol]);
     const dates = forecasts.records.map((r) => r.date);
     assert.deepEqual(dates, [...dates].sort());
     assert.equal(new Set(dates).size, dates.length, 'a day is forecast once');
