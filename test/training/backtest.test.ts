@@ -5,7 +5,7 @@
  * cross-section, and the CLI on both database dialects.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -23,7 +23,8 @@ import {
   type TrainConfig,
 } from '../../src/training/index.js';
 import { runCli } from '../data/run-cli.js';
-import { forEachDialect } from '../helpers/db.js';
+import { startCli } from '../batch/cli-process.js';
+import { createTestDatabase, forEachDialect } from '../helpers/db.js';
 
 const market = generateDemoMarket({ stocks: 3, start: '2021-01-01', end: '2022-12-31', seed: 5 });
 const SERIES: KlineSeries[] = market.stocks.map((_, i) => barsToSeries(market.bars(i)));
@@ -347,3 +348,70 @@ forEachDialect('klinecast backtest from the database, backtest list, and bad fla
   assert.equal(done.status, 2);
   assert.match(done.stderr, /already completed/);
 });
+
+test(
+  'SIGKILL mid-backtest, then --resume: the crashed backtest shows as crashed and ends with the straight run’s forecasts',
+  { timeout: 300_000 },
+  async () => {
+    const tdb = await createTestDatabase('sqlite');
+    try {
+      await writeDemoMarket(tdb.handle, generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2022-12-31', seed: 5 }));
+      const out = join(tdb.dir, 'out');
+      // Folds of a few seconds each, so the kill lands between the first finished fold and the last.
+      const args = (name: string) => [
+        'backtest',
+        '--database',
+        tdb.url,
+        '--symbol',
+        SERIES[0].symbol,
+        '--start',
+        '2022-09-01',
+        '--seq-length',
+        '20',
+        '--hidden-size',
+        '32',
+        '--num-layers',
+        '1',
+        '--epochs',
+        '40',
+        '--patience',
+        '0',
+        '--batch-size',
+        '16',
+        '--interval',
+        'aci',
+        '--name',
+        name,
+        '--output-dir',
+        out,
+        '--no-progress',
+      ];
+      const straight = runCli([...args('straight'), '--json']);
+      assert.equal(straight.status, 0, straight.stderr);
+
+      const child = startCli(args('killed'));
+      const statePath = join(out, 'backtests', 'killed', 'state.json');
+      for (;;) {
+        const state = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as BacktestStateFile) : null;
+        if (state && state.folds_done.length >= 1) break;
+        if (child.child.exitCode !== null) assert.fail(`the backtest ended before a fold finished: ${child.stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.child.kill('SIGKILL');
+      assert.equal(await child.exited, 'SIGKILL');
+      const killed = JSON.parse(readFileSync(statePath, 'utf8')) as BacktestStateFile;
+      assert.equal(killed.status, 'running');
+      assert.ok(killed.folds_done.length < killed.folds_total, 'the kill must land before the last fold, or resume is not exercised');
+      const [listed] = listBacktests(out).filter((b) => b.name === 'killed');
+      assert.equal(listed.status, 'crashed');
+
+      const resumed = runCli(['backtest', '--resume', 'killed', '--output-dir', out, '--json']);
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.equal((JSON.parse(resumed.stdout) as BacktestReport).foldsComputed, killed.folds_total - killed.folds_done.length);
+      const records = (name: string) => read<BacktestForecastsFile>(join(out, 'backtests', name), 'forecasts.json').records;
+      assert.deepEqual(records('killed'), records('straight'));
+    } finally {
+      await tdb.cleanup();
+    }
+  },
+);
