@@ -52,7 +52,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { configHash } from '../util/hash.js';
 import { readJson } from '../util/json.js';
-import { parseTrainConfig, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
+import { parseTrainConfig, readRunConfig, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig, type TrainConfigInput } from './config.js';
 import { loadRecordedSeries, loadTrainingSeries, loadUniverseSeries, savedDatabaseUrl } from './train-run.js';
 import { Trainer, predictedReturns, type FitResult, type TrainerCallbacks } from './trainer.js';
 
@@ -100,6 +100,20 @@ export function parseBacktestSettings(input: unknown, describePath: (path: strin
   if (s.start && s.end && s.start > s.end) throw new UserError(`invalid backtest settings: start ${s.start} is after end ${s.end}`, 'bad_config');
   if (s.name !== null) validateRunName(s.name);
   return s;
+}
+
+/**
+ * The config of a saved run as a backtest's starting point (`klinecast backtest --run`): its stock or universe, data
+ * range, features, architecture and training, without what training recorded (bars read, universe, database) or its
+ * folder name, so the backtest loads its own bars and flags can still override any field.
+ */
+export function backtestConfigOfRun(runDir: string): TrainConfigInput {
+  const { data, output, ...rest } = readRunConfig(runDir);
+  return {
+    ...rest,
+    data: { symbol: data.symbol, symbols: data.symbols, stockType: data.stockType, startDate: data.startDate, endDate: data.endDate },
+    output: { outputDir: output.outputDir },
+  };
 }
 
 /** One fold of the plan: the dates that bound what it may see and what it forecasts. */

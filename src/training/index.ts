@@ -24,7 +24,7 @@ export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTra
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
 export type { ForecastStep, PointForecast } from './forecaster.js';
-export { BacktestSettingsSchema, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
+export { BacktestSettingsSchema, backtestConfigOfRun, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
 export type {
   BacktestCallbacks,
   BacktestConfigFile,

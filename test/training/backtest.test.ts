@@ -338,6 +338,35 @@ forEachDialect('klinecast backtest from the database, backtest list, and bad fla
   const runs = runCli(['runs', 'list', '--output-dir', out]);
   assert.doesNotMatch(runs.stdout + runs.stderr, /backtests|corrupt/);
 
+  if (tdb.dialect === 'sqlite') {
+    // --run: a saved run's stock, features and hyper-parameters, with flags on top.
+    const train = runCli([
+      'train',
+      '--database',
+      tdb.url,
+      '--symbol',
+      symbol,
+      '--output-dir',
+      out,
+      '--run-name',
+      'base',
+      '--no-progress',
+      ...tiny,
+      '--model',
+      'gru',
+    ]);
+    assert.equal(train.status, 0, train.stderr);
+    const fromRun = runCli(['backtest', '--database', tdb.url, '--run', 'base', '--start', '2022-12-01', '--epochs', '2', '--output-dir', out, '--json']);
+    assert.equal(fromRun.status, 0, fromRun.stderr);
+    const bt = JSON.parse(fromRun.stdout) as BacktestReport;
+    const saved = read<{ train: TrainConfig }>(bt.dir, 'config.json').train;
+    assert.deepEqual(
+      [saved.data.symbol, saved.model.modelType, saved.model.hiddenSize, saved.dataset.seqLength, saved.training.epochs],
+      [symbol, 'gru', 8, 10, 2],
+    );
+    assert.match(bt.name, new RegExp(`^backtest_${symbol}_`));
+  }
+
   const bad = runCli(['backtest', '--database', tdb.url, '--symbol', symbol, '--retrain', 'weekly', '--output-dir', out]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--retrain: must be monthly, quarterly or Nd/);

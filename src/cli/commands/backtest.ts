@@ -4,8 +4,16 @@
  * --start/--end here bound the forecast period (the bars loaded are the whole history up to the end).
  */
 import type { Command } from 'commander';
-import { listBacktests } from '../../runs/index.js';
-import { parseBacktestSettings, resolveTrainConfig, runBacktest, type BacktestReport, type BacktestResultsFile } from '../../training/index.js';
+import { listBacktests, resolveRunRef } from '../../runs/index.js';
+import {
+  backtestConfigOfRun,
+  mergeConfig,
+  parseBacktestSettings,
+  resolveTrainConfig,
+  runBacktest,
+  type BacktestReport,
+  type BacktestResultsFile,
+} from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, fmt, formatDuration, numberFlag, pct, printJson, printTable, shortDate } from '../output.js';
 import { abortOnSignals } from '../training.js';
@@ -44,6 +52,7 @@ interface BacktestOptions extends Record<string, unknown> {
   level?: string;
   aciGamma?: string;
   historyStart?: string;
+  run?: string;
 }
 
 const p3 = (v: number | null | undefined) => (v === null || v === undefined ? null : v < 0.001 ? v.toExponential(1) : v.toFixed(3));
@@ -122,6 +131,7 @@ export function register(program: Command): void {
     .command('backtest')
     .description('walk-forward backtest: retrain on the trading calendar, forecast every day out of sample, write out/backtests/{name}/')
     .option('--config <file.json>', 'a (partial) TrainConfig JSON file; flags override it')
+    .option('--run <run>', "start from a saved run's config (stock or universe, features, model, training); flags override it")
     .option('--resume <name>', 'continue out/backtests/<name> at its next unfinished fold (uses its saved config.json)')
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .option('--start <date>', "first forecast day YYYY-MM-DD (default: where a train run's test segment would start)")
@@ -149,13 +159,15 @@ export function register(program: Command): void {
     let report: BacktestReport;
     try {
       if (opts.resume) {
-        const extra = [...BACKTEST_TRAINING_FLAGS.map((f) => f.flag), ...Object.values(SETTING_FLAGS), 'config', 'history-start']
+        const extra = [...BACKTEST_TRAINING_FLAGS.map((f) => f.flag), ...Object.values(SETTING_FLAGS), 'config', 'history-start', 'run']
           .filter((f) => f !== 'output-dir' && opts[camel(f)] !== undefined)
           .map((f) => `--${f}`);
         if (extra.length) throw new UserError(`--resume continues the backtest with its saved config.json; drop ${extra.join(', ')}`);
         report = await runBacktest({ resume: opts.resume, ...controls });
       } else {
-        const overrides = flagOverrides(opts, BACKTEST_TRAINING_FLAGS);
+        if (opts.run && opts.config) throw new UserError('--run and --config both give the config to start from: choose one');
+        const fromRun = opts.run ? backtestConfigOfRun(resolveRunRef(opts.run, (opts.outputDir as string | undefined) ?? 'out')) : {};
+        const overrides = mergeConfig(fromRun, flagOverrides(opts, BACKTEST_TRAINING_FLAGS));
         if (opts.historyStart !== undefined) overrides.data = { ...(overrides.data as object), startDate: opts.historyStart };
         const config = resolveTrainConfig({
           file: opts.config,
