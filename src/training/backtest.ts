@@ -488,6 +488,11 @@ interface Pooled {
   aci: number[] | null;
 }
 
+/** push(...source) without the argument-count limit a market-wide fold would hit. */
+function append<T>(target: T[], source: readonly T[]): void {
+  for (const v of source) target.push(v);
+}
+
 function pool(files: readonly FoldFile[], settings: BacktestSettings, horizon: number): Pooled {
   const p: Pooled = { folds: [], symbols: [], dates: [], lastClose: [], actual: [], predicted: [], targetDates: [], splitConformal: [], aci: null };
   const calibrations: Array<ConformalCalibration | null> = [];
@@ -498,12 +503,12 @@ function pool(files: readonly FoldFile[], settings: BacktestSettings, horizon: n
       calibrations.push(f.calibration);
       for (let k = 0; k < horizon; k++) p.splitConformal.push(f.calibration ? conformalHalfWidth(f.calibration, k, settings.level) : Infinity);
     }
-    p.symbols.push(...f.forecasts.symbols);
-    p.dates.push(...f.forecasts.dates);
-    p.lastClose.push(...f.forecasts.last_close);
-    p.actual.push(...f.forecasts.actual_returns);
-    p.predicted.push(...f.forecasts.predicted_returns);
-    p.targetDates.push(...f.forecasts.target_dates);
+    append(p.symbols, f.forecasts.symbols);
+    append(p.dates, f.forecasts.dates);
+    append(p.lastClose, f.forecasts.last_close);
+    append(p.actual, f.forecasts.actual_returns);
+    append(p.predicted, f.forecasts.predicted_returns);
+    append(p.targetDates, f.forecasts.target_dates);
   }
   if (settings.interval === 'aci') {
     // One α_t per stock and step, carried from fold to fold; each forecast's interval uses its own fold's residuals.
