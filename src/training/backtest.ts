@@ -13,6 +13,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { adjustSeries } from '../data/adjust.js';
 import { addDays } from '../data/dates.js';
 import { resolveDatabaseUrl } from '../data/db/url.js';
 import { sliceSeries } from '../data/series.js';
@@ -736,7 +737,8 @@ async function loadNew(
   const universal = config.data.symbols !== null;
   if (options.series) {
     if (!universal && options.series.length !== 1) throw new Error('runBacktest: a single-stock backtest takes exactly one series');
-    const series = options.series;
+    // Bars handed in raw are adjusted here, as runTraining does (data.adjust); loaded ones already are.
+    const series = options.series.map((s) => adjustSeries(s, config.data.adjust));
     return {
       config: universal
         ? withRecordedUniverse(config, series.map(stockRange))
@@ -765,7 +767,7 @@ function stockRange(s: KlineSeries) {
 async function loadRecorded(saved: BacktestConfigFile, options: RunBacktestOptions): Promise<KlineSeries[]> {
   let series: KlineSeries[];
   const config = saved.train;
-  if (options.series) series = options.series;
+  if (options.series) series = options.series.map((s) => adjustSeries(s, config.data.adjust));
   else {
     const databaseUrl = options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl();
     series = config.data.symbols !== null ? (await loadUniverseSeries(config, databaseUrl, true)).series : [await loadRecordedSeries(config, databaseUrl)];

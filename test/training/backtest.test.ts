@@ -215,6 +215,9 @@ describe('a single-stock backtest', () => {
       close: scaleAfter(STOCK.close, 1.3),
       vol: scaleAfter(STOCK.vol, 3),
       amount: scaleAfter(STOCK.amount, 4),
+      // A future that could have happened: the jump on the day is a price move (its pre_close is the day before's
+      // close), not an ex-rights event that qfq would carry back onto every earlier bar (docs/BACKTESTING.md).
+      preClose: STOCK.preClose.map((v, i) => (i > from ? v * 1.3 : v)),
     };
     const perturbed = await runBacktest({
       config: config(),
@@ -243,6 +246,29 @@ describe('a single-stock backtest', () => {
     const later = (records: typeof a) => records.filter((r) => r.fold === 4).map((r) => r.predicted_return);
     assert.notDeepEqual(later(b), later(a), 'the perturbation must change the folds trained after it, or this test proves nothing');
     assert.ok(results.folds[2].train_end < cut);
+  });
+
+  test('with --adjust hfq even an ex-rights event after a day leaves every earlier forecast unchanged (qfq would rescale them)', async () => {
+    const cut = STOCK.dates[STOCK.dates.indexOf('2022-10-17')];
+    const from = STOCK.dates.indexOf(cut);
+    // A 10-for-10 bonus issue on the day: prices halve from it on while pre_close still says the day before's close.
+    const halved = (values: Float64Array) => values.map((v, i) => (i >= from ? v / 2 : v));
+    const split: KlineSeries = {
+      ...STOCK,
+      open: halved(STOCK.open),
+      high: halved(STOCK.high),
+      low: halved(STOCK.low),
+      close: halved(STOCK.close),
+      preClose: STOCK.preClose.map((v, i) => (i > from ? v / 2 : v)),
+    };
+    const hfq = resolveTrainConfig({ overrides: { ...TINY, data: { symbol: STOCK.symbol, adjust: 'hfq' } } });
+    const run = (series: KlineSeries, name: string) =>
+      runBacktest({ config: hfq, settings: { ...SETTINGS, end: '2022-10-31', name }, series: [series], outputDir: join(root, 'hfq') });
+    const a = read<BacktestForecastsFile>((await run(STOCK, 'plain')).dir, 'forecasts.json').records;
+    const b = read<BacktestForecastsFile>((await run(split, 'split')).dir, 'forecasts.json').records;
+    const before = (records: typeof a) => records.filter((r) => r.date < cut).map(modelSide);
+    assert.ok(before(a).length > 20);
+    assert.deepEqual(before(b), before(a));
   });
 
   test('interrupted after two folds, then resumed: the finished folds are kept and forecasts.json equals the straight run', async () => {
