@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   runs: () => import('./commands/runs.js'),
   backtest: () => import('./commands/backtest.js'),
   simulate: () => import('./commands/simulate.js'),
+  predictions: () => import('./commands/predictions.js'),
   batch: () => import('./commands/batch.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),
