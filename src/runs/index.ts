@@ -10,7 +10,7 @@ export {
   BATCH_PROGRESS_FILE,
   DEFAULT_OUTPUT_DIR,
   LEGACY_BATCH_RUNS_DIR,
-  RESERVED_NAMES,
+  RESERVED_OUTPUT_FOLDERS,
   checkFolderName,
   claimRunDir,
   containedDir,
@@ -61,7 +61,8 @@ export {
 } from './select.js';
 export type { PruneCriteria, PrunePlan, RankFilter, RankedRun, RankingBasis, RunFilterStatus, RunQuery, RunRanking, SymbolFigures } from './select.js';
 export { exportRun } from './export.js';
-export { TrainingManager, appendLog, writeModelFolder } from './manager.js';
+export { TrainingManager, appendLog, logTimestamp, writeModelFolder } from './manager.js';
+export * from './backtests.js';
 export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, ModelFolderContents, OpenRunOptions, StateDict, StateSource } from './manager.js';
 export { loadModelFolder, loadRunModel, weightsPathOf } from './model.js';
 export type { CheckpointChoice, LoadedModel, RunModel } from './model.js';

@@ -10,12 +10,12 @@ import { pad2 } from '../util/values.js';
 export const DEFAULT_OUTPUT_DIR = 'out';
 
 /**
- * Folders of the output folder that belong to other tools (DESIGN.md §4): a batch's bookkeeping in batches/{name}/,
- * walk-forward backtests in backtests/{name}/. They are never runs, so no run may take their names.
+ * Folders of the output folder that hold other things than one run (DESIGN.md §4): a batch's bookkeeping in
+ * batches/{name}/, walk-forward backtests in backtests/{name}/. They are never runs, so no run may take their names.
  */
 export const BATCHES_DIR = 'batches';
 export const BACKTESTS_DIR = 'backtests';
-export const RESERVED_NAMES: ReadonlySet<string> = new Set([BATCHES_DIR, BACKTESTS_DIR]);
+export const RESERVED_OUTPUT_FOLDERS: ReadonlySet<string> = new Set([BATCHES_DIR, BACKTESTS_DIR]);
 
 /** The file that marks a batch folder, in the current layout (out/batches/{name}/) and the old one (out/batch/). */
 export const BATCH_PROGRESS_FILE = 'batch_progress.json';
@@ -30,7 +30,7 @@ const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export function validateRunName(name: string): string {
   checkFolderName(name, 'run name', 'bad_run_name');
-  if (RESERVED_NAMES.has(name))
+  if (RESERVED_OUTPUT_FOLDERS.has(name))
     throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
   return name;
 }
@@ -78,7 +78,7 @@ export function legacyRunRoots(outputDir: string): string[] {
   } catch {
     return roots;
   }
-  for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && !RESERVED_NAMES.has(e.name)) consider(join(root, e.name));
+  for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && !RESERVED_OUTPUT_FOLDERS.has(e.name)) consider(join(root, e.name));
   return roots;
 }
 
@@ -150,11 +150,13 @@ export function defaultRunName(modelType: string, symbol?: string | null, date =
  * fails when the folder exists, so two processes racing for the same name can never both get it.
  */
 export function claimRunDir(outputDir: string, base: string): { name: string; dir: string } {
-  validateRunName(base);
+  // A reserved base (batches, backtests) is not refused here but skipped to base_2: only validateRunName refuses it.
+  checkFolderName(base, 'run name', 'bad_run_name');
   const root = resolve(outputDir);
   mkdirSync(root, { recursive: true });
   for (let n = 1; n < 10_000; n++) {
     const name = n === 1 ? base : `${base}_${n}`;
+    if (RESERVED_OUTPUT_FOLDERS.has(name)) continue;
     const dir = join(root, validateRunName(name));
     try {
       mkdirSync(dir);

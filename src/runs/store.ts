@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from './files.js';
 import { ACTIVE_STATUSES, CHECKPOINT_FILES, RUN_FILES, WRITTEN_STATUSES } from './files.js';
-import { DEFAULT_OUTPUT_DIR, RESERVED_NAMES, legacyRunRoots } from './names.js';
+import { DEFAULT_OUTPUT_DIR, RESERVED_OUTPUT_FOLDERS, legacyRunRoots } from './names.js';
 import { readJson } from '../util/json.js';
 import type { RunSummary } from '../wire/index.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
@@ -271,7 +271,7 @@ function isRealFile(path: string): boolean {
 export interface OutputDirScan {
   /** The runs, newest first: those of the output folder itself, then those of old-layout batch folders. */
   runs: RunInfo[];
-  /** Folders of the output folder that are not runs (batches/, backtests/, old batch folders, foreign ones), by name. */
+  /** Folders of the output folder that are not runs nor klinecast's own (batches/, backtests/): old batch folders, foreign ones. */
   ignored: string[];
 }
 
@@ -291,7 +291,8 @@ export function scanOutputDir(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptio
   for (const e of entries) {
     if (!e.isDirectory() || e.name.startsWith('.')) continue;
     const dir = join(root, e.name);
-    if (!RESERVED_NAMES.has(e.name) && isRunFolder(dir)) runs.push(readRun(dir, options));
+    if (RESERVED_OUTPUT_FOLDERS.has(e.name)) continue;
+    if (isRunFolder(dir)) runs.push(readRun(dir, options));
     else ignored.push(e.name);
   }
   const own = new Set(runs.map((r) => r.name));

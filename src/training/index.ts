@@ -25,4 +25,18 @@ export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-
 export { Forecaster } from './forecaster.js';
 export { API_FLAGS, SHARED_FLAGS, TRAINING_FLAGS, apiFieldOf, configLayer, describeFieldPath } from './flags.js';
 export type { TrainingFieldKind, TrainingFlag } from './flags.js';
-export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';
+export type { ForecastStep, PointForecast } from './forecaster.js';
+export { BacktestSettingsSchema, backtestConfigOfRun, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
+export type {
+  BacktestCallbacks,
+  BacktestConfigFile,
+  BacktestIntervals,
+  BacktestReport,
+  BacktestResultsFile,
+  BacktestSettings,
+  BacktestSettingsInput,
+  FoldPlan,
+  FoldResults,
+  RunBacktestOptions,
+  WalkForwardResult,
+} from './backtest.js';
