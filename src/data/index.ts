@@ -25,7 +25,14 @@ export {
   type SchemaConfigInput,
 } from './db/mapping.js';
 export { inspectDatabase, type DatabaseInspection, type TableInspection } from './db/inspect.js';
-export { DatabaseError, describeDatabaseError } from './db/errors.js';
+export { DatabaseError, describeDatabaseError, isDatabaseUnreachable } from './db/errors.js';
+export {
+  DEFAULT_DATABASE_RETRY,
+  DatabaseOutageError,
+  DatabaseRetry,
+  type DatabaseRetryNotice,
+  type DatabaseRetryPolicy,
+} from './db/retry.js';
 export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
