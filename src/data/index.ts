@@ -54,7 +54,7 @@ export {
 export { importCsvFiles, expandImportPaths, type FileImportResult, type ImportReport } from './import/importer.js';
 export type { ImportIssue } from './import/parse.js';
 export { CSV_FORMATS } from './import/formats.js';
-export { barsToSeries, seriesToBars, sliceSeries } from './series.js';
+export { CLOSE_BLOCK_SIZE, barsToSeries, changedCloseRanges, closeBlocks, seriesToBars, sliceSeries, type CloseBlock } from './series.js';
 export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
 export { writeBars, type WriteCounts } from './writer.js';

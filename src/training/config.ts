@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { maskUrl } from '../data/db/url.js';
+import { CLOSE_BLOCK_SIZE, closeBlocks } from '../data/series.js';
 import { normalizeSymbol } from '../data/symbols.js';
+import type { KlineSeries } from '../data/types.js';
 import { DatasetConfigSchema } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { RUN_FILES } from '../runs/index.js';
@@ -115,6 +117,16 @@ export const TrainConfigSchema = z.object({
       rows: z.number().int().min(0).nullable().default(null),
       firstDate: isoDate.nullable().default(null),
       lastDate: isoDate.nullable().default(null),
+      // Recorded too: a checksum of the closes of every block of blockSize bars, so that a resume can warn, naming the
+      // dates, when bars inside the recorded range changed although their count did not. Null in runs written before.
+      closeChecksums: z
+        .object({
+          blockSize: z.number().int().positive(),
+          blocks: z.array(z.object({ firstDate: isoDate, lastDate: isoDate, sha256: z.string().regex(/^[0-9a-f]{16}$/) }).strict()),
+        })
+        .strict()
+        .nullable()
+        .default(null),
     })
     .strict()
     .default({
@@ -128,6 +140,7 @@ export const TrainConfigSchema = z.object({
       rows: null,
       firstDate: null,
       lastDate: null,
+      closeChecksums: null,
     }),
   dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
   model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({})),
@@ -224,9 +237,19 @@ export function withRecordedUniverse(config: TrainConfig, universe: NonNullable<
   return { ...config, data: { ...config.data, universe: [...universe] } };
 }
 
-/** The config with the bars it was given recorded (data.rows, firstDate, lastDate): what config.json keeps. */
-export function withRecordedData(config: TrainConfig, dates: readonly string[]): TrainConfig {
-  return { ...config, data: { ...config.data, rows: dates.length, firstDate: dates[0] ?? null, lastDate: dates[dates.length - 1] ?? null } };
+/** The config with the bars it was given recorded (data.rows, firstDate, lastDate, closeChecksums): what config.json keeps. */
+export function withRecordedData(config: TrainConfig, series: Pick<KlineSeries, 'dates' | 'close'>): TrainConfig {
+  const { dates } = series;
+  return {
+    ...config,
+    data: {
+      ...config.data,
+      rows: dates.length,
+      firstDate: dates[0] ?? null,
+      lastDate: dates[dates.length - 1] ?? null,
+      closeChecksums: { blockSize: CLOSE_BLOCK_SIZE, blocks: closeBlocks(series, CLOSE_BLOCK_SIZE) },
+    },
+  };
 }
 
 /** The data source as config.json records it: the URL with its password masked (config.json is shared; secrets are not). */
@@ -238,7 +261,7 @@ export function withDataSource(config: TrainConfig, url: string): TrainConfig {
 export function batchConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
-    data: { ...config.data, symbol: null, database: null, rows: null, firstDate: null, lastDate: null, universe: null },
+    data: { ...config.data, symbol: null, database: null, rows: null, firstDate: null, lastDate: null, closeChecksums: null, universe: null },
     output: { outputDir: 'out', runName: null },
   };
 }

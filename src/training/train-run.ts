@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
-import { sliceSeries } from '../data/series.js';
+import { changedCloseRanges, sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
 import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
 import {
@@ -64,6 +64,8 @@ export interface TrainingReport {
   seconds: number;
   /** With `register`: where the completed run was recorded in the model registry, or why it could not be. */
   registry: { registered: boolean; database: string; error: string | null } | null;
+  /** About the data (a resume whose bars changed since the run began, or that cannot tell); also in logs/training.log. */
+  warnings: string[];
 }
 
 export interface RunTrainingOptions {
@@ -85,6 +87,8 @@ export interface RunTrainingOptions {
    * written costs a note in the report (`registry.error`), never the saved run.
    */
   register?: boolean;
+  /** Told each data warning (see TrainingReport.warnings) as soon as it is known, before training starts. */
+  onWarning?(message: string): void;
 }
 
 /** Loads one symbol's bars; a symbol without bars or with too few is a UserError that says what to do. */
@@ -149,8 +153,29 @@ function savedDatabaseUrl(config: TrainConfig): string | undefined {
 }
 
 /**
+ * What a resume (or eval) says about the bars it reloaded: the date ranges whose closes differ from the recorded
+ * checksums, or, for a run recorded without them, once, that such a change cannot be seen. Empty when all is the same.
+ */
+export function recordedDataWarnings(config: TrainConfig, series: Pick<KlineSeries, 'dates' | 'close'>): string[] {
+  const { symbol, firstDate, lastDate, rows, closeChecksums } = config.data;
+  if (!closeChecksums) {
+    return [
+      `the config.json of this run records no close checksums (written before klinecast kept them): bars of ${symbol} that changed inside ` +
+        `${firstDate}..${lastDate} cannot be detected, only their count (${rows})`,
+    ];
+  }
+  const ranges = changedCloseRanges(closeChecksums.blocks, series, closeChecksums.blockSize);
+  if (ranges.length === 0) return [];
+  const where = ranges.map((r) => `between ${r.firstDate} and ${r.lastDate}`).join(', and ');
+  return [
+    `the bars of ${symbol} changed since this run began: bars changed ${where} (blocks of ${closeChecksums.blockSize} trading days); ` +
+      `the run continues on the bars the database holds now`,
+  ];
+}
+
+/**
  * The bars a saved run was trained on: its recorded range from the database. Resume and eval need identical data; a
- * different row count means the database changed and is refused.
+ * different row count means the database changed and is refused, changed bars within the count are warned about.
  */
 async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
   const { rows, firstDate, lastDate } = config.data;
@@ -224,6 +249,8 @@ interface PreparedRun {
   /** The unmasked URL the bars came from; null when they were handed in. */
   databaseUrl: string | null;
   resumed: boolean;
+  /** About the data, for the user and logs/training.log (a resume whose bars changed since the run began). */
+  warnings: string[];
 }
 
 function describeWindows(dataset: TrainingData): string {
@@ -249,7 +276,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
   } else {
     const series = options.series ?? (await loadTrainingSeries(config, databaseUrl as string));
     if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
-    config = withRecordedData(config, series.dates);
+    config = withRecordedData(config, series);
     // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
     dataset = buildDataset(series, config.dataset);
     describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeWindows(dataset)}`;
@@ -264,7 +291,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     saveTotalLimit: config.training.saveTotalLimit,
   });
   if (members !== null) manager.updateStatus('initialized', { universe: { stocks: members.length, symbols: members } });
-  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: false };
+  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: false, warnings: [] };
 }
 
 /** The data a saved run was trained on, rebuilt: its recorded bars (one stock) or its recorded universe. */
@@ -272,13 +299,14 @@ async function recordedData(
   config: TrainConfig,
   databaseUrl: string | null,
   series?: KlineSeries,
-): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[] }> {
+): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[]; warnings: string[] }> {
   if (config.data.universe) {
     if (databaseUrl === null) throw new Error('a universal run reloads its stocks from a database');
     const { dataset, skipped } = await universeData(config, databaseUrl, true);
-    return { dataset, members: dataset.members, skipped };
+    return { dataset, members: dataset.members, skipped, warnings: [] };
   }
-  return { dataset: buildDataset(series ?? (await loadRecordedSeries(config, databaseUrl as string)), config.dataset), members: null, skipped: [] };
+  const bars = series ?? (await loadRecordedSeries(config, databaseUrl as string));
+  return { dataset: buildDataset(bars, config.dataset), members: null, skipped: [], warnings: recordedDataWarnings(config, bars) };
 }
 
 async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
@@ -287,9 +315,9 @@ async function resumeRun(ref: string, options: RunTrainingOptions): Promise<Prep
   const info = TrainingManager.loadRun(runDir);
   if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
   const databaseUrl = options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl());
-  const { dataset, members, skipped } = await recordedData(config, databaseUrl, options.series);
+  const { dataset, members, skipped, warnings } = await recordedData(config, databaseUrl, options.series);
   const manager = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
-  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: true };
+  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: true, warnings };
 }
 
 function withoutDaily(cross: CrossSectionResults | undefined): Omit<CrossSectionResults, 'daily'> | null {
@@ -332,9 +360,14 @@ async function registerReport(report: TrainingReport, databaseUrl: string): Prom
 export async function runTraining(options: RunTrainingOptions): Promise<TrainingReport> {
   const started = performance.now();
   if (!options.resume && !options.config) throw new Error('runTraining: a config is required for a new run');
-  const { config, dataset, describe, stocks, skipped, manager, databaseUrl, resumed } = options.resume
+  const { config, dataset, describe, stocks, skipped, manager, databaseUrl, resumed, warnings } = options.resume
     ? await resumeRun(options.resume, options)
     : await startRun(options.config as TrainConfig, options);
+
+  for (const warning of warnings) {
+    manager.saveTrainingLog(`warning: ${warning}`);
+    options.onWarning?.(warning);
+  }
 
   let trainer: Trainer | undefined;
   try {
@@ -374,6 +407,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       valSamples: dataset.val.size,
       testSamples: dataset.test.size,
       registry: null,
+      warnings,
     };
     if (fit.stopReason === 'interrupted') {
       manager.updateStatus('interrupted', { epochs_trained: fit.epochsTrained, interrupted_by: fit.interruptedBy });
@@ -439,6 +473,8 @@ export interface RunEvaluation {
   evaluation: Evaluation;
   /** The test MAE written when the run was trained, to compare with the fresh one. */
   previousMae: number | null;
+  /** About the reloaded bars (see TrainingReport.warnings). */
+  warnings: string[];
 }
 
 /**
@@ -449,7 +485,7 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   const runDir = resolveRunRef(ref, options.outputDir);
   const config = readRunConfig(runDir);
   const model = loadRunModel(runDir);
-  const { dataset } = await recordedData(
+  const { dataset, warnings } = await recordedData(
     config,
     options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl()),
     options.series,
@@ -467,5 +503,5 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   manager.saveEvaluationResults({ ...evaluation.results, model_type: model.config.modelType, symbol: dataset.symbol, re_evaluated: true });
   manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
   manager.saveTrainingLog(`re-evaluated on the test segment: mae=${evaluation.results.test_metrics.mae} (was ${previousMae})`);
-  return { runName: manager.runName, runDir, evaluation, previousMae };
+  return { runName: manager.runName, runDir, evaluation, previousMae, warnings };
 }
