@@ -10,7 +10,7 @@ import { maskUrl } from '../data/db/url.js';
 import { CLOSE_BLOCK_SIZE, closeBlocks } from '../data/series.js';
 import { normalizeSymbol } from '../data/symbols.js';
 import type { KlineSeries } from '../data/types.js';
-import { DatasetConfigSchema } from '../features/index.js';
+import { DatasetConfigSchema, type UniverseMember } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { RUN_FILES } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
@@ -19,6 +19,19 @@ import { readJson } from '../util/json.js';
 import { isRecord } from '../util/values.js';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+
+/** A checksum of the closes of every block of blockSize bars (src/data/series.ts closeBlocks), recorded at training time. */
+const CloseChecksumsSchema = z
+  .object({
+    blockSize: z.number().int().positive(),
+    blocks: z.array(z.object({ firstDate: isoDate, lastDate: isoDate, sha256: z.string().regex(/^[0-9a-f]{16}$/) }).strict()),
+  })
+  .strict();
+export type CloseChecksums = z.infer<typeof CloseChecksumsSchema>;
+
+function closeChecksumsOf(series: Pick<KlineSeries, 'dates' | 'close'>): CloseChecksums {
+  return { blockSize: CLOSE_BLOCK_SIZE, blocks: closeBlocks(series, CLOSE_BLOCK_SIZE) };
+}
 
 /** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
 export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true }).extend({
@@ -108,7 +121,17 @@ export const TrainConfigSchema = z.object({
       endDate: isoDate.nullable().default(null),
       /** Recorded by a universal run: every stock it read, with its rows and date range (what resume reloads). */
       universe: z
-        .array(z.object({ symbol: z.string(), rows: z.number().int().min(0), firstDate: isoDate, lastDate: isoDate }).strict())
+        .array(
+          z
+            .object({
+              symbol: z.string(),
+              rows: z.number().int().min(0),
+              firstDate: isoDate,
+              lastDate: isoDate,
+              closeChecksums: CloseChecksumsSchema.nullable().default(null),
+            })
+            .strict(),
+        )
         .nullable()
         .default(null),
       // Recorded by training, not asked for: the bars the run actually read. Resume and `klinecast eval` reload
@@ -119,14 +142,7 @@ export const TrainConfigSchema = z.object({
       lastDate: isoDate.nullable().default(null),
       // Recorded too: a checksum of the closes of every block of blockSize bars, so that a resume can warn, naming the
       // dates, when bars inside the recorded range changed although their count did not. Null in runs written before.
-      closeChecksums: z
-        .object({
-          blockSize: z.number().int().positive(),
-          blocks: z.array(z.object({ firstDate: isoDate, lastDate: isoDate, sha256: z.string().regex(/^[0-9a-f]{16}$/) }).strict()),
-        })
-        .strict()
-        .nullable()
-        .default(null),
+      closeChecksums: CloseChecksumsSchema.nullable().default(null),
     })
     .strict()
     .default({
@@ -233,8 +249,13 @@ export function readRunConfig(runDir: string): TrainConfig {
 }
 
 /** A universal run's config with the stocks it read recorded (data.universe): what config.json keeps. */
-export function withRecordedUniverse(config: TrainConfig, universe: NonNullable<TrainConfig['data']['universe']>): TrainConfig {
-  return { ...config, data: { ...config.data, universe: [...universe] } };
+export function withRecordedUniverse(config: TrainConfig, members: readonly UniverseMember[], series: readonly KlineSeries[]): TrainConfig {
+  const bySymbol = new Map(series.map((s) => [s.symbol, s]));
+  const universe = members.map((m) => {
+    const bars = bySymbol.get(m.symbol);
+    return { ...m, closeChecksums: bars ? closeChecksumsOf(bars) : null };
+  });
+  return { ...config, data: { ...config.data, universe } };
 }
 
 /** The config with the bars it was given recorded (data.rows, firstDate, lastDate, closeChecksums): what config.json keeps. */
@@ -247,7 +268,7 @@ export function withRecordedData(config: TrainConfig, series: Pick<KlineSeries, 
       rows: dates.length,
       firstDate: dates[0] ?? null,
       lastDate: dates[dates.length - 1] ?? null,
-      closeChecksums: { blockSize: CLOSE_BLOCK_SIZE, blocks: closeBlocks(series, CLOSE_BLOCK_SIZE) },
+      closeChecksums: closeChecksumsOf(series),
     },
   };
 }

@@ -165,12 +165,19 @@ export function recordedDataWarnings(config: TrainConfig, series: Pick<KlineSeri
     ];
   }
   const ranges = changedCloseRanges(closeChecksums.blocks, series, closeChecksums.blockSize);
-  if (ranges.length === 0) return [];
-  const where = ranges.map((r) => `between ${r.firstDate} and ${r.lastDate}`).join(', and ');
-  return [
-    `the bars of ${symbol} changed since this run began: bars changed ${where} (blocks of ${closeChecksums.blockSize} trading days); ` +
-      `the run continues on the bars the database holds now`,
-  ];
+  return ranges.length ? [changedBarsWarning([{ symbol: symbol ?? series.dates[0], ranges }], closeChecksums.blockSize)] : [];
+}
+
+/** At most this many stocks are named in one warning about changed bars (a whole re-imported market would be thousands). */
+const NAMED_STOCKS = 20;
+
+function changedBarsWarning(changed: Array<{ symbol: string; ranges: Array<{ firstDate: string; lastDate: string }> }>, blockSize: number): string {
+  const where = (ranges: Array<{ firstDate: string; lastDate: string }>) => ranges.map((r) => `between ${r.firstDate} and ${r.lastDate}`).join(', and ');
+  const tail = ` (blocks of ${blockSize} trading days); the run continues on the bars the database holds now`;
+  if (changed.length === 1) return `the bars of ${changed[0].symbol} changed since this run began: bars changed ${where(changed[0].ranges)}${tail}`;
+  const named = changed.slice(0, NAMED_STOCKS).map((c) => `${c.symbol} ${where(c.ranges)}`);
+  const more = changed.length > NAMED_STOCKS ? `; and ${changed.length - NAMED_STOCKS} more stock(s)` : '';
+  return `the bars of ${changed.length} stocks changed since this run began: ${named.join('; ')}${more}${tail}`;
 }
 
 /**
@@ -195,7 +202,11 @@ async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Pro
  * recorded universe, each pinned to its recorded range) streamed from the database in one query. Symbols without bars
  * come back in `missing`; a recorded stock whose row count changed is refused, naming it.
  */
-async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, recorded: boolean): Promise<{ series: KlineSeries[]; missing: string[] }> {
+async function loadUniverseSeries(
+  config: TrainConfig,
+  databaseUrl: string,
+  recorded: boolean,
+): Promise<{ series: KlineSeries[]; missing: string[]; warnings: string[] }> {
   const [{ openDatabase }, { resolveUniverse }] = await Promise.all([import('../data/db/connection.js'), import('../data/universe.js')]);
   const handle = await openDatabase(databaseUrl);
   try {
@@ -206,6 +217,9 @@ async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, reco
     const byRange = new Map(pinned?.map((m) => [m.symbol, m]));
     const series: KlineSeries[] = [];
     const changed: string[] = [];
+    const changedBars: Array<{ symbol: string; ranges: Array<{ firstDate: string; lastDate: string }> }> = [];
+    let blockSize = 0;
+    let unchecked = 0;
     for await (const loaded of new StockDataLoader(handle).streamSeries({ symbols, start, end })) {
       const range = byRange.get(loaded.symbol);
       if (!range) {
@@ -217,13 +231,27 @@ async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, reco
       while (to > 0 && loaded.dates[to - 1] > range.lastDate) to--;
       const own = sliceSeries(loaded, Math.max(0, from), to);
       if (own.dates.length !== range.rows) changed.push(`${loaded.symbol} (${range.rows} bars ${range.firstDate}..${range.lastDate}, now ${own.dates.length})`);
+      else if (!range.closeChecksums) unchecked++;
+      else {
+        blockSize = range.closeChecksums.blockSize;
+        const ranges = changedCloseRanges(range.closeChecksums.blocks, own, blockSize);
+        if (ranges.length) changedBars.push({ symbol: loaded.symbol, ranges });
+      }
       series.push(own);
     }
     if (changed.length) throw new UserError(`the run was trained on other bars than the database now holds: ${changed.join('; ')}`, 'data_changed');
     const seen = new Set(series.map((x) => x.symbol));
     const missing = symbols.filter((x) => !seen.has(x));
     if (pinned && missing.length) throw new UserError(`the run's stocks ${missing.join(', ')} have no bars in the database any more`, 'data_changed');
-    return { series, missing };
+    const warnings: string[] = [];
+    if (unchecked > 0) {
+      warnings.push(
+        `the config.json of this run records no close checksums for ${unchecked} of its stocks (written before klinecast kept them): ` +
+          `their bars that changed inside the recorded ranges cannot be detected, only their counts`,
+      );
+    }
+    if (changedBars.length) warnings.push(changedBarsWarning(changedBars, blockSize));
+    return { series, missing, warnings };
   } finally {
     await handle.close();
   }
@@ -231,10 +259,10 @@ async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, reco
 
 /** The universal dataset of a run's config (fresh, or pinned to its recorded universe), with what was left out and why. */
 async function universeData(config: TrainConfig, databaseUrl: string, recorded: boolean) {
-  const { series, missing } = await loadUniverseSeries(config, databaseUrl, recorded);
+  const { series, missing, warnings } = await loadUniverseSeries(config, databaseUrl, recorded);
   const dataset = buildUniverseDataset(series, config.dataset);
   const skipped: SkippedStock[] = [...missing.map((symbol) => ({ symbol, reason: 'no bars in the database' })), ...dataset.skipped];
-  return { dataset, skipped };
+  return { dataset, skipped, series, warnings };
 }
 
 /** What a run needs before its loop starts: config, data and its folder, however the run began. */
@@ -267,7 +295,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
   if (config.data.symbols !== null) {
     if (databaseUrl === null) throw new Error('startRun: a universal run loads its stocks from a database');
     const universe = await universeData(config, databaseUrl, false);
-    config = withRecordedUniverse(config, universe.dataset.universe);
+    config = withRecordedUniverse(config, universe.dataset.universe, universe.series);
     dataset = universe.dataset;
     members = universe.dataset.members;
     skipped = universe.skipped;
@@ -302,8 +330,8 @@ async function recordedData(
 ): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[]; warnings: string[] }> {
   if (config.data.universe) {
     if (databaseUrl === null) throw new Error('a universal run reloads its stocks from a database');
-    const { dataset, skipped } = await universeData(config, databaseUrl, true);
-    return { dataset, members: dataset.members, skipped, warnings: [] };
+    const { dataset, skipped, warnings } = await universeData(config, databaseUrl, true);
+    return { dataset, members: dataset.members, skipped, warnings };
   }
   const bars = series ?? (await loadRecordedSeries(config, databaseUrl as string));
   return { dataset: buildDataset(bars, config.dataset), members: null, skipped: [], warnings: recordedDataWarnings(config, bars) };

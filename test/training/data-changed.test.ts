@@ -79,3 +79,45 @@ forEachDialect(
   },
   { timeout: 180_000 },
 );
+
+forEachDialect(
+  'a universal run records checksums per stock, and its resume names the stock and block whose bars changed',
+  async (tdb) => {
+    const market = generateDemoMarket({ stocks: 3, start: '2023-01-01', end: '2024-12-31', seed: 12 });
+    await writeDemoMarket(tdb.handle, market);
+    const controller = () => {
+      const c = new AbortController();
+      return { signal: c.signal, callbacks: [{ onEpochEnd: () => c.abort('test') }] };
+    };
+    const config = parseTrainConfig({
+      data: { symbols: 'all' },
+      dataset: { seqLength: 10, horizon: 1 },
+      model: { modelType: 'gru', hiddenSize: 8, numLayers: 1, headHiddenSize: 8 },
+      training: { epochs: 10, batchSize: 64, seed: 1 },
+      output: { outputDir: join(tdb.dir, 'out'), runName: 'universal' },
+    });
+    const first = await runTraining({ config, databaseUrl: tdb.url, ...controller() });
+    const universe = readRunConfig(first.runDir).data.universe!;
+    const symbol = market.stocks[1].symbol;
+    const member = universe.find((m) => m.symbol === symbol)!;
+    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol);
+    assert.deepEqual(member.closeChecksums, { blockSize: CLOSE_BLOCK_SIZE, blocks: closeBlocks(series) });
+
+    const same = await runTraining({ resume: first.runDir, databaseUrl: tdb.url, ...controller() });
+    assert.deepEqual(same.warnings, []);
+
+    const last = member.closeChecksums!.blocks.at(-1)!;
+    await tdb.handle.db
+      .updateTable('stock_kline_data')
+      .set({ close: series.close[series.dates.length - 1] * 1.5 })
+      .where('symbol', '=', symbol)
+      .where('trade_date', '=', last.lastDate)
+      .execute();
+    const changed = await runTraining({ resume: first.runDir, databaseUrl: tdb.url, ...controller() });
+    assert.deepEqual(changed.warnings, [
+      `the bars of ${symbol} changed since this run began: bars changed between ${last.firstDate} and ${last.lastDate} ` +
+        `(blocks of ${CLOSE_BLOCK_SIZE} trading days); the run continues on the bars the database holds now`,
+    ]);
+  },
+  { timeout: 180_000 },
+);
