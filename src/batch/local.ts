@@ -235,7 +235,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
     const loader = new StockDataLoader(options.handle);
     // A lost connection reopens the query for the stocks not yet handed out: a half-read stock is read again whole.
     const stream = retry.stream('reading K-lines', () =>
-      loader.streamSeries({ symbols: todo.filter((s) => !seen.has(s)), start: options.start, end: options.end }),
+      loader.streamSeries({ symbols: todo.filter((s) => !seen.has(s)), start: options.start, end: options.end, adjust: kind.adjust }),
     );
     try {
       await dispatchAll(stream);

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   eval: () => import('./commands/train.js'),
   predict: () => import('./commands/predict.js'),
   runs: () => import('./commands/runs.js'),
+  simulate: () => import('./commands/simulate.js'),
   batch: () => import('./commands/batch.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),

@@ -1,5 +1,16 @@
 /** The data layer's public surface: connection, migrations, loader, calendar, import, demo market, checks. */
-export type { IsoDate, KlineBar, KlineSeries, LimitStatus, StockInfo, Symbol6 } from './types.js';
+export type { ExRightsEvent, IsoDate, KlineBar, KlineSeries, LimitStatus, SeriesAdjustment, StockInfo, Symbol6 } from './types.js';
+export {
+  ADJUST_MODES,
+  DEFAULT_ADJUST,
+  PRE_CLOSE_TOLERANCE,
+  adjustSeries,
+  deriveFactors,
+  rawPrice,
+  type AdjustFactors,
+  type AdjustMode,
+  type PreCloseAnomaly,
+} from './adjust.js';
 export {
   DEFAULT_DATABASE_URL,
   maskUrl,
@@ -33,7 +44,7 @@ export {
   type DatabaseRetryNotice,
   type DatabaseRetryPolicy,
 } from './db/retry.js';
-export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
+export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange, type SeriesLoadOptions } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
 export { addDays, daysBetween, isIsoDate, parseDateLoose, requireIsoDate, todayInChina } from './dates.js';
@@ -57,7 +68,7 @@ export { CSV_FORMATS } from './import/formats.js';
 export { CLOSE_BLOCK_SIZE, barsToSeries, changedCloseRanges, closeBlocks, seriesToBars, sliceSeries, type CloseBlock } from './series.js';
 export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
-export { writeBars, type WriteCounts } from './writer.js';
+export { writeAdjFactors, writeBars, type WriteCounts } from './writer.js';
 export { SeededRandom } from './rng.js';
 export { summariseDatabase, type DatabaseSummary, type StockSummary } from './summary.js';
 export { resolveUniverse } from './universe.js';

@@ -37,6 +37,13 @@ export function sliceSeries(series: KlineSeries, from: number, to: number = seri
     vol: cut(series.vol),
     amount: cut(series.amount),
     turnoverRate: cut(series.turnoverRate),
+    ...(series.adjustment && {
+      adjustment: {
+        ...series.adjustment,
+        multiplier: cut(series.adjustment.multiplier),
+        exRights: series.adjustment.exRights.filter((e) => e.date > series.dates[from] && to > from && e.date <= series.dates[to - 1]),
+      },
+    }),
   };
 }
 
@@ -70,20 +77,27 @@ export const CLOSE_BLOCK_SIZE = 64;
 export interface CloseBlock {
   firstDate: IsoDate;
   lastDate: IsoDate;
-  /** the first 16 hex digits of SHA-256 over "date:close" lines (close in JavaScript's shortest exact form) */
+  /** the first 16 hex digits of SHA-256 over "date:close" lines (the stored close, see closeBlocks) */
   sha256: string;
 }
 
 /**
  * The series' bars in blocks of `blockSize`, each with a checksum of its dates and closes: what a run records so
  * that a resume can tell which bars changed since (a corrected close, a re-imported file) and name their dates.
+ * The close hashed is the stored one (an adjusted series' close divided by its multiplier), to 12 significant digits:
+ * one changed bar moves the qfq multiplier of every bar before it, which must not make all earlier blocks "changed",
+ * and the division's last-digit noise must not either.
  */
-export function closeBlocks(series: Pick<KlineSeries, 'dates' | 'close'>, blockSize: number = CLOSE_BLOCK_SIZE): CloseBlock[] {
+export function closeBlocks(series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>, blockSize: number = CLOSE_BLOCK_SIZE): CloseBlock[] {
   const blocks: CloseBlock[] = [];
+  const multiplier = series.adjustment?.multiplier;
   for (let from = 0; from < series.dates.length; from += blockSize) {
     const to = Math.min(from + blockSize, series.dates.length);
     const hash = createHash('sha256');
-    for (let i = from; i < to; i++) hash.update(`${series.dates[i]}:${series.close[i]}\n`);
+    for (let i = from; i < to; i++) {
+      const stored = multiplier ? series.close[i] / multiplier[i] : series.close[i];
+      hash.update(`${series.dates[i]}:${Number(stored.toPrecision(12))}\n`);
+    }
     blocks.push({ firstDate: series.dates[from], lastDate: series.dates[to - 1], sha256: hash.digest('hex').slice(0, 16) });
   }
   return blocks;
@@ -95,7 +109,7 @@ export function closeBlocks(series: Pick<KlineSeries, 'dates' | 'close'>, blockS
  */
 export function changedCloseRanges(
   recorded: readonly CloseBlock[],
-  series: Pick<KlineSeries, 'dates' | 'close'>,
+  series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>,
   blockSize: number = CLOSE_BLOCK_SIZE,
 ): Array<{ firstDate: IsoDate; lastDate: IsoDate }> {
   const now = closeBlocks(series, blockSize);

@@ -167,6 +167,8 @@ export class PredictionEngine {
       ...loaded,
       historyStart: config ? (config.data.firstDate ?? config.data.startDate) : null,
       universe: config?.data.universe ? new Set(config.data.universe.map((m) => m.symbol)) : null,
+      // Without its config.json the run's adjustment is unknown: the bars as stored, as before data.adjust existed.
+      adjust: config?.data.adjust ?? 'none',
     };
     this.models.set(key, model);
     while (this.models.size > this.maxCachedModels) this.models.delete(this.models.keys().next().value as string);
@@ -353,15 +355,19 @@ export class PredictionEngine {
     return [`run ${model.run} was trained on ${model.symbol}; applied to ${symbol}, its inputs are scaled with ${model.symbol}'s statistics`];
   }
 
-  /** Bars from the run's recorded history start up to endDate, one query for the group. */
+  /**
+   * Bars from the run's recorded history start up to endDate, one query for the group, adjusted as the run's were
+   * (qfq anchored at the base day: the forecast is then in that day's raw price, see forecastPrepared).
+   */
   private async loadHistory(model: InferenceModel, symbols: string[], endDate: IsoDate | undefined): Promise<Map<string, KlineSeries>> {
     const out = new Map<string, KlineSeries>();
     const start = model.historyStart ?? undefined;
+    const adjust = model.adjust;
     if (symbols.length === 1) {
-      out.set(symbols[0], await this.loader.loadSeries(symbols[0], start, endDate));
+      out.set(symbols[0], await this.loader.loadSeries(symbols[0], start, endDate, { adjust }));
       return out;
     }
-    for await (const s of this.loader.streamSeries({ symbols, start, end: endDate })) out.set(s.symbol, s);
+    for await (const s of this.loader.streamSeries({ symbols, start, end: endDate, adjust })) out.set(s.symbol, s);
     return out;
   }
 }

@@ -64,9 +64,11 @@ export interface Forecast {
   symbol: string;
   /** The run whose model made the forecast. */
   run: string;
-  /** The last bar the forecast starts from, and its close. */
+  /** The last bar the forecast starts from, and its close as stored (raw). */
   base_date: string;
   base_close: number;
+  /** How the run's bars were adjusted; prices are in the raw price of the base day whatever it is. */
+  adjust?: 'qfq' | 'hfq' | 'none';
   horizon: number;
   /** e.g. 0.9 for a 90% interval; null without intervals. */
   interval_level: number | null;

@@ -135,6 +135,24 @@ export const MIGRATIONS: Migration[] = [
       await createIndexIfMissing({ db, dialect, run }, 'model_registry', 'idx_model_registry_symbol', 'symbol');
     },
   },
+  {
+    // tushare adj_factor, keyed like the bars so one stock's factors are read in one range scan (src/data/adjust.ts).
+    name: '004_adj_factor',
+    async up({ db, dialect, run }) {
+      const t = columnTypes(dialect);
+      await run(tableOptions(
+        db.schema
+          .createTable('adj_factor')
+          .ifNotExists()
+          .addColumn('symbol', t.symbol, (c) => c.notNull())
+          .addColumn('trade_date', t.date, (c) => c.notNull())
+          .addColumn('adj_factor', t.decimal(20, 6), (c) => c.notNull())
+          .addPrimaryKeyConstraint('pk_adj_factor', ['symbol', 'trade_date']),
+        dialect,
+        true,
+      ));
+    },
+  },
 ];
 
 /** MySQL 8 has no CREATE INDEX IF NOT EXISTS (SQLite and MariaDB do), so ask information_schema first. */

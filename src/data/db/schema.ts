@@ -58,6 +58,13 @@ export interface ModelRegistryTable {
   finished_at: string | null;
 }
 
+/** tushare's adj_factor (复权因子) per stock and day, filled by `data import` from an adj_factor export (src/data/adjust.ts). */
+export interface AdjFactorTable {
+  symbol: string;
+  trade_date: string;
+  adj_factor: number;
+}
+
 export interface MigrationTable {
   name: string;
   applied_at: string;
@@ -68,6 +75,7 @@ export interface DatabaseSchema {
   stock_basic_info: StockBasicInfoTable;
   trade_calendar: TradeCalendarTable;
   model_registry: ModelRegistryTable;
+  adj_factor: AdjFactorTable;
   klinecast_migration: MigrationTable;
 }
 
@@ -91,6 +99,9 @@ export const KLINE_SCALE = {
   total_mv: 4,
   circ_mv: 4,
 } as const;
+
+/** adj_factor's scale: tushare publishes 3 decimals; 6 keep other sources' factors too. */
+export const ADJ_FACTOR_SCALE = 6;
 
 export const KLINE_COLUMNS = [
   'symbol', 'trade_date', 'open', 'high', 'low', 'close', 'pre_close', 'change', 'pct_chg', 'vol', 'amount',

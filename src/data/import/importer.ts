@@ -6,7 +6,8 @@ import type { DatabaseHandle } from '../db/connection.js';
 import type { Db } from '../db/schema.js';
 import { boardOf } from '../symbols.js';
 import type { IsoDate, KlineBar, StockInfo, Symbol6 } from '../types.js';
-import { insertMissingStockInfo, writeBars } from '../writer.js';
+import { insertMissingStockInfo, writeAdjFactors, writeBars } from '../writer.js';
+import { AdjFactorRowReader, isAdjFactorHeader, type AdjFactorRow } from './adj-factor.js';
 import { readCsvFile, type CsvRow } from './csv.js';
 import { completeDraft, KlineRowReader, ownPreClose, type ImportIssue, type KlineDraft } from './parse.js';
 
@@ -106,7 +107,9 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
       if (next.done) break;
       pending = next.value;
     }
-    reader = KlineRowReader.fromHeader(file, pending[0], options);
+    const header = pending[0];
+    if (header?.fields && isAdjFactorHeader(header.fields)) return await importAdjFactorFile(handle, file, rows, pending, report, options);
+    reader = KlineRowReader.fromHeader(file, header, options);
   } catch (err) {
     result.error = `cannot read: ${readError(err)}`;
     issues.push({ file, line: 0, reason: result.error });
@@ -194,6 +197,76 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
     issues.push({ file, line: 0, reason: result.error! });
     return finish(result, issues, result.rows, report);
   }
+  return finish(result, issues, rejected, report);
+}
+
+/**
+ * A tushare adj_factor export into the adj_factor table, streamed and written in batches in one transaction like bars;
+ * bad rows are issues with their line, and the good ones are kept.
+ */
+async function importAdjFactorFile(
+  handle: DatabaseHandle,
+  file: string,
+  rows: AsyncGenerator<CsvRow[]>,
+  pending: CsvRow[],
+  report: ImportReport,
+  options: ImportOptions,
+): Promise<FileImportResult> {
+  const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
+  const issues: ImportIssue[] = [];
+  let rejected = 0;
+  const reject = (issue: ImportIssue) => {
+    rejected++;
+    if (issues.length < MAX_ISSUES_PER_FILE) issues.push(issue);
+  };
+  const reader = AdjFactorRowReader.fromHeader(file, pending[0], options);
+  if (!(reader instanceof AdjFactorRowReader)) {
+    result.error = reader.reason;
+    issues.push(reader);
+    result.rows = pending.length - 1;
+    for await (const batch of rows) result.rows += batch.length;
+    return finish(result, issues, result.rows, report);
+  }
+  result.format = reader.format;
+  const symbols = new Set<Symbol6>();
+  try {
+    await handle.db.transaction().execute(async (trx) => {
+      let good: AdjFactorRow[] = [];
+      const write = async () => {
+        const counts = await writeAdjFactors(trx, handle.dialect, good.splice(0));
+        result.inserted += counts.inserted;
+        result.updated += counts.updated;
+        result.unchanged += counts.unchanged;
+      };
+      const take = async (batch: CsvRow[]) => {
+        for (const row of batch) {
+          result.rows++;
+          const r = reader.row(row);
+          if (r.kind === 'issue') reject(r.issue);
+          else {
+            good.push(r.row);
+            symbols.add(r.row.symbol);
+          }
+        }
+        if (good.length >= BATCH_ROWS) await write();
+      };
+      await take(pending.slice(1));
+      try {
+        for await (const batch of rows) await take(batch);
+      } catch (err) {
+        throw new ReadFailure(readError(err));
+      }
+      if (good.length) await write();
+      good = [];
+    });
+  } catch (err) {
+    if (!(err instanceof ReadFailure)) throw err;
+    Object.assign(result, { inserted: 0, updated: 0, unchanged: 0, error: `cannot read: ${err.message}` });
+    issues.length = 0;
+    issues.push({ file, line: 0, reason: result.error! });
+    return finish(result, issues, result.rows, report);
+  }
+  result.symbols = [...symbols].sort();
   return finish(result, issues, rejected, report);
 }
 

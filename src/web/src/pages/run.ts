@@ -2,6 +2,7 @@
 import { api, type CrossSectionDay, type CrossSectionResults, type MetricsRow, type PredictionRecord } from '../api.js';
 import { PALETTE, renderChart } from '../charts.js';
 import { badge, bytes, h, message, num, pct, section, shortTime, table } from '../dom.js';
+import { simulationsSection } from './simulation.js';
 
 /** One value per epoch for `key`: the last row of each epoch that has it. */
 export function perEpoch(history: MetricsRow[], key: string): Array<[number, number]> {
@@ -199,6 +200,8 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   } else root.append(section('Test metrics', message('Not evaluated yet.')));
   if (ev?.cross_section) root.append(crossSectionSection(ev.cross_section));
   if (run.symbol === null && run.stocks !== null && run.status === 'completed') root.append(await rankingSection(name));
+  const simulations = await simulationsSection('runs', name);
+  if (simulations) root.append(simulations);
 
   const predBox = h('div', { id: 'chart-predictions', class: 'chart' });
   root.append(section('Test set: predicted against actual price (next day)', predBox));
