@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   predict: () => import('./commands/predict.js'),
   runs: () => import('./commands/runs.js'),
   simulate: () => import('./commands/simulate.js'),
+  predictions: () => import('./commands/predictions.js'),
   batch: () => import('./commands/batch.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),

@@ -22,7 +22,7 @@ export {
   type DatabaseTarget,
   type OpenOptions,
 } from './db/connection.js';
-export type { DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
+export type { AiPredictionsTable, DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
 export { infoToRow } from './db/rows.js';
 export { MIGRATIONS, migrate, type MigrateOptions, type MigrationResult } from './db/migrations.js';
 export {
@@ -72,3 +72,14 @@ export { writeAdjFactors, writeBars, type WriteCounts } from './writer.js';
 export { SeededRandom } from './rng.js';
 export { summariseDatabase, type DatabaseSummary, type StockSummary } from './summary.js';
 export { resolveUniverse } from './universe.js';
+export {
+  LEDGER_SOURCES,
+  listForecasts,
+  recordForecasts,
+  reconcileForecasts,
+  type LedgerEntry,
+  type LedgerFilter,
+  type LedgerForecast,
+  type LedgerSource,
+  type ReconcileResult,
+} from './ledger.js';

@@ -22,6 +22,7 @@ import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/model.js';
 import { predictRoutes } from './routes/predict.js';
+import { predictionRoutes } from './routes/predictions.js';
 import { rankingRoutes } from './routes/ranking.js';
 import { runRoutes } from './routes/runs.js';
 import { simulationRoutes } from './routes/simulations.js';
@@ -152,6 +153,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await modelRoutes(api, ctx);
     await predictRoutes(api, ctx);
     await rankingRoutes(api, ctx);
+    await predictionRoutes(api, ctx);
     await trainingRoutes(api, ctx);
   });
 

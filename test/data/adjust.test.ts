@@ -265,7 +265,7 @@ function adjFactorCsv(series: KlineSeries, factor: ArrayLike<number>, scale = 1)
 
 forEachDialect('the adj_factor table: created by the migrations (idempotent), filled by data import, bad rows reported, same factors as pre_close', async ({ handle }) => {
   const again = await migrate(handle);
-  assert.ok(again.alreadyApplied.includes('004_adj_factor'));
+  assert.ok(again.alreadyApplied.includes('005_adj_factor'));
   assert.equal(again.statements.filter((s) => /adj_factor/.test(s)).length, 0, 'a second migrate creates nothing');
 
   const market = generateDemoMarket({ stocks: 4, start: '2021-01-01', end: '2024-12-31', seed: 42 });

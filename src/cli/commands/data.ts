@@ -39,6 +39,9 @@ function printImportReport(report: ImportReport): void {
       `${t.newStocks} new stock(s), ${t.newTradingDays} new trading day(s)`,
   );
   for (const issue of report.issues) console.error(`${displayPath(issue.file)}:${issue.line}: ${issue.reason}`);
+  if (report.ledger?.reconciled)
+    console.log(`prediction ledger: ${report.ledger.reconciled} forecast(s) now have their actual close (klinecast predictions score)`);
+  if (report.ledgerError) console.error(`warning: ${report.ledgerError}`);
 }
 
 export function printCheckReport(report: CheckReport, detailed: boolean): void {

@@ -6,6 +6,7 @@ import type { DatabaseHandle } from '../db/connection.js';
 import type { Db } from '../db/schema.js';
 import { boardOf } from '../symbols.js';
 import type { IsoDate, KlineBar, StockInfo, Symbol6 } from '../types.js';
+import { reconcileForecasts, type ReconcileResult } from '../ledger.js';
 import { insertMissingStockInfo, writeAdjFactors, writeBars } from '../writer.js';
 import { AdjFactorRowReader, isAdjFactorHeader, type AdjFactorRow } from './adj-factor.js';
 import { readCsvFile, type CsvRow } from './csv.js';
@@ -32,6 +33,12 @@ export interface ImportReport {
   totals: { files: number; rows: number; inserted: number; updated: number; unchanged: number; skipped: number; rejected: number; newStocks: number; newTradingDays: number };
   /** false when any row or file was rejected */
   ok: boolean;
+  /**
+   * The prediction ledger reconciled with the bars just imported (forecasts whose target day arrived get their actual
+   * close); null when nothing was written. A ledger that cannot be reconciled never fails the import: see ledgerError.
+   */
+  ledger: ReconcileResult | null;
+  ledgerError?: string;
 }
 
 /** Files to import: each FILE as given, each DIR's *.csv (not recursive, so an index/ sub-folder is never mixed in), sorted. */
@@ -347,6 +354,7 @@ export async function importCsvFiles(
     issues: [],
     totals: { files: files.length, rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, newStocks: 0, newTradingDays: 0 },
     ok: true,
+    ledger: null,
   };
   for (const file of files) {
     const result = await importFile(handle, file, report, options);
@@ -354,6 +362,13 @@ export async function importCsvFiles(
     if (result.error !== null || result.rejected > 0) report.ok = false;
     report.files.push(result);
     onFile?.(report.files.length, files.length, result);
+  }
+  if (report.totals.inserted + report.totals.updated > 0) {
+    try {
+      report.ledger = await reconcileForecasts(handle);
+    } catch (err) {
+      report.ledgerError = `the prediction ledger was not reconciled: ${(err as Error).message.split('\n')[0]} (run \`klinecast predictions reconcile\` later)`;
+    }
   }
   return report;
 }

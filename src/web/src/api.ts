@@ -1,5 +1,5 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
-import type { EvalResultsFile, Forecast, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
+import type { EvalResultsFile, Forecast, LedgerScore, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -72,7 +72,7 @@ export interface Bar {
   vol: number;
 }
 
-export type { CrossSectionDay, CrossSectionResults, Forecast, Ranking, TrainingJob } from '../../wire/index.js';
+export type { CrossSectionDay, CrossSectionResults, Forecast, LedgerScore, Ranking, TrainingJob } from '../../wire/index.js';
 
 /** A saved trading simulation as the dashboard reads it (docs/TRADING.md has every field of simulation.json). */
 export interface ReturnFigures {
@@ -140,6 +140,7 @@ export const api = {
     request<{ items: SimulationListItem[]; total: number }>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations`),
   simulation: (kind: SimulationSourceKind, name: string, simulation: string) =>
     request<Simulation>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations/${encodeURIComponent(simulation)}?positions=false`),
+  ledgerScore: (name: string) => request<LedgerScore>('GET', `api/v1/predictions/score?run=${encodeURIComponent(name)}`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>
     request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),
