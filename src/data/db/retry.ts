@@ -57,7 +57,13 @@ function driverCode(err: unknown): string {
   return 'no answer';
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Time as DatabaseRetry sees it: the wall clock, or a test's own (so that a budget is exact however loaded the machine). */
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const WALL_CLOCK: RetryClock = { now: () => Date.now(), sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
 
 export class DatabaseRetry {
   private downSince: number | null = null;
@@ -66,6 +72,7 @@ export class DatabaseRetry {
   constructor(
     private readonly policy: DatabaseRetryPolicy = DEFAULT_DATABASE_RETRY,
     private readonly onRetry?: (notice: DatabaseRetryNotice) => void,
+    private readonly clock: RetryClock = WALL_CLOCK,
   ) {}
 
   /** Set once the budget of an outage was spent: every call since fails with it. */
@@ -112,7 +119,7 @@ export class DatabaseRetry {
   /** Rethrows anything but an unreachable database; otherwise waits for the next try, or gives up when the budget is spent. */
   private async failed(what: string, err: unknown, attempt: number): Promise<void> {
     if (err instanceof DatabaseOutageError || !isDatabaseUnreachable(err)) throw err;
-    const now = Date.now();
+    const now = this.clock.now();
     this.downSince ??= now;
     const downFor = now - this.downSince;
     const left = this.policy.budgetMs - downFor;
@@ -122,6 +129,6 @@ export class DatabaseRetry {
     }
     const delayMs = Math.min(this.policy.firstDelayMs * 2 ** attempt, this.policy.maxDelayMs, left);
     this.onRetry?.({ what, attempt: attempt + 1, delayMs, downForMs: downFor, code: driverCode(err) });
-    await sleep(delayMs);
+    await this.clock.sleep(delayMs);
   }
 }
