@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   eval: () => import('./commands/train.js'),
   predict: () => import('./commands/predict.js'),
   runs: () => import('./commands/runs.js'),
+  backtest: () => import('./commands/backtest.js'),
   simulate: () => import('./commands/simulate.js'),
   predictions: () => import('./commands/predictions.js'),
   batch: () => import('./commands/batch.js'),

@@ -31,12 +31,12 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { KLINECAST_VERSION } from '../util/version.js';
+import { BACKTESTS_DIR, BACKTEST_FILES } from './backtests.js';
 import { RUN_FILES, type RunMetadata } from './files.js';
 import { DEFAULT_OUTPUT_DIR, claimRunDir, existingRunDirFor, runTimestamp, validateRunName } from './names.js';
 
-/** Where backtests live inside the output folder (DESIGN.md §4), and the file holding their forecasts. */
-export const BACKTESTS_DIR = 'backtests';
-export const BACKTEST_FORECASTS = 'forecasts.json';
+/** The file of a backtest folder (out/backtests/{name}/, src/runs/backtests.ts) holding its forecasts. */
+const BACKTEST_FORECASTS = BACKTEST_FILES.forecasts;
 export const SIMULATION_FILES = {
   json: 'simulation.json',
   equity: 'equity.csv',

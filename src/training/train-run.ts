@@ -148,7 +148,7 @@ function trainingArgs(config: TrainConfig, dataset: TrainingData, fit: FitResult
  * The database a saved run read from, when no --database is given: its recorded URL, or, when that URL had a password
  * (saved masked), the configured one if it is the same database; otherwise the user must name it.
  */
-function savedDatabaseUrl(config: TrainConfig): string | undefined {
+export function savedDatabaseUrl(config: TrainConfig): string | undefined {
   const recorded = config.data.database;
   if (!recorded) return undefined;
   if (!recorded.includes('***')) return recorded;
@@ -189,7 +189,7 @@ function changedBarsWarning(changed: Array<{ symbol: string; ranges: Array<{ fir
  * The bars a saved run was trained on: its recorded range from the database. Resume and eval need identical data; a
  * different row count means the database changed and is refused, changed bars within the count are warned about.
  */
-async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
+export async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
   const { rows, firstDate, lastDate } = config.data;
   const pinned: TrainConfig = { ...config, data: { ...config.data, startDate: firstDate ?? config.data.startDate, endDate: lastDate ?? config.data.endDate } };
   const series = await loadTrainingSeries(pinned, databaseUrl);
@@ -207,7 +207,7 @@ async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Pro
  * recorded universe, each pinned to its recorded range) streamed from the database in one query. Symbols without bars
  * come back in `missing`; a recorded stock whose row count changed is refused, naming it.
  */
-async function loadUniverseSeries(
+export async function loadUniverseSeries(
   config: TrainConfig,
   databaseUrl: string,
   recorded: boolean,

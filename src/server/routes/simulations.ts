@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { existingRunDirFor } from '../../runs/index.js';
-import { BACKTESTS_DIR, listSimulations, readSimulation, type SimulationsLocation } from '../../runs/simulations.js';
+import { BACKTESTS_DIR, existingRunDirFor } from '../../runs/index.js';
+import { listSimulations, readSimulation, type SimulationsLocation } from '../../runs/simulations.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { routeSchema, runNameField } from '../schema.js';
