@@ -123,6 +123,7 @@ export function register(program: Command): void {
           outputDir: opts.outputDir as string | undefined,
           databaseUrl: opts.database,
           register: opts.register !== false,
+          onWarning: (message) => console.error(`warning: ${message}`),
           ...controls,
         }),
       );
@@ -152,6 +153,7 @@ export function register(program: Command): void {
     .option('--json', 'print the evaluation as JSON')
     .action(async (run: string, opts: { outputDir: string; database?: string; json?: boolean }) => {
       const result = await evaluateRun(run, { outputDir: opts.outputDir, databaseUrl: opts.database });
+      for (const warning of result.warnings) console.error(`warning: ${warning}`);
       const r = result.evaluation.results;
       if (opts.json) {
         printJson({ run: result.runName, dir: result.runDir, previous_mae: result.previousMae, ...r });
