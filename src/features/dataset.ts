@@ -78,6 +78,8 @@ export interface Windows {
   readonly targetDates: IsoDate[];
   /** The stock of each window, for sets over many stocks; undefined when every window is of one stock. */
   readonly symbols?: readonly string[];
+  /** For sets over many stocks: each window's stock as its index into the dataset's `members` (sorted symbols). */
+  readonly stockIndex?: Int32Array;
   /** Copies the given windows into one [indices.length, seqLength, F] batch (into `out` when given). */
   gatherX(indices: ArrayLike<number>, out?: Float32Array): Float32Array;
   /** Targets of the given windows as one [indices.length, horizon] batch. */
@@ -88,6 +90,8 @@ export interface Windows {
 export interface TrainingData {
   /** The stock of a single-stock dataset; null for a universe. */
   symbol: string | null;
+  /** A universe's stocks trained on, in symbol order (what `stockIndex` indexes); absent for one stock. */
+  members?: readonly string[];
   featureNames: string[];
   seqLength: number;
   horizon: number;

@@ -39,6 +39,8 @@ interface Block {
 export class UniverseWindows extends WindowViews {
   /** The stock of each window. */
   readonly symbols: string[];
+  /** The stock of each window as its index into the dataset's members. */
+  readonly stockIndex: Int32Array;
 
   constructor(
     name: SegmentName,
@@ -60,6 +62,7 @@ export class UniverseWindows extends WindowViews {
       targetScaler,
     );
     this.symbols = Array.from(blockOf, (b) => blocks[b].symbol);
+    this.stockIndex = blockOf;
   }
 
   window(i: number): Float32Array {

@@ -339,7 +339,12 @@ export class PredictionEngine {
   private checkSymbol(model: InferenceModel, symbol: string, allowOther: boolean): string[] {
     if (model.symbol === null) {
       // A universal model is symbol-agnostic: it forecasts any stock, but one it never saw deserves a word.
-      return model.universe && !model.universe.has(symbol) ? [`${symbol} was not among the ${model.universe.size} stocks run ${model.run} was trained on`] : [];
+      const warnings =
+        model.universe && !model.universe.has(symbol) ? [`${symbol} was not among the ${model.universe.size} stocks run ${model.run} was trained on`] : [];
+      if (model.config.stockEmbeddingDim > 0 && !(model.inputs.stocks ?? []).includes(symbol)) {
+        warnings.push(`${symbol} has no row in run ${model.run}'s stock embedding: it uses the unknown-stock row`);
+      }
+      return warnings;
     }
     if (model.symbol === symbol) return [];
     if (!allowOther) {

@@ -9,7 +9,7 @@ import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index
 import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
 import type { CheckpointChoice, RunModel } from '../runs/index.js';
-import { forwardDropoutSamples, forwardPoint } from './model.js';
+import { forwardDropoutSamples, forwardPoint, stockRowsFor } from './model.js';
 
 export const DEFAULT_SAMPLES = 100;
 export const DEFAULT_LEVEL = DEFAULT_INTERVAL_LEVEL;
@@ -169,7 +169,11 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
   const stride = seqLength * featureNames.length;
   const x = new Float32Array(prepared.length * stride);
   prepared.forEach((p, i) => x.set(p.input.x, i * stride));
-  const scaled = forwardPoint(model, x, prepared.length);
+  const stocks = stockRowsFor(
+    model,
+    prepared.map((p) => p.symbol),
+  );
+  const scaled = forwardPoint(model, x, prepared.length, stocks);
   // A run saved without a calibration (before conformal intervals, or without a validation segment) falls back to MC dropout.
   const method: Exclude<IntervalMethod, 'none'> | null =
     options.interval === 'none' ? null : options.interval === 'conformal' && model.intervals ? 'conformal' : options.samples > 0 ? 'mc-dropout' : null;
@@ -186,7 +190,14 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
       method === 'conformal'
         ? pointReturns.map((r, k): [number, number] => [r - halfWidths[k], r + halfWidths[k]])
         : method === 'mc-dropout'
-          ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days)
+          ? intervalReturns(
+              model,
+              forwardDropoutSamples(model, p.input.x, options.samples, options.seed, stocks?.[i]),
+              options.samples,
+              options.level,
+              pointReturns,
+              days,
+            )
           : null;
     const dates = calendar.next(lastDate, days);
     const predictions: ForecastDay[] = pointReturns.map((r, k) => ({

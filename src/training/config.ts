@@ -19,8 +19,13 @@ import { isRecord } from '../util/values.js';
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
 /** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
-export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true }).extend({
+export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true, numStocks: true, stockEmbeddingDim: true }).extend({
   modelType: ModelConfigSchema.shape.modelType.default('lstm'),
+  // Optional, not defaulted: a config without them stays byte-identical (and keeps its config hash).
+  /** Universal runs: D > 0 adds a stock embedding of width D (docs/UNIVERSAL_MODEL.md); absent or 0 = off. */
+  stockEmbeddingDim: z.number().int().min(0).max(1024).optional(),
+  /** With a stock embedding: the share of training samples (per epoch, drawn from the seed) that use the unknown-stock row; default 0.05. */
+  unknownStockRate: z.number().min(0).max(1).optional(),
 });
 
 export const SchedulerSchema = z.discriminatedUnion('type', [

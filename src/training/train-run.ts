@@ -402,6 +402,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       seqLength: dataset.seqLength,
       horizon: dataset.horizon,
       target: dataset.scalerBundle.target.kind,
+      stocks: trainer.modelConfig.stockEmbeddingDim > 0 ? [...(dataset.members ?? [])] : null,
     });
     manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle, intervals);
     const t = evaluation.results.test_metrics;

@@ -20,8 +20,11 @@ import {
 } from '../evaluation/index.js';
 import type { TrainingData, Windows } from '../features/index.js';
 import {
+  DEFAULT_UNKNOWN_STOCK_RATE,
   DataParallel,
   ModelConfigSchema,
+  UNKNOWN_STOCK_ROW,
+  drawsUnknownStock,
   createNetwork,
   loadStateDict,
   predict,
@@ -171,6 +174,8 @@ export class Trainer {
   readonly schedule: LrSchedule | null;
   readonly training: TrainingConfig;
   private readonly manager: TrainingManager | null;
+  /** With a stock embedding: the share of training samples that use the unknown-stock row (model.unknownStockRate). */
+  private readonly unknownStockRate: number;
   private readonly callbacks: TrainerCallbacks[];
 
   // The loop's state: everything here is in trainer_state.json.
@@ -197,7 +202,17 @@ export class Trainer {
     this.training = config.training;
     this.manager = options.manager ?? null;
     this.callbacks = options.callbacks ?? [];
-    this.modelConfig = ModelConfigSchema.parse({ ...config.model, inputSize: dataset.featureNames.length, outputSize: dataset.horizon });
+    const embedding = config.model.stockEmbeddingDim ?? 0;
+    if (embedding > 0 && !dataset.members) {
+      throw new UserError('model.stockEmbeddingDim (--stock-embedding-dim) needs a universal run (--symbols): one stock has nothing to embed', 'bad_config');
+    }
+    this.modelConfig = ModelConfigSchema.parse({
+      ...config.model,
+      inputSize: dataset.featureNames.length,
+      outputSize: dataset.horizon,
+      numStocks: embedding > 0 ? (dataset.members?.length ?? 0) : 0,
+    });
+    this.unknownStockRate = config.model.unknownStockRate ?? DEFAULT_UNKNOWN_STOCK_RATE;
     this.engine = Engine.create();
     this.rng = new Rng(this.training.seed);
     this.network = createNetwork(this.modelConfig, this.engine, this.rng);
@@ -324,7 +339,8 @@ export class Trainer {
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
         const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
         const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
-        const stepLoss = this.parallel ? await this.parallel.step(this.rng, x, y, idx.length) : trainStep(this.network, loss, x, y, idx.length);
+        const stocks = this.trainingStockRows(idx, epoch);
+        const stepLoss = this.parallel ? await this.parallel.step(this.rng, x, y, idx.length, stocks) : trainStep(this.network, loss, x, y, idx.length, stocks);
         if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
         this.optimizer.step();
         this.globalStep++;
@@ -422,6 +438,20 @@ export class Trainer {
     return result;
   }
 
+  /**
+   * The stock-embedding rows of a training batch (undefined without an embedding): each window's stock, or the
+   * unknown row for the ≈ unknownStockRate share drawn by (seed, epoch, window), which is how that row learns.
+   */
+  private trainingStockRows(idx: Int32Array, epoch: number): Int32Array | undefined {
+    if (this.modelConfig.stockEmbeddingDim === 0) return undefined;
+    const stockIndex = this.dataset.train.stockIndex as Int32Array;
+    const rows = new Int32Array(idx.length);
+    for (let b = 0; b < idx.length; b++) {
+      rows[b] = drawsUnknownStock(this.training.seed, epoch, idx[b], this.unknownStockRate) ? UNKNOWN_STOCK_ROW : stockIndex[idx[b]] + 1;
+    }
+    return rows;
+  }
+
   private shuffledOrder(n: number): Int32Array {
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
@@ -514,9 +544,17 @@ export function predictWindows(network: Network, set: Windows): Float32Array {
     const idx = new Int32Array(count);
     for (let i = 0; i < count; i++) idx[i] = start + i;
     const x = set.gatherX(idx, buffer.subarray(0, count * stride));
-    out.set(predict(network, x, count), start * set.horizon);
+    out.set(predict(network, x, count, stockRowsOf(network, set, idx)), start * set.horizon);
   }
   return out;
+}
+
+/** The embedding rows of windows `idx` of a universe's set (1 + the stock's member index); undefined without an embedding. */
+function stockRowsOf(network: Network, set: Windows, idx: Int32Array): Int32Array | undefined {
+  if (network.config.stockEmbeddingDim === 0) return undefined;
+  if (!set.stockIndex) throw new Error(`the ${set.name} windows carry no stocks for the stock embedding`);
+  const stockIndex = set.stockIndex;
+  return Int32Array.from(idx, (i) => stockIndex[i] + 1);
 }
 
 /** Scaled network outputs [size, horizon] → predicted log returns. */
