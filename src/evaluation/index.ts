@@ -2,6 +2,7 @@
 export { CROSS_SECTION_DEFAULTS, evaluateCrossSection } from './cross-section.js';
 export type { CrossSectionInput } from './cross-section.js';
 export { evaluateForecasts } from './evaluator.js';
+export { SCORE_NOTE, asScoreEvaluation, type ScoreEvaluation } from './scores.js';
 export type { Evaluation, ForecastInput, Matrix } from './evaluator.js';
 export { averageRanks, directionAccuracy, mae, mape, mean, pearson, r2, rmse, spearman } from './metrics.js';
 export type {
@@ -18,6 +19,8 @@ export type {
   PooledPriceMetrics,
   PredictionRecord,
   PredictionsFile,
+  ScorePredictionRecord,
+  ScorePredictionsFile,
   PriceMetrics,
   QuintileSpread,
 } from './results.js';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { IsoDate, KlineSeries, TradingCalendar } from '../data/index.js';
 import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index.js';
-import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
+import { buildInferenceInput, isScoreTarget, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
 import type { CheckpointChoice, RunModel } from '../runs/index.js';
 import { forwardDropoutSamples, forwardPoint, stockRowsFor } from './model.js';
@@ -145,6 +145,23 @@ function intervalReturns(
   return bounds;
 }
 
+/**
+ * A forecast is a price, a return and an interval: a run trained on cross-sectional targets (dataset.targetNorm zscore
+ * or rank) outputs scores that order the stocks of a day, from which none of the three follows, so it is refused here
+ * rather than printed as if it were a return.
+ */
+export function assertReturnModel(model: RunModel): void {
+  const kind = model.bundle.target.kind;
+  if (!isScoreTarget(kind)) return;
+  throw new UserError(
+    `run ${model.run} was trained on cross-sectional targets (${kind}): its outputs are scores that rank the stocks of a date, not returns, ` +
+      `so no price, return or interval can be forecast from them. Its cross-sectional IC, Rank IC and quintile spread are in results/eval_results.json; ` +
+      `for price forecasts train with --target-norm none`,
+    'scores_only',
+    { run: model.run, target: kind },
+  );
+}
+
 /** A series prepared for the network: its scaled window and what the forecast needs beside it. */
 export interface PreparedInput {
   symbol: string;
@@ -164,6 +181,7 @@ export function prepareInput(model: RunModel, series: KlineSeries, asOf?: IsoDat
  */
 export function forecastPrepared(model: RunModel, prepared: PreparedInput[], calendar: TradingCalendar, options: ForecastOptions): Forecast[] {
   if (prepared.length === 0) return [];
+  assertReturnModel(model);
   const days = requestedDays(model, options.days);
   const { seqLength, featureNames, horizon } = model.bundle;
   const stride = seqLength * featureNames.length;

@@ -179,6 +179,15 @@ export function parseTrainConfig(input: unknown, source = 'training config', des
   if (config.data.stockType !== null && config.data.symbols === null) {
     throw new UserError(`invalid ${source}: data.stockType selects the stocks of data.symbols; set symbols too (e.g. all)`, 'bad_config');
   }
+  if ((config.dataset.targetNorm ?? 'none') !== 'none' && config.data.symbols === null) {
+    throw new UserError(
+      `invalid ${source}: dataset.targetNorm normalises the target across the stocks of each date; it needs a universal run: set data.symbols (--symbols) too`,
+      'bad_config',
+    );
+  }
+  if ((config.model.stockEmbeddingDim ?? 0) > 0 && config.data.symbols === null) {
+    throw new UserError(`invalid ${source}: model.stockEmbeddingDim embeds the stocks of a universal run; set data.symbols (--symbols) too`, 'bad_config');
+  }
   if (startDate && endDate && startDate > endDate)
     throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
   if (config.model.modelType === 'transformer' && config.model.hiddenSize % config.model.numHeads !== 0) {

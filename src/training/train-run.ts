@@ -10,7 +10,7 @@ import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
 import { sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
-import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
+import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, ScoreEvaluation, SignificanceResults } from '../evaluation/index.js';
 import {
   RUN_FILES,
   TrainingManager,
@@ -25,7 +25,7 @@ import {
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
-import { Trainer, evaluateScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
+import { Trainer, judgeScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
   runName: string;
@@ -394,7 +394,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     manager.updateStatus('evaluating', { epochs_trained: fit.epochsTrained, best_val_loss: fit.bestValLoss, stop_reason: fit.stopReason });
     trainer.loadWeights(trainer.bestStateDict(), 'best weights');
     const intervals = trainer.calibrate(dataset.val);
-    const evaluation = trainer.evaluate(dataset.test, intervals);
+    const evaluation = trainer.judge(dataset.test, intervals);
     manager.saveEvaluationResults({ ...evaluation.results, best_epoch: fit.bestEpoch, model_type: config.model.modelType, symbol: dataset.symbol });
     manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
     const modelConfig = toModelConfigFile(trainer.modelConfig, {
@@ -437,7 +437,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
 export interface RunEvaluation {
   runName: string;
   runDir: string;
-  evaluation: Evaluation;
+  evaluation: Evaluation | ScoreEvaluation;
   /** The test MAE written when the run was trained, to compare with the fresh one. */
   previousMae: number | null;
 }
@@ -461,7 +461,7 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
       'data_changed',
     );
   }
-  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals);
+  const evaluation = judgeScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals, model.bundle.target.kind);
   const previous = readJson(join(runDir, RUN_FILES.evalResults));
   const previousMae = previous.ok ? ((previous.value as EvalResultsFile).test_metrics?.mae ?? null) : null;
   const manager = TrainingManager.open(runDir);

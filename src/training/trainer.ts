@@ -14,11 +14,13 @@ import {
   calibrateConformal,
   conformalHalfWidths,
   evaluateCrossSection,
+  asScoreEvaluation,
   evaluateForecasts,
   type ConformalCalibration,
+  type ScoreEvaluation,
   type Evaluation,
 } from '../evaluation/index.js';
-import type { TrainingData, Windows } from '../features/index.js';
+import { isScoreTarget, type TrainingData, type Windows } from '../features/index.js';
 import {
   DEFAULT_UNKNOWN_STOCK_RATE,
   DataParallel,
@@ -521,7 +523,18 @@ export class Trainer {
 
   /** The current network on a segment against the persistence and zero-return baselines (DESIGN.md §5). */
   evaluate(set: Windows = this.dataset.test, intervals: ConformalCalibration | null = null): Evaluation {
+    if (this.scores) throw new Error('a run on cross-sectional targets predicts scores: judge it with judge()');
     return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set), intervals);
+  }
+
+  /** Whether the network outputs cross-sectional scores (dataset.targetNorm zscore / rank), not returns. */
+  get scores(): boolean {
+    return isScoreTarget(this.dataset.scalerBundle.target.kind);
+  }
+
+  /** evaluate() for a return run, the score evaluation (asScoreEvaluation) for a score run. */
+  judge(set: Windows = this.dataset.test, intervals: ConformalCalibration | null = null): Evaluation | ScoreEvaluation {
+    return judgeScaled(set, this.dataset.targetScaler, this.predictScaled(set), intervals, this.dataset.scalerBundle.target.kind);
   }
 
   /**
@@ -529,7 +542,8 @@ export class Trainer {
    * the test segment in time); null without a validation segment.
    */
   calibrate(set: Windows = this.dataset.val): ConformalCalibration | null {
-    if (set.size === 0) return null;
+    // A score has no return units to put an interval around.
+    if (set.size === 0 || this.scores) return null;
     return calibrateConformal(set.returns, predictedReturns(set, this.dataset.targetScaler, this.predictScaled(set)), set.horizon);
   }
 }
@@ -563,6 +577,22 @@ function predictedReturns(set: Windows, targetScaler: TrainingData['targetScaler
   const predicted = new Float64Array(set.size * h);
   for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
   return predicted;
+}
+
+/**
+ * A run's judgement on a segment by its target kind: evaluateScaled for log returns; for a score target
+ * (cs_zscore_log_return / cs_rank_log_return) the same computation with the scores, then asScoreEvaluation keeps
+ * what stays valid (correlations, the cross-section) and nulls every price-unit figure (no interval either).
+ */
+export function judgeScaled(
+  set: Windows,
+  targetScaler: TrainingData['targetScaler'],
+  scaled: Float32Array,
+  intervals: ConformalCalibration | null,
+  targetKind: string,
+): Evaluation | ScoreEvaluation {
+  if (!isScoreTarget(targetKind)) return evaluateScaled(set, targetScaler, scaled, intervals);
+  return asScoreEvaluation(evaluateScaled(set, targetScaler, scaled, null), targetKind);
 }
 
 /**
