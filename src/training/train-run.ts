@@ -37,6 +37,11 @@ export interface TrainingReport {
   /** A universal run's stocks left out, each with the reason (no bars, too short, no training window). */
   skipped: SkippedStock[];
   modelType: TrainConfig['model']['modelType'];
+  /**
+   * What the network outputs (model/scaler.json target.kind): log_return, or a cross-sectional score
+   * (cs_zscore_log_return, cs_rank_log_return) whose price, direction and skill figures are null.
+   */
+  target: string;
   /** The registry's config_hash of this run's config (trainConfigHash). */
   configHash: string;
   status: 'completed' | 'interrupted';
@@ -363,6 +368,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       stocks,
       skipped,
       modelType: config.model.modelType,
+      target: dataset.scalerBundle.target.kind,
       configHash: trainConfigHash(config),
       stopReason: fit.stopReason,
       interruptedBy: fit.interruptedBy,

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import type { EvalResultsFile } from '../../evaluation/index.js';
+import { isScoreTarget } from '../../features/index.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { withTrainingControls } from '../training.js';
 import { fmt, formatBytes, formatDuration, printJson, printTable } from '../output.js';
@@ -67,6 +68,9 @@ function printReport(report: TrainingReport): void {
   );
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
   if (report.crossSection) printCrossSection(report.crossSection);
+  if (isScoreTarget(report.target)) {
+    console.log(`\noutputs are cross-sectional scores (${report.target}): they rank the stocks of a day; price, direction and skill figures do not apply`);
+  }
   if (report.test && report.baselines) {
     printTestResults({
       test_metrics: report.test,
