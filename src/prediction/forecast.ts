@@ -155,11 +155,33 @@ export function assertReturnModel(model: RunModel): void {
   if (!isScoreTarget(kind)) return;
   throw new UserError(
     `run ${model.run} was trained on cross-sectional targets (${kind}): its outputs are scores that rank the stocks of a date, not returns, ` +
-      `so no price, return or interval can be forecast from them. Its cross-sectional IC, Rank IC and quintile spread are in results/eval_results.json; ` +
-      `for price forecasts train with --target-norm none`,
+      `so no price, return or interval can be forecast from them: rank the market with it instead (klinecast predict --run ${model.run} --symbols all). ` +
+      `Its cross-sectional IC, Rank IC and quintile spread are in results/eval_results.json; for price forecasts train with --target-norm none`,
     'scores_only',
     { run: model.run, target: kind },
   );
+}
+
+/**
+ * The next-day scores of a run on cross-sectional targets for prepared windows: what it ranks the stocks of a day by
+ * (the network's step-1 output, inverted by its target scaler into the normalised target's units).
+ */
+export function scorePrepared(model: RunModel, prepared: PreparedInput[]): number[] {
+  if (prepared.length === 0) return [];
+  const { seqLength, featureNames, horizon } = model.bundle;
+  const stride = seqLength * featureNames.length;
+  const x = new Float32Array(prepared.length * stride);
+  prepared.forEach((p, i) => x.set(p.input.x, i * stride));
+  const scaled = forwardPoint(
+    model,
+    x,
+    prepared.length,
+    stockRowsFor(
+      model,
+      prepared.map((p) => p.symbol),
+    ),
+  );
+  return prepared.map((_, i) => model.targetScaler.inverseRow(scaled.subarray(i * horizon, (i + 1) * horizon))[0]);
 }
 
 /** A series prepared for the network: its scaled window and what the forecast needs beside it. */

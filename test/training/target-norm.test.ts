@@ -64,16 +64,34 @@ test('the run records its score target and is judged by correlations and the cro
   }
 });
 
-test('predict refuses to forecast prices from scores, naming the target', async () => {
+test('predict of one stock refuses to forecast prices from scores, naming the target', async () => {
   const engine = new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir });
   await assert.rejects(
     () => engine.predict(fx.symbols[0], { run: 'ranked', samples: 0 }),
     (err: unknown) => err instanceof UserError && err.code === 'scores_only' && /cs_rank_log_return.*not returns/.test(err.message),
   );
-  await assert.rejects(
-    () => engine.rank('ranked', 'all', { samples: 0 }),
-    (err: unknown) => err instanceof UserError && err.code === 'scores_only',
-  );
+});
+
+test('predict --symbols all ranks the market by score, with no return, price or interval', async () => {
+  const engine = new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir });
+  const ranking = await engine.rank('ranked', 'all', { samples: 0 });
+  assert.equal(ranking.target, 'cs_rank_log_return');
+  assert.equal(ranking.ranked, fx.symbols.length);
+  assert.equal(ranking.interval, null);
+  for (const e of ranking.entries) {
+    assert.equal(typeof e.score, 'number');
+    assert.deepEqual([e.return, e.price, e.lower, e.upper], [null, null, null, null]);
+  }
+  for (let i = 1; i < ranking.entries.length; i++) assert.ok(ranking.entries[i - 1].score! >= ranking.entries[i].score!);
+  // A stock's score does not depend on which other stocks are ranked with it.
+  const top = await engine.rank('ranked', [ranking.entries[0].symbol], { samples: 0 });
+  assert.equal(top.entries[0].score, ranking.entries[0].score);
+  const csv = runCli(['predict', '--run', 'ranked', '--symbols', 'all', '--csv', '--database', fx.url, '--output-dir', fx.outputDir]);
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = csv.stdout.trim().split('\n');
+  assert.equal(lines[0], 'rank,symbol,base_date,base_close,score');
+  assert.equal(lines.length, 1 + fx.symbols.length);
+  assert.equal(Number(lines[1].split(',')[4]), ranking.entries[0].score);
 });
 
 test('--target-norm and --stock-embedding-dim need a universal run, and a bad norm is named with its flag', () => {

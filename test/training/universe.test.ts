@@ -139,7 +139,7 @@ describe('a universal LSTM over 30 real stocks', { skip: ashare.skip }, () => {
     const ranking = await engine.rank('universal', 'all', { samples: 0, top: 10 });
     assert.equal(ranking.requested, ALL.length);
     assert.equal(ranking.entries.length, 10);
-    for (let i = 1; i < ranking.entries.length; i++) assert.ok(ranking.entries[i - 1].return >= ranking.entries[i].return);
+    for (let i = 1; i < ranking.entries.length; i++) assert.ok(ranking.entries[i - 1].return! >= ranking.entries[i].return!);
   });
 
   test('the HTTP API forecasts any stock with the universal run and serves its ranking', async () => {
