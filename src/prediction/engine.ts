@@ -329,7 +329,12 @@ export class PredictionEngine {
   private async prepareMany(
     symbols: readonly string[],
     request: ParsedRequest,
-  ): Promise<{ groups: Array<{ model: InferenceModel; prepared: PreparedInput[] }>; failures: PredictionFailure[]; calendar: TradingCalendar; unique: string[] }> {
+  ): Promise<{
+    groups: Array<{ model: InferenceModel; prepared: PreparedInput[] }>;
+    failures: PredictionFailure[];
+    calendar: TradingCalendar;
+    unique: string[];
+  }> {
     const failures: PredictionFailure[] = [];
     const groups = new Map<string, string[]>();
     const unique: string[] = [];

@@ -94,7 +94,10 @@ test('with a stock embedding, the slices carry their stock rows: N = 2 threads a
       net.parameters().forEach((p, k) => {
         for (let j = 0; j < gN[k].length; j++) assert.ok(Math.abs(gN[k][j] - g1[k][j]) <= 1e-5 * Math.abs(g1[k][j]) + 1e-7, `${mode} ${p.name}[${j}]`);
       });
-      assert.ok(gN[0].some((v) => v !== 0), 'the embedding gets a gradient');
+      assert.ok(
+        gN[0].some((v) => v !== 0),
+        'the embedding gets a gradient',
+      );
     } finally {
       await dp.close();
     }

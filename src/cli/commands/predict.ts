@@ -94,7 +94,16 @@ function printRanking(r: Ranking, csv: boolean): void {
     console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`);
     printTable(
       ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'],
-      r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, signedPct(e.return as number /* a return run's entries all carry one */), price(e.price), price(e.lower), price(e.upper)]),
+      r.entries.map((e) => [
+        e.rank,
+        e.symbol,
+        e.baseDate,
+        e.baseClose,
+        signedPct(e.return as number /* a return run's entries all carry one */),
+        price(e.price),
+        price(e.lower),
+        price(e.upper),
+      ]),
     );
   }
   for (const f of r.failures) console.error(`skipped ${f.symbol}: ${f.message}`);
