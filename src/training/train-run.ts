@@ -4,7 +4,7 @@
  * and register it. Statuses follow DESIGN.md §4: preparing → training → evaluating → completed, or failed / interrupted.
  * A new run and a resumed one differ only in how they get their config, bars and folder; the rest is one tail.
  */
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { KlineSeries } from '../data/types.js';
@@ -464,6 +464,14 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   if (JSON.stringify(model.bundle.featureScaler) !== JSON.stringify(dataset.scalerBundle.featureScaler)) {
     throw new UserError(
       `the rebuilt features of ${config.data.symbol} no longer scale as ${RUN_FILES.scaler} says: the data changed since training`,
+      'data_changed',
+    );
+  }
+  // The embedding rows are the members in training's order: another set of members would read other stocks' rows.
+  const embedded = model.inputs.stocks ?? null;
+  if (embedded && JSON.stringify(embedded) !== JSON.stringify(dataset.members ?? [])) {
+    throw new UserError(
+      `the rebuilt universe of run ${basename(runDir)} no longer has the stocks its embedding was trained on: the data changed since training`,
       'data_changed',
     );
   }
