@@ -25,6 +25,12 @@ export function printCrossSection(c: NonNullable<TrainingReport['crossSection']>
   );
 }
 
+/** For a run on cross-sectional targets: why its price figures are blank. */
+function printScoreNote(target: string): void {
+  if (!isScoreTarget(target)) return;
+  console.log(`\noutputs are cross-sectional scores (${target}): they rank the stocks of a day; price, direction and skill figures do not apply`);
+}
+
 /** The test segment: model against persistence, whether the difference is more than luck, and the interval measured. */
 function printTestResults(r: Pick<EvalResultsFile, 'test_metrics' | 'baselines' | 'significance' | 'interval'>): void {
   const t = r.test_metrics;
@@ -68,9 +74,7 @@ function printReport(report: TrainingReport): void {
   );
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
   if (report.crossSection) printCrossSection(report.crossSection);
-  if (isScoreTarget(report.target)) {
-    console.log(`\noutputs are cross-sectional scores (${report.target}): they rank the stocks of a day; price, direction and skill figures do not apply`);
-  }
+  printScoreNote(report.target);
   if (report.test && report.baselines) {
     printTestResults({
       test_metrics: report.test,
@@ -163,6 +167,7 @@ export function register(program: Command): void {
       }
       console.log(`run ${result.runName}: ${r.n_samples} test ${r.cross_section ? 'samples' : 'days'}, horizon ${r.horizon}`);
       if (r.cross_section) printCrossSection(r.cross_section);
+      if (typeof r.target === 'string') printScoreNote(r.target);
       printTestResults(r);
       console.log(`MAE at training time: ${fmt(result.previousMae) ?? '-'}`);
       console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);
