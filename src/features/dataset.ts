@@ -394,6 +394,12 @@ function minimumRatioRows(config: DatasetConfig, split: { train: number; val: nu
 }
 
 function frameFor(series: KlineSeries, config: DatasetConfig, minimumRows: number, what: string): FeatureFrame {
+  if ((config.targetNorm ?? 'none') !== 'none') {
+    throw new UserError(
+      `dataset.targetNorm ${config.targetNorm} normalises the target across the stocks of each date: it needs a universal dataset, not ${series.symbol} alone`,
+      'bad_config',
+    );
+  }
   const warmup = warmupOf(config.features);
   const available = series.close.length;
   if (available - warmup < minimumRows) {

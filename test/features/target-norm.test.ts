@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { barsToSeries, generateDemoMarket } from '../../src/data/index.js';
-import { buildUniverseDataset, crossSectionalNorm } from '../../src/features/index.js';
+import { buildDataset, buildUniverseDataset, crossSectionalNorm } from '../../src/features/index.js';
 import { Rng } from '../../src/engine/rng.js';
 import { REFERENCE_PYTHON, referenceSkip } from '../helpers/env.js';
 
@@ -69,6 +69,11 @@ print(json.dumps({'zscore': z.tolist(), 'rank': r.tolist()}))
   const ref = JSON.parse(run.stdout) as { zscore: number[]; rank: number[] };
   close(crossSectionalNorm(Float64Array.from(values), dates, 1, 'zscore'), ref.zscore, 1e-9);
   close(crossSectionalNorm(Float64Array.from(values), dates, 1, 'rank'), ref.rank, 1e-12);
+});
+
+test('one stock has no cross-section: a single-stock dataset refuses targetNorm', () => {
+  const market = generateDemoMarket({ stocks: 1, start: '2021-01-01', end: '2022-12-31', seed: 3 });
+  assert.throws(() => buildDataset(barsToSeries(market.bars(0)), { seqLength: 10, targetNorm: 'zscore' }), /targetNorm zscore .*needs a universal dataset/);
 });
 
 test('a universal dataset with targetNorm rank trains on the per-date ranks, keeps the raw returns, and says so in scaler.json', () => {
