@@ -3,6 +3,7 @@
  * The pool and the queue are generic over this contract, so they are tested with tiny job functions and
  * run the real trainer (src/batch/train-job.ts) in production.
  */
+import type { AdjustMode } from '../data/adjust.js';
 import type { KlineSeries } from '../data/types.js';
 import type { RegistryMetrics } from '../runs/index.js';
 
@@ -53,6 +54,8 @@ export interface JobKind {
   modelType: string;
   /** a reason to skip this series without training it, or null */
   precheck(series: KlineSeries): string | null;
+  /** How the job's bars are loaded (data.adjust of its config); default none, the bars as stored. */
+  adjust?: AdjustMode;
   /**
    * The batch config made into one job's config: where its run folder goes and the run name to claim (batch
    * chooses it, so that a resumed batch can find a run it lost track of).

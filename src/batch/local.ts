@@ -202,7 +202,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   const seen = new Set<string>();
   try {
     const loader = new StockDataLoader(options.handle);
-    const stream = todo.length > 0 ? loader.streamSeries({ symbols: todo, start: options.start, end: options.end }) : emptyStream();
+    const stream = todo.length > 0 ? loader.streamSeries({ symbols: todo, start: options.start, end: options.end, adjust: kind.adjust }) : emptyStream();
     for await (const series of stream) {
       const symbol = series.symbol;
       seen.add(symbol);

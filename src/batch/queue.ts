@@ -248,7 +248,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     const done = await findCompleted(handle.db, symbol, job.data.configHash);
     if (done) return { status: 'completed', runName: done.runName, path: done.path, host: done.host, metrics: done.metrics ?? {}, reused: true };
     const c = config as { data?: { startDate?: string | null; endDate?: string | null } };
-    const series = await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined);
+    const series = await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined, { adjust: kind.adjust });
     if (series.dates.length === 0) return { status: 'skipped', reason: `no K-line data for ${symbol} in the database`, host };
     const skip = kind.precheck(series);
     if (skip) return { status: 'skipped', reason: skip, host };

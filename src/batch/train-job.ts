@@ -47,6 +47,7 @@ export function trainKind(config: TrainConfig): JobKind {
   return {
     ref: { module: TRAIN_JOB_MODULE, export: 'trainJob' },
     modelType: config.model.modelType,
+    adjust: config.data.adjust,
     precheck: (series: KlineSeries) =>
       series.close.length < needed
         ? `too little data: ${series.close.length} bars, but warm-up, seqLength ${config.dataset.seqLength}, horizon ${config.dataset.horizon} and three segments need more than ${needed}`

@@ -2,7 +2,7 @@
  * A KlineSeries as transferable buffers: every column's ArrayBuffer moves to the worker thread without a copy,
  * and dates travel as yyyymmdd integers in one more typed array instead of thousands of strings.
  */
-import type { KlineSeries } from '../data/types.js';
+import type { KlineSeries, SeriesAdjustment } from '../data/types.js';
 
 const COLUMNS = ['open', 'high', 'low', 'close', 'preClose', 'change', 'pctChg', 'vol', 'amount', 'turnoverRate'] as const;
 type Column = (typeof COLUMNS)[number];
@@ -11,6 +11,8 @@ export interface PackedSeries {
   symbol: string;
   dates: Int32Array;
   columns: Record<Column, Float64Array>;
+  /** an adjusted series' adjustment (its multiplier moves like the columns) */
+  adjustment?: SeriesAdjustment;
 }
 
 /** Columns that share a buffer with other data (a view into a larger array) are copied, so transfer never detaches foreign memory. */
@@ -27,7 +29,12 @@ export function packSeries(series: KlineSeries): { packed: PackedSeries; transfe
   const columns = {} as Record<Column, Float64Array>;
   for (const c of COLUMNS) columns[c] = own(series[c]);
   const transfer = [dates.buffer as ArrayBuffer, ...COLUMNS.map((c) => columns[c].buffer as ArrayBuffer)];
-  return { packed: { symbol: series.symbol, dates, columns }, transfer: [...new Set(transfer)] };
+  const packed: PackedSeries = { symbol: series.symbol, dates, columns };
+  if (series.adjustment) {
+    packed.adjustment = { ...series.adjustment, multiplier: own(series.adjustment.multiplier) };
+    transfer.push(packed.adjustment.multiplier.buffer as ArrayBuffer);
+  }
+  return { packed, transfer: [...new Set(transfer)] };
 }
 
 export function unpackSeries(packed: PackedSeries): KlineSeries {
@@ -35,5 +42,5 @@ export function unpackSeries(packed: PackedSeries): KlineSeries {
     const s = String(n);
     return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
   });
-  return { symbol: packed.symbol, dates, ...packed.columns };
+  return { symbol: packed.symbol, dates, ...packed.columns, ...(packed.adjustment && { adjustment: packed.adjustment }) };
 }

@@ -37,6 +37,12 @@ export const FLAGS: TrainingFlag[] = [
   },
   { flag: 'start', path: 'data.startDate', kind: 'string', help: 'first trading date to load (YYYY-MM-DD)' },
   { flag: 'end', path: 'data.endDate', kind: 'string', help: 'last trading date to load (YYYY-MM-DD)' },
+  {
+    flag: 'adjust',
+    path: 'data.adjust',
+    kind: 'string',
+    help: 'price adjustment: qfq (前复权) | hfq (后复权) | none; from adj_factor, else pre_close (default qfq)',
+  },
   { flag: 'model', path: 'model.modelType', kind: 'string', help: 'lstm | gru | transformer (default lstm)' },
   { flag: 'seq-length', path: 'dataset.seqLength', kind: 'int', help: 'days in one input window (default 60)' },
   { flag: 'horizon', path: 'dataset.horizon', kind: 'int', help: 'days predicted directly (default 1)' },

@@ -9,10 +9,10 @@ import { ProgressLine } from './output.js';
  * An AbortSignal that SIGINT and SIGTERM abort, with the signal's name as the reason. A second signal gets Node's
  * default behaviour (the process ends at once). Call `dispose` when training is over.
  */
-export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
+export function abortOnSignals(what = 'finishing the current step and writing a checkpoint'): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const handler = (name: NodeJS.Signals) => {
-    process.stderr.write(`\n${name}: finishing the current step and writing a checkpoint (send again to abort now)\n`);
+    process.stderr.write(`\n${name}: ${what} (send again to abort now)\n`);
     dispose();
     controller.abort(name);
   };

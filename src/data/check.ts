@@ -1,8 +1,9 @@
+import { deriveFactors } from './adjust.js';
 import { TradingCalendar } from './calendar.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { StockDataLoader } from './loader.js';
 import { boardOf, requireSymbol } from './symbols.js';
-import type { IsoDate, KlineSeries, Symbol6 } from './types.js';
+import type { ExRightsEvent, IsoDate, KlineSeries, Symbol6 } from './types.js';
 
 export interface DateGap {
   /** first and last missing trading day */
@@ -32,13 +33,18 @@ export interface StockCheck {
   longestGap: number;
   jumps: number;
   ohlcViolations: number;
+  /**
+   * Ex-rights / ex-dividend days with their factor step (from the adj_factor table where it has both days, else from
+   * pre_close below the previous close): what data.adjust corrects. They are not jumps.
+   */
+  exRights: ExRightsEvent[];
   findings: DataFinding[];
 }
 
 export interface CheckReport {
   stocks: StockCheck[];
   calendar: { storedDays: number; first: IsoDate | null; last: IsoDate | null };
-  totals: { stocks: number; rows: number; missing: number; jumps: number; ohlcViolations: number };
+  totals: { stocks: number; rows: number; missing: number; jumps: number; ohlcViolations: number; exRights: number };
 }
 
 /** The board's daily limit on a date: ChiNext moved from ±10% to ±20% on 2020-08-24. */
@@ -49,8 +55,11 @@ function limitPct(symbol: Symbol6, date: IsoDate): number {
   return board.limit * 100;
 }
 
-/** Checks one stock's bars against the calendar and the exchange rules; pure, for tests and for the CLI. */
-export function checkSeries(series: KlineSeries, calendar: TradingCalendar, name: string | null = null): StockCheck {
+/**
+ * Checks one stock's raw bars against the calendar and the exchange rules; pure, for tests and for the CLI.
+ * `adjFactors` are the stock's adj_factor rows by date, when the database has them.
+ */
+export function checkSeries(series: KlineSeries, calendar: TradingCalendar, name: string | null = null, adjFactors?: ReadonlyMap<IsoDate, number>): StockCheck {
   const n = series.dates.length;
   const first = series.dates[0];
   const last = series.dates[n - 1];
@@ -91,11 +100,18 @@ export function checkSeries(series: KlineSeries, calendar: TradingCalendar, name
     if (Number.isFinite(pctChg[i]) && Math.abs(actualPct - pctChg[i]) > 0.05) {
       findings.push({ date, kind: 'pct_chg_mismatch', detail: `pct_chg ${pctChg[i]} but close/pre_close gives ${actualPct.toFixed(4)}` });
     }
-    if (i > 0 && Math.abs(preClose[i] / close[i - 1] - 1) > 0.005) {
-      jumps++;
-      findings.push({ date, kind: 'pre_close_mismatch', detail: `pre_close ${preClose[i]} ≠ previous close ${close[i - 1]} (ex-rights or a splice)` });
-    }
   }
+  // pre_close against the previous close: below it is an ex-rights day (listed, not a jump), above it is never one.
+  const { exRights, anomalies } = deriveFactors(series, adjFactors);
+  for (const a of anomalies) {
+    jumps++;
+    findings.push({
+      date: a.date,
+      kind: 'pre_close_mismatch',
+      detail: `pre_close ${a.preClose} above the previous close ${a.previousClose}: no corporate action raises it (data adjusted already, or a splice)`,
+    });
+  }
+  findings.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
   const expected = expectedDays.length;
   return {
     symbol: series.symbol,
@@ -110,6 +126,7 @@ export function checkSeries(series: KlineSeries, calendar: TradingCalendar, name
     longestGap: gaps.reduce((m, g) => Math.max(m, g.days), 0),
     jumps,
     ohlcViolations: ohlc,
+    exRights,
     findings,
   };
 }
@@ -124,7 +141,9 @@ export async function checkData(handle: DatabaseHandle, symbol?: string): Promis
   const stocks: StockCheck[] = [];
   const symbols = symbol === undefined ? undefined : [requireSymbol(symbol)];
   for await (const series of loader.streamSeries({ symbols })) {
-    if (series.dates.length) stocks.push(checkSeries(series, calendar, names.get(series.symbol) ?? null));
+    if (series.dates.length === 0) continue;
+    const factors = await loader.loadAdjFactors(series.symbol, series.dates[0], series.dates[series.dates.length - 1]);
+    stocks.push(checkSeries(series, calendar, names.get(series.symbol) ?? null, factors));
   }
   return {
     stocks,
@@ -135,6 +154,7 @@ export async function checkData(handle: DatabaseHandle, symbol?: string): Promis
       missing: stocks.reduce((s, c) => s + c.missing, 0),
       jumps: stocks.reduce((s, c) => s + c.jumps, 0),
       ohlcViolations: stocks.reduce((s, c) => s + c.ohlcViolations, 0),
+      exRights: stocks.reduce((s, c) => s + c.exRights.length, 0),
     },
   };
 }

@@ -25,6 +25,24 @@ export interface DemoMarket {
   stocks: StockInfo[];
   /** stock i's bars, generated on demand so a 5,000-stock market never sits in memory */
   bars(i: number): KlineBar[];
+  /** stock i's ex-rights days as its bars show them (on the first bar on or after the scheduled day) */
+  corporateActions(i: number): CorporateAction[];
+}
+
+/**
+ * An ex-dividend / ex-rights day of the demo market (除权除息日): the bars stay UNADJUSTED, as tushare's `daily`
+ * stores them, and the day's pre_close is the exchange's reference price (previous close − cash) / (1 + bonus),
+ * rounded to the fen; the close drops by the payout with no loss to the holder.
+ */
+export interface CorporateAction {
+  date: IsoDate;
+  /** cash dividend per share, CNY (派息) */
+  cash: number;
+  /** bonus / conversion shares per share (送转: 0.5 for 10送5) */
+  bonus: number;
+  previousClose: number;
+  /** the reference price the exchange sets as pre_close */
+  preClose: number;
 }
 
 const INDUSTRIES: Record<string, { suffixes: string[]; beta: [number, number]; vol: [number, number]; pe: [number, number] }> = {
@@ -123,12 +141,48 @@ export function generateDemoMarket(options: DemoOptions): DemoMarket {
   });
 
   const params = describeStocks(count, seed, start);
+  // Each stock's payouts come from their own stream, so the price paths' randomness is the same with or without them.
+  const simulate = (i: number) =>
+    simulateStock(params[i], new SeededRandom(seed, 10_000 + i), tradingDays, market, industryFactors[params[i].industry], scheduleActions(new SeededRandom(seed, 20_000 + i), tradingDays));
   return {
     options,
     tradingDays,
     stocks: params.map((p) => p.info),
-    bars: (i) => simulateStock(params[i], new SeededRandom(seed, 10_000 + i), tradingDays, market, industryFactors[params[i].industry]),
+    bars: (i) => simulate(i).bars,
+    corporateActions: (i) => simulate(i).actions,
   };
+}
+
+interface ScheduledAction {
+  date: IsoDate;
+  /** cash as a fraction of the previous close (the amount is fixed on the day, rounded to the fen) */
+  yieldOfPrice: number;
+  bonus: number;
+}
+
+/**
+ * Payout policy of one stock, as A-share companies have it: about two in three pay a cash dividend once a year, ex-date
+ * in June or July after the annual meeting, of 1–3% of the price; about one in four also gives bonus or conversion
+ * shares once (10送5, 10转3 or 10转10), often on a dividend day.
+ */
+function scheduleActions(rng: SeededRandom, days: IsoDate[]): ScheduledAction[] {
+  const actions: ScheduledAction[] = [];
+  const payer = rng.uniform() < 0.65;
+  const bonusGiver = rng.uniform() < 0.25;
+  const years = [...new Set(days.map((d) => d.slice(0, 4)))];
+  for (const year of years) {
+    const summer = days.filter((d, t) => t > 0 && d >= `${year}-06-01` && d <= `${year}-07-31`);
+    const yieldOfPrice = rng.range(0.01, 0.03);
+    const pick = summer.length ? summer[rng.int(0, summer.length - 1)] : null;
+    if (payer && pick) actions.push({ date: pick, yieldOfPrice, bonus: 0 });
+  }
+  if (bonusGiver && days.length > 60) {
+    const bonus = rng.pick([0.5, 0.3, 1.0]);
+    const onDividend = actions.length > 0 && rng.uniform() < 0.5;
+    if (onDividend) actions[rng.int(0, actions.length - 1)].bonus = bonus;
+    else actions.push({ date: days[rng.int(60, days.length - 1)], yieldOfPrice: 0, bonus });
+  }
+  return actions.sort((a, b) => (a.date < b.date ? -1 : 1));
 }
 
 function describeStocks(count: number, seed: number, start: IsoDate): StockParams[] {
@@ -194,8 +248,22 @@ function describeStocks(count: number, seed: number, start: IsoDate): StockParam
   return out;
 }
 
-function simulateStock(p: StockParams, rng: SeededRandom, days: IsoDate[], market: Float64Array, industry: Float64Array): KlineBar[] {
+function simulateStock(
+  p: StockParams,
+  rng: SeededRandom,
+  days: IsoDate[],
+  market: Float64Array,
+  industry: Float64Array,
+  scheduled: ScheduledAction[],
+): { bars: KlineBar[]; actions: CorporateAction[] } {
   const bars: KlineBar[] = [];
+  const actions: CorporateAction[] = [];
+  let nextAction = 0;
+  /** the cumulative adjustment factor: the price anchor holds the adjusted level, not the raw one a bonus halves */
+  let adjFactor = 1;
+  let floatShares = p.floatShares;
+  let totalShares = p.totalShares;
+  let bps = p.bps;
   const idio = new Garch(p.idioVol, 0.08, 0.9);
   let preClose = p.price0;
   let drift = 0;
@@ -219,9 +287,30 @@ function simulateStock(p: StockParams, rng: SeededRandom, days: IsoDate[], marke
       missed += factor;
       continue;
     }
+    // Ex-rights on the first bar on or after the scheduled day (a suspended stock goes ex while it is away).
+    const previousClose = preClose;
+    let cashToday = 0;
+    let bonusToday = 0;
+    while (nextAction < scheduled.length && scheduled[nextAction].date <= days[t]) {
+      const a = scheduled[nextAction++];
+      if (bars.length === 0) continue;
+      const cash = a.yieldOfPrice > 0 ? Math.max(0.01, round2(a.yieldOfPrice * preClose)) : 0;
+      const reference = Math.max(0.01, round2((preClose - cash) / (1 + a.bonus)));
+      adjFactor *= preClose / reference;
+      cashToday += cash;
+      bonusToday = (1 + bonusToday) * (1 + a.bonus) - 1;
+      bps = (bps - cash) / (1 + a.bonus);
+      floatShares = Math.round(floatShares * (1 + a.bonus));
+      totalShares = Math.round(totalShares * (1 + a.bonus));
+      if (eps !== null) eps /= 1 + a.bonus;
+      preClose = reference;
+    }
+    if (preClose !== previousClose) {
+      actions.push({ date: days[t], cash: round2(cashToday), bonus: Math.round(bonusToday * 1e6) / 1e6, previousClose, preClose });
+    }
     // News days: rare large moves, the ones that reach the limits. The anchor keeps prices in a plausible range over years.
     const jump = rng.uniform() < 1 / 120 ? 0.06 * rng.normal() : 0;
-    const anchor = -0.002 * Math.log(preClose / p.price0);
+    const anchor = -0.002 * Math.log((preClose * adjFactor) / p.price0);
     const logReturn = drift + anchor - 0.04 * lastReturn + factor + shock + jump + missed;
     missed = 0;
     const up = round2(preClose * (1 + p.limit));
@@ -241,7 +330,7 @@ function simulateStock(p: StockParams, rng: SeededRandom, days: IsoDate[], marke
     logTurnover = Math.log(p.baseTurnover) + 0.6 * (logTurnover - Math.log(p.baseTurnover)) + 0.35 * (Math.abs(logReturn) / p.idioVol - 0.8) + 0.25 * rng.normal();
     let turnover = Math.min(0.5, Math.exp(logTurnover));
     if (limitStatus !== 0) turnover *= open === close ? 0.15 : 0.5; // sealed boards trade little
-    const vol = Math.max(1, Math.round((turnover * p.floatShares) / 100)); // lots
+    const vol = Math.max(1, Math.round((turnover * floatShares) / 100)); // lots
     const vwap = (open + high + low + 2 * close) / 5;
     const amount = Math.round(vol * 100 * vwap) / 1000; // thousand CNY
     if (eps !== null && rng.uniform() < 0.004) eps *= Math.exp(0.1 * rng.normal()); // earnings revisions
@@ -258,18 +347,18 @@ function simulateStock(p: StockParams, rng: SeededRandom, days: IsoDate[], marke
       pctChg: Math.round((change / preClose) * 1e6) / 1e4,
       vol,
       amount,
-      turnoverRate: Math.round(((vol * 100) / p.floatShares) * 1e6) / 1e4,
+      turnoverRate: Math.round(((vol * 100) / floatShares) * 1e6) / 1e4,
       pe: eps === null ? null : Math.round((close / eps) * 1e4) / 1e4,
-      pb: Math.round((close / p.bps) * 1e4) / 1e4,
+      pb: Math.round((close / bps) * 1e4) / 1e4,
       // 万元, as tushare's daily_basic
-      totalMv: Math.round((close * p.totalShares) / 1e4 * 1e4) / 1e4,
-      circMv: Math.round((close * p.floatShares) / 1e4 * 1e4) / 1e4,
+      totalMv: Math.round((close * totalShares) / 1e4 * 1e4) / 1e4,
+      circMv: Math.round((close * floatShares) / 1e4 * 1e4) / 1e4,
       limitStatus,
     });
     lastReturn = Math.log(close / preClose);
     preClose = close;
   }
-  return bars;
+  return { bars, actions };
 }
 
 export interface DemoWriteResult extends WriteCounts {

@@ -1,5 +1,16 @@
 /** The data layer's public surface: connection, migrations, loader, calendar, import, demo market, checks. */
-export type { IsoDate, KlineBar, KlineSeries, LimitStatus, StockInfo, Symbol6 } from './types.js';
+export type { ExRightsEvent, IsoDate, KlineBar, KlineSeries, LimitStatus, SeriesAdjustment, StockInfo, Symbol6 } from './types.js';
+export {
+  ADJUST_MODES,
+  DEFAULT_ADJUST,
+  PRE_CLOSE_TOLERANCE,
+  adjustSeries,
+  deriveFactors,
+  rawPrice,
+  type AdjustFactors,
+  type AdjustMode,
+  type PreCloseAnomaly,
+} from './adjust.js';
 export {
   DEFAULT_DATABASE_URL,
   maskUrl,
@@ -11,7 +22,7 @@ export {
   type DatabaseTarget,
   type OpenOptions,
 } from './db/connection.js';
-export type { DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
+export type { AiPredictionsTable, DatabaseSchema, Db, Dialect, ModelRegistryTable } from './db/schema.js';
 export { infoToRow } from './db/rows.js';
 export { MIGRATIONS, migrate, type MigrateOptions, type MigrationResult } from './db/migrations.js';
 export {
@@ -26,7 +37,7 @@ export {
 } from './db/mapping.js';
 export { inspectDatabase, type DatabaseInspection, type TableInspection } from './db/inspect.js';
 export { DatabaseError, describeDatabaseError } from './db/errors.js';
-export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange } from './loader.js';
+export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange, type SeriesLoadOptions } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
 export { addDays, daysBetween, isIsoDate, parseDateLoose, requireIsoDate, todayInChina } from './dates.js';
@@ -50,7 +61,18 @@ export { CSV_FORMATS } from './import/formats.js';
 export { barsToSeries, seriesToBars, sliceSeries } from './series.js';
 export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
-export { writeBars, type WriteCounts } from './writer.js';
+export { writeAdjFactors, writeBars, type WriteCounts } from './writer.js';
 export { SeededRandom } from './rng.js';
 export { summariseDatabase, type DatabaseSummary, type StockSummary } from './summary.js';
 export { resolveUniverse } from './universe.js';
+export {
+  LEDGER_SOURCES,
+  listForecasts,
+  recordForecasts,
+  reconcileForecasts,
+  type LedgerEntry,
+  type LedgerFilter,
+  type LedgerForecast,
+  type LedgerSource,
+  type ReconcileResult,
+} from './ledger.js';

@@ -1,3 +1,4 @@
+import { adjustSeries, type AdjustMode } from './adjust.js';
 import { TradingCalendar } from './calendar.js';
 import { requireIsoDate } from './dates.js';
 import type { DatabaseHandle } from './db/connection.js';
@@ -36,6 +37,13 @@ export interface BulkLoadOptions {
   end?: IsoDate;
   /** rows per streamed batch (and the MySQL stream's high-water mark) */
   chunkSize?: number;
+  /** price adjustment (src/data/adjust.ts); default none: the bars as stored */
+  adjust?: AdjustMode;
+}
+
+export interface SeriesLoadOptions {
+  /** price adjustment (src/data/adjust.ts); default none: the bars as stored */
+  adjust?: AdjustMode;
 }
 
 /** Columns that KlineSeries carries, in their column-major order. */
@@ -46,6 +54,9 @@ const SERIES_COLUMNS = ['open', 'high', 'low', 'close', 'pre_close', 'change', '
  * Inputs are validated here (6-digit symbols, real dates), so nothing malformed reaches SQL.
  */
 export class StockDataLoader {
+  /** Whether the database has an adj_factor table (a user's stock_db before `db migrate` has none), asked once. */
+  private adjFactorTable: Promise<boolean> | null = null;
+
   constructor(private readonly handle: DatabaseHandle) {}
 
   private get db() {
@@ -62,15 +73,46 @@ export class StockDataLoader {
     return rows.map(rowToBar);
   }
 
-  /** The same bars in columns (typed arrays), the shape features and training consume. */
-  async loadSeries(symbol: Symbol6, start?: IsoDate, end?: IsoDate): Promise<KlineSeries> {
+  /**
+   * The same bars in columns (typed arrays), the shape features and training consume; with `adjust`, adjusted over
+   * exactly the bars loaded (qfq is anchored at the last of them).
+   */
+  async loadSeries(symbol: Symbol6, start?: IsoDate, end?: IsoDate, options: SeriesLoadOptions = {}): Promise<KlineSeries> {
     const { sym, from, to } = checkArgs(symbol, start, end);
     let q = this.db.selectFrom('stock_kline_data').select(['symbol', 'trade_date', ...SERIES_COLUMNS]).where('symbol', '=', sym);
     if (from) q = q.where('trade_date', '>=', from);
     if (to) q = q.where('trade_date', '<=', to);
     const builder = new SeriesBuilder(sym);
     for (const row of await q.orderBy('trade_date').execute()) builder.push(row);
-    return builder.finish();
+    return this.adjusted(builder.finish(), options.adjust);
+  }
+
+  /** tushare adj_factor of one stock by date, over [start, end] (empty when the table is missing or has none). */
+  async loadAdjFactors(symbol: Symbol6, start?: IsoDate, end?: IsoDate): Promise<Map<IsoDate, number>> {
+    const { sym, from, to } = checkArgs(symbol, start, end);
+    const factors = new Map<IsoDate, number>();
+    if (!(await this.hasAdjFactorTable())) return factors;
+    let q = this.db.selectFrom('adj_factor').select(['trade_date', 'adj_factor']).where('symbol', '=', sym);
+    if (from) q = q.where('trade_date', '>=', from);
+    if (to) q = q.where('trade_date', '<=', to);
+    for (const row of await q.execute()) factors.set(row.trade_date, toNumber(row.adj_factor));
+    return factors;
+  }
+
+  private hasAdjFactorTable(): Promise<boolean> {
+    this.adjFactorTable ??= this.db.introspection.getTables().then((tables) => tables.some((t) => t.name === 'adj_factor'));
+    return this.adjFactorTable;
+  }
+
+  /** A raw series (as loaded, or a slice of one) in `adjust` over exactly its bars, with the stock's adj_factor rows. */
+  adjustRange(series: KlineSeries, adjust: AdjustMode): Promise<KlineSeries> {
+    return this.adjusted(series, adjust);
+  }
+
+  private async adjusted(series: KlineSeries, adjust: AdjustMode = 'none'): Promise<KlineSeries> {
+    if (adjust === 'none' || series.dates.length === 0) return series;
+    const factors = await this.loadAdjFactors(series.symbol, series.dates[0], series.dates[series.dates.length - 1]);
+    return adjustSeries(series, adjust, factors);
   }
 
   async getDateRange(symbol: Symbol6): Promise<DateRange | null> {
@@ -155,13 +197,13 @@ export class StockDataLoader {
     for await (const rows of this.handle.streamRows(q.orderBy('symbol').orderBy('trade_date').compile(), options.chunkSize ?? 2000)) {
       for (const row of rows) {
         if (builder === null || builder.symbol !== row.symbol) {
-          if (builder !== null) yield builder.finish();
+          if (builder !== null) yield await this.adjusted(builder.finish(), options.adjust);
           builder = new SeriesBuilder(row.symbol);
         }
         builder.push(row);
       }
     }
-    if (builder !== null) yield builder.finish();
+    if (builder !== null) yield await this.adjusted(builder.finish(), options.adjust);
   }
 }
 

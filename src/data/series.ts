@@ -36,6 +36,13 @@ export function sliceSeries(series: KlineSeries, from: number, to: number = seri
     vol: cut(series.vol),
     amount: cut(series.amount),
     turnoverRate: cut(series.turnoverRate),
+    ...(series.adjustment && {
+      adjustment: {
+        ...series.adjustment,
+        multiplier: cut(series.adjustment.multiplier),
+        exRights: series.adjustment.exRights.filter((e) => e.date > series.dates[from] && to > from && e.date <= series.dates[to - 1]),
+      },
+    }),
   };
 }
 

@@ -48,6 +48,34 @@ export interface KlineSeries {
   vol: Float64Array;
   amount: Float64Array;
   turnoverRate: Float64Array;
+  /**
+   * Set when the prices are adjusted (data.adjust qfq / hfq, src/data/adjust.ts): how, and each bar's multiplier.
+   * Prices (open, high, low, close, pre_close, change) are the raw ones × multiplier and vol is the raw one ÷ it;
+   * amount, pct_chg and turnover_rate are as stored. Absent: the bars are as stored.
+   */
+  adjustment?: SeriesAdjustment;
+}
+
+/** How a series was adjusted (KlineSeries.adjustment). */
+export interface SeriesAdjustment {
+  mode: 'qfq' | 'hfq';
+  /** where the factor steps came from: the adj_factor table, pre_close against the previous close, or both (adj_factor where it has the day) */
+  source: 'adj_factor' | 'pre_close' | 'mixed';
+  /** per bar: adjusted price = raw price × multiplier; 1 on the last bar (qfq) or the first (hfq) */
+  multiplier: Float64Array;
+  /** the ex-rights days found in the series, each with its factor step */
+  exRights: ExRightsEvent[];
+}
+
+/** An ex-rights / ex-dividend day (除权除息日): the adjustment factor steps up by `step` = factor_t / factor_{t−1}. */
+export interface ExRightsEvent {
+  date: IsoDate;
+  /** factor_t / factor_{t−1} (> 1 for a dividend or bonus shares: 1.5 for 10送5) */
+  step: number;
+  source: 'adj_factor' | 'pre_close';
+  /** the raw close of the bar before and the raw pre_close of this bar */
+  previousClose: number;
+  preClose: number;
 }
 
 /** One row of `stock_basic_info`. */

@@ -1,8 +1,8 @@
 import { CompiledQuery } from 'kysely';
-import { barToRow, infoToRow, sameKlineRow } from './db/rows.js';
+import { barToRow, infoToRow, roundTo, sameKlineRow } from './db/rows.js';
 import { mappingOf } from './db/mapping.js';
 import { upsert } from './db/upsert.js';
-import { KLINE_COLUMNS, type Db, type Dialect, type StockKlineTable } from './db/schema.js';
+import { ADJ_FACTOR_SCALE, KLINE_COLUMNS, type AdjFactorTable, type Db, type Dialect, type StockKlineTable } from './db/schema.js';
 import type { KlineBar, StockInfo } from './types.js';
 
 export interface WriteCounts {
@@ -116,4 +116,44 @@ export async function upsertStockInfo(db: Db, dialect: Dialect, infos: StockInfo
   for (let i = 0; i < infos.length; i += ROWS_PER_STATEMENT) {
     await upsert(db, dialect, 'stock_basic_info', infos.slice(i, i + ROWS_PER_STATEMENT).map(infoToRow), ['symbol'], cols);
   }
+}
+
+/**
+ * Upserts adj_factor rows (rounded to the column's scale), writing only new or changed ones, with the same counts as
+ * writeBars. Call inside a transaction.
+ */
+export async function writeAdjFactors(db: Db, dialect: Dialect, rows: ReadonlyArray<{ symbol: string; tradeDate: string; adjFactor: number }>): Promise<WriteCounts> {
+  const counts: WriteCounts = { inserted: 0, updated: 0, unchanged: 0 };
+  const bySymbol = new Map<string, AdjFactorTable[]>();
+  for (const r of rows) {
+    const row = { symbol: r.symbol, trade_date: r.tradeDate, adj_factor: roundTo(r.adjFactor, ADJ_FACTOR_SCALE) };
+    const list = bySymbol.get(row.symbol);
+    if (list) list.push(row);
+    else bySymbol.set(row.symbol, [row]);
+  }
+  const pending: AdjFactorTable[] = [];
+  for (const [symbol, list] of bySymbol) {
+    const dates = list.map((r) => r.trade_date).sort();
+    const stored = await db
+      .selectFrom('adj_factor')
+      .select(['trade_date', 'adj_factor'])
+      .where('symbol', '=', symbol)
+      .where('trade_date', '>=', dates[0])
+      .where('trade_date', '<=', dates[dates.length - 1])
+      .execute();
+    const byDate = new Map(stored.map((r) => [r.trade_date, Number(r.adj_factor)]));
+    for (const row of list) {
+      const old = byDate.get(row.trade_date);
+      if (old === undefined) counts.inserted++;
+      else if (old === row.adj_factor) {
+        counts.unchanged++;
+        continue;
+      } else counts.updated++;
+      pending.push(row);
+    }
+  }
+  for (let i = 0; i < pending.length; i += ROWS_PER_STATEMENT) {
+    await upsert(db, dialect, 'adj_factor', pending.slice(i, i + ROWS_PER_STATEMENT), ['symbol', 'trade_date'], ['adj_factor']);
+  }
+  return counts;
 }

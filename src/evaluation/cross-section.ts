@@ -6,7 +6,7 @@
  * The result depends only on the set of (date, symbol) entries, not on their order: entries are processed sorted by
  * date, then symbol (plain code-unit string order, so ISO dates sort in time order).
  */
-import type { CrossSectionDay, CrossSectionResults, ICSummary, PerStockSkill, QuintileSpread } from './results.js';
+import type { CrossSectionDay, CrossSectionResults, ICSummary, PerStockSkill, PredictionRecord, QuintileSpread } from './results.js';
 import { mae, mape, mean, pearson, r2, rmse, spearman } from './metrics.js';
 
 export type { CrossSectionDay, CrossSectionResults, ICSummary, PerStockSkill, PooledPriceMetrics, QuintileSpread } from './results.js';
@@ -226,4 +226,23 @@ export function evaluateCrossSection(input: CrossSectionInput): CrossSectionResu
     },
     daily,
   };
+}
+
+/**
+ * The cross-section of a set of prediction records over many stocks: their next-day (step 1) forecasts, per date. A
+ * date counts with at least 5 stocks (fewer make its correlation ±1 noise), or all of a smaller universe's, never < 2.
+ */
+export function crossSectionOfRecords(
+  records: ReadonlyArray<Pick<PredictionRecord, 'symbol' | 'date' | 'step' | 'last_close' | 'actual_return' | 'predicted_return'>>,
+): CrossSectionResults {
+  const step1 = records.filter((r) => r.step === 1);
+  const stocks = new Set(step1.map((r) => r.symbol)).size;
+  return evaluateCrossSection({
+    minStocksPerDate: Math.max(2, Math.min(CROSS_SECTION_DEFAULTS.minStocksPerDate, stocks)),
+    dates: step1.map((r) => r.date),
+    symbols: step1.map((r) => r.symbol as string),
+    lastClose: step1.map((r) => r.last_close),
+    actualReturns: step1.map((r) => r.actual_return),
+    predictedReturns: step1.map((r) => r.predicted_return),
+  });
 }

@@ -23,8 +23,11 @@ export interface ForecastInput {
   targetDates?: ReadonlyArray<string | null> | ReadonlyArray<ReadonlyArray<string | null>>;
   /** The stock of each sample (length N), for forecasts over many stocks: each record then carries its symbol. */
   symbols?: readonly string[];
-  /** An interval around every forecast: per step, the half-width in log return (Infinity: unbounded). */
-  intervals?: { method: string; level: number; halfWidths: readonly number[] };
+  /**
+   * An interval around every forecast: the half-width in log return (Infinity: unbounded), either per step (H values,
+   * the same for every sample) or per forecast ([N, H] flat, e.g. a walk-forward's per-fold or adaptive widths).
+   */
+  intervals?: { method: string; level: number; halfWidths: ArrayLike<number> };
   /** Which segment this is; "test" by default. */
   split?: string;
 }
@@ -175,7 +178,10 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
   }
 
   const halfWidths = input.intervals?.halfWidths;
-  if (halfWidths && halfWidths.length !== h) throw new Error(`evaluateForecasts: ${halfWidths.length} interval half-widths for horizon ${h}`);
+  if (halfWidths && halfWidths.length !== h && halfWidths.length !== n * h) {
+    throw new Error(`evaluateForecasts: ${halfWidths.length} interval half-widths for horizon ${h} and ${n} samples`);
+  }
+  const perForecast = halfWidths !== undefined && halfWidths.length === n * h;
   let covered = 0;
   let width = 0;
   let relativeWidth = 0;
@@ -196,7 +202,7 @@ export function evaluateForecasts(input: ForecastInput): Evaluation {
         predicted_price: close[i] * Math.exp(predicted.data[k]),
         actual_return: actual.data[k],
         predicted_return: predicted.data[k],
-        ...(halfWidths ? intervalOf(close[i], predicted.data[k], actual.data[k], halfWidths[s]) : {}),
+        ...(halfWidths ? intervalOf(close[i], predicted.data[k], actual.data[k], halfWidths[perForecast ? k : s]) : {}),
       });
     }
   }

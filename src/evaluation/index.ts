@@ -1,5 +1,6 @@
 /** Evaluation: forecast metrics and the naive baselines every report is measured against (DESIGN.md §5). */
-export { CROSS_SECTION_DEFAULTS, evaluateCrossSection } from './cross-section.js';
+export { CROSS_SECTION_DEFAULTS, crossSectionOfRecords, evaluateCrossSection } from './cross-section.js';
+export { DEFAULT_ACI_GAMMA, aciHalfWidth, adaptiveConformal, type AciForecast, type AciResult } from './aci.js';
 export type { CrossSectionInput } from './cross-section.js';
 export { evaluateForecasts } from './evaluator.js';
 export { SCORE_NOTE, asScoreEvaluation, type ScoreEvaluation } from './scores.js';

@@ -78,7 +78,7 @@ export interface Windows {
   readonly y: Float32Array;
   /** Unscaled targets: log(close[t+k] / close[t]), [size, horizon]. */
   readonly returns: Float64Array;
-  /** Raw close on each window's last day: predicted price = lastClose · exp(return). */
+  /** Close (adjusted when the series is, data.adjust) on each window's last day: predicted price = lastClose · exp(return). */
   readonly lastClose: Float64Array;
   readonly endDates: IsoDate[];
   /** [size, horizon], row-major: the trading dates the targets refer to. */

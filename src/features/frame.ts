@@ -13,7 +13,7 @@ export interface FeatureFrame {
   warmupDropped: number;
   rows: number;
   dates: IsoDate[];
-  /** Raw close of each kept row, for targets and price reconstruction. */
+  /** Close of each kept row as the series has it (adjusted when data.adjust is), for targets and price reconstruction. */
   close: Float64Array;
   values: Float64Array;
 }

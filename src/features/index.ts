@@ -28,7 +28,7 @@ export {
   type ScalerBundle,
 } from './dataset.js';
 export { DatasetCache, datasetCacheKey, deserializeDataset, serializeDataset, seriesVersion, type DatasetCacheOptions } from './cache.js';
-export { UniverseWindows, buildUniverseDataset, type SkippedStock, type UniverseDataset, type UniverseMember } from './universe.js';
+export { UniverseWindows, bound as dateBound, buildUniverseDataset, type SkippedStock, type UniverseDataset, type UniverseMember } from './universe.js';
 export {
   TARGET_KINDS,
   TARGET_NORMS,

@@ -90,7 +90,7 @@ export interface UniverseDataset extends TrainingData {
 }
 
 /** The first index of `dates` (sorted) that is ≥ `date` (or > `date` with `after`). */
-function bound(dates: readonly IsoDate[], date: IsoDate, after = false): number {
+export function bound(dates: readonly IsoDate[], date: IsoDate, after = false): number {
   let lo = 0;
   let hi = dates.length;
   while (lo < hi) {

@@ -2,7 +2,8 @@
  * PredictionEngine: trained runs → forecasts for symbols in the database. It chooses the run (given, or the best
  * completed one for the symbol by test MAE), loads it once (cached, reloaded when its weights file changes), reads
  * the symbol's bars from the same first day training read up to the requested end date, and forecasts the run's
- * horizon directly. Reading is all it does: nothing is written anywhere.
+ * horizon directly. With `record`, every forecast it makes is also written to the prediction ledger (ai_predictions,
+ * ./ledger.ts); a ledger that cannot be written never costs the forecast, it is warned about once.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,12 +11,14 @@ import { z } from 'zod';
 import {
   StockDataLoader,
   TradingCalendar,
+  recordForecasts,
   requireIsoDate,
   requireSymbol,
   resolveUniverse,
   type DatabaseHandle,
   type IsoDate,
   type KlineSeries,
+  type LedgerSource,
 } from '../data/index.js';
 import {
   DEFAULT_OUTPUT_DIR,
@@ -32,6 +35,7 @@ import { readRunConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import { isScoreTarget } from '../features/index.js';
 import { ForecastOptionsSchema, forecastPrepared, prepareInput, requestedDays, scorePrepared, type Forecast, type PreparedInput } from './forecast.js';
+import { ledgerRows } from './ledger.js';
 import type { InferenceModel } from './model.js';
 
 export const PredictRequestSchema = ForecastOptionsSchema.extend({
@@ -52,6 +56,13 @@ export interface PredictionEngineOptions {
   outputDir?: string;
   /** Loaded runs kept in memory (each holds its own engine instance); least recently used ones are dropped. */
   maxCachedModels?: number;
+  /**
+   * Record every forecast in the prediction ledger with this source (cli, api, batch); undefined or false: record
+   * nothing (a library caller's default; the CLI and the server record unless told --no-record).
+   */
+  record?: LedgerSource | false;
+  /** Told once, on the first forecast the ledger could not take (default: a warning on stderr). */
+  onRecordError?(message: string): void;
 }
 
 export interface PredictionFailure {
@@ -137,6 +148,9 @@ export class PredictionEngine {
   readonly loader: StockDataLoader;
   private readonly database: DatabaseHandle;
   private readonly maxCachedModels: number;
+  private readonly record: LedgerSource | false;
+  private readonly onRecordError: (message: string) => void;
+  private recordErrorTold = false;
   /** Insertion order is recency order: a hit is re-inserted at the end. */
   private readonly models = new Map<string, InferenceModel>();
 
@@ -145,6 +159,33 @@ export class PredictionEngine {
     this.outputDir = options.outputDir ?? DEFAULT_OUTPUT_DIR;
     this.loader = new StockDataLoader(options.database);
     this.maxCachedModels = Math.max(1, options.maxCachedModels ?? 8);
+    this.record = options.record ?? false;
+    this.onRecordError = options.onRecordError ?? ((message) => console.error(`warning: ${message}`));
+  }
+
+  /**
+   * Writes forecasts to the ledger. A failure (the table missing, a read-only database, a lost connection) is told once
+   * per engine and otherwise ignored: the forecast the caller asked for matters more than its record.
+   */
+  private async recordInLedger(forecasts: Forecast[]): Promise<void> {
+    if (this.record === false || forecasts.length === 0) return;
+    const source = this.record;
+    try {
+      await recordForecasts(
+        this.database,
+        forecasts.flatMap((f) => ledgerRows(f, source)),
+      );
+    } catch (err) {
+      if (this.recordErrorTold) return;
+      this.recordErrorTold = true;
+      const reason = (err as Error).message.split('\n')[0];
+      const missing = /ai_predictions/.test(reason) && /no such table|doesn't exist/i.test(reason);
+      this.onRecordError(
+        `forecasts are not recorded in the prediction ledger (${this.database.url}): ${reason}` +
+          (missing ? '; run `klinecast db migrate` to create the ai_predictions table' : '') +
+          '; the forecasts themselves are unaffected (--no-record turns recording off)',
+      );
+    }
   }
 
   /** A run's model, from the cache when its weights file is unchanged since it was loaded. */
@@ -172,6 +213,8 @@ export class PredictionEngine {
       ...loaded,
       historyStart: config ? (config.data.firstDate ?? config.data.startDate) : null,
       universe: config?.data.universe ? new Set(config.data.universe.map((m) => m.symbol)) : null,
+      // Without its config.json the run's adjustment is unknown: the bars as stored, as before data.adjust existed.
+      adjust: config?.data.adjust ?? 'none',
     };
     this.models.set(key, model);
     while (this.models.size > this.maxCachedModels) this.models.delete(this.models.keys().next().value as string);
@@ -322,6 +365,7 @@ export class PredictionEngine {
     for (const { model, prepared } of groups) forecasts.push(...forecastPrepared(model, prepared, calendar, request));
     const order = new Map(unique.map((s, i) => [s, i]));
     forecasts.sort((a, b) => order.get(a.symbol)! - order.get(b.symbol)!);
+    await this.recordInLedger(forecasts);
     return { forecasts, failures };
   }
 
@@ -425,15 +469,19 @@ export class PredictionEngine {
     return [`run ${model.run} was trained on ${model.symbol}; applied to ${symbol}, its inputs are scaled with ${model.symbol}'s statistics`];
   }
 
-  /** Bars from the run's recorded history start up to endDate, one query for the group. */
+  /**
+   * Bars from the run's recorded history start up to endDate, one query for the group, adjusted as the run's were
+   * (qfq anchored at the base day: the forecast is then in that day's raw price, see forecastPrepared).
+   */
   private async loadHistory(model: InferenceModel, symbols: string[], endDate: IsoDate | undefined): Promise<Map<string, KlineSeries>> {
     const out = new Map<string, KlineSeries>();
     const start = model.historyStart ?? undefined;
+    const adjust = model.adjust;
     if (symbols.length === 1) {
-      out.set(symbols[0], await this.loader.loadSeries(symbols[0], start, endDate));
+      out.set(symbols[0], await this.loader.loadSeries(symbols[0], start, endDate, { adjust }));
       return out;
     }
-    for await (const s of this.loader.streamSeries({ symbols, start, end: endDate })) out.set(s.symbol, s);
+    for await (const s of this.loader.streamSeries({ symbols, start, end: endDate, adjust })) out.set(s.symbol, s);
     return out;
   }
 }

@@ -4,7 +4,7 @@
  * forecasts, Monte-Carlo dropout per window for the intervals, and forecast dates from the trading calendar.
  */
 import { z } from 'zod';
-import type { IsoDate, KlineSeries, TradingCalendar } from '../data/index.js';
+import { adjustSeries, rawPrice, type AdjustMode, type IsoDate, type KlineSeries, type TradingCalendar } from '../data/index.js';
 import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index.js';
 import { buildInferenceInput, isScoreTarget, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
@@ -72,9 +72,14 @@ export interface Forecast {
   /** The run whose model made the forecast, and which of its weights. */
   run: string;
   checkpoint: CheckpointChoice;
-  /** The last bar the forecast starts from (after its close), and that close. */
+  /** The last bar the forecast starts from (after its close), and that close as stored (raw, unadjusted). */
   baseDate: IsoDate;
   baseClose: number;
+  /**
+   * How the run's bars were adjusted (data.adjust). Prices, bounds and baseClose are in the raw price of the base day
+   * whatever it is: the adjusted forecast × raw base close / adjusted base close.
+   */
+  adjust: AdjustMode;
   /** The run's trained horizon; `predictions` holds the first `days` of it. */
   horizon: number;
   predictions: ForecastDay[];
@@ -188,12 +193,23 @@ export function scorePrepared(model: RunModel, prepared: PreparedInput[]): numbe
 export interface PreparedInput {
   symbol: string;
   input: InferenceInput;
+  /** The base day's close as stored (input.lastClose is the adjusted one) */
+  baseClose: number;
+  adjust: AdjustMode;
   warnings: string[];
 }
 
-/** The window ending at the last bar (≤ asOf) of a series, scaled with the run's saved scaler. */
-export function prepareInput(model: RunModel, series: KlineSeries, asOf?: IsoDate, warnings: string[] = []): PreparedInput {
-  return { symbol: series.symbol, input: buildInferenceInput(series, model.bundle, asOf), warnings };
+/**
+ * The window ending at the last bar (≤ asOf) of a series, scaled with the run's saved scaler. A model that knows its
+ * run's data.adjust (an engine's InferenceModel) gets raw bars adjusted the same way, from pre_close; bars the engine
+ * loaded are adjusted already and pass unchanged.
+ */
+export function prepareInput(model: RunModel & { adjust?: AdjustMode }, bars: KlineSeries, asOf?: IsoDate, warnings: string[] = []): PreparedInput {
+  const series = model.adjust ? adjustSeries(bars, model.adjust) : bars;
+  const input = buildInferenceInput(series, model.bundle, asOf);
+  let base = series.dates.length - 1;
+  while (base > 0 && series.dates[base] !== input.lastDate) base--;
+  return { symbol: series.symbol, input, baseClose: rawPrice(series, input.lastClose, base), adjust: series.adjustment?.mode ?? 'none', warnings };
 }
 
 /**
@@ -223,7 +239,9 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
       : null;
   const halfWidths = method === 'conformal' && model.intervals ? conformalHalfWidths(model.intervals, options.level) : [];
   return prepared.map((p, i) => {
-    const { lastClose, lastDate } = p.input;
+    const { lastDate } = p.input;
+    // Returns are the same on any price basis, so the raw base close turns them into prices a holder sees on the base day.
+    const lastClose = p.baseClose;
     const { returns } = reconstructPrices(scaled.subarray(i * horizon, (i + 1) * horizon), lastClose, model.targetScaler);
     const pointReturns = returns.slice(0, days);
     const bounds =
@@ -253,6 +271,7 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
       checkpoint: model.checkpoint,
       baseDate: lastDate,
       baseClose: lastClose,
+      adjust: p.adjust,
       horizon,
       predictions,
       trend: trendOf(pointReturns[days - 1]),
@@ -267,7 +286,7 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
 
 /** Forecasts straight from series in memory (what the engine does after loading them; also the benchmark's path). */
 export function forecastSeries(
-  model: RunModel,
+  model: RunModel & { adjust?: AdjustMode },
   series: KlineSeries[],
   calendar: TradingCalendar,
   options: ForecastOptionsInput = {},

@@ -1,4 +1,4 @@
-/** Predictions: a trained run → forecasts of the next trading days with Monte-Carlo dropout intervals. */
+/** Predictions: a trained run → forecasts of the next trading days with calibrated intervals, and the ledger that scores them. */
 export {
   DEFAULT_LEVEL,
   DEFAULT_SAMPLES,
@@ -33,3 +33,4 @@ export {
   type RankedForecast,
   type Ranking,
 } from './engine.js';
+export { ledgerRows, scoreEntries, scoreLedger, testFigures, type LedgerFigures, type LedgerScore, type RunScore, type StepScore } from './ledger.js';

@@ -2,6 +2,7 @@
  * Forward passes of a loaded run (src/runs loadRunModel) for inference: point forecasts in chunks, and the
  * Monte-Carlo dropout samples.
  */
+import type { AdjustMode } from '../data/index.js';
 import { Rng } from '../engine/rng.js';
 import { Tensor } from '../engine/runtime.js';
 import { predict, stockRow } from '../models/index.js';
@@ -13,6 +14,8 @@ export interface InferenceModel extends RunModel {
   historyStart: string | null;
   /** A universal run's stocks (config.json data.universe); null for a single-stock run. */
   universe: ReadonlySet<string> | null;
+  /** How its bars were adjusted (config.json data.adjust): the history is read the same way. */
+  adjust: AdjustMode;
 }
 
 /** Windows per forward pass: bounds the engine's step arena (activations grow with batch × seqLength × hidden). */

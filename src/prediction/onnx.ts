@@ -45,7 +45,7 @@ export async function predictWithOnnx(engine: PredictionEngine, symbol: string, 
   const { bytes, loaded } = onnxOfRun(ref, { outputDir: engine.outputDir, checkpoint: base.checkpoint });
   const config = readRunConfig(loaded.dir);
   const start = config.data.firstDate ?? config.data.startDate ?? undefined;
-  const series = await engine.loader.loadSeries(base.symbol, start, base.baseDate);
+  const series = await engine.loader.loadSeries(base.symbol, start, base.baseDate, { adjust: config.data.adjust });
   const input = buildInferenceInput(series, loaded.bundle, base.baseDate);
   if (input.lastDate !== base.baseDate) throw new Error(`onnx: the window ends on ${input.lastDate}, the forecast's base day is ${base.baseDate}`);
   const { seqLength, featureNames } = loaded.inputs;

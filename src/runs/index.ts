@@ -6,6 +6,7 @@
 export * from './files.js';
 export {
   DEFAULT_OUTPUT_DIR,
+  RESERVED_OUTPUT_FOLDERS,
   claimRunDir,
   defaultRunName,
   existingRunDirFor,
@@ -46,7 +47,8 @@ export {
 } from './select.js';
 export type { PruneCriteria, PrunePlan, RunFilterStatus, RunQuery } from './select.js';
 export { exportRun } from './export.js';
-export { TrainingManager, writeModelFolder } from './manager.js';
+export { TrainingManager, logTimestamp, writeModelFolder } from './manager.js';
+export * from './backtests.js';
 export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, ModelFolderContents, OpenRunOptions, StateDict, StateSource } from './manager.js';
 export { loadModelFolder, loadRunModel, weightsPathOf } from './model.js';
 export type { CheckpointChoice, LoadedModel, RunModel } from './model.js';

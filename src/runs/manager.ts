@@ -87,7 +87,7 @@ function isoNow(): string {
 }
 
 /** "YYYY-MM-DD HH:MM:SS" in local time, as Python's logging prints it. */
-function logTimestamp(d = new Date()): string {
+export function logTimestamp(d = new Date()): string {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 

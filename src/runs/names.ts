@@ -9,6 +9,12 @@ import { pad2 } from '../util/values.js';
 
 export const DEFAULT_OUTPUT_DIR = 'out';
 
+/**
+ * Folders of the output folder that hold other things than one run (DESIGN.md §4): walk-forward backtests and a
+ * batch's bookkeeping. They are never listed as runs, and no run is ever created under their names.
+ */
+export const RESERVED_OUTPUT_FOLDERS: ReadonlySet<string> = new Set(['backtests', 'batches']);
+
 const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
@@ -92,6 +98,7 @@ export function claimRunDir(outputDir: string, base: string): { name: string; di
   mkdirSync(root, { recursive: true });
   for (let n = 1; n < 10_000; n++) {
     const name = n === 1 ? base : `${base}_${n}`;
+    if (RESERVED_OUTPUT_FOLDERS.has(name)) continue;
     const dir = join(root, validateRunName(name));
     try {
       mkdirSync(dir);

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from './files.js';
 import { ACTIVE_STATUSES, CHECKPOINT_FILES, RUN_FILES, WRITTEN_STATUSES } from './files.js';
-import { DEFAULT_OUTPUT_DIR } from './names.js';
+import { DEFAULT_OUTPUT_DIR, RESERVED_OUTPUT_FOLDERS } from './names.js';
 import { readJson } from '../util/json.js';
 import type { RunSummary } from '../wire/index.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
@@ -234,7 +234,7 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
   return info;
 }
 
-/** Every run folder directly inside `outputDir` (hidden and temp folders skipped), newest first. */
+/** Every run folder directly inside `outputDir` (hidden, temp and reserved folders such as backtests/ skipped), newest first. */
 export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = {}): RunInfo[] {
   const root = resolve(outputDir);
   let entries;
@@ -246,7 +246,7 @@ export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = 
   }
   // Dirent types come from lstat: a symbolic link in the output folder is never a run.
   return entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !RESERVED_OUTPUT_FOLDERS.has(e.name))
     .map((e) => readRun(join(root, e.name), options))
     .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name));
 }

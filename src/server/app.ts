@@ -22,8 +22,10 @@ import type { Predictor, TrainingJobs } from './ports.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/model.js';
 import { predictRoutes } from './routes/predict.js';
+import { predictionRoutes } from './routes/predictions.js';
 import { rankingRoutes } from './routes/ranking.js';
 import { runRoutes } from './routes/runs.js';
+import { simulationRoutes } from './routes/simulations.js';
 import { stockRoutes } from './routes/stocks.js';
 import { trainingRoutes } from './routes/training.js';
 import { ZOD_ID_KEY, validatorCompiler } from './schema.js';
@@ -147,9 +149,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await healthRoutes(api, ctx);
     await stockRoutes(api, ctx);
     await runRoutes(api, ctx);
+    await simulationRoutes(api, ctx);
     await modelRoutes(api, ctx);
     await predictRoutes(api, ctx);
     await rankingRoutes(api, ctx);
+    await predictionRoutes(api, ctx);
     await trainingRoutes(api, ctx);
   });
 

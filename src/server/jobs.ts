@@ -119,7 +119,9 @@ export class LocalTrainingJobs implements TrainingJobs {
     job.state = 'running';
     job.started_at = new Date().toISOString();
     try {
-      const series = await this.loader.loadSeries(job.symbol as string, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
+      const series = await this.loader.loadSeries(job.symbol as string, config.data.startDate ?? undefined, config.data.endDate ?? undefined, {
+        adjust: config.data.adjust,
+      });
       if (series.dates.length === 0) throw new UserError(`no bars for ${job.symbol} in the database`, 'no_data');
       const kind = trainKind(config);
       const tooShort = kind.precheck(series);

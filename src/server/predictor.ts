@@ -13,6 +13,7 @@ export function toApiForecast(f: Forecast): ApiForecast {
     run: f.run,
     base_date: f.baseDate,
     base_close: f.baseClose,
+    adjust: f.adjust,
     horizon: f.horizon,
     interval_level: f.level,
     interval_method: f.interval,

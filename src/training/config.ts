@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import { ADJUST_MODES, DEFAULT_ADJUST } from '../data/adjust.js';
 import { maskUrl } from '../data/db/url.js';
 import { normalizeSymbol } from '../data/symbols.js';
 import { DatasetConfigSchema } from '../features/index.js';
@@ -109,6 +110,13 @@ export const TrainConfigSchema = z.object({
       stockType: z.string().min(1).nullable().default(null),
       startDate: isoDate.nullable().default(null),
       endDate: isoDate.nullable().default(null),
+      /**
+       * Price adjustment of the bars features and targets are computed from (src/data/adjust.ts, docs/DATA.md): qfq
+       * (前复权, default), hfq (后复权) or none. Factors come from the adj_factor table where it has the days, else from
+       * pre_close against the previous close. qfq by default because most users' stock_db holds unadjusted tushare
+       * `daily` bars, and on bars that are adjusted already the pre_close derivation finds nothing to change.
+       */
+      adjust: z.enum(ADJUST_MODES).default(DEFAULT_ADJUST),
       /** Recorded by a universal run: every stock it read, with its rows and date range (what resume reloads). */
       universe: z
         .array(z.object({ symbol: z.string(), rows: z.number().int().min(0), firstDate: isoDate, lastDate: isoDate }).strict())
@@ -129,6 +137,7 @@ export const TrainConfigSchema = z.object({
       stockType: null,
       startDate: null,
       endDate: null,
+      adjust: DEFAULT_ADJUST,
       universe: null,
       rows: null,
       firstDate: null,
@@ -225,12 +234,19 @@ export function resolveTrainConfig(options: { file?: string; overrides?: unknown
   return parseTrainConfig(mergeConfig(fromFile, options.overrides), source, options.describePath);
 }
 
-/** config.json of a run, validated by the same schema that wrote it. */
+/**
+ * config.json of a run, validated by the same schema that wrote it. A run saved before data.adjust existed was trained
+ * on the bars as stored, so its missing data.adjust reads as none, not as today's default.
+ */
 export function readRunConfig(runDir: string): TrainConfig {
   const path = join(runDir, RUN_FILES.config);
   const file = readJson(path);
   if (!file.ok) throw new UserError(`run ${basename(runDir)}: ${file.reason}`, file.missing ? 'run_not_ready' : 'run_corrupt');
-  return parseTrainConfig(file.value, `run ${basename(runDir)}: ${RUN_FILES.config}`);
+  const value = file.value;
+  if (isPlain(value) && (value.data === undefined || (isPlain(value.data) && !('adjust' in value.data)))) {
+    value.data = { ...(isPlain(value.data) ? value.data : {}), adjust: 'none' };
+  }
+  return parseTrainConfig(value, `run ${basename(runDir)}: ${RUN_FILES.config}`);
 }
 
 /** A universal run's config with the stocks it read recorded (data.universe): what config.json keeps. */

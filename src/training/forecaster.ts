@@ -1,31 +1,23 @@
 /**
  * A Darts-like surface for one forecaster: fit / predict / save / load / backtest. It is thin on purpose: fit is the
  * Trainer (in memory) or runTraining (a full out/{run}/ folder), predict is one forward pass on the saved scaler's
- * input window, backtest is the Trainer on each walk-forward fold.
+ * input window, backtest is the calendar walk-forward of `klinecast backtest` in memory.
  *
  *   const f = new Forecaster({ model: { modelType: 'gru' }, training: { epochs: 20 } });
  *   await f.fit(series);                        // or f.fit(series, { outputDir: 'out' }) for a run folder
  *   f.predict(series);                          // next-day (…horizon) log returns and prices
  *   f.save('models/600519-gru'); Forecaster.load('models/600519-gru');
- *   await f.backtest(series, { trainSize: 500, valSize: 100, testSize: 60 });
+ *   await f.backtest(series, { start: '2024-01-01', retrain: 'monthly' });
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IsoDate, KlineSeries } from '../data/types.js';
-import { evaluateForecasts, type BaselineMetrics, type ModelMetrics } from '../evaluation/index.js';
-import {
-  buildDataset,
-  buildInferenceInput,
-  buildWalkForward,
-  reconstructPrices,
-  type Scaler,
-  type ScalerBundle,
-  type WalkForwardInput,
-} from '../features/index.js';
+import { buildDataset, buildInferenceInput, reconstructPrices, type Scaler, type ScalerBundle } from '../features/index.js';
 import { predict, type Network } from '../models/index.js';
 import { MODEL_FILES, RUN_FILES, loadModelFolder, toModelConfigFile, writeModelFolder } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
+import { walkForward, type BacktestSettingsInput, type WalkForwardResult } from './backtest.js';
 import { parseTrainConfig, readRunConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { runTraining, type TrainingReport } from './train-run.js';
 import { Trainer, networkWeights, type FitResult, type TrainerCallbacks } from './trainer.js';
@@ -43,23 +35,6 @@ export interface PointForecast {
   asOf: IsoDate;
   lastClose: number;
   steps: ForecastStep[];
-}
-
-export interface BacktestFold {
-  fold: number;
-  trainStart: IsoDate;
-  testStart: IsoDate;
-  testEnd: IsoDate;
-  samples: number;
-  epochsTrained: number;
-  metrics: ModelMetrics;
-  baselines: BaselineMetrics;
-}
-
-export interface BacktestResult {
-  folds: BacktestFold[];
-  /** Every fold's test days pooled: model against persistence on the same days. */
-  overall: { samples: number; metrics: ModelMetrics; baselines: BaselineMetrics };
 }
 
 interface Fitted {
@@ -166,47 +141,11 @@ export class Forecaster {
   }
 
   /**
-   * Walk-forward backtest (buildWalkForward): a fresh model per fold, trained on the fold's training segment with
-   * early stopping on its validation segment, scored on its test segment against persistence. Scalers are fit per
-   * fold on its own training rows, so no fold sees its future.
+   * Walk-forward backtest on the trading calendar, in memory: the same folds, training and forecasts as
+   * `klinecast backtest` (src/training/backtest.ts, docs/BACKTESTING.md) without the out/backtests/ folder.
    */
-  async backtest(series: KlineSeries, walkForward: WalkForwardInput, options: { callbacks?: TrainerCallbacks[] } = {}): Promise<BacktestResult> {
-    const config: TrainConfig = { ...this.config, data: { ...this.config.data, symbol: series.symbol } };
-    const folds: BacktestFold[] = [];
-    const pooled = { dates: [] as IsoDate[], lastClose: [] as number[], actual: [] as number[], predicted: [] as number[] };
-    const datasets = buildWalkForward(series, config.dataset, walkForward);
-    for (let i = 0; i < datasets.length; i++) {
-      const dataset = datasets[i];
-      const trainer = new Trainer(dataset, config, { callbacks: options.callbacks });
-      const fit = await trainer.fit();
-      trainer.loadWeights(trainer.bestStateDict());
-      const { results, predictions } = trainer.evaluate(dataset.test);
-      const test = dataset.test;
-      folds.push({
-        fold: i + 1,
-        trainStart: dataset.dates[dataset.segments.train.start],
-        testStart: test.endDates[0],
-        testEnd: test.endDates[test.size - 1],
-        samples: test.size,
-        epochsTrained: fit.epochsTrained,
-        metrics: results.test_metrics,
-        baselines: results.baselines,
-      });
-      for (const r of predictions.records) {
-        pooled.dates.push(r.date);
-        pooled.lastClose.push(r.last_close);
-        pooled.actual.push(r.actual_return);
-        pooled.predicted.push(r.predicted_return);
-      }
-    }
-    const h = config.dataset.horizon;
-    const { results } = evaluateForecasts({
-      dates: pooled.dates.filter((_, k) => k % h === 0),
-      lastClose: pooled.lastClose.filter((_, k) => k % h === 0),
-      actualReturns: pooled.actual,
-      predictedReturns: pooled.predicted,
-      split: 'walk_forward_test',
-    });
-    return { folds, overall: { samples: results.n_samples, metrics: results.test_metrics, baselines: results.baselines } };
+  async backtest(series: KlineSeries, settings: BacktestSettingsInput = {}, options: { callbacks?: TrainerCallbacks[] } = {}): Promise<WalkForwardResult> {
+    const config: TrainConfig = { ...this.config, data: { ...this.config.data, symbol: series.symbol, symbols: null } };
+    return walkForward([series], config, settings, { trainerCallbacks: options.callbacks });
   }
 }

@@ -23,4 +23,18 @@ export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, T
 export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
-export type { BacktestFold, BacktestResult, ForecastStep, PointForecast } from './forecaster.js';
+export type { ForecastStep, PointForecast } from './forecaster.js';
+export { BacktestSettingsSchema, backtestConfigOfRun, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
+export type {
+  BacktestCallbacks,
+  BacktestConfigFile,
+  BacktestIntervals,
+  BacktestReport,
+  BacktestResultsFile,
+  BacktestSettings,
+  BacktestSettingsInput,
+  FoldPlan,
+  FoldResults,
+  RunBacktestOptions,
+  WalkForwardResult,
+} from './backtest.js';

@@ -7,7 +7,8 @@
 import { basename, join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
-import type { KlineSeries } from '../data/types.js';
+import type { ExRightsEvent, KlineSeries, SeriesAdjustment } from '../data/types.js';
+import { adjustSeries } from '../data/adjust.js';
 import { sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
 import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, ScoreEvaluation, SignificanceResults } from '../evaluation/index.js';
@@ -36,6 +37,8 @@ export interface TrainingReport {
   stocks: number | null;
   /** A universal run's stocks left out, each with the reason (no bars, too short, no training window). */
   skipped: SkippedStock[];
+  /** How a single-stock run's prices were adjusted (data.adjust) and the ex-rights days found; null unadjusted or universal. */
+  adjustment: { mode: 'qfq' | 'hfq'; source: SeriesAdjustment['source']; exRights: ExRightsEvent[] } | null;
   modelType: TrainConfig['model']['modelType'];
   /**
    * What the network outputs (model/scaler.json target.kind): log_return, or a cross-sectional score
@@ -100,7 +103,9 @@ export async function loadTrainingSeries(config: TrainConfig, databaseUrl?: stri
   const { openDatabase } = await import('../data/db/connection.js');
   const handle = await openDatabase(databaseUrl);
   try {
-    const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined);
+    const series = await new StockDataLoader(handle).loadSeries(symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined, {
+      adjust: config.data.adjust,
+    });
     if (series.dates.length === 0) {
       const range =
         config.data.startDate || config.data.endDate ? ` between ${config.data.startDate ?? 'the start'} and ${config.data.endDate ?? 'the end'}` : '';
@@ -144,7 +149,7 @@ function trainingArgs(config: TrainConfig, dataset: TrainingData, fit: FitResult
  * The database a saved run read from, when no --database is given: its recorded URL, or, when that URL had a password
  * (saved masked), the configured one if it is the same database; otherwise the user must name it.
  */
-function savedDatabaseUrl(config: TrainConfig): string | undefined {
+export function savedDatabaseUrl(config: TrainConfig): string | undefined {
   const recorded = config.data.database;
   if (!recorded) return undefined;
   if (!recorded.includes('***')) return recorded;
@@ -157,7 +162,7 @@ function savedDatabaseUrl(config: TrainConfig): string | undefined {
  * The bars a saved run was trained on: its recorded range from the database. Resume and eval need identical data; a
  * different row count means the database changed and is refused.
  */
-async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
+export async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
   const { rows, firstDate, lastDate } = config.data;
   const pinned: TrainConfig = { ...config, data: { ...config.data, startDate: firstDate ?? config.data.startDate, endDate: lastDate ?? config.data.endDate } };
   const series = await loadTrainingSeries(pinned, databaseUrl);
@@ -175,7 +180,7 @@ async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Pro
  * recorded universe, each pinned to its recorded range) streamed from the database in one query. Symbols without bars
  * come back in `missing`; a recorded stock whose row count changed is refused, naming it.
  */
-async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, recorded: boolean): Promise<{ series: KlineSeries[]; missing: string[] }> {
+export async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, recorded: boolean): Promise<{ series: KlineSeries[]; missing: string[] }> {
   const [{ openDatabase }, { resolveUniverse }] = await Promise.all([import('../data/db/connection.js'), import('../data/universe.js')]);
   const handle = await openDatabase(databaseUrl);
   try {
@@ -186,16 +191,19 @@ async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, reco
     const byRange = new Map(pinned?.map((m) => [m.symbol, m]));
     const series: KlineSeries[] = [];
     const changed: string[] = [];
-    for await (const loaded of new StockDataLoader(handle).streamSeries({ symbols, start, end })) {
+    const loader = new StockDataLoader(handle);
+    const adjust = config.data.adjust;
+    for await (const loaded of loader.streamSeries({ symbols, start, end })) {
       const range = byRange.get(loaded.symbol);
       if (!range) {
-        series.push(loaded);
+        series.push(await loader.adjustRange(loaded, adjust));
         continue;
       }
       const from = loaded.dates.findIndex((d) => d >= range.firstDate);
       let to = loaded.dates.length;
       while (to > 0 && loaded.dates[to - 1] > range.lastDate) to--;
-      const own = sliceSeries(loaded, Math.max(0, from), to);
+      // Adjusted over the stock's own recorded range, as training read it, so a qfq anchor is the same bar again.
+      const own = await loader.adjustRange(sliceSeries(loaded, Math.max(0, from), to), adjust);
       if (own.dates.length !== range.rows) changed.push(`${loaded.symbol} (${range.rows} bars ${range.firstDate}..${range.lastDate}, now ${own.dates.length})`);
       series.push(own);
     }
@@ -226,9 +234,23 @@ interface PreparedRun {
   stocks: number | null;
   skipped: SkippedStock[];
   manager: TrainingManager;
+  adjustment: TrainingReport['adjustment'];
   /** The unmasked URL the bars came from; null when they were handed in. */
   databaseUrl: string | null;
   resumed: boolean;
+}
+
+function adjustmentOf(series: KlineSeries): TrainingReport['adjustment'] {
+  const a = series.adjustment;
+  return a ? { mode: a.mode, source: a.source, exRights: a.exRights } : null;
+}
+
+/** "qfq from pre_close: 2 ex-rights days (2022-06-15 ×1.0213, 2023-05-10 ×1.5)", for the first line of training.log. */
+function describeAdjustment(series: KlineSeries): string {
+  const a = series.adjustment;
+  if (!a) return 'prices as stored (adjust none)';
+  const days = a.exRights.map((e) => `${e.date} ×${Number(e.step.toPrecision(5))}`);
+  return `${a.mode} from ${a.source}: ${days.length} ex-rights day${days.length === 1 ? '' : 's'}${days.length ? ` (${days.slice(0, 8).join(', ')}${days.length > 8 ? ', …' : ''})` : ''}`;
 }
 
 function describeWindows(dataset: TrainingData): string {
@@ -242,6 +264,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
   let describe: string;
   let members: string[] | null = null;
   let skipped: SkippedStock[] = [];
+  let adjustment: TrainingReport['adjustment'] = null;
   if (config.data.symbols !== null) {
     if (databaseUrl === null) throw new Error('startRun: a universal run loads its stocks from a database');
     const universe = await universeData(config, databaseUrl, false);
@@ -252,12 +275,14 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     const left = skipped.length ? `; skipped ${skipped.map((x) => `${x.symbol} (${x.reason})`).join(', ')}` : '';
     describe = `universe of ${members.length} stocks, split at ${universe.dataset.boundaries.valStart ?? '-'} / ${universe.dataset.boundaries.testStart ?? '-'}, ${describeWindows(dataset)}${left}`;
   } else {
-    const series = options.series ?? (await loadTrainingSeries(config, databaseUrl as string));
+    // Bars handed in raw are adjusted here (from pre_close: there is no adj_factor table to read); loaded ones already are.
+    const series = options.series ? adjustSeries(options.series, config.data.adjust) : await loadTrainingSeries(config, databaseUrl as string);
     if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
     config = withRecordedData(config, series.dates);
+    adjustment = adjustmentOf(series);
     // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
     dataset = buildDataset(series, config.dataset);
-    describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeWindows(dataset)}`;
+    describe = `${series.symbol}: ${series.dates.length} bars ${series.dates[0]}..${series.dates[series.dates.length - 1]}, ${describeAdjustment(series)}, ${describeWindows(dataset)}`;
   }
   const manager = TrainingManager.create({
     outputDir: config.output.outputDir,
@@ -269,7 +294,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     saveTotalLimit: config.training.saveTotalLimit,
   });
   if (members !== null) manager.updateStatus('initialized', { universe: { stocks: members.length, symbols: members } });
-  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: false };
+  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, adjustment, databaseUrl, resumed: false };
 }
 
 /** The data a saved run was trained on, rebuilt: its recorded bars (one stock) or its recorded universe. */
@@ -277,13 +302,14 @@ async function recordedData(
   config: TrainConfig,
   databaseUrl: string | null,
   series?: KlineSeries,
-): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[] }> {
+): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[]; adjustment: TrainingReport['adjustment'] }> {
   if (config.data.universe) {
     if (databaseUrl === null) throw new Error('a universal run reloads its stocks from a database');
     const { dataset, skipped } = await universeData(config, databaseUrl, true);
-    return { dataset, members: dataset.members, skipped };
+    return { dataset, members: dataset.members, skipped, adjustment: null };
   }
-  return { dataset: buildDataset(series ?? (await loadRecordedSeries(config, databaseUrl as string)), config.dataset), members: null, skipped: [] };
+  const bars = series ? adjustSeries(series, config.data.adjust) : await loadRecordedSeries(config, databaseUrl as string);
+  return { dataset: buildDataset(bars, config.dataset), members: null, skipped: [], adjustment: adjustmentOf(bars) };
 }
 
 async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
@@ -292,9 +318,9 @@ async function resumeRun(ref: string, options: RunTrainingOptions): Promise<Prep
   const info = TrainingManager.loadRun(runDir);
   if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
   const databaseUrl = options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl());
-  const { dataset, members, skipped } = await recordedData(config, databaseUrl, options.series);
+  const { dataset, members, skipped, adjustment } = await recordedData(config, databaseUrl, options.series);
   const manager = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
-  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, databaseUrl, resumed: true };
+  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, adjustment, databaseUrl, resumed: true };
 }
 
 function withoutDaily(cross: CrossSectionResults | undefined): Omit<CrossSectionResults, 'daily'> | null {
@@ -337,7 +363,7 @@ async function registerReport(report: TrainingReport, databaseUrl: string): Prom
 export async function runTraining(options: RunTrainingOptions): Promise<TrainingReport> {
   const started = performance.now();
   if (!options.resume && !options.config) throw new Error('runTraining: a config is required for a new run');
-  const { config, dataset, describe, stocks, skipped, manager, databaseUrl, resumed } = options.resume
+  const { config, dataset, describe, stocks, skipped, manager, adjustment, databaseUrl, resumed } = options.resume
     ? await resumeRun(options.resume, options)
     : await startRun(options.config as TrainConfig, options);
 
@@ -367,6 +393,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       symbol: dataset.symbol,
       stocks,
       skipped,
+      adjustment,
       modelType: config.model.modelType,
       target: dataset.scalerBundle.target.kind,
       configHash: trainConfigHash(config),

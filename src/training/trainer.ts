@@ -9,11 +9,10 @@ import { Adam, AdamW, clipGradNorm, createSchedule, type LrSchedule, type Optimi
 import { Rng, type RngState } from '../engine/rng.js';
 import { Engine } from '../engine/runtime.js';
 import {
-  CROSS_SECTION_DEFAULTS,
   DEFAULT_INTERVAL_LEVEL,
   calibrateConformal,
   conformalHalfWidths,
-  evaluateCrossSection,
+  crossSectionOfRecords,
   asScoreEvaluation,
   evaluateForecasts,
   type ConformalCalibration,
@@ -572,7 +571,7 @@ function stockRowsOf(network: Network, set: Windows, idx: Int32Array): Int32Arra
 }
 
 /** Scaled network outputs [size, horizon] → predicted log returns. */
-function predictedReturns(set: Windows, targetScaler: TrainingData['targetScaler'], scaled: Float32Array): Float64Array {
+export function predictedReturns(set: Windows, targetScaler: TrainingData['targetScaler'], scaled: Float32Array): Float64Array {
   const h = set.horizon;
   const predicted = new Float64Array(set.size * h);
   for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
@@ -620,16 +619,6 @@ export function evaluateScaled(
   });
   if (!set.symbols) return evaluation;
   // Over many stocks, what matters is the ranking within each day (DESIGN.md §5): the next-day forecasts, per date.
-  const step1 = evaluation.predictions.records.filter((r) => r.step === 1);
-  // A date counts with at least 5 stocks (fewer make its correlation ±1 noise), or all of a smaller universe's, never < 2.
-  const stocks = new Set(set.symbols).size;
-  const crossSection = evaluateCrossSection({
-    minStocksPerDate: Math.max(2, Math.min(CROSS_SECTION_DEFAULTS.minStocksPerDate, stocks)),
-    dates: step1.map((r) => r.date),
-    symbols: step1.map((r) => r.symbol as string),
-    lastClose: step1.map((r) => r.last_close),
-    actualReturns: step1.map((r) => r.actual_return),
-    predictedReturns: step1.map((r) => r.predicted_return),
-  });
+  const crossSection = crossSectionOfRecords(evaluation.predictions.records);
   return { ...evaluation, results: { ...evaluation.results, cross_section: crossSection } };
 }

@@ -64,9 +64,11 @@ export interface Forecast {
   symbol: string;
   /** The run whose model made the forecast. */
   run: string;
-  /** The last bar the forecast starts from, and its close. */
+  /** The last bar the forecast starts from, and its close as stored (raw). */
   base_date: string;
   base_close: number;
+  /** How the run's bars were adjusted; prices are in the raw price of the base day whatever it is. */
+  adjust?: 'qfq' | 'hfq' | 'none';
   horizon: number;
   /** e.g. 0.9 for a 90% interval; null without intervals. */
   interval_level: number | null;
@@ -105,6 +107,65 @@ export interface Ranking {
     score: number | null;
   }>;
   failures: Array<{ symbol: string; code: string; message: string }>;
+}
+
+/** One row of GET /api/v1/predictions: a recorded forecast of one step, and what happened once the day arrived. */
+export interface LedgerRow {
+  run: string;
+  symbol: string;
+  base_date: string;
+  target_date: string;
+  step: number;
+  base_close: number;
+  predicted_price: number;
+  /** log return from base_close */
+  predicted_return: number;
+  lower: number | null;
+  upper: number | null;
+  interval_method: string | null;
+  interval_level: number | null;
+  source: 'cli' | 'api' | 'batch';
+  created_at: string;
+  updated_at: string;
+  /** false when the target day's bar was already in the database when it was first recorded (left out of live scores) */
+  live: boolean | null;
+  /** null until the target day's bar is in the database */
+  actual_close: number | null;
+  /** predicted − actual */
+  error: number | null;
+  abs_error: number | null;
+  actual_return: number | null;
+  in_interval: boolean | null;
+}
+
+/** The figures of one segment in GET /api/v1/predictions/score. */
+export interface LedgerFigures {
+  n: number;
+  mae: number | null;
+  /** 1 − MAE / MAE of persistence */
+  skill: number | null;
+  direction_accuracy: number | null;
+  coverage: number | null;
+  level: number | null;
+}
+
+/** GET /api/v1/predictions/score: per run, live figures of its reconciled forecasts beside its test segment's. */
+export interface LedgerScore {
+  runs: Array<{
+    run: string;
+    symbols: string[];
+    recorded: number;
+    pending: number;
+    /** rows recorded after their target day's bar was in: counted, not scored */
+    hindsight: number;
+    first_base_date: string | null;
+    last_target_date: string | null;
+    live: LedgerFigures & { persistence_mae: number | null };
+    /** null when the run's results/eval_results.json is gone */
+    test: LedgerFigures | null;
+    /** per step ahead when more than one step was recorded (test from per_horizon; its coverage is pooled only, so null) */
+    steps: Array<{ step: number; live: LedgerFigures & { persistence_mae: number | null }; test: LedgerFigures | null }>;
+  }>;
 }
 
 export type TrainingJobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
 import { JobFailedError, WorkerCrashedError, WorkerPool } from '../../src/batch/pool.js';
 import { packSeries, unpackSeries } from '../../src/batch/transfer.js';
+import { adjustSeries } from '../../src/data/index.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'klinecast-pool-'));
@@ -25,6 +26,28 @@ test('a series round-trips through packing, and packing transfers (detaches) its
   port2.close();
   assert.deepEqual(back.dates, copy.dates);
   assert.deepEqual(Array.from(back.close), Array.from(copy.close));
+});
+
+test('an adjusted series keeps its adjustment through packing (the thread must not adjust it again)', async () => {
+  const raw = syntheticSeries('600000', 30);
+  raw.preClose[10] = raw.close[9] * 0.9; // an ex-rights day
+  const adjusted = adjustSeries(raw, 'qfq');
+  const multiplier = Array.from(adjusted.adjustment!.multiplier);
+  const { packed, transfer } = packSeries(adjusted);
+  assert.equal(transfer.length, 12, 'the multiplier moves too');
+  const { port1, port2 } = new MessageChannel();
+  const received = new Promise<typeof packed>((resolve) => port2.once('message', resolve));
+  port1.postMessage(packed, transfer);
+  const back = unpackSeries(await received);
+  port1.close();
+  port2.close();
+  assert.equal(back.adjustment!.mode, 'qfq');
+  assert.deepEqual(Array.from(back.adjustment!.multiplier), multiplier);
+  assert.deepEqual(
+    back.adjustment!.exRights.map((e) => e.date),
+    [raw.dates[10]],
+  );
+  assert.equal(adjustSeries(back, 'qfq'), back);
 });
 
 test('jobs that throw, throw uncaught, call process.exit or run out of memory fail alone; dead threads are replaced', async () => {

@@ -22,7 +22,7 @@ function series(symbol: string, rows: Array<[string, number, number, number, num
   };
 }
 
-test('checkSeries finds calendar gaps, jumps beyond the limit, pre_close splices and OHLC violations', () => {
+test('checkSeries finds calendar gaps, jumps beyond the limit, ex-rights days, pre_close splices and OHLC violations', () => {
   const calendar = new TradingCalendar(ruleTradingDays('2024-03-01', '2024-03-29'));
   const s = series('600000', [
     ['2024-03-01', 10, 10.5, 9.9, 10.2, 10],
@@ -30,18 +30,21 @@ test('checkSeries finds calendar gaps, jumps beyond the limit, pre_close splices
     // 03-05 .. 03-07 missing: a 3-day gap
     ['2024-03-08', 10.3, 10.2, 10.1, 10.15, 10.3], // open above high
     ['2024-03-11', 10.15, 12.0, 10.1, 11.9, 10.15], // +17% on a ±10% board
-    ['2024-03-12', 11.0, 11.2, 10.9, 11.0, 11.0], // pre_close 11.0 but the previous close was 11.9
+    ['2024-03-12', 11.0, 11.2, 10.9, 11.0, 11.0], // pre_close 11.0 below the previous close 11.9: an ex-rights day
+    ['2024-03-13', 11.5, 11.6, 11.4, 11.5, 11.4], // pre_close 11.4 above the previous close 11.0: no corporate action does that
   ]);
   const r = checkSeries(s, calendar, '浦发银行');
-  assert.deepEqual([r.rows, r.expected, r.missing, r.longestGap], [5, 8, 3, 3]);
+  assert.deepEqual([r.rows, r.expected, r.missing, r.longestGap], [6, 9, 3, 3]);
   assert.deepEqual(r.gaps, [{ from: '2024-03-05', to: '2024-03-07', days: 3 }]);
-  assert.equal(r.coverage, 5 / 8);
+  assert.equal(r.coverage, 6 / 9);
   assert.equal(r.ohlcViolations, 1);
   assert.deepEqual(r.findings.map((f) => [f.date, f.kind]), [
     ['2024-03-08', 'ohlc'],
     ['2024-03-11', 'jump'],
-    ['2024-03-12', 'pre_close_mismatch'],
+    ['2024-03-13', 'pre_close_mismatch'],
   ]);
+  assert.equal(r.jumps, 2);
+  assert.deepEqual(r.exRights, [{ date: '2024-03-12', step: 11.9 / 11.0, source: 'pre_close', previousClose: 11.9, preClose: 11.0 }]);
   // The same +17% is within the limit for a STAR-market code.
   assert.equal(checkSeries({ ...s, symbol: '688001' }, calendar).findings.filter((f) => f.kind === 'jump').length, 0);
 });
@@ -52,6 +55,9 @@ forEachDialect('checkData on real data: no OHLC violations in 600519, and the kn
   assert.deepEqual(report.stocks.map((s) => s.symbol), ['600519', '600900']);
   const moutai = report.stocks[0];
   assert.equal(moutai.ohlcViolations, 0);
+  // qfq data: no ex-rights day left to adjust; the share-reform day's pre_close above the previous close is a finding.
+  assert.deepEqual(moutai.exRights, []);
+  assert.deepEqual(moutai.findings.filter((f) => f.kind === 'pre_close_mismatch').map((f) => f.date), ['2006-05-25']);
   const yangtze = report.stocks[1];
   const longest = yangtze.gaps.find((g) => g.days === yangtze.longestGap)!;
   assert.ok(longest.from >= '2008-05-01' && longest.to <= '2009-06-01', JSON.stringify(longest));

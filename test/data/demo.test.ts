@@ -68,9 +68,14 @@ test('the demo market behaves like an A-share market', () => {
   const sq: number[] = [];
   const sqPrev: number[] = [];
   const calendar = new TradingCalendar(market.tradingDays);
+  let exRightsDays = 0;
+  let bonusDays = 0;
   for (let i = 0; i < bars.length; i++) {
     const series = bars[i];
     const limit = boardOf(market.stocks[i].symbol)!.limit;
+    const actions = new Map(market.corporateActions(i).map((a) => [a.date, a]));
+    exRightsDays += actions.size;
+    bonusDays += [...actions.values()].filter((a) => a.bonus > 0).length;
     if (series.length < market.tradingDays.length) suspendedStocks++;
     for (let t = 0; t < series.length; t++) {
       const b = series[t];
@@ -81,7 +86,13 @@ test('the demo market behaves like an A-share market', () => {
       assert.equal(b.limitStatus, b.close === up ? 1 : b.close === down ? -1 : 0);
       if (b.limitStatus !== 0) limitDays++;
       if (Math.abs(b.close / b.preClose - 1) > 0.1005) beyondTen++;
-      if (t > 0) assert.equal(b.preClose, series[t - 1].close, 'pre_close is the previous close, across suspensions too');
+      const action = actions.get(b.tradeDate);
+      if (action) {
+        // The exchange's ex-rights reference price, from the unadjusted previous close.
+        assert.equal(action.previousClose, series[t - 1].close);
+        assert.equal(b.preClose, Math.round(((action.previousClose - action.cash) / (1 + action.bonus)) * 100) / 100, `${b.symbol} ${b.tradeDate} reference price`);
+        assert.ok(action.cash === 0 || (action.cash >= 0.009 * action.previousClose && action.cash <= 0.031 * action.previousClose), `${b.symbol} ${b.tradeDate} dividend 1-3%`);
+      } else if (t > 0) assert.equal(b.preClose, series[t - 1].close, 'pre_close is the previous close, across suspensions too');
       const r = Math.log(b.close / b.preClose);
       absReturns.push(Math.abs(r));
       turnovers.push(Math.log(b.turnoverRate!));
@@ -93,7 +104,13 @@ test('the demo market behaves like an A-share market', () => {
     const check = checkSeries(barsToSeries(series), calendar);
     assert.equal(check.ohlcViolations, 0);
     assert.equal(check.jumps, 0, `${market.stocks[i].symbol}: ${JSON.stringify(check.findings.slice(0, 3))}`);
+    // data check finds exactly the generated ex-rights days, each with the step close_{t-1} / pre_close_t.
+    assert.deepEqual(
+      check.exRights.map((e) => [e.date, e.step]),
+      [...actions.values()].map((a) => [a.date, a.previousClose / a.preClose]),
+    );
   }
+  assert.ok(exRightsDays > 15 && bonusDays >= 3, `ex-dividend days (${exRightsDays}) and bonus-share days (${bonusDays}) happen`);
   assert.ok(suspendedStocks >= 5, `multi-day suspensions happen (${suspendedStocks} of 30 stocks)`);
   assert.ok(limitDays > 20, `limit days occur (${limitDays})`);
   assert.ok(beyondTen > 0, 'ChiNext/STAR stocks move beyond 10% (their limit is 20%)');

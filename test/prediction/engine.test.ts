@@ -327,6 +327,7 @@ describe('the server adapter', () => {
       run: 'main',
       base_date: '2024-09-27',
       base_close: f.baseClose,
+      adjust: f.adjust,
       horizon: HORIZON,
       interval_level: 0.9,
       interval_method: f.interval,

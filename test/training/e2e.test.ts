@@ -131,9 +131,13 @@ forEachDialect(
     const args = JSON.parse(readFileSync(join(dir, 'model/training_args.json'), 'utf8'));
     assert.equal(args.best_val_loss, report.bestValLoss);
 
-    // reload: the same dataset from the database, the saved weights → exactly the saved predictions
+    // reload: the same dataset from the database (adjusted as recorded: qfq by default), the saved weights → exactly the saved predictions
     const saved = readRunConfig(dir);
-    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol, saved.data.firstDate ?? undefined, saved.data.lastDate ?? undefined);
+    assert.equal(saved.data.adjust, 'qfq');
+    const series = await new StockDataLoader(tdb.handle).loadSeries(symbol, saved.data.firstDate ?? undefined, saved.data.lastDate ?? undefined, {
+      adjust: saved.data.adjust,
+    });
+    assert.ok(series.adjustment!.exRights.length > 0, 'the demo stock has ex-rights days to adjust');
     const dataset = buildDataset(series, saved.dataset);
     const { config: arch } = fromModelConfigFile(modelConfig);
     const trainer = new Trainer(dataset, { model: arch, training: saved.training });

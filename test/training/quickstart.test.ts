@@ -22,6 +22,11 @@ test('quickstart: demo market, a completed short run in ./out with skill vs pers
   const results = JSON.parse(r.stdout);
   assert.equal(results.demo.generated, true);
   assert.equal(results.train.status, 'completed');
+  // The demo's dividends reach training as ex-rights days, adjusted away (qfq from pre_close, the default).
+  assert.equal(results.train.adjustment.mode, 'qfq');
+  assert.equal(results.train.adjustment.source, 'pre_close');
+  assert.ok(results.train.adjustment.exRights.length >= 1, JSON.stringify(results.train.adjustment));
+  assert.match(r.stderr, /prices qfq \(from pre_close, --adjust\): \d+ ex-rights day/);
   assert.ok(results.train.runDir.startsWith(join(root, 'out')), results.train.runDir);
   assert.ok(existsSync(join(results.train.runDir, 'model', 'pytorch_model.bin')));
   assert.equal(results.evaluate.test_metrics.mae, results.train.test.mae);

@@ -235,7 +235,8 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     symbol = fx.symbols[0];
     await trainTinyRun(fx, symbol, 'demo_lstm');
     await trainTinyUniversalRun(fx, 'demo_universal');
-    const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir }));
+    // As `klinecast serve` runs it: every forecast goes to the prediction ledger, which the run page scores.
+    const predictor = createPredictor(new PredictionEngine({ database: fx.handle, outputDir: fx.outputDir, record: 'api' }));
     const trainingJobs = new LocalTrainingJobs({ database: fx.handle, threads: 1 });
     server = await startServer({
       database: fx.handle,
@@ -311,8 +312,19 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     await page.close();
   });
 
-  test('Run: a trained run shows its real curves and test predictions', async () => {
+  test('Run: a trained run shows its real curves and test predictions, and its live forecasts beside the test segment', async () => {
+    const forecast = await fetch(`${server.url}/api/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ symbol, run: 'demo_lstm' }),
+    });
+    assert.equal(forecast.status, 200);
     const page = await open('#/run/demo_lstm');
+    const live = page.locator('#live-table tbody tr');
+    assert.equal(await live.count(), 2);
+    // The forecast's days are still ahead: nothing scored live yet, while the test row holds the test segment's figures.
+    assert.match(await live.nth(0).innerText(), /^live\s+0\s/);
+    assert.match(await live.nth(1).innerText(), /^test\s+[1-9]\d*\s+\d/);
     const loss = await series(page, 'chart-loss');
     assert.equal(count(loss, 'train loss'), 2);
     assert.equal(count(loss, 'val loss'), 2);

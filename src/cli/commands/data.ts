@@ -39,18 +39,43 @@ function printImportReport(report: ImportReport): void {
       `${t.newStocks} new stock(s), ${t.newTradingDays} new trading day(s)`,
   );
   for (const issue of report.issues) console.error(`${displayPath(issue.file)}:${issue.line}: ${issue.reason}`);
+  if (report.ledger?.reconciled)
+    console.log(`prediction ledger: ${report.ledger.reconciled} forecast(s) now have their actual close (klinecast predictions score)`);
+  if (report.ledgerError) console.error(`warning: ${report.ledgerError}`);
 }
 
 export function printCheckReport(report: CheckReport, detailed: boolean): void {
   printTable(
-    ['symbol', 'name', 'rows', 'first', 'last', 'coverage %', 'missing', 'longest gap', 'jumps', 'ohlc errors'],
-    report.stocks.map((s) => [s.symbol, s.name, s.rows, s.first, s.last, (s.coverage * 100).toFixed(2), s.missing, s.longestGap, s.jumps, s.ohlcViolations]),
+    ['symbol', 'name', 'rows', 'first', 'last', 'coverage %', 'missing', 'longest gap', 'jumps', 'ohlc errors', 'ex-rights'],
+    report.stocks.map((s) => [
+      s.symbol,
+      s.name,
+      s.rows,
+      s.first,
+      s.last,
+      (s.coverage * 100).toFixed(2),
+      s.missing,
+      s.longestGap,
+      s.jumps,
+      s.ohlcViolations,
+      s.exRights.length,
+    ]),
   );
   const t = report.totals;
   console.log(
-    `\n${t.stocks} stock(s), ${t.rows} bars; ${t.missing} missing trading day(s), ${t.jumps} suspicious jump(s), ${t.ohlcViolations} OHLC violation(s)`,
+    `\n${t.stocks} stock(s), ${t.rows} bars; ${t.missing} missing trading day(s), ${t.jumps} suspicious jump(s), ${t.ohlcViolations} OHLC violation(s), ` +
+      `${t.exRights} ex-rights day(s)`,
   );
   console.log(`calendar: ${report.calendar.storedDays} stored trading days ${report.calendar.first ?? '-'} .. ${report.calendar.last ?? '-'}`);
+  const withEvents = report.stocks.filter((s) => s.exRights.length > 0);
+  if (withEvents.length) {
+    // The days data.adjust corrects (docs/DATA.md "Adjusted prices"), each with its factor step factor_t / factor_{t-1}.
+    console.log(`\nex-rights days (adjusted by data.adjust qfq/hfq; step = factor_t / factor_t-1):`);
+    printTable(
+      ['symbol', 'date', 'step', 'source', 'previous close', 'pre_close'],
+      withEvents.flatMap((s) => s.exRights.map((e) => [s.symbol, e.date, e.step.toFixed(6), e.source, e.previousClose, e.preClose])),
+    );
+  }
   if (!detailed) return;
   for (const s of report.stocks) {
     if (s.gaps.length) {
@@ -141,7 +166,7 @@ export function register(program: Command): void {
   withDatabaseOptions(
     data
       .command('check')
-      .description('coverage per stock, gaps against the trading calendar, suspicious jumps and OHLC violations')
+      .description('coverage per stock, gaps against the trading calendar, suspicious jumps, ex-rights days and OHLC violations')
       .argument('[symbol]', 'one stock (details of its gaps and findings)'),
   ).action(async (symbol: string | undefined, opts: DatabaseOptions) => {
     await withDatabase(opts.database, async (handle) => {

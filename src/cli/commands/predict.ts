@@ -1,6 +1,7 @@
 /**
  * `klinecast predict --symbol S [--run R]`: the next trading days' prices from a trained run, with a Monte-Carlo
- * dropout interval. Thin over src/prediction's PredictionEngine; it prints and never writes anything.
+ * dropout interval. Thin over src/prediction's PredictionEngine; every forecast is recorded in the prediction ledger
+ * (ai_predictions, source cli) unless --no-record.
  */
 import type { Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
@@ -38,6 +39,8 @@ interface PredictFlags {
   engine: string;
   outputDir: string;
   database?: string;
+  /** commander's --no-record: false when given */
+  record: boolean;
 }
 
 function intervalFlag(raw: string): IntervalMethod {
@@ -110,7 +113,11 @@ function printRanking(r: Ranking, csv: boolean): void {
   if (r.warnings.length) console.error(`${r.warnings.length} warning(s), e.g. ${r.warnings[0]}`);
 }
 
-/** --engine onnx: the same forecast with the network evaluated by onnxruntime-web (src/prediction/onnx.ts). */
+/**
+ * --engine onnx: the same forecast with the network evaluated by onnxruntime-web (src/prediction/onnx.ts). A cross-check
+ * of the runtime, not a forecast of its own: it is not recorded (its klinecast twin, without an interval, would replace
+ * the recorded forecast's interval).
+ */
 async function onnxForecastCommand(symbol: string, request: Parameters<typeof predictWithOnnx>[2], opts: PredictFlags): Promise<void> {
   if (opts.engine !== 'onnx') throw new UserError(`--engine must be klinecast or onnx, not "${opts.engine}"`);
   const forecast = await withDatabase(opts.database, (database) =>
@@ -144,7 +151,9 @@ export function register(program: Command): void {
     .option('--engine <name>', 'klinecast | onnx: run the network in onnxruntime-web on its ONNX export (point forecast, no interval)', 'klinecast')
     .option('--output-dir <dir>', 'folder holding the runs', DEFAULT_OUTPUT_DIR)
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
+    .option('--no-record', "don't record the forecast in the prediction ledger (ai_predictions; see klinecast predictions)")
     .action(async (opts: PredictFlags) => {
+      const record = opts.record ? ('cli' as const) : false;
       const request = {
         run: opts.run,
         days: opts.days === undefined ? undefined : wholeNumberFlag('days', opts.days),
@@ -165,7 +174,7 @@ export function register(program: Command): void {
         const symbols = parseSymbolsFlag(opts.symbols);
         const top = opts.top === undefined ? undefined : wholeNumberFlag('top', opts.top);
         const ranking = await withDatabase(opts.database, (database) =>
-          new PredictionEngine({ database, outputDir: opts.outputDir }).rank(run as string, symbols, { ...options, top }),
+          new PredictionEngine({ database, outputDir: opts.outputDir, record }).rank(run as string, symbols, { ...options, top }),
         );
         if (opts.json) printJson(ranking);
         else printRanking(ranking, Boolean(opts.csv));
@@ -173,7 +182,9 @@ export function register(program: Command): void {
       }
       const symbol = opts.symbol as string;
       if (opts.engine !== 'klinecast') return onnxForecastCommand(symbol, request, opts);
-      const forecast = await withDatabase(opts.database, (database) => new PredictionEngine({ database, outputDir: opts.outputDir }).predict(symbol, request));
+      const forecast = await withDatabase(opts.database, (database) =>
+        new PredictionEngine({ database, outputDir: opts.outputDir, record }).predict(symbol, request),
+      );
       if (opts.json) printJson(forecast);
       else printForecast(forecast);
     });

@@ -90,6 +90,12 @@ export async function runQuickstart(options: DatabaseOptions): Promise<Record<st
         const report = await withTrainingControls(true, (controls) => runTraining({ config, databaseUrl: options.database, register: true, ...controls }));
         if (report.status !== 'completed') throw new UserError(`training ${report.status}; resume it with: klinecast train --resume ${report.runDir}`);
         if (!report.registry?.registered) throw new UserError(`${report.runName} is saved but could not be registered: ${report.registry?.error}`);
+        const a = report.adjustment;
+        if (a)
+          say(
+            `prices ${a.mode} (from ${a.source}, --adjust): ${a.exRights.length} ex-rights day(s) ${a.exRights.map((e) => `${e.date} ×${e.step.toFixed(4)}`).join(', ')}; ` +
+              'their dividend drops are not returns in the features or targets',
+          );
         say(
           `run ${report.runName}: ${report.epochsTrained} epochs, best val loss ${report.bestValLoss?.toFixed(5)}, ${report.parameters} parameters; registered in the model registry`,
         );

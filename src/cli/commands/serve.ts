@@ -17,6 +17,8 @@ interface ServeOptions {
   queue?: string;
   queuePrefix: string;
   trainThreads: string;
+  /** commander's --no-record: false when given */
+  record: boolean;
 }
 
 function parsePort(text: string): number {
@@ -37,7 +39,15 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   const app = await createServer({
     database,
     outputDir: opts.outputDir,
-    predictor: createPredictor(new PredictionEngine({ database, outputDir: opts.outputDir })),
+    predictor: createPredictor(
+      new PredictionEngine({
+        database,
+        outputDir: opts.outputDir,
+        // Every forecast the API makes goes to the ledger (source api); a ledger that cannot be written is logged once.
+        record: opts.record ? 'api' : false,
+        onRecordError: (message) => app.log.warn(message),
+      }),
+    ),
     // Training jobs go to the batch queue when one is given (any `klinecast worker` trains them), else to threads here.
     trainingJobs: opts.queue ? queueTrainingJobs({ url: opts.queue, prefix: opts.queuePrefix }) : new LocalTrainingJobs({ database, threads }),
     rateLimit: perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 },
@@ -78,5 +88,6 @@ export function register(program: Command): void {
     .option('--train-threads <n>', 'training jobs run at once on worker threads in this process', '1')
     .option('--queue <redis-url>', 'send training jobs to the BullMQ queue on this Redis instead (klinecast worker trains them)')
     .option('--queue-prefix <prefix>', 'BullMQ key prefix of the queue', DEFAULT_QUEUE_PREFIX)
+    .option('--no-record', "don't record the API's forecasts in the prediction ledger (ai_predictions)")
     .action(serveCommand);
 }

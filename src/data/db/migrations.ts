@@ -18,6 +18,8 @@ interface MigrationContext {
   db: Db;
   dialect: Dialect;
   schema: ResolvedSchema;
+  /** what a step leaves alone and the user should know (collected into MigrationResult.warnings) */
+  warnings: string[];
   run(query: Compilable & { execute(): Promise<unknown> }): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ function columnTypes(dialect: Dialect) {
     text: (length: number) => (mysql ? sql.raw(`varchar(${length})`) : sql`text`),
     longText: sql`text`,
     tinyint: mysql ? sql`tinyint` : sql`integer`,
+    integer: sql`integer`,
+    double: mysql ? sql`double` : sql`real`,
   };
 }
 
@@ -132,18 +136,142 @@ export const MIGRATIONS: Migration[] = [
           .addColumn('finished_at', t.datetime),
         dialect,
       ));
-      await createIndexIfMissing({ db, dialect, run }, 'model_registry', 'idx_model_registry_symbol', 'symbol');
+      await createIndexIfMissing({ db, dialect, run }, 'model_registry', 'idx_model_registry_symbol', ['symbol']);
+    },
+  },
+  {
+    // The prediction ledger. A user's own ai_predictions (the original project's) is completed after the steps instead.
+    name: '004_prediction_ledger',
+    async up({ db, dialect, run }) {
+      if (await tableExists(db, LEDGER_TABLE)) return;
+      let builder = db.schema
+        .createTable(LEDGER_TABLE)
+        .ifNotExists()
+        .addColumn('id', dialect === 'mysql' ? sql`bigint` : sql`integer`, (c) => c.primaryKey().autoIncrement());
+      for (const column of ledgerColumns(dialect)) builder = builder.addColumn(column.name, column.type, (c) => (column.required ? c.notNull() : c));
+      await run(tableOptions(builder, dialect));
+      await createIndexIfMissing({ db, dialect, run }, LEDGER_TABLE, LEDGER_KEY_INDEX, LEDGER_KEY, true);
+      await createIndexIfMissing({ db, dialect, run }, LEDGER_TABLE, 'idx_ai_predictions_target', ['target_date']);
+    },
+  },
+  {
+    // tushare adj_factor, keyed like the bars so one stock's factors are read in one range scan (src/data/adjust.ts).
+    name: '005_adj_factor',
+    async up({ db, dialect, run }) {
+      const t = columnTypes(dialect);
+      await run(tableOptions(
+        db.schema
+          .createTable('adj_factor')
+          .ifNotExists()
+          .addColumn('symbol', t.symbol, (c) => c.notNull())
+          .addColumn('trade_date', t.date, (c) => c.notNull())
+          .addColumn('adj_factor', t.decimal(20, 6), (c) => c.notNull())
+          .addPrimaryKeyConstraint('pk_adj_factor', ['symbol', 'trade_date']),
+        dialect,
+        true,
+      ));
     },
   },
 ];
 
+export const LEDGER_TABLE = 'ai_predictions';
+/** The ledger's key: one row per forecast of one step of one run (DESIGN.md §1); a repeat updates it. */
+export const LEDGER_KEY = ['run_name', 'symbol', 'base_date', 'target_date', 'step'] as const;
+const LEDGER_KEY_INDEX = 'uk_ai_predictions_key';
+
+/** klinecast's ledger columns after `id`; `required` ones are NOT NULL in the table klinecast creates, never in a user's. */
+function ledgerColumns(dialect: Dialect): Array<{ name: string; type: RawBuilder<unknown>; required: boolean }> {
+  const t = columnTypes(dialect);
+  const column = (name: string, type: RawBuilder<unknown>, required = false) => ({ name, type, required });
+  return [
+    column('run_name', t.text(191), true),
+    column('symbol', t.symbol, true),
+    column('base_date', t.date, true),
+    column('target_date', t.date, true),
+    column('step', t.integer, true),
+    column('base_close', t.double, true),
+    column('predicted_price', t.double, true),
+    column('predicted_return', t.double, true),
+    column('lower_bound', t.double),
+    column('upper_bound', t.double),
+    column('interval_method', t.text(32)),
+    column('interval_level', t.double),
+    column('source', t.text(16), true),
+    column('created_at', t.datetime, true),
+    column('updated_at', t.datetime, true),
+    column('live', t.tinyint),
+    column('actual_close', t.double),
+    column('error', t.double),
+    column('abs_error', t.double),
+    column('actual_return', t.double),
+    column('in_interval', t.tinyint),
+    column('reconciled_at', t.datetime),
+  ];
+}
+
+/**
+ * A user's own ai_predictions (the original Python project created one and never filled it; its shape varies) gets
+ * klinecast's missing columns, all nullable, and the ledger's unique key. Its rows and columns are left as they are:
+ * the legacy rows have no run and stay out of klinecast's lists and scores. Nothing here refuses: what klinecast
+ * cannot do on the table (add the key, fill the user's own NOT NULL columns) is a warning, and recording then warns.
+ */
+async function completeLedgerTable({ db, dialect, run, warnings }: Pick<MigrationContext, 'db' | 'dialect' | 'run' | 'warnings'>): Promise<void> {
+  const table = (await db.introspection.getTables()).find((t) => t.name === LEDGER_TABLE);
+  if (!table) return;
+  const present = new Set(table.columns.map((c) => c.name.toLowerCase()));
+  for (const column of ledgerColumns(dialect)) {
+    if (!present.has(column.name)) await run(db.schema.alterTable(LEDGER_TABLE).addColumn(column.name, column.type));
+  }
+  const wanted = [...LEDGER_KEY].sort().join(',');
+  if (!(await uniqueKeys(db, dialect, LEDGER_TABLE)).some((k) => [...k].sort().join(',') === wanted)) {
+    try {
+      // The legacy rows hold NULL in the new key columns, and NULLs never collide in a unique index on either dialect.
+      await run(db.schema.createIndex(LEDGER_KEY_INDEX).unique().on(LEDGER_TABLE).columns([...LEDGER_KEY]));
+    } catch (err) {
+      warnings.push(
+        `cannot add the unique key ${LEDGER_KEY_INDEX} (${LEDGER_KEY.join(', ')}) on ${LEDGER_TABLE}: ${(err as Error).message.split('\n')[0]}; ` +
+          'forecasts are not recorded until it exists',
+      );
+    }
+  }
+  const filled = new Set<string>([...ledgerColumns(dialect).map((c) => c.name), 'id', ...Object.keys(LEGACY_LEDGER_FILL)]);
+  for (const c of table.columns) {
+    if (!c.isNullable && !c.hasDefaultValue && !c.isAutoIncrementing && !filled.has(c.name.toLowerCase())) {
+      warnings.push(
+        `${LEDGER_TABLE}.${c.name} is NOT NULL without a default and klinecast does not fill it: recording forecasts fails until it has a default or allows NULL`,
+      );
+    }
+  }
+}
+
+/**
+ * The original project's spellings of ledger fields (ai_predictions with stock_code, predict_date, predicted_price):
+ * a user's table that has them gets them filled from klinecast's fields, so its own tools keep reading the rows.
+ */
+export const LEGACY_LEDGER_FILL: Readonly<Record<string, 'symbol' | 'target_date' | 'base_date' | 'run_name' | 'predicted_price'>> = {
+  stock_code: 'symbol',
+  code: 'symbol',
+  predict_date: 'target_date',
+  prediction_date: 'target_date',
+  base_trade_date: 'base_date',
+  model_name: 'run_name',
+  predicted_close: 'predicted_price',
+  predict_price: 'predicted_price',
+};
+
 /** MySQL 8 has no CREATE INDEX IF NOT EXISTS (SQLite and MariaDB do), so ask information_schema first. */
 async function createIndexIfMissing(
   { db, dialect, run }: Pick<MigrationContext, 'db' | 'dialect' | 'run'>,
-  table: 'model_registry',
+  table: 'model_registry' | typeof LEDGER_TABLE,
   name: string,
-  column: string,
+  columns: readonly string[],
+  unique = false,
 ): Promise<void> {
+  const index = (ifNotExists: boolean) => {
+    const b = db.schema.createIndex(name);
+    const named = ifNotExists ? b.ifNotExists() : b;
+    return (unique ? named.unique() : named).on(table).columns([...columns]);
+  };
   if (dialect === 'mysql') {
     const tableExists = await sql<{ n: number }>`
       select count(*) as n from information_schema.tables where table_schema = database() and table_name = ${table}`.execute(db);
@@ -153,9 +281,9 @@ async function createIndexIfMissing(
         where table_schema = database() and table_name = ${table} and index_name = ${name}`.execute(db);
       if (Number(rows[0]?.n) > 0) return;
     }
-    await run(db.schema.createIndex(name).on(table).column(column));
+    await run(index(false));
   } else {
-    await run(db.schema.createIndex(name).ifNotExists().on(table).column(column));
+    await run(index(true));
   }
 }
 
@@ -215,13 +343,14 @@ export async function migrate(handle: DatabaseHandle, options: MigrateOptions = 
       result.alreadyApplied.push(m.name);
       continue;
     }
-    await m.up({ db, dialect, schema: handle.schema, run });
+    await m.up({ db, dialect, schema: handle.schema, warnings: result.warnings, run });
     if (!dryRun) await db.insertInto('klinecast_migration').orIgnore().values({ name: m.name, applied_at: sqlNow() }).execute();
     result.applied.push(m.name);
   }
   if (!dryRun) await handle.refreshSchema();
   const problems: string[] = [];
   for (const name of MAPPED_TABLES) await completeTable(handle, handle.schema[name], run, problems, result.warnings);
+  await completeLedgerTable({ db, dialect, run, warnings: result.warnings });
   if (!dryRun && result.statements.length) await handle.refreshSchema();
   if (problems.length) {
     throw new UserError(`database ${handle.url} cannot be completed for klinecast without changing your data: ${problems.join('; ')}`, 'db_schema');

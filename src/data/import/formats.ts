@@ -125,7 +125,7 @@ export function detectFormat(header: string[]): Detection {
   if (!format) {
     return {
       ok: false,
-      reason: `unrecognised header "${header.join(',')}": expected a klinecast (symbol,trade_date,…), tushare (ts_code,trade_date,…), akshare (日期,开盘,…) or baostock (date,code,…) export`,
+      reason: `unrecognised header "${header.join(',')}": expected a klinecast (symbol,trade_date,…), tushare (ts_code,trade_date,…), akshare (日期,开盘,…) or baostock (date,code,…) export, or a tushare adj_factor export (ts_code,trade_date,adj_factor)`,
     };
   }
   const index: DetectedLayout['index'] = {};

@@ -6,7 +6,9 @@ import type { DatabaseHandle } from '../db/connection.js';
 import type { Db } from '../db/schema.js';
 import { boardOf } from '../symbols.js';
 import type { IsoDate, KlineBar, StockInfo, Symbol6 } from '../types.js';
-import { insertMissingStockInfo, writeBars } from '../writer.js';
+import { reconcileForecasts, type ReconcileResult } from '../ledger.js';
+import { insertMissingStockInfo, writeAdjFactors, writeBars } from '../writer.js';
+import { AdjFactorRowReader, isAdjFactorHeader, type AdjFactorRow } from './adj-factor.js';
 import { readCsvFile, type CsvRow } from './csv.js';
 import { completeDraft, KlineRowReader, ownPreClose, type ImportIssue, type KlineDraft } from './parse.js';
 
@@ -31,6 +33,12 @@ export interface ImportReport {
   totals: { files: number; rows: number; inserted: number; updated: number; unchanged: number; skipped: number; rejected: number; newStocks: number; newTradingDays: number };
   /** false when any row or file was rejected */
   ok: boolean;
+  /**
+   * The prediction ledger reconciled with the bars just imported (forecasts whose target day arrived get their actual
+   * close); null when nothing was written. A ledger that cannot be reconciled never fails the import: see ledgerError.
+   */
+  ledger: ReconcileResult | null;
+  ledgerError?: string;
 }
 
 /** Files to import: each FILE as given, each DIR's *.csv (not recursive, so an index/ sub-folder is never mixed in), sorted. */
@@ -106,7 +114,9 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
       if (next.done) break;
       pending = next.value;
     }
-    reader = KlineRowReader.fromHeader(file, pending[0], options);
+    const header = pending[0];
+    if (header?.fields && isAdjFactorHeader(header.fields)) return await importAdjFactorFile(handle, file, rows, pending, report, options);
+    reader = KlineRowReader.fromHeader(file, header, options);
   } catch (err) {
     result.error = `cannot read: ${readError(err)}`;
     issues.push({ file, line: 0, reason: result.error });
@@ -197,6 +207,76 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
   return finish(result, issues, rejected, report);
 }
 
+/**
+ * A tushare adj_factor export into the adj_factor table, streamed and written in batches in one transaction like bars;
+ * bad rows are issues with their line, and the good ones are kept.
+ */
+async function importAdjFactorFile(
+  handle: DatabaseHandle,
+  file: string,
+  rows: AsyncGenerator<CsvRow[]>,
+  pending: CsvRow[],
+  report: ImportReport,
+  options: ImportOptions,
+): Promise<FileImportResult> {
+  const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
+  const issues: ImportIssue[] = [];
+  let rejected = 0;
+  const reject = (issue: ImportIssue) => {
+    rejected++;
+    if (issues.length < MAX_ISSUES_PER_FILE) issues.push(issue);
+  };
+  const reader = AdjFactorRowReader.fromHeader(file, pending[0], options);
+  if (!(reader instanceof AdjFactorRowReader)) {
+    result.error = reader.reason;
+    issues.push(reader);
+    result.rows = pending.length - 1;
+    for await (const batch of rows) result.rows += batch.length;
+    return finish(result, issues, result.rows, report);
+  }
+  result.format = reader.format;
+  const symbols = new Set<Symbol6>();
+  try {
+    await handle.db.transaction().execute(async (trx) => {
+      let good: AdjFactorRow[] = [];
+      const write = async () => {
+        const counts = await writeAdjFactors(trx, handle.dialect, good.splice(0));
+        result.inserted += counts.inserted;
+        result.updated += counts.updated;
+        result.unchanged += counts.unchanged;
+      };
+      const take = async (batch: CsvRow[]) => {
+        for (const row of batch) {
+          result.rows++;
+          const r = reader.row(row);
+          if (r.kind === 'issue') reject(r.issue);
+          else {
+            good.push(r.row);
+            symbols.add(r.row.symbol);
+          }
+        }
+        if (good.length >= BATCH_ROWS) await write();
+      };
+      await take(pending.slice(1));
+      try {
+        for await (const batch of rows) await take(batch);
+      } catch (err) {
+        throw new ReadFailure(readError(err));
+      }
+      if (good.length) await write();
+      good = [];
+    });
+  } catch (err) {
+    if (!(err instanceof ReadFailure)) throw err;
+    Object.assign(result, { inserted: 0, updated: 0, unchanged: 0, error: `cannot read: ${err.message}` });
+    issues.length = 0;
+    issues.push({ file, line: 0, reason: result.error! });
+    return finish(result, issues, result.rows, report);
+  }
+  result.symbols = [...symbols].sort();
+  return finish(result, issues, rejected, report);
+}
+
 /** The file could not be read to its end (the rows before were parsed; the transaction rolls back). */
 class ReadFailure extends Error {}
 
@@ -274,6 +354,7 @@ export async function importCsvFiles(
     issues: [],
     totals: { files: files.length, rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, newStocks: 0, newTradingDays: 0 },
     ok: true,
+    ledger: null,
   };
   for (const file of files) {
     const result = await importFile(handle, file, report, options);
@@ -281,6 +362,13 @@ export async function importCsvFiles(
     if (result.error !== null || result.rejected > 0) report.ok = false;
     report.files.push(result);
     onFile?.(report.files.length, files.length, result);
+  }
+  if (report.totals.inserted + report.totals.updated > 0) {
+    try {
+      report.ledger = await reconcileForecasts(handle);
+    } catch (err) {
+      report.ledgerError = `the prediction ledger was not reconciled: ${(err as Error).message.split('\n')[0]} (run \`klinecast predictions reconcile\` later)`;
+    }
   }
   return report;
 }

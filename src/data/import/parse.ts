@@ -57,10 +57,10 @@ function isEmptyCell(raw: string): boolean {
 }
 
 /** A decimal number as exports write it; hex (0x10), binary, octal, Infinity and `1_000` are bad values. */
-const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+export const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** A cell's text for an error message: short, so a reason never carries a long piece of the file. */
-function shown(raw: string): string {
+export function shown(raw: string): string {
   return raw.length > 24 ? `${raw.slice(0, 24)}…` : raw;
 }
 

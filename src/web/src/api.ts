@@ -1,5 +1,5 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
-import type { EvalResultsFile, Forecast, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
+import type { EvalResultsFile, Forecast, LedgerScore, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -72,7 +72,63 @@ export interface Bar {
   vol: number;
 }
 
-export type { CrossSectionDay, CrossSectionResults, Forecast, Ranking, TrainingJob } from '../../wire/index.js';
+export type { CrossSectionDay, CrossSectionResults, Forecast, LedgerScore, Ranking, TrainingJob } from '../../wire/index.js';
+
+/** A saved trading simulation as the dashboard reads it (docs/TRADING.md has every field of simulation.json). */
+export interface ReturnFigures {
+  total_return: number | null;
+  annualised_return: number | null;
+  volatility: number | null;
+  max_drawdown: number | null;
+}
+
+export interface ExcessFigures {
+  annualised: number | null;
+  information_ratio: number | null;
+  max_drawdown: number | null;
+}
+
+export interface SimulationListItem {
+  name: string;
+  created_at: string | null;
+  strategy: string | null;
+  benchmark: string | null;
+  start: string | null;
+  end: string | null;
+  annualised_return: number | null;
+  excess_annualised: number | null;
+  information_ratio: number | null;
+  max_drawdown: number | null;
+  problem: string | null;
+}
+
+export interface Simulation {
+  name: string;
+  created_at: string;
+  source: { kind: string; name: string };
+  settings: { strategy: Record<string, unknown> & { kind: string }; deal_price: string; cash: number; benchmark: string };
+  summary: {
+    start: string;
+    end: string;
+    trading_days: number;
+    final_equity: number;
+    portfolio: ReturnFigures;
+    portfolio_without_costs: ReturnFigures;
+    benchmark: ReturnFigures & { name: string };
+    excess: ExcessFigures;
+    excess_without_costs: ExcessFigures;
+    turnover_daily: number | null;
+    costs: { commission: number; stamp_duty: number; transfer_fee: number; total: number };
+    trades: { buys: number; sells: number };
+    rejected: Record<string, number>;
+  };
+  equity: Array<{ date: string; equity: number; benchmark_equity: number; drawdown: number }>;
+  trades: Array<{ date: string; symbol: string; side: string; shares: number; price: number; value: number; cost: number }>;
+  rejected: Array<{ date: string; symbol: string; side: string; reason: string; price: number | null }>;
+}
+
+/** runs or backtests: where a simulation's forecasts came from. */
+export type SimulationSourceKind = 'runs' | 'backtests';
 
 export const api = {
   runs: (query = '') => request<{ items: Run[]; total: number }>('GET', `api/v1/runs${query}`),
@@ -80,6 +136,11 @@ export const api = {
   metrics: (name: string) => request<{ history: MetricsRow[]; eval_results: EvalResults | null }>('GET', `api/v1/runs/${encodeURIComponent(name)}/metrics`),
   ranking: (name: string, top = 20) => request<Ranking>('GET', `api/v1/runs/${encodeURIComponent(name)}/ranking?top=${top}`),
   predictions: (name: string) => request<{ horizon: number; records: PredictionRecord[] }>('GET', `api/v1/runs/${encodeURIComponent(name)}/predictions?step=1`),
+  simulations: (kind: SimulationSourceKind, name: string) =>
+    request<{ items: SimulationListItem[]; total: number }>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations`),
+  simulation: (kind: SimulationSourceKind, name: string, simulation: string) =>
+    request<Simulation>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations/${encodeURIComponent(simulation)}?positions=false`),
+  ledgerScore: (name: string) => request<LedgerScore>('GET', `api/v1/predictions/score?run=${encodeURIComponent(name)}`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>
     request<Stock & { data: { first_date: string; last_date: string; bars: number } | null }>('GET', `api/v1/stocks/${symbol}/info`),

@@ -1,4 +1,4 @@
-/** The dashboard: a hash router over five pages. Each page renders into #app from the API. */
+/** The dashboard: a hash router over six pages. Each page renders into #app from the API. */
 import './style.css';
 import { ApiError } from './api.js';
 import { disposeCharts } from './charts.js';
@@ -6,6 +6,7 @@ import { message } from './dom.js';
 import { comparePage } from './pages/compare.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
+import { simulationPage } from './pages/simulation.js';
 import { stockPage } from './pages/stock.js';
 import { trainPage } from './pages/train.js';
 
@@ -33,6 +34,10 @@ async function route(): Promise<void> {
         break;
       case 'run':
         await runPage(root, parts[1] ?? '');
+        break;
+      case 'simulation':
+        if (parts[1] !== 'runs' && parts[1] !== 'backtests') throw new Error(`No page ${location.hash}`);
+        await simulationPage(root, parts[1], parts[2] ?? '', parts[3] ?? '');
         break;
       case 'stock':
         await stockPage(root, parts[1] ?? null);

@@ -1,7 +1,8 @@
 /** Run: config, loss and learning-rate curves, test metrics beside the persistence baseline, test predictions, files. */
-import { api, type CrossSectionDay, type CrossSectionResults, type MetricsRow, type PredictionRecord } from '../api.js';
+import { api, type CrossSectionDay, type CrossSectionResults, type LedgerScore, type MetricsRow, type PredictionRecord } from '../api.js';
 import { PALETTE, renderChart } from '../charts.js';
 import { badge, bytes, h, message, num, pct, section, shortTime, table } from '../dom.js';
+import { simulationsSection } from './simulation.js';
 
 /** One value per epoch for `key`: the last row of each epoch that has it. */
 export function perEpoch(history: MetricsRow[], key: string): Array<[number, number]> {
@@ -139,6 +140,42 @@ async function rankingSection(name: string): Promise<HTMLElement> {
   }
 }
 
+/**
+ * The run's recorded forecasts once their day arrived (the prediction ledger), beside its test segment: a model whose
+ * live error or coverage drifts away from its test figures shows it here first.
+ */
+async function liveSection(name: string): Promise<HTMLElement> {
+  const title = 'Live forecasts against the test segment';
+  let score: LedgerScore;
+  try {
+    score = await api.ledgerScore(name);
+  } catch (err) {
+    return section(title, message((err as Error).message));
+  }
+  const run = score.runs.find((r) => r.run === name);
+  if (!run) return section(title, message('No recorded forecasts yet: klinecast predict and the API record every forecast they make.'));
+  const figures = (f: LedgerScore['runs'][number]['test']) =>
+    f === null ? ['–', '–', '–', '–', '–'] : [String(f.n), num(f.mae), num(f.skill, 3), pct(f.direction_accuracy), pct(f.coverage)];
+  return section(
+    title,
+    table(
+      ['', 'n', 'MAE', 'skill', 'direction', 'coverage'],
+      [
+        ['live', ...figures(run.live)],
+        ['test', ...figures(run.test)],
+      ],
+      { id: 'live-table' },
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      `${run.recorded} forecast day(s) recorded since ${run.first_base_date ?? '–'}, ${run.pending} still waiting for their bar` +
+        (run.hindsight ? `, ${run.hindsight} made after their day’s bar was in (a past end date: not scored live)` : '') +
+        '; skill is 1 − MAE / MAE of persistence (the base day’s close).',
+    ),
+  );
+}
+
 function predictionsOption(records: PredictionRecord[]) {
   // A universal run's records cover many stocks: the chart follows the first one.
   const first = records.find((r) => r.step === 1)?.symbol;
@@ -210,6 +247,9 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   } else root.append(section('Test metrics', message('Not evaluated yet.')));
   if (ev?.cross_section) root.append(crossSectionSection(ev.cross_section));
   if (run.symbol === null && run.stocks !== null && run.status === 'completed') root.append(await rankingSection(name));
+  const simulations = await simulationsSection('runs', name);
+  if (simulations) root.append(simulations);
+  if (run.status === 'completed') root.append(await liveSection(name));
 
   const predBox = h('div', { id: 'chart-predictions', class: 'chart' });
   root.append(section('Test set: predicted against actual price (next day)', predBox));
