@@ -35,8 +35,13 @@ function closeChecksumsOf(series: Pick<KlineSeries, 'dates' | 'close' | 'adjustm
 }
 
 /** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
-export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true }).extend({
+export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true, numStocks: true, stockEmbeddingDim: true }).extend({
   modelType: ModelConfigSchema.shape.modelType.default('lstm'),
+  // Optional, not defaulted: a config without them stays byte-identical (and keeps its config hash).
+  /** Universal runs: D > 0 adds a stock embedding of width D (docs/UNIVERSAL_MODEL.md); absent or 0 = off. */
+  stockEmbeddingDim: z.number().int().min(0).max(1024).optional(),
+  /** With a stock embedding: the share of training samples (per epoch, drawn from the seed) that use the unknown-stock row; default 0.05. */
+  unknownStockRate: z.number().min(0).max(1).optional(),
 });
 
 export const SchedulerSchema = z.discriminatedUnion('type', [
@@ -211,6 +216,15 @@ export function parseTrainConfig(input: unknown, source = 'training config', des
   }
   if (config.data.stockType !== null && config.data.symbols === null) {
     throw new UserError(`invalid ${source}: data.stockType selects the stocks of data.symbols; set symbols too (e.g. all)`, 'bad_config');
+  }
+  if ((config.dataset.targetNorm ?? 'none') !== 'none' && config.data.symbols === null) {
+    throw new UserError(
+      `invalid ${source}: dataset.targetNorm normalises the target across the stocks of each date; it needs a universal run: set data.symbols (--symbols) too`,
+      'bad_config',
+    );
+  }
+  if ((config.model.stockEmbeddingDim ?? 0) > 0 && config.data.symbols === null) {
+    throw new UserError(`invalid ${source}: model.stockEmbeddingDim embeds the stocks of a universal run; set data.symbols (--symbols) too`, 'bad_config');
   }
   if (startDate && endDate && startDate > endDate)
     throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');

@@ -4,14 +4,14 @@
  * and register it. Statuses follow DESIGN.md §4: preparing → training → evaluating → completed, or failed / interrupted.
  * A new run and a resumed one differ only in how they get their config, bars and folder; the rest is one tail.
  */
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { ExRightsEvent, KlineSeries, SeriesAdjustment } from '../data/types.js';
 import { adjustSeries } from '../data/adjust.js';
 import { changedCloseRanges, sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
-import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
+import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, ScoreEvaluation, SignificanceResults } from '../evaluation/index.js';
 import {
   RUN_FILES,
   TrainingManager,
@@ -26,7 +26,7 @@ import {
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
-import { Trainer, evaluateScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
+import { Trainer, judgeScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
   runName: string;
@@ -40,6 +40,11 @@ export interface TrainingReport {
   /** How a single-stock run's prices were adjusted (data.adjust) and the ex-rights days found; null unadjusted or universal. */
   adjustment: { mode: 'qfq' | 'hfq'; source: SeriesAdjustment['source']; exRights: ExRightsEvent[] } | null;
   modelType: TrainConfig['model']['modelType'];
+  /**
+   * What the network outputs (model/scaler.json target.kind): log_return, or a cross-sectional score
+   * (cs_zscore_log_return, cs_rank_log_return) whose price, direction and skill figures are null.
+   */
+  target: string;
   /** The registry's config_hash of this run's config (trainConfigHash). */
   configHash: string;
   status: 'completed' | 'interrupted';
@@ -467,6 +472,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       skipped,
       adjustment,
       modelType: config.model.modelType,
+      target: dataset.scalerBundle.target.kind,
       configHash: trainConfigHash(config),
       stopReason: fit.stopReason,
       interruptedBy: fit.interruptedBy,
@@ -499,7 +505,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     manager.updateStatus('evaluating', { epochs_trained: fit.epochsTrained, best_val_loss: fit.bestValLoss, stop_reason: fit.stopReason });
     trainer.loadWeights(trainer.bestStateDict(), 'best weights');
     const intervals = trainer.calibrate(dataset.val);
-    const evaluation = trainer.evaluate(dataset.test, intervals);
+    const evaluation = trainer.judge(dataset.test, intervals);
     manager.saveEvaluationResults({ ...evaluation.results, best_epoch: fit.bestEpoch, model_type: config.model.modelType, symbol: dataset.symbol });
     manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
     const modelConfig = toModelConfigFile(trainer.modelConfig, {
@@ -507,6 +513,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       seqLength: dataset.seqLength,
       horizon: dataset.horizon,
       target: dataset.scalerBundle.target.kind,
+      stocks: trainer.modelConfig.stockEmbeddingDim > 0 ? [...(dataset.members ?? [])] : null,
     });
     manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle, intervals);
     const t = evaluation.results.test_metrics;
@@ -541,7 +548,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
 export interface RunEvaluation {
   runName: string;
   runDir: string;
-  evaluation: Evaluation;
+  evaluation: Evaluation | ScoreEvaluation;
   /** The test MAE written when the run was trained, to compare with the fresh one. */
   previousMae: number | null;
   /** About the reloaded bars (see TrainingReport.warnings). */
@@ -567,7 +574,15 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
       'data_changed',
     );
   }
-  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals);
+  // The embedding rows are the members in training's order: another set of members would read other stocks' rows.
+  const embedded = model.inputs.stocks ?? null;
+  if (embedded && JSON.stringify(embedded) !== JSON.stringify(dataset.members ?? [])) {
+    throw new UserError(
+      `the rebuilt universe of run ${basename(runDir)} no longer has the stocks its embedding was trained on: the data changed since training`,
+      'data_changed',
+    );
+  }
+  const evaluation = judgeScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals, model.bundle.target.kind);
   const previous = readJson(join(runDir, RUN_FILES.evalResults));
   const previousMae = previous.ok ? ((previous.value as EvalResultsFile).test_metrics?.mae ?? null) : null;
   const manager = TrainingManager.open(runDir);
