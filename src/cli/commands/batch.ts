@@ -22,7 +22,7 @@ import {
   trainKind,
   type BatchSummary,
 } from '../../batch/index.js';
-import { migrate, openDatabase } from '../../data/index.js';
+import { DEFAULT_DATABASE_RETRY, migrate, openDatabase } from '../../data/index.js';
 import { BATCHES_DIR, DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { batchConfig, parseTrainConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
@@ -47,6 +47,7 @@ interface BatchOptions {
   attempts: string;
   json?: boolean;
   progress: boolean;
+  dbRetrySeconds: string;
 }
 
 /** Every stock's config: defaults < --config < the training flags train takes too (--epochs, --lr, --model …). */
@@ -75,7 +76,7 @@ function printSummary(summary: BatchSummary): void {
   printTable(['symbol', 'status', 'run', 'mae', 'direction', 'skill', 'seconds', 'reason'], rows);
   const c = summary.counts;
   console.log(
-    `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
+    `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped${c.pending ? `, ${c.pending} pending` : ''} of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
       `(${summary.perMinute.toFixed(1)} stocks/min${summary.threadsReplaced ? `, ${summary.threadsReplaced} crashed thread(s) replaced` : ''})`,
   );
   console.log(`runs: ${summary.runsDir} (klinecast runs list)\nbatch ${summary.name}: ${join(summary.batchDir, SUMMARY_FILE)}, ${LOG_FILE}`);
@@ -135,6 +136,7 @@ async function runBatch(opts: BatchOptions, command: Command): Promise<void> {
       retryFailed: opts.retryFailed,
       start: config.data.startDate ?? undefined,
       end: config.data.endDate ?? undefined,
+      databaseRetry: { ...DEFAULT_DATABASE_RETRY, budgetMs: wholeNumberFlag('db-retry-seconds', opts.dbRetrySeconds, 0) * 1000 },
       onUpdate(state) {
         if (!showProgress) return;
         bar ??= new ProgressLine('batch', state.todo);
@@ -145,7 +147,14 @@ async function runBatch(opts: BatchOptions, command: Command): Promise<void> {
     (bar as ProgressLine | null)?.finish();
     if (opts.json) printJson(summary);
     else printSummary(summary);
-    if (summary.counts.failed > 0) process.exitCode = 1;
+    if (summary.databaseOutage) {
+      const c = summary.counts;
+      console.error(
+        `error: ${summary.databaseOutage.reason}; ${c.pending} stock(s) left pending (none marked failed for it): ` +
+          `run the same command with --resume once the database is back`,
+      );
+      process.exitCode = 3;
+    } else if (summary.counts.failed > 0) process.exitCode = 1;
   } finally {
     await handle.close();
   }
@@ -173,7 +182,12 @@ export function register(program: Command): void {
     .option('--queue-prefix <prefix>', 'BullMQ key prefix (separate queues on one Redis)', DEFAULT_QUEUE_PREFIX)
     .option('--attempts <n>', 'with --queue: tries per job before it fails', '3')
     .option('--json', 'print the summary as JSON')
-    .option('--no-progress', 'no progress line on stderr');
+    .option('--no-progress', 'no progress line on stderr')
+    .option(
+      '--db-retry-seconds <s>',
+      'how long a lost database is retried (backoff 1, 2, 4, 8, then every 15 s) before the batch stops, leaving the rest pending',
+      String(DEFAULT_DATABASE_RETRY.budgetMs / 1000),
+    );
   addTrainingFlags(batch, SHARED_FLAGS).action((opts: BatchOptions, command: Command) => runBatch(opts, command));
 
   batch
