@@ -173,6 +173,8 @@ function randomRequest(): { method: string; path: string; body?: string; type?: 
     () => ({ method: 'GET', path: `/api/v1/stocks/${segment()}/info` }),
     () => ({ method: 'GET', path: `/api/v1/runs${randomQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/runs/${segment()}${pick(['', '/metrics', '/predictions'])}${randomQuery()}` }),
+    () => ({ method: 'GET', path: `/api/v1/backtests${randomQuery()}` }),
+    () => ({ method: 'GET', path: `/api/v1/backtests/${segment()}${pick(['', '/forecasts', '/simulations'])}${randomQuery()}` }),
     () => ({ method: 'POST', path: '/api/v1/predict' }),
     () => ({ method: 'POST', path: '/api/v1/predict' }),
     () => ({ method: 'POST', path: '/api/v1/training' }),
