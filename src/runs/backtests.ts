@@ -256,10 +256,10 @@ export function readBacktestForecasts(dir: string): BacktestForecastsFile {
   return file;
 }
 
-/** A backtest's stocks: its one symbol, or the universe of a universal backtest (config.json's train.data). */
+/** A backtest's stocks: its one symbol, or the universe a universal backtest read (config.json's train.data). */
 export function backtestSymbols(config: unknown): string[] {
   const universe = field(config, 'train', 'data', 'universe');
-  if (Array.isArray(universe)) return universe.filter((s): s is string => typeof s === 'string');
+  if (Array.isArray(universe)) return universe.map((u) => (typeof u === 'string' ? u : text(field(u, 'symbol')))).filter((s): s is string => s !== null);
   const symbol = text(field(config, 'train', 'data', 'symbol'));
   return symbol ? [symbol] : [];
 }
@@ -287,6 +287,8 @@ export interface BacktestDetails {
   info: BacktestInfo;
   /** backtestConfigSummary of config.json, or null when it is unreadable (info.reason says why). */
   config: Record<string, unknown> | null;
+  /** Its stocks (backtestSymbols), in the universe's order. */
+  symbols: string[];
   /** results.json (per fold and overall) of a completed backtest, else null. */
   results: unknown;
 }
@@ -296,7 +298,12 @@ export function readBacktestDetails(dir: string): BacktestDetails {
   const info = readBacktest(dir);
   const config = readJson(join(dir, BACKTEST_FILES.config), { within: dir });
   const results = info.status === 'completed' ? readJson(join(dir, BACKTEST_FILES.results), { within: dir }) : null;
-  return { info, config: config.ok ? backtestConfigSummary(config.value) : null, results: results?.ok ? results.value : null };
+  return {
+    info,
+    config: config.ok ? backtestConfigSummary(config.value) : null,
+    symbols: config.ok ? backtestSymbols(config.value) : [],
+    results: results?.ok ? results.value : null,
+  };
 }
 
 /** forecasts.json with its records narrowed to one stock and/or one step ahead. */

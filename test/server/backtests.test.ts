@@ -83,7 +83,7 @@ test('the list: each backtest with its status, folds and the overall skill, DM p
 test('one backtest: the config summary (without the database or the output folder) and results.json per fold and overall', async () => {
   const r = await call(`${server.url}/api/v1/backtests/bt_tiny`);
   assert.equal(r.status, 200);
-  const body = r.body as { backtest: Item; config: Record<string, any>; results: BacktestResultsFile };
+  const body = r.body as { backtest: Item; symbols: string[]; config: Record<string, any>; results: BacktestResultsFile };
   assert.equal(body.backtest.name, 'bt_tiny');
   assert.deepEqual(body.results, JSON.parse(readFileSync(join(report.dir, 'results.json'), 'utf8')));
   assert.equal(body.results.folds.length, 3);
@@ -91,6 +91,10 @@ test('one backtest: the config summary (without the database or the output folde
   assert.equal(body.config.settings.interval, 'aci');
   assert.equal(body.config.model.hiddenSize, 8);
   assert.equal(body.config.data.universe.length, 3);
+  assert.deepEqual(
+    [...body.symbols].sort(),
+    (report.results as BacktestResultsFile).overall.per_stock?.map((s) => s.symbol),
+  );
   assert.ok(!('database' in body.config.data) && !('output' in body.config));
   assert.ok(!JSON.stringify(body).includes(root));
   const half = await call(`${server.url}/api/v1/backtests/half`);

@@ -78,7 +78,7 @@ export async function backtestRoutes(app: FastifyInstance, ctx: ServerContext): 
     async (request) => {
       const { name } = request.params as z.output<typeof BacktestParams>;
       const details = readBacktestDetails(existingBacktestDir(ctx, name));
-      return { backtest: toBacktestSummary(details.info), config: details.config, results: details.results };
+      return { backtest: toBacktestSummary(details.info), symbols: details.symbols, config: details.config, results: details.results };
     },
   );
 
