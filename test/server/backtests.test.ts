@@ -83,7 +83,13 @@ test('the list: each backtest with its status, folds and the overall skill, DM p
 test('one backtest: the config summary (without the database or the output folder) and results.json per fold and overall', async () => {
   const r = await call(`${server.url}/api/v1/backtests/bt_tiny`);
   assert.equal(r.status, 200);
-  const body = r.body as { backtest: Item; symbols: string[]; config: Record<string, any>; results: BacktestResultsFile };
+  interface ConfigSummary {
+    folds: unknown[];
+    settings: { interval: string };
+    model: { hiddenSize: number };
+    data: Record<string, unknown> & { universe: unknown[] };
+  }
+  const body = r.body as { backtest: Item; symbols: string[]; config: ConfigSummary & Record<string, unknown>; results: BacktestResultsFile };
   assert.equal(body.backtest.name, 'bt_tiny');
   assert.deepEqual(body.results, JSON.parse(readFileSync(join(report.dir, 'results.json'), 'utf8')));
   assert.equal(body.results.folds.length, 3);
@@ -135,8 +141,8 @@ test('forecasts: all of them, or of one stock and one step; not yet written is 4
 
 test('OpenAPI documents the backtest routes and the forecasts query', async () => {
   const spec = await call(`${server.url}/docs/json`);
-  const paths = (spec.body as { paths: Record<string, any> }).paths;
+  const paths = (spec.body as { paths: Record<string, { get?: { parameters: Array<{ name: string; in: string }> } }> }).paths;
   for (const p of ['/api/v1/backtests', '/api/v1/backtests/{name}', '/api/v1/backtests/{name}/forecasts']) assert.ok(paths[p]?.get, p);
-  const params = paths['/api/v1/backtests/{name}/forecasts'].get.parameters.map((x: { name: string; in: string }) => `${x.in}:${x.name}`);
+  const params = (paths['/api/v1/backtests/{name}/forecasts'].get?.parameters ?? []).map((x) => `${x.in}:${x.name}`);
   assert.deepEqual(params.sort(), ['path:name', 'query:step', 'query:symbol']);
 });

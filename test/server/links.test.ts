@@ -71,7 +71,10 @@ before(async () => {
   mkdirSync(join(backtests, 'bt_files_linked'), { recursive: true });
   symlinkSync('/etc', join(backtests, 'bt_etc_link'));
   symlinkSync(secrets, join(backtests, 'bt_secret'));
-  writeFileSync(join(backtests, 'bt_files_linked', 'config.json'), JSON.stringify({ created_at: '2026-01-01T00:00:00Z', train: { data: { symbol: '600519' } } }));
+  writeFileSync(
+    join(backtests, 'bt_files_linked', 'config.json'),
+    JSON.stringify({ created_at: '2026-01-01T00:00:00Z', train: { data: { symbol: '600519' } } }),
+  );
   symlinkSync(join(secrets, 'state.json'), join(backtests, 'bt_files_linked', 'state.json'));
   symlinkSync(join(secrets, 'forecasts.json'), join(backtests, 'bt_files_linked', 'forecasts.json'));
   symlinkSync(join(secrets, 'results.json'), join(backtests, 'bt_files_linked', 'results.json'));

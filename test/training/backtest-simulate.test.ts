@@ -43,7 +43,10 @@ forEachDialect('backtest --simulate: the simulation of the finished backtest, sa
   const one = ['backtest', '--database', tdb.url, '--symbol', market.stocks[0].symbol, '--start', '2022-11-01', '--output-dir', out, ...TINY];
   const json = runCli([...one, '--name', 'one', '--simulate', 'long-flat', '--no-costs', '--benchmark', 'equal', '--json']);
   assert.equal(json.status, 0, json.stderr);
-  const report = JSON.parse(json.stdout) as { status: string; simulation: { dir: string; settings: SimulationFile['settings']; summary: SimulationFile['summary'] } };
+  const report = JSON.parse(json.stdout) as {
+    status: string;
+    simulation: { dir: string; settings: SimulationFile['settings']; summary: SimulationFile['summary'] };
+  };
   assert.equal(report.status, 'completed');
   assert.equal(report.simulation.settings.strategy.kind, 'long-flat');
   assert.equal(report.simulation.summary.costs.total, 0);

@@ -128,8 +128,8 @@ describe('backtest pages in headless Chromium', { skip: browserSkip() }, () => {
     await page.selectOption('#backtest-symbol', other);
     await page.waitForFunction(
       (count) =>
-        ((globalThis as unknown as { klinecastCharts: () => ChartSummary[] }).klinecastCharts().find((c) => c.id === 'chart-returns')?.series[0].points ?? -1) ===
-        count,
+        ((globalThis as unknown as { klinecastCharts: () => ChartSummary[] }).klinecastCharts().find((c) => c.id === 'chart-returns')?.series[0].points ??
+          -1) === count,
       nextDay(other),
     );
     charts = await chartsOf(page);

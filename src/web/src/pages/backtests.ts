@@ -45,8 +45,16 @@ export function coverageChartOption(folds: BacktestFold[], level: number) {
   const series: Array<Record<string, unknown>> = [
     { name: 'split-conformal', type: 'line', data: folds.map((f) => f.intervals.split_conformal?.coverage ?? '-'), color: PALETTE[0] },
   ];
-  if (folds.some((f) => f.intervals.aci)) series.push({ name: 'ACI', type: 'line', data: folds.map((f) => f.intervals.aci?.coverage ?? '-'), color: PALETTE[2] });
-  series.push({ name: `nominal ${Math.round(level * 100)}%`, type: 'line', data: folds.map(() => level), color: PALETTE[1], lineStyle: { type: 'dashed' }, showSymbol: false });
+  if (folds.some((f) => f.intervals.aci))
+    series.push({ name: 'ACI', type: 'line', data: folds.map((f) => f.intervals.aci?.coverage ?? '-'), color: PALETTE[2] });
+  series.push({
+    name: `nominal ${Math.round(level * 100)}%`,
+    type: 'line',
+    data: folds.map(() => level),
+    color: PALETTE[1],
+    lineStyle: { type: 'dashed' },
+    showSymbol: false,
+  });
   return {
     tooltip: { trigger: 'axis', valueFormatter: (v: number) => pct(v) },
     legend: { top: 0 },
