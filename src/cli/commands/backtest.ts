@@ -151,7 +151,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress line on stderr')
     .option(
       '--simulate <strategy>',
-      "after the last fold, trade the forecasts (topk | long-flat, as klinecast simulate with the options below) into the backtest's simulations/",
+      "after the last fold, trade the forecasts (topk | long-flat) as klinecast simulate does, with its --topk … --transfer-fee options, into the backtest's simulations/",
     );
   addTrainingFlags(backtest, BACKTEST_TRAINING_FLAGS);
   addSimulationFlags(backtest);

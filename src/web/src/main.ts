@@ -26,7 +26,7 @@ async function route(): Promise<void> {
   document.body.dataset.page = parts[0] ?? 'runs';
   document.body.dataset.ready = 'false';
   for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a[data-nav]'))
-    link.classList.toggle('active', link.dataset.nav === (parts[0] ?? 'runs'));
+    link.classList.toggle('active', link.dataset.nav === (parts[0] === 'backtest' ? 'backtests' : (parts[0] ?? 'runs')));
   try {
     switch (parts[0]) {
       case undefined:
