@@ -7,6 +7,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { DatabaseHandle } from '../data/db/connection.js';
+import { DEFAULT_DATABASE_RETRY, DatabaseOutageError, DatabaseRetry, type DatabaseRetryNotice, type DatabaseRetryPolicy } from '../data/db/retry.js';
 import { StockDataLoader } from '../data/loader.js';
 import { resolveUniverse } from '../data/universe.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
@@ -49,7 +50,11 @@ export interface LocalBatchOptions {
   /** register completed runs in the database's model registry (default true) */
   register?: boolean;
   resourceLimits?: ResourceLimits;
+  /** how long a lost database is retried before the batch stops with the stocks not yet started pending (DEFAULT_DATABASE_RETRY) */
+  databaseRetry?: DatabaseRetryPolicy;
   onUpdate?(state: BatchState): void;
+  /** before each wait for the database to come back */
+  onDatabaseRetry?(notice: DatabaseRetryNotice): void;
 }
 
 export interface BatchState {
@@ -83,6 +88,11 @@ export interface BatchSummary {
   /** completed + failed stocks per minute in this invocation */
   perMinute: number;
   threadsReplaced: number;
+  /**
+   * Set when the database stayed unreachable for the whole retry budget: the batch stopped, every stock it had not
+   * finished is still pending (none is failed for it), and `--resume` continues them. Null otherwise.
+   */
+  databaseOutage: { reason: string; since: string } | null;
   stocks: BatchStockSummary[];
 }
 
@@ -150,7 +160,15 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   const runsDir = join(batchDir, RUNS_DIR);
   const { kind, config } = options;
   const hash = jobConfigHash(kind.modelType, config);
-  const symbols = await resolveSymbols(options.handle, options.symbols, options.stockType, options.limit);
+  let note = '';
+  // report() is defined below; a retry before the first stock only shows once there is a state to show.
+  let report: () => void = () => undefined;
+  const retry = new DatabaseRetry(options.databaseRetry ?? DEFAULT_DATABASE_RETRY, (notice) => {
+    note = `database unreachable (${notice.code}) while ${notice.what}: retry ${notice.attempt} in ${(notice.delayMs / 1000).toFixed(1)} s`;
+    options.onDatabaseRetry?.(notice);
+    report();
+  });
+  const symbols = await retry.call('reading the stock list', () => resolveSymbols(options.handle, options.symbols, options.stockType, options.limit));
   const progress = openProgress(batchDir, kind, config, hash, Boolean(options.resume));
 
   const todo: string[] = [];
@@ -164,8 +182,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   let processed = 0;
   let trainedOrFailed = 0;
   let running = 0;
-  let note = '';
-  const report = () => {
+  report = () => {
     if (!options.onUpdate) return;
     const minutes = (Date.now() - startedAt.getTime()) / 60000;
     const perMinute = minutes > 0 ? trainedOrFailed / minutes : 0;
@@ -193,17 +210,55 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
 
   const register = async (symbol: string, runName: string, path: string, metrics: Record<string, number | null>) => {
     if (options.register === false) return;
-    await registerCompleted(options.handle, { runName, symbol, modelType: kind.modelType, configHash: hash, metrics, path });
+    await retry.call(`registering ${runName}`, () =>
+      registerCompleted(options.handle, { runName, symbol, modelType: kind.modelType, configHash: hash, metrics, path }),
+    );
+  };
+
+  /**
+   * A stock the batch could not finish through no fault of its own stays pending, so that a plain --resume takes it
+   * up: a run trained but not registered (the database went away) is adopted then, the rest trained.
+   */
+  const leavePending = (symbol: string, reason: string | null) => {
+    progress.stocks[symbol].reason = reason;
+    writeProgress(batchDir, progress);
+    report();
   };
 
   report();
   const pool = todo.length > 0 ? new WorkerPool({ size: options.workers, job: kind.ref, resourceLimits: options.resourceLimits }) : null;
   const inFlight = new Set<Promise<void>>();
   const seen = new Set<string>();
+  // Set when the loop ends by an error: jobs the pool then drops or stops were not at fault, and stay pending.
+  let abandoned = false;
   try {
     const loader = new StockDataLoader(options.handle);
-    const stream = todo.length > 0 ? loader.streamSeries({ symbols: todo, start: options.start, end: options.end, adjust: kind.adjust }) : emptyStream();
+    // A lost connection reopens the query for the stocks not yet handed out: a half-read stock is read again whole.
+    const stream = retry.stream('reading K-lines', () =>
+      loader.streamSeries({ symbols: todo.filter((s) => !seen.has(s)), start: options.start, end: options.end, adjust: kind.adjust }),
+    );
+    try {
+      await dispatchAll(stream);
+    } catch (err) {
+      if (!(err instanceof DatabaseOutageError)) throw err;
+    }
+    await Promise.all(inFlight);
+    if (!retry.outage) {
+      for (const symbol of todo) {
+        if (!seen.has(symbol)) settle(symbol, { status: 'skipped', reason: 'no K-line data in the database for the requested dates' }, false);
+      }
+    }
+  } catch (err) {
+    abandoned = true;
+    throw err;
+  } finally {
+    await pool?.close();
+  }
+
+  async function dispatchAll(stream: AsyncIterable<KlineSeries>): Promise<void> {
     for await (const series of stream) {
+      // Once the database is given up on, no new stock starts: it stays pending for --resume.
+      if (retry.outage) return;
       const symbol = series.symbol;
       seen.add(symbol);
       const skip = kind.precheck(series);
@@ -220,6 +275,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
       }
       // Hold at most two stocks per thread in memory: the loader waits while the pool is busy.
       while (pool!.load >= options.workers * 2) await Promise.race(inFlight);
+      if (retry.outage) return;
       const entry = progress.stocks[symbol];
       entry.attempts++;
       let t0 = Date.now();
@@ -243,11 +299,18 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
               settle(symbol, { status: 'skipped', reason: output.reason, runName: null, path: null, metrics: null, seconds }, true);
               return;
             }
-            await register(symbol, output.runName, output.path, output.metrics);
+            try {
+              await register(symbol, output.runName, output.path, output.metrics);
+            } catch (err) {
+              if (!(err instanceof DatabaseOutageError)) throw err;
+              leavePending(symbol, `trained into ${output.runName} but not registered (database outage); --resume registers it`);
+              return;
+            }
             settle(symbol, { status: 'completed', runName: output.runName, path: output.path, metrics: output.metrics, reason: null, seconds }, true);
           },
           (err: Error) => {
             if (started) running--;
+            if (abandoned) return;
             settle(symbol, { status: 'failed', reason: err.message, runName: null, path: null, metrics: null, seconds: (Date.now() - t0) / 1000 }, true);
           },
         )
@@ -257,12 +320,6 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
       job.catch(() => undefined);
       inFlight.add(job);
     }
-    await Promise.all(inFlight);
-    for (const symbol of todo) {
-      if (!seen.has(symbol)) settle(symbol, { status: 'skipped', reason: 'no K-line data in the database for the requested dates' }, false);
-    }
-  } finally {
-    await pool?.close();
   }
 
   const finishedAt = new Date();
@@ -278,10 +335,9 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
     counts: countStatuses(progress, symbols),
     perMinute: seconds > 0 ? trainedOrFailed / (seconds / 60) : 0,
     threadsReplaced: pool?.replacedThreads ?? 0,
+    databaseOutage: retry.outage ? { reason: retry.outage.message, since: retry.outage.since.toISOString() } : null,
     stocks: symbols.map((symbol) => ({ symbol, ...progress.stocks[symbol] })),
   };
   writeJsonAtomic(join(batchDir, SUMMARY_FILE), summary);
   return summary;
 }
-
-async function* emptyStream(): AsyncGenerator<KlineSeries> {}

@@ -54,6 +54,18 @@ export const FLAGS: TrainingFlag[] = [
   { flag: 'head-hidden-size', path: 'model.headHiddenSize', kind: 'int', help: 'hidden units of the MLP head (default 64)' },
   { flag: 'num-heads', path: 'model.numHeads', kind: 'int', help: 'Transformer attention heads (default 4)' },
   { flag: 'dim-feedforward', path: 'model.dimFeedforward', kind: 'int', help: 'Transformer feed-forward size (default 512)' },
+  {
+    flag: 'stock-embedding-dim',
+    path: 'model.stockEmbeddingDim',
+    kind: 'int',
+    help: 'with --symbols: a learned stock embedding of this width added to every step, 0 = off (default 0)',
+  },
+  {
+    flag: 'target-norm',
+    path: 'dataset.targetNorm',
+    kind: 'string',
+    help: 'with --symbols: the target per date across stocks: none | zscore | rank (then predictions are scores, not returns; default none)',
+  },
   { flag: 'epochs', path: 'training.epochs', kind: 'int', help: 'maximum epochs (default 50)' },
   { flag: 'batch-size', path: 'training.batchSize', kind: 'int', help: 'windows per step (default 32)' },
   { flag: 'lr', path: 'training.learningRate', kind: 'number', help: 'learning rate (default 1e-3)' },

@@ -36,7 +36,14 @@ export {
   type SchemaConfigInput,
 } from './db/mapping.js';
 export { inspectDatabase, type DatabaseInspection, type TableInspection } from './db/inspect.js';
-export { DatabaseError, describeDatabaseError } from './db/errors.js';
+export { DatabaseError, describeDatabaseError, isDatabaseUnreachable } from './db/errors.js';
+export {
+  DEFAULT_DATABASE_RETRY,
+  DatabaseOutageError,
+  DatabaseRetry,
+  type DatabaseRetryNotice,
+  type DatabaseRetryPolicy,
+} from './db/retry.js';
 export { StockDataLoader, type BulkLoadOptions, type CompletenessReport, type DateRange, type SeriesLoadOptions } from './loader.js';
 export { TradingCalendar, nextTradingDays, recordTradingDates } from './calendar.js';
 export { EXCHANGE_HOLIDAYS, HOLIDAY_LIST_LAST_YEAR, isRuleTradingDay, nextRuleTradingDays, ruleTradingDays } from './holidays.js';
@@ -58,7 +65,7 @@ export {
 export { importCsvFiles, expandImportPaths, type FileImportResult, type ImportReport } from './import/importer.js';
 export type { ImportIssue } from './import/parse.js';
 export { CSV_FORMATS } from './import/formats.js';
-export { barsToSeries, seriesToBars, sliceSeries } from './series.js';
+export { CLOSE_BLOCK_SIZE, barsToSeries, changedCloseRanges, closeBlocks, seriesToBars, sliceSeries, type CloseBlock } from './series.js';
 export { DEMO_DEFAULTS, generateDemoMarket, writeDemoMarket, type DemoMarket, type DemoOptions, type DemoWriteResult } from './demo.js';
 export { checkData, checkSeries, type CheckReport, type StockCheck } from './check.js';
 export { writeAdjFactors, writeBars, type WriteCounts } from './writer.js';

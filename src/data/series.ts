@@ -1,4 +1,5 @@
-import type { KlineBar, KlineSeries } from './types.js';
+import { createHash } from 'node:crypto';
+import type { IsoDate, KlineBar, KlineSeries } from './types.js';
 
 /** Bars of one symbol (ordered by date) in the columnar form features and batch work consume; NULL becomes NaN. */
 export function barsToSeries(bars: KlineBar[]): KlineSeries {
@@ -67,4 +68,64 @@ export function seriesToBars(series: KlineSeries): KlineBar[] {
     circMv: null,
     limitStatus: null,
   }));
+}
+
+/** Trading days (bars) per close checksum: about a quarter of a year, so a changed bar is named to within three months. */
+export const CLOSE_BLOCK_SIZE = 64;
+
+/** One block of bars as a run records it: its date range and a hash of every (date, close) in it. */
+export interface CloseBlock {
+  firstDate: IsoDate;
+  lastDate: IsoDate;
+  /** the first 16 hex digits of SHA-256 over "date:close" lines (the stored close, see closeBlocks) */
+  sha256: string;
+}
+
+/**
+ * The series' bars in blocks of `blockSize`, each with a checksum of its dates and closes: what a run records so
+ * that a resume can tell which bars changed since (a corrected close, a re-imported file) and name their dates.
+ * The close hashed is the stored one (an adjusted series' close divided by its multiplier), to 12 significant digits:
+ * one changed bar moves the qfq multiplier of every bar before it, which must not make all earlier blocks "changed",
+ * and the division's last-digit noise must not either.
+ */
+export function closeBlocks(series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>, blockSize: number = CLOSE_BLOCK_SIZE): CloseBlock[] {
+  const blocks: CloseBlock[] = [];
+  const multiplier = series.adjustment?.multiplier;
+  for (let from = 0; from < series.dates.length; from += blockSize) {
+    const to = Math.min(from + blockSize, series.dates.length);
+    const hash = createHash('sha256');
+    for (let i = from; i < to; i++) {
+      const stored = multiplier ? series.close[i] / multiplier[i] : series.close[i];
+      hash.update(`${series.dates[i]}:${Number(stored.toPrecision(12))}\n`);
+    }
+    blocks.push({ firstDate: series.dates[from], lastDate: series.dates[to - 1], sha256: hash.digest('hex').slice(0, 16) });
+  }
+  return blocks;
+}
+
+/**
+ * The date ranges whose bars differ between recorded blocks and the series now (same block size), adjacent changed
+ * blocks merged into one range. A block that is missing on either side counts as changed.
+ */
+export function changedCloseRanges(
+  recorded: readonly CloseBlock[],
+  series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>,
+  blockSize: number = CLOSE_BLOCK_SIZE,
+): Array<{ firstDate: IsoDate; lastDate: IsoDate }> {
+  const now = closeBlocks(series, blockSize);
+  const ranges: Array<{ firstDate: IsoDate; lastDate: IsoDate }> = [];
+  let previousChanged = false;
+  for (let i = 0; i < Math.max(recorded.length, now.length); i++) {
+    const a = recorded[i];
+    const b = now[i];
+    const changed = !a || !b || a.sha256 !== b.sha256 || a.firstDate !== b.firstDate || a.lastDate !== b.lastDate;
+    if (changed) {
+      const firstDate = [a?.firstDate, b?.firstDate].filter((d): d is string => Boolean(d)).sort()[0];
+      const lastDate = [a?.lastDate, b?.lastDate].filter((d): d is string => Boolean(d)).sort().at(-1)!;
+      if (previousChanged) ranges[ranges.length - 1].lastDate = lastDate > ranges[ranges.length - 1].lastDate ? lastDate : ranges[ranges.length - 1].lastDate;
+      else ranges.push({ firstDate, lastDate });
+    }
+    previousChanged = changed;
+  }
+  return ranges;
 }

@@ -3,6 +3,7 @@ export { CROSS_SECTION_DEFAULTS, crossSectionOfRecords, evaluateCrossSection } f
 export { DEFAULT_ACI_GAMMA, aciHalfWidth, adaptiveConformal, type AciForecast, type AciResult } from './aci.js';
 export type { CrossSectionInput } from './cross-section.js';
 export { evaluateForecasts } from './evaluator.js';
+export { SCORE_NOTE, asScoreEvaluation, type ScoreEvaluation } from './scores.js';
 export type { Evaluation, ForecastInput, Matrix } from './evaluator.js';
 export { averageRanks, directionAccuracy, mae, mape, mean, pearson, r2, rmse, spearman } from './metrics.js';
 export type {
@@ -19,6 +20,8 @@ export type {
   PooledPriceMetrics,
   PredictionRecord,
   PredictionsFile,
+  ScorePredictionRecord,
+  ScorePredictionsFile,
   PriceMetrics,
   QuintileSpread,
 } from './results.js';

@@ -115,6 +115,35 @@ export interface PredictionRecord {
   upper?: number;
 }
 
+/**
+ * A record of a score run (a universal run on cross-sectionally normalised targets): its output is a score that ranks
+ * the stocks of a date, not a return, so no predicted price or return exists (null) and there is no interval.
+ */
+export interface ScorePredictionRecord {
+  symbol?: string;
+  date: string;
+  step: number;
+  target_date: string | null;
+  last_close: number;
+  actual_price: number;
+  predicted_price: null;
+  actual_return: number;
+  predicted_return: null;
+  score: number;
+}
+
+/** results/predictions.json of a score run: `target` names the normalised target (e.g. cs_rank_log_return). */
+export interface ScorePredictionsFile {
+  generated_at: string;
+  split: string;
+  horizon: number;
+  n_samples: number;
+  return_type: 'log';
+  target: string;
+  records: ScorePredictionRecord[];
+  [extra: string]: unknown;
+}
+
 /** results/predictions.json. */
 export interface PredictionsFile {
   generated_at: string;

@@ -11,6 +11,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { assertFiniteRows, computeFeatureFrame, type FeatureFrame } from './frame.js';
 import { DEFAULT_FEATURES, FEATURES, warmupOf } from './registry.js';
+import { TARGET_KINDS, TargetNormSchema } from './target-norm.js';
 import { Scaler, ScalerSpecSchema, ScalerStateSchema } from './scaler.js';
 import { dateSegments, ratioSegments, SEGMENT_NAMES, SplitSchema, windowEndsIn, type RowRange, type SegmentName, type Segments } from './split.js';
 
@@ -31,6 +32,12 @@ export const DatasetConfigSchema = z.object({
   split: SplitSchema.default({ type: 'ratio', train: 0.7, val: 0.15, test: 0.15 }),
   scaler: ScalerSpecSchema.default({ kind: 'standard' }),
   targetScaler: ScalerSpecSchema.default({ kind: 'standard' }),
+  /**
+   * Universal runs: the target per date across the stocks, none (the log return) | zscore | rank (Qlib's
+   * CSZScoreNorm / CSRankNorm; the outputs are then scores, not returns). Optional, not defaulted, so a config
+   * without it is unchanged; absent = none.
+   */
+  targetNorm: TargetNormSchema.optional(),
 });
 export type DatasetConfig = z.infer<typeof DatasetConfigSchema>;
 export type DatasetConfigInput = z.input<typeof DatasetConfigSchema>;
@@ -66,6 +73,8 @@ export interface Windows {
   readonly targetDates: IsoDate[];
   /** The stock of each window, for sets over many stocks; undefined when every window is of one stock. */
   readonly symbols?: readonly string[];
+  /** For sets over many stocks: each window's stock as its index into the dataset's `members` (sorted symbols). */
+  readonly stockIndex?: Int32Array;
   /** Copies the given windows into one [indices.length, seqLength, F] batch (into `out` when given). */
   gatherX(indices: ArrayLike<number>, out?: Float32Array): Float32Array;
   /** Targets of the given windows as one [indices.length, horizon] batch. */
@@ -76,6 +85,8 @@ export interface Windows {
 export interface TrainingData {
   /** The stock of a single-stock dataset; null for a universe. */
   symbol: string | null;
+  /** A universe's stocks trained on, in symbol order (what `stockIndex` indexes); absent for one stock. */
+  members?: readonly string[];
   featureNames: string[];
   seqLength: number;
   horizon: number;
@@ -119,6 +130,8 @@ export abstract class WindowViews implements Windows {
     count: number,
     endOf: (i: number) => WindowEnd,
     targetScaler: Scaler,
+    /** The training target of the windows from their returns [count, horizon] (default: the returns themselves). */
+    targetsOf?: (returns: Float64Array, endDates: readonly IsoDate[]) => Float64Array,
   ) {
     this.size = count;
     this.returns = new Float64Array(count * horizon);
@@ -135,7 +148,8 @@ export abstract class WindowViews implements Windows {
         this.targetDates[i * horizon + k - 1] = dates[end + k];
       }
     }
-    this.y = targetScaler.transformRows(this.returns, 0, count, new Float32Array(count * horizon));
+    const targets = targetsOf ? targetsOf(this.returns, this.endDates) : this.returns;
+    this.y = targetScaler.transformRows(targets, 0, count, new Float32Array(count * horizon));
   }
 
   /** Window i as a [seqLength, F] view into its scaled matrix (no copy). */
@@ -213,7 +227,8 @@ export const ScalerBundleSchema = z.object({
   /** Rows the features need before the first usable row. */
   warmup: z.number().int().min(0),
   target: z.object({
-    kind: z.literal(TARGET_KIND),
+    /** log_return, or a cross-sectional score (cs_zscore_log_return, cs_rank_log_return) from which no price follows. */
+    kind: z.enum([TARGET_KINDS.none, TARGET_KINDS.zscore, TARGET_KINDS.rank]),
     /** Human-readable: how the target was defined and how to invert it. */
     definition: z.string(),
   }),
@@ -367,6 +382,12 @@ function minimumRatioRows(config: DatasetConfig, split: { train: number; val: nu
 }
 
 function frameFor(series: KlineSeries, config: DatasetConfig, minimumRows: number, what: string): FeatureFrame {
+  if ((config.targetNorm ?? 'none') !== 'none') {
+    throw new UserError(
+      `dataset.targetNorm ${config.targetNorm} normalises the target across the stocks of each date: it needs a universal dataset, not ${series.symbol} alone`,
+      'bad_config',
+    );
+  }
   const warmup = warmupOf(config.features);
   const available = series.close.length;
   if (available - warmup < minimumRows) {

@@ -28,3 +28,13 @@ export {
 } from './dataset.js';
 export { DatasetCache, datasetCacheKey, deserializeDataset, serializeDataset, seriesVersion, type DatasetCacheOptions } from './cache.js';
 export { UniverseWindows, bound as dateBound, buildUniverseDataset, type SkippedStock, type UniverseDataset, type UniverseMember } from './universe.js';
+export {
+  TARGET_KINDS,
+  TARGET_NORMS,
+  TargetNormSchema,
+  crossSectionalNorm,
+  isScoreTarget,
+  targetDefinition,
+  type TargetKind,
+  type TargetNorm,
+} from './target-norm.js';

@@ -6,12 +6,13 @@
  * network their ratio to the day's close (`*_rel`), because a level drifts from 4 to 1800 over a stock's life and
  * no train-fit scaler can make that stationary.
  */
+import { boardOf, type Board } from '../data/symbols.js';
 import type { KlineSeries } from '../data/types.js';
 import { UserError } from '../util/errors.js';
 import { boll, ema, kdj, kdjWarmup, ma, macd, macdWarmup, rsi, type Boll, type Kdj, type Macd } from './indicators.js';
 import { rollingMax, rollingMin, rollingMoments, rollingMean, rollingNanMean } from './rolling.js';
 
-export type FeatureGroup = 'raw' | 'price' | 'volume' | 'indicator';
+export type FeatureGroup = 'raw' | 'price' | 'volume' | 'indicator' | 'covariate';
 
 export interface FeatureDefinition {
   name: string;
@@ -437,6 +438,26 @@ for (const period of [5, 20]) {
     formula: `mean of the non-NULL turnover_rate over ${period} days`,
     warmup: period - 1,
     compute: (ctx) => ctx.cached(`turnoverMa${period}`, () => rollingNanMean(ctx.series.turnoverRate, period)),
+  });
+}
+
+// --- covariates: what the stock is, for a universal model (one network over many stocks) ------------------------------
+// The board as a one-hot from the code's prefix (src/data/symbols.ts boardOf): constant along a stock's rows, so it
+// tells a universal model which market a window comes from (their price limits differ: ±10% main, ±20% ChiNext and
+// STAR, ±30% BSE). A code of no board (an index) has all four at 0.
+const BOARD_FEATURES: Array<[string, Board]> = [
+  ['board_main', '主板'],
+  ['board_chinext', '创业板'],
+  ['board_star', '科创板'],
+  ['board_bse', '北交所'],
+];
+for (const [name, board] of BOARD_FEATURES) {
+  define({
+    name,
+    group: 'covariate',
+    formula: `1 when the code's board is ${board}, else 0`,
+    warmup: 0,
+    compute: (ctx) => new Float64Array(ctx.length).fill(boardOf(ctx.series.symbol)?.stockType === board ? 1 : 0),
   });
 }
 

@@ -6,10 +6,11 @@
  */
 import type { IsoDate, KlineSeries } from '../data/types.js';
 import { UserError } from '../util/errors.js';
-import { TARGET_KIND, WindowViews, parseDatasetConfig, type DatasetConfig, type DatasetConfigInput, type ScalerBundle, type TrainingData } from './dataset.js';
+import { WindowViews, parseDatasetConfig, type DatasetConfig, type DatasetConfigInput, type ScalerBundle, type TrainingData } from './dataset.js';
 import { assertFiniteRows, computeFeatureFrame, type FeatureFrame } from './frame.js';
 import { warmupOf } from './registry.js';
 import { Scaler } from './scaler.js';
+import { TARGET_KINDS, crossSectionalNorm, targetDefinition, type TargetNorm } from './target-norm.js';
 import { SEGMENT_NAMES, windowEndsIn, type RowRange, type SegmentName, type Segments } from './split.js';
 
 /** One stock of a universe as training read it: what resume and eval reload, and what config.json records. */
@@ -39,6 +40,8 @@ interface Block {
 export class UniverseWindows extends WindowViews {
   /** The stock of each window. */
   readonly symbols: string[];
+  /** The stock of each window as its index into the dataset's members. */
+  readonly stockIndex: Int32Array;
 
   constructor(
     name: SegmentName,
@@ -49,6 +52,7 @@ export class UniverseWindows extends WindowViews {
     horizon: number,
     numFeatures: number,
     targetScaler: Scaler,
+    targetNorm: TargetNorm,
   ) {
     super(
       name,
@@ -58,8 +62,10 @@ export class UniverseWindows extends WindowViews {
       endOf.length,
       (i) => ({ dates: blocks[blockOf[i]].dates, close: blocks[blockOf[i]].close, end: endOf[i] }),
       targetScaler,
+      targetNorm === 'none' ? undefined : (returns, endDates) => crossSectionalNorm(returns, endDates, horizon, targetNorm),
     );
     this.symbols = Array.from(blockOf, (b) => blocks[b].symbol);
+    this.stockIndex = blockOf;
   }
 
   window(i: number): Float32Array {
@@ -176,14 +182,19 @@ export function buildUniverseDataset(series: Iterable<KlineSeries>, input: Datas
   }
   const featureNames = [...config.features];
   const featureScaler = Scaler.fit(config.scaler, featureNames, pooled, 0, trainRows);
+  const targetNorm = config.targetNorm ?? 'none';
   const trainReturns: number[] = [];
+  const trainDates: IsoDate[] = [];
   for (const { frame, segments } of kept) {
     for (const e of windowEndsIn(segments.train, seqLength, horizon)) {
       for (let k = 1; k <= horizon; k++) trainReturns.push(Math.log(frame.close[e + k] / frame.close[e]));
+      trainDates.push(frame.dates[e]);
     }
   }
+  // With a cross-sectional target the scaler is fit on the normalised training targets, the values it will scale.
+  const trainTargets = targetNorm === 'none' ? trainReturns : crossSectionalNorm(Float64Array.from(trainReturns), trainDates, horizon, targetNorm);
   const targetNames = Array.from({ length: horizon }, (_, k) => `log_return_${k + 1}`);
-  const targetScaler = Scaler.fit(config.targetScaler, targetNames, trainReturns, 0, trainReturns.length / horizon);
+  const targetScaler = Scaler.fit(config.targetScaler, targetNames, trainTargets, 0, trainReturns.length / horizon);
 
   kept.sort((a, b) => (a.frame.symbol < b.frame.symbol ? -1 : a.frame.symbol > b.frame.symbol ? 1 : 0));
   const blocks: Block[] = kept.map(({ frame, segments }) => ({
@@ -202,7 +213,7 @@ export function buildUniverseDataset(series: Iterable<KlineSeries>, input: Datas
         endOf.push(e);
       }
     });
-    return new UniverseWindows(name, blocks, Int32Array.from(blockOf), Int32Array.from(endOf), seqLength, horizon, F, targetScaler);
+    return new UniverseWindows(name, blocks, Int32Array.from(blockOf), Int32Array.from(endOf), seqLength, horizon, F, targetScaler, targetNorm);
   });
   const required: SegmentName[] =
     config.split.type === 'segments' ? [...SEGMENT_NAMES] : SEGMENT_NAMES.filter((n) => config.split.type === 'ratio' && config.split[n] > 0);
@@ -219,10 +230,7 @@ export function buildUniverseDataset(series: Iterable<KlineSeries>, input: Datas
     seqLength,
     horizon,
     warmup,
-    target: {
-      kind: TARGET_KIND,
-      definition: 'y_k = (log(close[t+k] / close[t]) - center_k) / scale_k, k = 1..horizon; price_k = close[t] * exp(y_k * scale_k + center_k)',
-    },
+    target: { kind: TARGET_KINDS[targetNorm], definition: targetDefinition(targetNorm) },
     featureScaler: featureScaler.toJSON(),
     targetScaler: targetScaler.toJSON(),
   };

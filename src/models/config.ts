@@ -18,6 +18,13 @@ export const ModelConfigSchema = z.object({
   numHeads: z.number().int().positive().default(4),
   /** Transformer only. */
   dimFeedforward: z.number().int().positive().default(512),
+  /**
+   * Universal runs only: D > 0 adds nn.Embedding(numStocks + 1, D) whose row for the window's stock is concatenated
+   * to every time step's features (row 0 is the unknown stock); 0 = off, the model is symbol-agnostic.
+   */
+  stockEmbeddingDim: z.number().int().min(0).default(0),
+  /** The stocks the embedding knows (the universe trained on); its table has numStocks + 1 rows. */
+  numStocks: z.number().int().min(0).default(0),
 });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;

@@ -1,5 +1,6 @@
 export { ModelConfigSchema, type ModelConfig, type ModelType } from './config.js';
 export type { Network, NetworkFactory } from './network.js';
+export { DEFAULT_UNKNOWN_STOCK_RATE, StockEmbeddingForecaster, UNKNOWN_STOCK_ROW, drawsUnknownStock, stockRow } from './embedding.js';
 export { createNetwork, registeredModelTypes } from './registry.js';
 export { RecurrentForecaster, createHead } from './recurrent.js';
 export { loadStateDict, stateDict, zeroGrad, type StateTensor } from './state.js';

@@ -1,6 +1,6 @@
 import type { Layer } from '../engine/layer.js';
 import type { Rng } from '../engine/rng.js';
-import type { Engine } from '../engine/runtime.js';
+import type { Engine, Tensor } from '../engine/runtime.js';
 import type { ModelConfig } from './config.js';
 
 /**
@@ -11,6 +11,13 @@ import type { ModelConfig } from './config.js';
 export interface Network extends Layer {
   readonly config: ModelConfig;
   readonly engine: Engine;
+  /**
+   * `stocks` [B]: each window's row of the stock embedding (src/models/embedding.ts); required exactly when
+   * config.stockEmbeddingDim > 0, ignored otherwise.
+   */
+  forward(x: Tensor, stocks?: Int32Array): Tensor;
+  /** Makes backward return d(loss)/d(input) too (a forecaster skips it by default: its input is data). */
+  requireInputGrad?(): void;
 }
 
 export type NetworkFactory = (config: ModelConfig, engine: Engine, rng: Rng) => Network;

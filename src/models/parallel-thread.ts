@@ -13,6 +13,7 @@ const weights = new Float32Array(d.weights);
 const grads = new Float32Array(d.grads);
 const x = new Float32Array(d.x);
 const y = new Float32Array(d.y);
+const stocks = new Int32Array(d.stocks);
 const metaU32 = new Uint32Array(d.meta, 0, 8);
 const metaF64 = new Float64Array(d.meta, 32, 1);
 const runner = new SliceRunner(d.config, d.loss);
@@ -33,7 +34,8 @@ for (;;) {
     try {
       const state = [metaU32[2], metaU32[3], metaU32[4], metaU32[5]] as [number, number, number, number];
       const n = count * d.config.outputSize;
-      metaF64[0] = runner.run(weights, x.subarray(0, count * stride), y.subarray(0, n), count, metaU32[1], { algorithm: 'xoshiro128**', state }, grads);
+      const rows = d.config.stockEmbeddingDim > 0 ? stocks.subarray(0, count) : undefined;
+      metaF64[0] = runner.run(weights, x.subarray(0, count * stride), y.subarray(0, n), count, metaU32[1], { algorithm: 'xoshiro128**', state }, grads, rows);
     } catch (err) {
       port.postMessage({ type: 'error', message: (err as Error).message });
       status = 1;

@@ -68,15 +68,27 @@ export class SliceRunner {
     this.size = parameterCount(this.network);
   }
 
-  /** Loads `weights`, trains rows x/y of a batch of `batchCount` with the slice's dropout state; gradients into `grads`. */
-  run(weights: Float32Array, x: Float32Array, y: Float32Array, count: number, batchCount: number, rngState: RngState, grads: Float32Array): number {
+  /**
+   * Loads `weights`, trains rows x/y (and their stock-embedding rows `stocks`, for a model with one) of a batch of
+   * `batchCount` with the slice's dropout state; gradients into `grads`.
+   */
+  run(
+    weights: Float32Array,
+    x: Float32Array,
+    y: Float32Array,
+    count: number,
+    batchCount: number,
+    rngState: RngState,
+    grads: Float32Array,
+    stocks?: Int32Array,
+  ): number {
     let off = 0;
     for (const p of this.network.parameters()) {
       p.value.set(weights.subarray(off, off + p.value.size));
       off += p.value.size;
     }
     this.rng.setState(rngState);
-    const sum = trainStepSlice(this.network, this.loss, x, y, count, batchCount);
+    const sum = trainStepSlice(this.network, this.loss, x, y, count, batchCount, stocks);
     off = 0;
     for (const p of this.network.parameters()) {
       grads.set(p.grad.data(), off);
@@ -129,6 +141,8 @@ export interface ThreadData {
   grads: SharedArrayBuffer;
   x: SharedArrayBuffer;
   y: SharedArrayBuffer;
+  /** i32 [slice rows]: the stock-embedding rows of the slice's windows (unused without an embedding) */
+  stocks: SharedArrayBuffer;
   /** u32 [count, batchCount, rng s0..s3], then f64 loss sum at byte 32 */
   meta: SharedArrayBuffer;
 }
@@ -137,6 +151,7 @@ interface Slot {
   grads: Float32Array;
   x: Float32Array;
   y: Float32Array;
+  stocks: Int32Array;
   metaU32: Uint32Array;
   metaF64: Float64Array;
 }
@@ -196,6 +211,7 @@ export class DataParallel {
         grads: new Float32Array(new Shared(this.size * 4)),
         x: new Float32Array(new Shared(Math.max(1, maxSlice * this.stride) * 4)),
         y: new Float32Array(new Shared(Math.max(1, maxSlice * outputSize) * 4)),
+        stocks: new Int32Array(new Shared(Math.max(1, maxSlice) * 4)),
         metaU32: new Uint32Array(meta, 0, 8),
         metaF64: new Float64Array(meta, 32, 1),
       };
@@ -247,6 +263,7 @@ export class DataParallel {
         grads: slot.grads.buffer as SharedArrayBuffer,
         x: slot.x.buffer as SharedArrayBuffer,
         y: slot.y.buffer as SharedArrayBuffer,
+        stocks: slot.stocks.buffer as SharedArrayBuffer,
         meta: slot.metaU32.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(entry, { eval: isEval, workerData: data });
@@ -271,9 +288,10 @@ export class DataParallel {
   /**
    * One step's gradients: splits x [count, T, F] / y [count, out] into N slices, trains each on its replica with the
    * dropout state derived from `rng`, and leaves Σ slice gradients (slice order) in the main network's `grad`s.
-   * Returns the batch's mean loss. The caller clips and steps its optimizer, as after trainStep.
+   * Returns the batch's mean loss. The caller clips and steps its optimizer, as after trainStep. `stocks` [count]: the
+   * windows' stock-embedding rows, for a model with a stock embedding.
    */
-  async step(rng: Rng, x: Float32Array, y: Float32Array, count: number): Promise<number> {
+  async step(rng: Rng, x: Float32Array, y: Float32Array, count: number, stocks?: Int32Array): Promise<number> {
     const t0 = performance.now();
     const states = sliceRngStates(rng, this.threads);
     let off = 0;
@@ -292,6 +310,7 @@ export class DataParallel {
       if (e > s) {
         slot.x.set(x.subarray(s * this.stride, e * this.stride));
         slot.y.set(y.subarray(s * out, e * out));
+        if (stocks) slot.stocks.set(stocks.subarray(s, e));
         live.push(i);
       }
     }
@@ -301,7 +320,8 @@ export class DataParallel {
       for (const i of live) {
         const slot = this.slots[i];
         const n = slot.metaU32[0];
-        slot.metaF64[0] = r.run(this.weights, slot.x.subarray(0, n * this.stride), slot.y.subarray(0, n * out), n, count, states[i], slot.grads);
+        const rows = stocks ? slot.stocks.subarray(0, n) : undefined;
+        slot.metaF64[0] = r.run(this.weights, slot.x.subarray(0, n * this.stride), slot.y.subarray(0, n * out), n, count, states[i], slot.grads, rows);
       }
     } else {
       const gen = ++this.gen;

@@ -39,6 +39,10 @@ export class RecurrentForecaster implements Network {
     this.fc = createHead(engine, config.hiddenSize, config, rng);
   }
 
+  requireInputGrad(): void {
+    this.rnn.computeInputGrad = true;
+  }
+
   forward(x: Tensor): Tensor {
     this.rnn.forwardStates(x);
     return this.fc.forward(this.rnn.lastHidden());

@@ -2,6 +2,7 @@ import type { Rng } from '../engine/rng.js';
 import type { Engine } from '../engine/runtime.js';
 import type { ModelConfig, ModelType } from './config.js';
 import type { Network, NetworkFactory } from './network.js';
+import { StockEmbeddingForecaster } from './embedding.js';
 import { createGRUModel, createLSTMModel } from './recurrent.js';
 import { createTransformerModel } from './transformer.js';
 
@@ -20,5 +21,5 @@ export function registeredModelTypes(): ModelType[] {
 export function createNetwork(config: ModelConfig, engine: Engine, rng: Rng): Network {
   const factory = NETWORKS[config.modelType];
   if (!factory) throw new Error(`model type "${config.modelType}" is not available (known: ${registeredModelTypes().join(', ')})`);
-  return factory(config, engine, rng);
+  return config.stockEmbeddingDim > 0 ? new StockEmbeddingForecaster(config, engine, rng, factory) : factory(config, engine, rng);
 }

@@ -9,8 +9,8 @@ import { zeroGrad } from './state.js';
  * parameter's `grad` for the optimizer (clip, then step). The step arena is reset before and after, so only
  * persistent memory survives.
  */
-export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, batchSize: number): number {
-  return forwardBackward(network, x, y, batchSize, (e, pred, target, grad) => lossForwardBackward(e, loss, pred, target, grad));
+export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, batchSize: number, stocks?: Int32Array): number {
+  return forwardBackward(network, x, y, batchSize, stocks, (e, pred, target, grad) => lossForwardBackward(e, loss, pred, target, grad));
 }
 
 /**
@@ -19,9 +19,19 @@ export function trainStep(network: Network, loss: LossKind, x: Float32Array, y: 
  * gradients sum to the batch-mean gradient. Returns the slice's loss sum; Σ sums / (batchSize × outputSize) is the
  * batch's mean loss. The single-thread path (trainStep) does not go through here.
  */
-export function trainStepSlice(network: Network, loss: LossKind, x: Float32Array, y: Float32Array, sliceSize: number, batchSize: number): number {
+export function trainStepSlice(
+  network: Network,
+  loss: LossKind,
+  x: Float32Array,
+  y: Float32Array,
+  sliceSize: number,
+  batchSize: number,
+  stocks?: Int32Array,
+): number {
   const { outputSize } = network.config;
-  return forwardBackward(network, x, y, sliceSize, (e, pred, target, grad) => lossSumForwardBackward(e, loss, pred, target, grad, batchSize * outputSize));
+  return forwardBackward(network, x, y, sliceSize, stocks, (e, pred, target, grad) =>
+    lossSumForwardBackward(e, loss, pred, target, grad, batchSize * outputSize),
+  );
 }
 
 /** Zero the gradients, forward `rows` windows in training mode, let `lossOf` fill the loss gradient, backward. */
@@ -30,6 +40,7 @@ function forwardBackward(
   x: Float32Array,
   y: Float32Array,
   rows: number,
+  stocks: Int32Array | undefined,
   lossOf: (e: Network['engine'], pred: Tensor, target: Tensor, grad: Tensor) => number,
 ): number {
   const e = network.engine;
@@ -43,7 +54,7 @@ function forwardBackward(
     input.set(x);
     const target = Tensor.scratch(e, [rows, outputSize]);
     target.set(y);
-    const pred = network.forward(input);
+    const pred = network.forward(input, stocks);
     const grad = Tensor.scratch(e, pred.shape);
     const value = lossOf(e, pred, target, grad);
     network.backward(grad);
@@ -53,8 +64,11 @@ function forwardBackward(
   }
 }
 
-/** Forward in evaluation mode (dropout off): x [B, T, inputSize] → a copy of the outputs [B, outputSize]. */
-export function predict(network: Network, x: Float32Array, batchSize: number): Float32Array {
+/**
+ * Forward in evaluation mode (dropout off): x [B, T, inputSize] → a copy of the outputs [B, outputSize]. `stocks` [B]:
+ * the embedding rows, for a network with a stock embedding.
+ */
+export function predict(network: Network, x: Float32Array, batchSize: number, stocks?: Int32Array): Float32Array {
   const e = network.engine;
   const { inputSize } = network.config;
   const seqLength = checkBatch(network, x, undefined, batchSize);
@@ -63,7 +77,7 @@ export function predict(network: Network, x: Float32Array, batchSize: number): F
     network.setTraining(false);
     const input = Tensor.scratch(e, [batchSize, seqLength, inputSize]);
     input.set(x);
-    return Float32Array.from(network.forward(input).data());
+    return Float32Array.from(network.forward(input, stocks).data());
   } finally {
     network.setTraining(true);
     e.resetArena();

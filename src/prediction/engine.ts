@@ -33,7 +33,8 @@ import {
 } from '../runs/index.js';
 import { readRunConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
-import { ForecastOptionsSchema, forecastPrepared, prepareInput, requestedDays, type Forecast, type PreparedInput } from './forecast.js';
+import { isScoreTarget } from '../features/index.js';
+import { ForecastOptionsSchema, forecastPrepared, prepareInput, requestedDays, scorePrepared, type Forecast, type PreparedInput } from './forecast.js';
 import { ledgerRows } from './ledger.js';
 import type { InferenceModel } from './model.js';
 
@@ -83,15 +84,19 @@ export interface RankedForecast {
   symbol: string;
   baseDate: IsoDate;
   baseClose: number;
-  /** Predicted log return of the next trading day, the ranking key. */
-  return: number;
-  price: number;
+  /** Predicted log return of the next trading day, the ranking key; null for a run on cross-sectional targets. */
+  return: number | null;
+  price: number | null;
   lower: number | null;
   upper: number | null;
+  /** A run on cross-sectional targets: its score, the ranking key (it orders the stocks; it is not a return); else null. */
+  score: number | null;
 }
 
 export interface Ranking {
   run: string;
+  /** What the run outputs (model/scaler.json target.kind): log_return, or a cross-sectional score kind. */
+  target: string;
   interval: Forecast['interval'];
   level: number | null;
   /** The stocks asked for, and how many of them could be forecast. */
@@ -288,15 +293,29 @@ export class PredictionEngine {
     const { top, ...rest } = input;
     if (top !== undefined && (!Number.isInteger(top) || top <= 0)) throw new UserError(`top must be a positive whole number, got ${top}`, 'bad_input');
     const list = await resolveUniverse(this.database, symbols === 'all' ? 'all' : [...symbols]);
-    const { forecasts, failures } = await this.predictMany(list, { ...rest, run, days: 1, allowOtherSymbol: true });
+    const request = { ...rest, run, days: 1, allowOtherSymbol: true };
+    const model = this.loadRun(run, parseRequest(request).checkpoint);
+    if (isScoreTarget(model.bundle.target.kind)) return this.rankScores(model, list, parseRequest(request), top);
+    const { forecasts, failures } = await this.predictMany(list, request);
     const ordered = [...forecasts].sort((a, b) => b.predictions[0].return - a.predictions[0].return || (a.symbol < b.symbol ? -1 : 1));
     const entries = ordered.slice(0, top ?? ordered.length).map((f, i) => {
       const d = f.predictions[0];
-      return { rank: i + 1, symbol: f.symbol, baseDate: f.baseDate, baseClose: f.baseClose, return: d.return, price: d.price, lower: d.lower, upper: d.upper };
+      return {
+        rank: i + 1,
+        symbol: f.symbol,
+        baseDate: f.baseDate,
+        baseClose: f.baseClose,
+        return: d.return,
+        price: d.price,
+        lower: d.lower,
+        upper: d.upper,
+        score: null,
+      };
     });
     const warnings = [...new Set(forecasts.flatMap((f) => f.warnings))];
     return {
       run: forecasts[0]?.run ?? run,
+      target: model.bundle.target.kind,
       interval: forecasts[0]?.interval ?? null,
       level: forecasts[0]?.level ?? null,
       requested: list.length,
@@ -307,8 +326,59 @@ export class PredictionEngine {
     };
   }
 
+  /** rank() for a run on cross-sectional targets: by score, with no return, price or interval (none follows from a score). */
+  private async rankScores(model: InferenceModel, list: readonly string[], request: ParsedRequest, top: number | undefined): Promise<Ranking> {
+    const { groups, failures } = await this.prepareMany(list, request);
+    const scored = groups.flatMap(({ model: m, prepared }) => {
+      const scores = scorePrepared(m, prepared);
+      return prepared.map((p, i) => ({ p, score: scores[i] }));
+    });
+    scored.sort((a, b) => b.score - a.score || (a.p.symbol < b.p.symbol ? -1 : 1));
+    const entries: RankedForecast[] = scored.slice(0, top ?? scored.length).map(({ p, score }, i) => ({
+      rank: i + 1,
+      symbol: p.symbol,
+      baseDate: p.input.lastDate,
+      baseClose: p.input.lastClose,
+      return: null,
+      price: null,
+      lower: null,
+      upper: null,
+      score,
+    }));
+    return {
+      run: model.run,
+      target: model.bundle.target.kind,
+      interval: null,
+      level: null,
+      requested: list.length,
+      ranked: scored.length,
+      entries,
+      failures,
+      warnings: [...new Set(scored.flatMap(({ p }) => p.warnings))],
+    };
+  }
+
   async predictMany(symbols: readonly string[], input: PredictRequest = {}): Promise<BatchForecast> {
     const request = parseRequest(input);
+    const { groups, failures, calendar, unique } = await this.prepareMany(symbols, request);
+    const forecasts: Forecast[] = [];
+    for (const { model, prepared } of groups) forecasts.push(...forecastPrepared(model, prepared, calendar, request));
+    const order = new Map(unique.map((s, i) => [s, i]));
+    forecasts.sort((a, b) => order.get(a.symbol)! - order.get(b.symbol)!);
+    await this.recordInLedger(forecasts);
+    return { forecasts, failures };
+  }
+
+  /** Each symbol's run (the request's, or its best), loaded, and its window prepared; failures collected, not thrown. */
+  private async prepareMany(
+    symbols: readonly string[],
+    request: ParsedRequest,
+  ): Promise<{
+    groups: Array<{ model: InferenceModel; prepared: PreparedInput[] }>;
+    failures: PredictionFailure[];
+    calendar: TradingCalendar;
+    unique: string[];
+  }> {
     const failures: PredictionFailure[] = [];
     const groups = new Map<string, string[]>();
     const unique: string[] = [];
@@ -341,12 +411,12 @@ export class PredictionEngine {
       else groups.set(run, [symbol]);
     }
     const calendar = await TradingCalendar.load(this.database.db);
-    const forecasts: Forecast[] = [];
+    const prepared: Array<{ model: InferenceModel; prepared: PreparedInput[] }> = [];
     for (const [run, members] of groups) {
       const model = this.loadRun(run, request.checkpoint);
       requestedDays(model, request.days);
       const series = await this.loadHistory(model, members, request.endDate);
-      const prepared: PreparedInput[] = [];
+      const inputs: PreparedInput[] = [];
       for (const symbol of members) {
         try {
           const warnings = [...(fallbacks.get(symbol) ?? []), ...this.checkSymbol(model, symbol, request.allowOtherSymbol)];
@@ -360,18 +430,15 @@ export class PredictionEngine {
           const p = prepareInput(model, s, request.endDate, warnings);
           const stale = staleBarWarning(calendar, symbol, p.input.lastDate, request.endDate);
           if (stale) p.warnings.push(stale);
-          prepared.push(p);
+          inputs.push(p);
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
           failures.push({ symbol, code: err.code, message: err.message, details: err.details });
         }
       }
-      forecasts.push(...forecastPrepared(model, prepared, calendar, request));
+      prepared.push({ model, prepared: inputs });
     }
-    const order = new Map(unique.map((s, i) => [s, i]));
-    forecasts.sort((a, b) => order.get(a.symbol)! - order.get(b.symbol)!);
-    await this.recordInLedger(forecasts);
-    return { forecasts, failures };
+    return { groups: prepared, failures, calendar, unique };
   }
 
   /**
@@ -383,7 +450,12 @@ export class PredictionEngine {
   private checkSymbol(model: InferenceModel, symbol: string, allowOther: boolean): string[] {
     if (model.symbol === null) {
       // A universal model is symbol-agnostic: it forecasts any stock, but one it never saw deserves a word.
-      return model.universe && !model.universe.has(symbol) ? [`${symbol} was not among the ${model.universe.size} stocks run ${model.run} was trained on`] : [];
+      const warnings =
+        model.universe && !model.universe.has(symbol) ? [`${symbol} was not among the ${model.universe.size} stocks run ${model.run} was trained on`] : [];
+      if (model.config.stockEmbeddingDim > 0 && !(model.inputs.stocks ?? []).includes(symbol)) {
+        warnings.push(`${symbol} has no row in run ${model.run}'s stock embedding: it uses the unknown-stock row`);
+      }
+      return warnings;
     }
     if (model.symbol === symbol) return [];
     if (!allowOther) {

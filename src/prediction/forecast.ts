@@ -6,10 +6,10 @@
 import { z } from 'zod';
 import { adjustSeries, rawPrice, type AdjustMode, type IsoDate, type KlineSeries, type TradingCalendar } from '../data/index.js';
 import { DEFAULT_INTERVAL_LEVEL, conformalHalfWidths } from '../evaluation/index.js';
-import { buildInferenceInput, reconstructPrices, type InferenceInput } from '../features/index.js';
+import { buildInferenceInput, isScoreTarget, reconstructPrices, type InferenceInput } from '../features/index.js';
 import { UserError } from '../util/errors.js';
 import type { CheckpointChoice, RunModel } from '../runs/index.js';
-import { forwardDropoutSamples, forwardPoint } from './model.js';
+import { forwardDropoutSamples, forwardPoint, stockRowsFor } from './model.js';
 
 export const DEFAULT_SAMPLES = 100;
 export const DEFAULT_LEVEL = DEFAULT_INTERVAL_LEVEL;
@@ -150,6 +150,45 @@ function intervalReturns(
   return bounds;
 }
 
+/**
+ * A forecast is a price, a return and an interval: a run trained on cross-sectional targets (dataset.targetNorm zscore
+ * or rank) outputs scores that order the stocks of a day, from which none of the three follows, so it is refused here
+ * rather than printed as if it were a return.
+ */
+export function assertReturnModel(model: RunModel): void {
+  const kind = model.bundle.target.kind;
+  if (!isScoreTarget(kind)) return;
+  throw new UserError(
+    `run ${model.run} was trained on cross-sectional targets (${kind}): its outputs are scores that rank the stocks of a date, not returns, ` +
+      `so no price, return or interval can be forecast from them: rank the market with it instead (klinecast predict --run ${model.run} --symbols all). ` +
+      `Its cross-sectional IC, Rank IC and quintile spread are in results/eval_results.json; for price forecasts train with --target-norm none`,
+    'scores_only',
+    { run: model.run, target: kind },
+  );
+}
+
+/**
+ * The next-day scores of a run on cross-sectional targets for prepared windows: what it ranks the stocks of a day by
+ * (the network's step-1 output, inverted by its target scaler into the normalised target's units).
+ */
+export function scorePrepared(model: RunModel, prepared: PreparedInput[]): number[] {
+  if (prepared.length === 0) return [];
+  const { seqLength, featureNames, horizon } = model.bundle;
+  const stride = seqLength * featureNames.length;
+  const x = new Float32Array(prepared.length * stride);
+  prepared.forEach((p, i) => x.set(p.input.x, i * stride));
+  const scaled = forwardPoint(
+    model,
+    x,
+    prepared.length,
+    stockRowsFor(
+      model,
+      prepared.map((p) => p.symbol),
+    ),
+  );
+  return prepared.map((_, i) => model.targetScaler.inverseRow(scaled.subarray(i * horizon, (i + 1) * horizon))[0]);
+}
+
 /** A series prepared for the network: its scaled window and what the forecast needs beside it. */
 export interface PreparedInput {
   symbol: string;
@@ -180,12 +219,17 @@ export function prepareInput(model: RunModel & { adjust?: AdjustMode }, bars: Kl
  */
 export function forecastPrepared(model: RunModel, prepared: PreparedInput[], calendar: TradingCalendar, options: ForecastOptions): Forecast[] {
   if (prepared.length === 0) return [];
+  assertReturnModel(model);
   const days = requestedDays(model, options.days);
   const { seqLength, featureNames, horizon } = model.bundle;
   const stride = seqLength * featureNames.length;
   const x = new Float32Array(prepared.length * stride);
   prepared.forEach((p, i) => x.set(p.input.x, i * stride));
-  const scaled = forwardPoint(model, x, prepared.length);
+  const stocks = stockRowsFor(
+    model,
+    prepared.map((p) => p.symbol),
+  );
+  const scaled = forwardPoint(model, x, prepared.length, stocks);
   // A run saved without a calibration (before conformal intervals, or without a validation segment) falls back to MC dropout.
   const method: Exclude<IntervalMethod, 'none'> | null =
     options.interval === 'none' ? null : options.interval === 'conformal' && model.intervals ? 'conformal' : options.samples > 0 ? 'mc-dropout' : null;
@@ -204,7 +248,14 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
       method === 'conformal'
         ? pointReturns.map((r, k): [number, number] => [r - halfWidths[k], r + halfWidths[k]])
         : method === 'mc-dropout'
-          ? intervalReturns(model, forwardDropoutSamples(model, p.input.x, options.samples, options.seed), options.samples, options.level, pointReturns, days)
+          ? intervalReturns(
+              model,
+              forwardDropoutSamples(model, p.input.x, options.samples, options.seed, stocks?.[i]),
+              options.samples,
+              options.level,
+              pointReturns,
+              days,
+            )
           : null;
     const dates = calendar.next(lastDate, days);
     const predictions: ForecastDay[] = pointReturns.map((r, k) => ({

@@ -21,7 +21,7 @@ export {
   type PreparedInput,
   type Trend,
 } from './forecast.js';
-export { FORWARD_CHUNK, forwardDropoutSamples, forwardPoint, type InferenceModel } from './model.js';
+export { FORWARD_CHUNK, forwardDropoutSamples, forwardPoint, stockRowsFor, type InferenceModel } from './model.js';
 export {
   BEST_RUN_METRIC,
   PredictRequestSchema,

@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { buildInferenceInput, reconstructPrices } from '../features/index.js';
 import { onnxOfRun } from '../runs/onnx.js';
+import { stockRowsFor } from './model.js';
 import { readRunConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import { trendOf, type Forecast } from './forecast.js';
@@ -51,7 +52,16 @@ export async function predictWithOnnx(engine: PredictionEngine, symbol: string, 
   const session = await ort.InferenceSession.create(bytes);
   let scaled: Float32Array;
   try {
-    const out = await session.run({ input: new ort.Tensor('float32', input.x, [1, seqLength, featureNames.length]) });
+    const feeds: Record<string, InstanceType<Ort['Tensor']>> = { input: new ort.Tensor('float32', input.x, [1, seqLength, featureNames.length]) };
+    // A stock embedding's row: the stock's own, or the unknown row for a stock the run was not trained on.
+    const stocks = stockRowsFor(loaded, [base.symbol]);
+    if (stocks)
+      feeds.stock = new ort.Tensor(
+        'int64',
+        BigInt64Array.from(stocks, (r) => BigInt(r)),
+        [1],
+      );
+    const out = await session.run(feeds);
     scaled = out.output.data as Float32Array;
   } finally {
     await session.release();

@@ -155,11 +155,24 @@ export interface ModelInputs {
   seqLength: number;
   horizon: number;
   target: string;
+  /**
+   * With a stock embedding: the trained stocks in index order; stock_embedding.weight row i + 1 is stocks[i], row 0
+   * the unknown stock. Absent (null) without an embedding.
+   */
+  stocks?: string[] | null;
 }
 
 /** model/config.json from the engine's ModelConfig (camelCase) and the dataset's inputs. */
 export function toModelConfigFile(config: ModelConfig, inputs: ModelInputs): ModelConfigFile {
-  const architecture = Object.fromEntries(Object.entries(config).map(([k, v]) => [snake(k), v]));
+  // Without an embedding its two fields are left out, so such a model's config.json reads as it always did.
+  const embedding = config.stockEmbeddingDim > 0;
+  const architecture = Object.fromEntries(
+    Object.entries(config)
+      .filter(([k]) => embedding || (k !== 'stockEmbeddingDim' && k !== 'numStocks'))
+      .map(([k, v]) => [snake(k), v]),
+  );
+  if (embedding && inputs.stocks?.length !== config.numStocks)
+    throw new Error(`model config: ${config.numStocks} embedded stocks, ${inputs.stocks?.length ?? 'no'} names`);
   return {
     ...architecture,
     model_type: config.modelType,
@@ -167,6 +180,7 @@ export function toModelConfigFile(config: ModelConfig, inputs: ModelInputs): Mod
     seq_length: inputs.seqLength,
     horizon: inputs.horizon,
     target: inputs.target,
+    ...(embedding ? { stocks: [...(inputs.stocks as string[])] } : {}),
   };
 }
 
@@ -190,9 +204,17 @@ export function fromModelConfigFile(file: unknown): { config: ModelConfig; input
     if (!Number.isInteger(f[key]) || (f[key] as number) <= 0) throw new UserError(`model/config.json: ${key} must be a positive integer`, 'bad_model_config');
   }
   if (typeof f.target !== 'string') throw new UserError('model/config.json: target must be a string', 'bad_model_config');
+  let stocks: string[] | null = null;
+  if (parsed.data.stockEmbeddingDim > 0) {
+    const list = f.stocks;
+    if (!Array.isArray(list) || !list.every((n) => typeof n === 'string') || list.length !== parsed.data.numStocks || new Set(list).size !== list.length) {
+      throw new UserError(`model/config.json: stocks must list the ${parsed.data.numStocks} embedded stocks (num_stocks), each once`, 'bad_model_config');
+    }
+    stocks = list as string[];
+  }
   return {
     config: parsed.data,
-    inputs: { featureNames: names as string[], seqLength: f.seq_length as number, horizon: f.horizon as number, target: f.target },
+    inputs: { featureNames: names as string[], seqLength: f.seq_length as number, horizon: f.horizon as number, target: f.target, stocks },
   };
 }
 

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
 import type { ConformalCalibration } from '../evaluation/conformal.js';
-import type { EvalResultsFile, PredictionsFile } from '../evaluation/results.js';
+import type { EvalResultsFile, PredictionsFile, ScorePredictionsFile } from '../evaluation/results.js';
 import { guardDiskFull, recoverAtomicLeftovers, removeDirAtomic, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
@@ -475,7 +475,7 @@ export class TrainingManager {
   }
 
   /** results/predictions.json. */
-  savePredictions(predictions: PredictionsFile): void {
+  savePredictions(predictions: PredictionsFile | ScorePredictionsFile): void {
     writeJsonAtomic(this.path(RUN_FILES.predictions), predictions);
   }
 

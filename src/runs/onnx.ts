@@ -18,7 +18,10 @@
  *   last position (Gather on the time axis) goes to the head.
  * - the head: Gemm → Relu → Gemm (its Dropout is the identity at inference).
  *
- * Universal runs have no stock embedding yet, so there is no stock-index input: the graph has exactly one input.
+ * - a stock embedding (universal runs with model.stockEmbeddingDim > 0): a second input `stock`, int64 [batch], the
+ *   embedding row of each window's stock (model/config.json `stocks`: row i + 1 is stocks[i], row 0 the unknown
+ *   stock); Gather from stock_embedding.weight → Unsqueeze → Expand over the seq_length steps → Concat after the
+ *   features, which is what the engine's StockEmbeddingForecaster computes. Without an embedding the graph has one input.
  */
 import { join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -53,6 +56,8 @@ export const RUN_ONNX_PATH = `${RUN_FILES.modelDir}/${ONNX_FILE}`;
 /** The graph's one input and one output (documented in docs/TRAINING_OUTPUT_STANDARD.md, "model/model.onnx"). */
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'output';
+/** The second input of a model with a stock embedding: each window's embedding row. */
+export const ONNX_STOCK_INPUT = 'stock';
 
 export const DEFAULT_OPSET = 17;
 /** 13: Squeeze/Softmax in their current form; below 17 LayerNormalization is built from ReduceMean etc. */
@@ -183,12 +188,12 @@ function head(g: GraphBuilder, x: string, weights: Record<string, StateTensor>):
 }
 
 /** nn.LSTM / nn.GRU, batch_first, stacked: [B, T, F] → the last layer's last hidden state [B, H]. */
-function recurrent(g: GraphBuilder, kind: 'lstm' | 'gru', weights: Record<string, StateTensor>, layers: number, hidden: number): string {
+function recurrent(g: GraphBuilder, input: string, kind: 'lstm' | 'gru', weights: Record<string, StateTensor>, layers: number, hidden: number): string {
   const gates = kind === 'lstm' ? 4 : 3;
   // PyTorch LSTM i,f,g,o → ONNX i,o,f,c; PyTorch GRU r,z,n → ONNX z,r,h
   const order = kind === 'lstm' ? [0, 3, 1, 2] : [1, 0, 2];
   const op = kind === 'lstm' ? 'LSTM' : 'GRU';
-  let x = g.one('Transpose', '/rnn/Transpose', [ONNX_INPUT], [attrInts('perm', [1, 0, 2])]); // [T, B, F]
+  let x = g.one('Transpose', '/rnn/Transpose', [input], [attrInts('perm', [1, 0, 2])]); // [T, B, F]
   let lastHidden = '';
   for (let k = 0; k < layers; k++) {
     const wIh = tensorOf(weights, `rnn.weight_ih_l${k}`);
@@ -259,16 +264,31 @@ function encoderLayer(g: GraphBuilder, x: string, weights: Record<string, StateT
 }
 
 /** The seed's TransformerModel up to the head: [B, T, F] → the last position [B, d]. */
-function transformer(g: GraphBuilder, loaded: LoadedModel, weights: Record<string, StateTensor>, seqLength: number, opset: number): string {
+function transformer(g: GraphBuilder, input: string, loaded: LoadedModel, weights: Record<string, StateTensor>, seqLength: number, opset: number): string {
   const { config } = loaded;
   const d = config.hiddenSize;
-  const projected = linear(g, ONNX_INPUT, weights, 'input_projection');
+  const projected = linear(g, input, weights, 'input_projection');
   const scaled = g.one('Mul', '/input_projection/Scale', [projected, g.floats('/input_projection/sqrt_d_model', [], new Float32Array([Math.sqrt(d)]))]);
   // The engine's own table (float32 steps as torch), so both sides add the same values.
   const pe = new PositionalEncoding(loaded.network.engine, d, 0, new Rng(0)).table(seqLength);
   let x = g.one('Add', '/pos_encoder/Add', [scaled, g.floats('pos_encoder.pe', [seqLength, d], Float32Array.from(pe))]);
   for (let i = 0; i < config.numLayers; i++) x = encoderLayer(g, x, weights, `transformer_encoder.layers.${i}`, d, config.numHeads, opset);
   return g.one('Gather', '/transformer_encoder/Last', [x, g.int64s('/transformer_encoder/last_index', [], [seqLength - 1])], [attrInt('axis', 1)]); // [B, d]
+}
+
+/** The stock embedding's row of each window after every step's features: [B, T, F] and stock [B] → [B, T, F + D]. */
+function stockEmbedding(g: GraphBuilder, weights: Record<string, StateTensor>, seqLength: number): string {
+  const table = tensorOf(weights, 'stock_embedding.weight');
+  const rows = g.one(
+    'Gather',
+    '/stock_embedding/Gather',
+    [g.floats('stock_embedding.weight', [...table.shape], table.data), ONNX_STOCK_INPUT],
+    [attrInt('axis', 0)],
+  ); // [B, D]
+  const unsqueezed = g.one('Unsqueeze', '/stock_embedding/Unsqueeze', [rows, g.int64s('/stock_embedding/axes', [1], [1])]); // [B, 1, D]
+  // Broadcasting [B, 1, D] against [1, T, 1] repeats the row over the T steps.
+  const expanded = g.one('Expand', '/stock_embedding/Expand', [unsqueezed, g.int64s('/stock_embedding/steps', [3], [1, seqLength, 1])]); // [B, T, D]
+  return g.one('Concat', '/stock_embedding/Concat', [ONNX_INPUT, expanded], [attrInt('axis', 2)]);
 }
 
 export interface OnnxModelInfo {
@@ -295,7 +315,10 @@ export function onnxMetadata(loaded: LoadedModel, info: OnnxModelInfo): Record<s
     target: inputs.target,
     input: `${ONNX_INPUT}: float32 [batch, ${inputs.seqLength}, ${inputs.featureNames.length}], the features scaled with scaler.json, oldest day first`,
     output: `${ONNX_OUTPUT}: float32 [batch, ${inputs.horizon}], scaled log returns of days t+1…t+${inputs.horizon}; invert with scaler.json's target scaler`,
-    stock_input: 'none: universal runs have no stock embedding yet, so no stock index is an input',
+    stock_input:
+      config.stockEmbeddingDim > 0
+        ? `${ONNX_STOCK_INPUT}: int64 [batch], the stock embedding row of each window: 1 + the stock's index in model_config.stocks, 0 for a stock not trained on`
+        : 'none: the model has no stock embedding',
     scaler_file: RUN_FILES.scaler,
     ...(info.scalerJson === undefined ? {} : { scaler: JSON.stringify(info.scalerJson) }),
     ...(info.modelConfigJson === undefined ? {} : { model_config: JSON.stringify(info.modelConfigJson) }),
@@ -311,13 +334,16 @@ export function buildOnnxModel(loaded: LoadedModel, info: OnnxModelInfo, opset =
   const g = new GraphBuilder();
   g.unique(ONNX_INPUT);
   g.unique(ONNX_OUTPUT);
+  const embedded = config.stockEmbeddingDim > 0;
+  if (embedded) g.unique(ONNX_STOCK_INPUT);
+  const input = embedded ? stockEmbedding(g, weights, inputs.seqLength) : ONNX_INPUT;
   const last =
     config.modelType === 'transformer'
-      ? transformer(g, loaded, weights, inputs.seqLength, opset)
-      : recurrent(g, config.modelType, weights, config.numLayers, config.hiddenSize);
+      ? transformer(g, input, loaded, weights, inputs.seqLength, opset)
+      : recurrent(g, input, config.modelType, weights, config.numLayers, config.hiddenSize);
   head(g, last, weights);
-  const tensorType = (dims: Array<number | string>) => ({
-    tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
+  const tensorType = (dims: Array<number | string>, elemType: number = onnx.TensorProto.DataType.FLOAT) => ({
+    tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
   });
   const model = onnx.ModelProto.create({
     irVersion: irVersionFor(opset),
@@ -329,7 +355,10 @@ export function buildOnnxModel(loaded: LoadedModel, info: OnnxModelInfo, opset =
       name: `klinecast_${config.modelType}`,
       node: g.nodes,
       initializer: g.initializers,
-      input: [{ name: ONNX_INPUT, type: tensorType(['batch', inputs.seqLength, inputs.featureNames.length]) }],
+      input: [
+        { name: ONNX_INPUT, type: tensorType(['batch', inputs.seqLength, inputs.featureNames.length]) },
+        ...(embedded ? [{ name: ONNX_STOCK_INPUT, type: tensorType(['batch'], onnx.TensorProto.DataType.INT64) }] : []),
+      ],
       output: [{ name: ONNX_OUTPUT, type: tensorType(['batch', inputs.horizon]) }],
     },
     metadataProps: Object.entries(onnxMetadata(loaded, info)).map(([key, value]) => ({ key, value })),
@@ -352,6 +381,8 @@ export interface OnnxExportResult {
   path: string;
   bytes: number;
   input: { name: string; shape: Array<number | string> };
+  /** The stock-index input of a model with a stock embedding (int64 [batch]); null without one. */
+  stockInput: { name: string; shape: Array<number | string> } | null;
   output: { name: string; shape: Array<number | string> };
 }
 
@@ -392,6 +423,7 @@ export function exportOnnx(ref: string, options: OnnxExportOptions = {}): OnnxEx
     path,
     bytes: bytes.length,
     input: { name: ONNX_INPUT, shape: ['batch', loaded.inputs.seqLength, loaded.inputs.featureNames.length] },
+    stockInput: loaded.config.stockEmbeddingDim > 0 ? { name: ONNX_STOCK_INPUT, shape: ['batch'] } : null,
     output: { name: ONNX_OUTPUT, shape: ['batch', loaded.inputs.horizon] },
   };
 }

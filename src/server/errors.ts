@@ -4,6 +4,7 @@
  * deeper layers) becomes a 4xx with a code a program can switch on; only real server faults are 5xx.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnreachable } from '../data/index.js';
 import { UserError } from '../util/errors.js';
 import { RequestValidationError } from './schema.js';
 
@@ -54,36 +55,6 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
 /** A database without the schema (never migrated, or a user's own database missing a table). */
 function isMissingTable(err: Error): boolean {
   return (err as { code?: string }).code === 'ER_NO_SUCH_TABLE' || /no such table/i.test(err.message);
-}
-
-/** Errors of a connection, not of a query: the network and mysql2's fatal errors, and SQLite's unopenable file. */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'SQLITE_CANTOPEN',
-  'SQLITE_IOERR',
-]);
-
-/** True when `err` (or what it wraps) says the database cannot be reached, as opposed to a bug or bad SQL. */
-export function isDatabaseUnreachable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; fatal?: unknown; cause?: unknown; errors?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
-    // mysql2 marks every error that ends a connection fatal, and "closed state" when a dead one is reused.
-    if (e.fatal === true || /connection is in closed state|Pool is closed/i.test(String((e as Error).message))) return true;
-    // AggregateError (a dual-stack connect that failed on every address)
-    if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnreachable(x))) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

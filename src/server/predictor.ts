@@ -34,6 +34,7 @@ export function createPredictor(engine: PredictionEngine, defaults: { samples?: 
       const r = await engine.rank(run, 'all', { ...defaults, endDate: options.endDate, top: options.top });
       return {
         run: r.run,
+        target: r.target,
         requested: r.requested,
         ranked: r.ranked,
         interval_level: r.level,
@@ -47,6 +48,7 @@ export function createPredictor(engine: PredictionEngine, defaults: { samples?: 
           price: e.price,
           lower: e.lower,
           upper: e.upper,
+          score: e.score,
         })),
         failures: r.failures.map((f) => ({ symbol: f.symbol, code: f.code, message: f.message })),
       };

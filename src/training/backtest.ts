@@ -741,8 +741,8 @@ async function loadNew(
     const series = options.series.map((s) => adjustSeries(s, config.data.adjust));
     return {
       config: universal
-        ? withRecordedUniverse(config, series.map(stockRange))
-        : withRecordedData({ ...config, data: { ...config.data, symbol: series[0].symbol } }, series[0].dates),
+        ? withRecordedUniverse(config, series.map(stockRange), series)
+        : withRecordedData({ ...config, data: { ...config.data, symbol: series[0].symbol } }, series[0]),
       series,
       missing: [],
       databaseUrl: null,
@@ -753,10 +753,10 @@ async function loadNew(
   if (universal) {
     const { series, missing } = await loadUniverseSeries(sourced, databaseUrl, false);
     if (series.length === 0) throw new UserError(`none of the backtest's stocks has bars in ${sourced.data.database}`, 'no_data');
-    return { config: withRecordedUniverse(sourced, series.map(stockRange)), series, missing, databaseUrl };
+    return { config: withRecordedUniverse(sourced, series.map(stockRange), series), series, missing, databaseUrl };
   }
   const series = await loadTrainingSeries(sourced, databaseUrl);
-  return { config: withRecordedData(sourced, series.dates), series: [series], missing: [], databaseUrl };
+  return { config: withRecordedData(sourced, series), series: [series], missing: [], databaseUrl };
 }
 
 function stockRange(s: KlineSeries) {

@@ -8,8 +8,10 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ADJUST_MODES, DEFAULT_ADJUST } from '../data/adjust.js';
 import { maskUrl } from '../data/db/url.js';
+import { CLOSE_BLOCK_SIZE, closeBlocks } from '../data/series.js';
 import { normalizeSymbol } from '../data/symbols.js';
-import { DatasetConfigSchema } from '../features/index.js';
+import type { KlineSeries } from '../data/types.js';
+import { DatasetConfigSchema, type UniverseMember } from '../features/index.js';
 import { ModelConfigSchema } from '../models/config.js';
 import { RUN_FILES } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
@@ -19,9 +21,27 @@ import { isRecord } from '../util/values.js';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
+/** A checksum of the closes of every block of blockSize bars (src/data/series.ts closeBlocks), recorded at training time. */
+const CloseChecksumsSchema = z
+  .object({
+    blockSize: z.number().int().positive(),
+    blocks: z.array(z.object({ firstDate: isoDate, lastDate: isoDate, sha256: z.string().regex(/^[0-9a-f]{16}$/) }).strict()),
+  })
+  .strict();
+export type CloseChecksums = z.infer<typeof CloseChecksumsSchema>;
+
+function closeChecksumsOf(series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>): CloseChecksums {
+  return { blockSize: CLOSE_BLOCK_SIZE, blocks: closeBlocks(series, CLOSE_BLOCK_SIZE) };
+}
+
 /** The architecture without inputSize and outputSize, which the dataset's feature count and horizon fix. */
-export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true }).extend({
+export const TrainModelSchema = ModelConfigSchema.omit({ inputSize: true, outputSize: true, numStocks: true, stockEmbeddingDim: true }).extend({
   modelType: ModelConfigSchema.shape.modelType.default('lstm'),
+  // Optional, not defaulted: a config without them stays byte-identical (and keeps its config hash).
+  /** Universal runs: D > 0 adds a stock embedding of width D (docs/UNIVERSAL_MODEL.md); absent or 0 = off. */
+  stockEmbeddingDim: z.number().int().min(0).max(1024).optional(),
+  /** With a stock embedding: the share of training samples (per epoch, drawn from the seed) that use the unknown-stock row; default 0.05. */
+  unknownStockRate: z.number().min(0).max(1).optional(),
 });
 
 export const SchedulerSchema = z.discriminatedUnion('type', [
@@ -114,7 +134,17 @@ export const TrainConfigSchema = z.object({
       adjust: z.enum(ADJUST_MODES).default(DEFAULT_ADJUST),
       /** Recorded by a universal run: every stock it read, with its rows and date range (what resume reloads). */
       universe: z
-        .array(z.object({ symbol: z.string(), rows: z.number().int().min(0), firstDate: isoDate, lastDate: isoDate }).strict())
+        .array(
+          z
+            .object({
+              symbol: z.string(),
+              rows: z.number().int().min(0),
+              firstDate: isoDate,
+              lastDate: isoDate,
+              closeChecksums: CloseChecksumsSchema.nullable().default(null),
+            })
+            .strict(),
+        )
         .nullable()
         .default(null),
       // Recorded by training, not asked for: the bars the run actually read. Resume and `klinecast eval` reload
@@ -123,6 +153,9 @@ export const TrainConfigSchema = z.object({
       rows: z.number().int().min(0).nullable().default(null),
       firstDate: isoDate.nullable().default(null),
       lastDate: isoDate.nullable().default(null),
+      // Recorded too: a checksum of the closes of every block of blockSize bars, so that a resume can warn, naming the
+      // dates, when bars inside the recorded range changed although their count did not. Null in runs written before.
+      closeChecksums: CloseChecksumsSchema.nullable().default(null),
     })
     .strict()
     .default({
@@ -137,6 +170,7 @@ export const TrainConfigSchema = z.object({
       rows: null,
       firstDate: null,
       lastDate: null,
+      closeChecksums: null,
     }),
   dataset: DatasetConfigSchema.default(() => DatasetConfigSchema.parse({})),
   model: TrainModelSchema.strict().default(() => TrainModelSchema.parse({})),
@@ -182,6 +216,15 @@ export function parseTrainConfig(input: unknown, source = 'training config', des
   }
   if (config.data.stockType !== null && config.data.symbols === null) {
     throw new UserError(`invalid ${source}: data.stockType selects the stocks of data.symbols; set symbols too (e.g. all)`, 'bad_config');
+  }
+  if ((config.dataset.targetNorm ?? 'none') !== 'none' && config.data.symbols === null) {
+    throw new UserError(
+      `invalid ${source}: dataset.targetNorm normalises the target across the stocks of each date; it needs a universal run: set data.symbols (--symbols) too`,
+      'bad_config',
+    );
+  }
+  if ((config.model.stockEmbeddingDim ?? 0) > 0 && config.data.symbols === null) {
+    throw new UserError(`invalid ${source}: model.stockEmbeddingDim embeds the stocks of a universal run; set data.symbols (--symbols) too`, 'bad_config');
   }
   if (startDate && endDate && startDate > endDate)
     throw new UserError(`invalid ${source}: data.startDate ${startDate} is after data.endDate ${endDate}`, 'bad_config');
@@ -236,13 +279,28 @@ export function readRunConfig(runDir: string): TrainConfig {
 }
 
 /** A universal run's config with the stocks it read recorded (data.universe): what config.json keeps. */
-export function withRecordedUniverse(config: TrainConfig, universe: NonNullable<TrainConfig['data']['universe']>): TrainConfig {
-  return { ...config, data: { ...config.data, universe: [...universe] } };
+export function withRecordedUniverse(config: TrainConfig, members: readonly UniverseMember[], series: readonly KlineSeries[]): TrainConfig {
+  const bySymbol = new Map(series.map((s) => [s.symbol, s]));
+  const universe = members.map((m) => {
+    const bars = bySymbol.get(m.symbol);
+    return { ...m, closeChecksums: bars ? closeChecksumsOf(bars) : null };
+  });
+  return { ...config, data: { ...config.data, universe } };
 }
 
-/** The config with the bars it was given recorded (data.rows, firstDate, lastDate): what config.json keeps. */
-export function withRecordedData(config: TrainConfig, dates: readonly string[]): TrainConfig {
-  return { ...config, data: { ...config.data, rows: dates.length, firstDate: dates[0] ?? null, lastDate: dates[dates.length - 1] ?? null } };
+/** The config with the bars it was given recorded (data.rows, firstDate, lastDate, closeChecksums): what config.json keeps. */
+export function withRecordedData(config: TrainConfig, series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>): TrainConfig {
+  const { dates } = series;
+  return {
+    ...config,
+    data: {
+      ...config.data,
+      rows: dates.length,
+      firstDate: dates[0] ?? null,
+      lastDate: dates[dates.length - 1] ?? null,
+      closeChecksums: closeChecksumsOf(series),
+    },
+  };
 }
 
 /** The data source as config.json records it: the URL with its password masked (config.json is shared; secrets are not). */
@@ -254,7 +312,7 @@ export function withDataSource(config: TrainConfig, url: string): TrainConfig {
 export function batchConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
-    data: { ...config.data, symbol: null, database: null, rows: null, firstDate: null, lastDate: null, universe: null },
+    data: { ...config.data, symbol: null, database: null, rows: null, firstDate: null, lastDate: null, closeChecksums: null, universe: null },
     output: { outputDir: 'out', runName: null },
   };
 }

@@ -4,14 +4,14 @@
  * and register it. Statuses follow DESIGN.md §4: preparing → training → evaluating → completed, or failed / interrupted.
  * A new run and a resumed one differ only in how they get their config, bars and folder; the rest is one tail.
  */
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveDatabaseUrl, maskUrl } from '../data/db/url.js';
 import { StockDataLoader } from '../data/loader.js';
 import type { ExRightsEvent, KlineSeries, SeriesAdjustment } from '../data/types.js';
 import { adjustSeries } from '../data/adjust.js';
-import { sliceSeries } from '../data/series.js';
+import { changedCloseRanges, sliceSeries } from '../data/series.js';
 import { buildDataset, buildUniverseDataset, type SkippedStock, type TrainingData } from '../features/index.js';
-import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, SignificanceResults } from '../evaluation/index.js';
+import type { CrossSectionResults, EvalResultsFile, Evaluation, IntervalResults, ScoreEvaluation, SignificanceResults } from '../evaluation/index.js';
 import {
   RUN_FILES,
   TrainingManager,
@@ -26,7 +26,7 @@ import {
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
-import { Trainer, evaluateScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
+import { Trainer, judgeScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
   runName: string;
@@ -40,6 +40,11 @@ export interface TrainingReport {
   /** How a single-stock run's prices were adjusted (data.adjust) and the ex-rights days found; null unadjusted or universal. */
   adjustment: { mode: 'qfq' | 'hfq'; source: SeriesAdjustment['source']; exRights: ExRightsEvent[] } | null;
   modelType: TrainConfig['model']['modelType'];
+  /**
+   * What the network outputs (model/scaler.json target.kind): log_return, or a cross-sectional score
+   * (cs_zscore_log_return, cs_rank_log_return) whose price, direction and skill figures are null.
+   */
+  target: string;
   /** The registry's config_hash of this run's config (trainConfigHash). */
   configHash: string;
   status: 'completed' | 'interrupted';
@@ -67,6 +72,8 @@ export interface TrainingReport {
   seconds: number;
   /** With `register`: where the completed run was recorded in the model registry, or why it could not be. */
   registry: { registered: boolean; database: string; error: string | null } | null;
+  /** About the data (a resume whose bars changed since the run began, or that cannot tell); also in logs/training.log. */
+  warnings: string[];
 }
 
 export interface RunTrainingOptions {
@@ -88,6 +95,8 @@ export interface RunTrainingOptions {
    * written costs a note in the report (`registry.error`), never the saved run.
    */
   register?: boolean;
+  /** Told each data warning (see TrainingReport.warnings) as soon as it is known, before training starts. */
+  onWarning?(message: string): void;
 }
 
 /** Loads one symbol's bars; a symbol without bars or with too few is a UserError that says what to do. */
@@ -154,8 +163,36 @@ export function savedDatabaseUrl(config: TrainConfig): string | undefined {
 }
 
 /**
+ * What a resume (or eval) says about the bars it reloaded: the date ranges whose closes differ from the recorded
+ * checksums, or, for a run recorded without them, once, that such a change cannot be seen. Empty when all is the same.
+ */
+export function recordedDataWarnings(config: TrainConfig, series: Pick<KlineSeries, 'dates' | 'close' | 'adjustment'>): string[] {
+  const { symbol, firstDate, lastDate, rows, closeChecksums } = config.data;
+  if (!closeChecksums) {
+    return [
+      `the config.json of this run records no close checksums (written before klinecast kept them): bars of ${symbol} that changed inside ` +
+        `${firstDate}..${lastDate} cannot be detected, only their count (${rows})`,
+    ];
+  }
+  const ranges = changedCloseRanges(closeChecksums.blocks, series, closeChecksums.blockSize);
+  return ranges.length ? [changedBarsWarning([{ symbol: symbol ?? series.dates[0], ranges }], closeChecksums.blockSize)] : [];
+}
+
+/** At most this many stocks are named in one warning about changed bars (a whole re-imported market would be thousands). */
+const NAMED_STOCKS = 20;
+
+function changedBarsWarning(changed: Array<{ symbol: string; ranges: Array<{ firstDate: string; lastDate: string }> }>, blockSize: number): string {
+  const where = (ranges: Array<{ firstDate: string; lastDate: string }>) => ranges.map((r) => `between ${r.firstDate} and ${r.lastDate}`).join(', and ');
+  const tail = ` (blocks of ${blockSize} trading days); the run continues on the bars the database holds now`;
+  if (changed.length === 1) return `the bars of ${changed[0].symbol} changed since this run began: bars changed ${where(changed[0].ranges)}${tail}`;
+  const named = changed.slice(0, NAMED_STOCKS).map((c) => `${c.symbol} ${where(c.ranges)}`);
+  const more = changed.length > NAMED_STOCKS ? `; and ${changed.length - NAMED_STOCKS} more stock(s)` : '';
+  return `the bars of ${changed.length} stocks changed since this run began: ${named.join('; ')}${more}${tail}`;
+}
+
+/**
  * The bars a saved run was trained on: its recorded range from the database. Resume and eval need identical data; a
- * different row count means the database changed and is refused.
+ * different row count means the database changed and is refused, changed bars within the count are warned about.
  */
 export async function loadRecordedSeries(config: TrainConfig, databaseUrl: string): Promise<KlineSeries> {
   const { rows, firstDate, lastDate } = config.data;
@@ -175,7 +212,11 @@ export async function loadRecordedSeries(config: TrainConfig, databaseUrl: strin
  * recorded universe, each pinned to its recorded range) streamed from the database in one query. Symbols without bars
  * come back in `missing`; a recorded stock whose row count changed is refused, naming it.
  */
-export async function loadUniverseSeries(config: TrainConfig, databaseUrl: string, recorded: boolean): Promise<{ series: KlineSeries[]; missing: string[] }> {
+export async function loadUniverseSeries(
+  config: TrainConfig,
+  databaseUrl: string,
+  recorded: boolean,
+): Promise<{ series: KlineSeries[]; missing: string[]; warnings: string[] }> {
   const [{ openDatabase }, { resolveUniverse }] = await Promise.all([import('../data/db/connection.js'), import('../data/universe.js')]);
   const handle = await openDatabase(databaseUrl);
   try {
@@ -186,6 +227,9 @@ export async function loadUniverseSeries(config: TrainConfig, databaseUrl: strin
     const byRange = new Map(pinned?.map((m) => [m.symbol, m]));
     const series: KlineSeries[] = [];
     const changed: string[] = [];
+    const changedBars: Array<{ symbol: string; ranges: Array<{ firstDate: string; lastDate: string }> }> = [];
+    let blockSize = 0;
+    let unchecked = 0;
     const loader = new StockDataLoader(handle);
     const adjust = config.data.adjust;
     for await (const loaded of loader.streamSeries({ symbols, start, end })) {
@@ -200,13 +244,27 @@ export async function loadUniverseSeries(config: TrainConfig, databaseUrl: strin
       // Adjusted over the stock's own recorded range, as training read it, so a qfq anchor is the same bar again.
       const own = await loader.adjustRange(sliceSeries(loaded, Math.max(0, from), to), adjust);
       if (own.dates.length !== range.rows) changed.push(`${loaded.symbol} (${range.rows} bars ${range.firstDate}..${range.lastDate}, now ${own.dates.length})`);
+      else if (!range.closeChecksums) unchecked++;
+      else {
+        blockSize = range.closeChecksums.blockSize;
+        const ranges = changedCloseRanges(range.closeChecksums.blocks, own, blockSize);
+        if (ranges.length) changedBars.push({ symbol: loaded.symbol, ranges });
+      }
       series.push(own);
     }
     if (changed.length) throw new UserError(`the run was trained on other bars than the database now holds: ${changed.join('; ')}`, 'data_changed');
     const seen = new Set(series.map((x) => x.symbol));
     const missing = symbols.filter((x) => !seen.has(x));
     if (pinned && missing.length) throw new UserError(`the run's stocks ${missing.join(', ')} have no bars in the database any more`, 'data_changed');
-    return { series, missing };
+    const warnings: string[] = [];
+    if (unchecked > 0) {
+      warnings.push(
+        `the config.json of this run records no close checksums for ${unchecked} of its stocks (written before klinecast kept them): ` +
+          `their bars that changed inside the recorded ranges cannot be detected, only their counts`,
+      );
+    }
+    if (changedBars.length) warnings.push(changedBarsWarning(changedBars, blockSize));
+    return { series, missing, warnings };
   } finally {
     await handle.close();
   }
@@ -214,10 +272,10 @@ export async function loadUniverseSeries(config: TrainConfig, databaseUrl: strin
 
 /** The universal dataset of a run's config (fresh, or pinned to its recorded universe), with what was left out and why. */
 async function universeData(config: TrainConfig, databaseUrl: string, recorded: boolean) {
-  const { series, missing } = await loadUniverseSeries(config, databaseUrl, recorded);
+  const { series, missing, warnings } = await loadUniverseSeries(config, databaseUrl, recorded);
   const dataset = buildUniverseDataset(series, config.dataset);
   const skipped: SkippedStock[] = [...missing.map((symbol) => ({ symbol, reason: 'no bars in the database' })), ...dataset.skipped];
-  return { dataset, skipped };
+  return { dataset, skipped, series, warnings };
 }
 
 /** What a run needs before its loop starts: config, data and its folder, however the run began. */
@@ -233,6 +291,8 @@ interface PreparedRun {
   /** The unmasked URL the bars came from; null when they were handed in. */
   databaseUrl: string | null;
   resumed: boolean;
+  /** About the data, for the user and logs/training.log (a resume whose bars changed since the run began). */
+  warnings: string[];
 }
 
 function adjustmentOf(series: KlineSeries): TrainingReport['adjustment'] {
@@ -263,7 +323,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
   if (config.data.symbols !== null) {
     if (databaseUrl === null) throw new Error('startRun: a universal run loads its stocks from a database');
     const universe = await universeData(config, databaseUrl, false);
-    config = withRecordedUniverse(config, universe.dataset.universe);
+    config = withRecordedUniverse(config, universe.dataset.universe, universe.series);
     dataset = universe.dataset;
     members = universe.dataset.members;
     skipped = universe.skipped;
@@ -273,7 +333,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     // Bars handed in raw are adjusted here (from pre_close: there is no adj_factor table to read); loaded ones already are.
     const series = options.series ? adjustSeries(options.series, config.data.adjust) : await loadTrainingSeries(config, databaseUrl as string);
     if (config.data.symbol === null) config = { ...config, data: { ...config.data, symbol: series.symbol } };
-    config = withRecordedData(config, series.dates);
+    config = withRecordedData(config, series);
     adjustment = adjustmentOf(series);
     // Validate the data before any folder exists: a bad symbol or too short a history leaves nothing behind.
     dataset = buildDataset(series, config.dataset);
@@ -289,7 +349,7 @@ async function startRun(config: TrainConfig, options: RunTrainingOptions): Promi
     saveTotalLimit: config.training.saveTotalLimit,
   });
   if (members !== null) manager.updateStatus('initialized', { universe: { stocks: members.length, symbols: members } });
-  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, adjustment, databaseUrl, resumed: false };
+  return { config, dataset, describe, stocks: members?.length ?? null, skipped, manager, adjustment, databaseUrl, resumed: false, warnings: [] };
 }
 
 /** The data a saved run was trained on, rebuilt: its recorded bars (one stock) or its recorded universe. */
@@ -297,14 +357,20 @@ async function recordedData(
   config: TrainConfig,
   databaseUrl: string | null,
   series?: KlineSeries,
-): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[]; adjustment: TrainingReport['adjustment'] }> {
+): Promise<{ dataset: TrainingData; members: string[] | null; skipped: SkippedStock[]; adjustment: TrainingReport['adjustment']; warnings: string[] }> {
   if (config.data.universe) {
     if (databaseUrl === null) throw new Error('a universal run reloads its stocks from a database');
-    const { dataset, skipped } = await universeData(config, databaseUrl, true);
-    return { dataset, members: dataset.members, skipped, adjustment: null };
+    const { dataset, skipped, warnings } = await universeData(config, databaseUrl, true);
+    return { dataset, members: dataset.members, skipped, adjustment: null, warnings };
   }
   const bars = series ? adjustSeries(series, config.data.adjust) : await loadRecordedSeries(config, databaseUrl as string);
-  return { dataset: buildDataset(bars, config.dataset), members: null, skipped: [], adjustment: adjustmentOf(bars) };
+  return {
+    dataset: buildDataset(bars, config.dataset),
+    members: null,
+    skipped: [],
+    adjustment: adjustmentOf(bars),
+    warnings: recordedDataWarnings(config, bars),
+  };
 }
 
 async function resumeRun(ref: string, options: RunTrainingOptions): Promise<PreparedRun> {
@@ -313,9 +379,20 @@ async function resumeRun(ref: string, options: RunTrainingOptions): Promise<Prep
   const info = TrainingManager.loadRun(runDir);
   if (info.status === 'completed') throw new UserError(`run ${info.name} is already completed; nothing to resume`, 'run_completed');
   const databaseUrl = options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl());
-  const { dataset, members, skipped, adjustment } = await recordedData(config, databaseUrl, options.series);
+  const { dataset, members, skipped, adjustment, warnings } = await recordedData(config, databaseUrl, options.series);
   const manager = TrainingManager.open(runDir, { saveTotalLimit: config.training.saveTotalLimit });
-  return { config, dataset, describe: describeWindows(dataset), stocks: members?.length ?? null, skipped, manager, adjustment, databaseUrl, resumed: true };
+  return {
+    config,
+    dataset,
+    describe: describeWindows(dataset),
+    stocks: members?.length ?? null,
+    skipped,
+    manager,
+    adjustment,
+    databaseUrl,
+    resumed: true,
+    warnings,
+  };
 }
 
 function withoutDaily(cross: CrossSectionResults | undefined): Omit<CrossSectionResults, 'daily'> | null {
@@ -358,9 +435,14 @@ async function registerReport(report: TrainingReport, databaseUrl: string): Prom
 export async function runTraining(options: RunTrainingOptions): Promise<TrainingReport> {
   const started = performance.now();
   if (!options.resume && !options.config) throw new Error('runTraining: a config is required for a new run');
-  const { config, dataset, describe, stocks, skipped, manager, adjustment, databaseUrl, resumed } = options.resume
+  const { config, dataset, describe, stocks, skipped, manager, adjustment, databaseUrl, resumed, warnings } = options.resume
     ? await resumeRun(options.resume, options)
     : await startRun(options.config as TrainConfig, options);
+
+  for (const warning of warnings) {
+    manager.saveTrainingLog(`warning: ${warning}`);
+    options.onWarning?.(warning);
+  }
 
   let trainer: Trainer | undefined;
   try {
@@ -390,6 +472,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       skipped,
       adjustment,
       modelType: config.model.modelType,
+      target: dataset.scalerBundle.target.kind,
       configHash: trainConfigHash(config),
       stopReason: fit.stopReason,
       interruptedBy: fit.interruptedBy,
@@ -401,6 +484,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       valSamples: dataset.val.size,
       testSamples: dataset.test.size,
       registry: null,
+      warnings,
     };
     if (fit.stopReason === 'interrupted') {
       manager.updateStatus('interrupted', { epochs_trained: fit.epochsTrained, interrupted_by: fit.interruptedBy });
@@ -421,7 +505,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
     manager.updateStatus('evaluating', { epochs_trained: fit.epochsTrained, best_val_loss: fit.bestValLoss, stop_reason: fit.stopReason });
     trainer.loadWeights(trainer.bestStateDict(), 'best weights');
     const intervals = trainer.calibrate(dataset.val);
-    const evaluation = trainer.evaluate(dataset.test, intervals);
+    const evaluation = trainer.judge(dataset.test, intervals);
     manager.saveEvaluationResults({ ...evaluation.results, best_epoch: fit.bestEpoch, model_type: config.model.modelType, symbol: dataset.symbol });
     manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
     const modelConfig = toModelConfigFile(trainer.modelConfig, {
@@ -429,6 +513,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
       seqLength: dataset.seqLength,
       horizon: dataset.horizon,
       target: dataset.scalerBundle.target.kind,
+      stocks: trainer.modelConfig.stockEmbeddingDim > 0 ? [...(dataset.members ?? [])] : null,
     });
     manager.saveModel(trainer.weights(), modelConfig, trainingArgs(config, dataset, fit), dataset.scalerBundle, intervals);
     const t = evaluation.results.test_metrics;
@@ -463,9 +548,11 @@ export async function runTraining(options: RunTrainingOptions): Promise<Training
 export interface RunEvaluation {
   runName: string;
   runDir: string;
-  evaluation: Evaluation;
+  evaluation: Evaluation | ScoreEvaluation;
   /** The test MAE written when the run was trained, to compare with the fresh one. */
   previousMae: number | null;
+  /** About the reloaded bars (see TrainingReport.warnings). */
+  warnings: string[];
 }
 
 /**
@@ -476,7 +563,7 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
   const runDir = resolveRunRef(ref, options.outputDir);
   const config = readRunConfig(runDir);
   const model = loadRunModel(runDir);
-  const { dataset } = await recordedData(
+  const { dataset, warnings } = await recordedData(
     config,
     options.series ? null : (options.databaseUrl ?? savedDatabaseUrl(config) ?? resolveDatabaseUrl()),
     options.series,
@@ -487,12 +574,20 @@ export async function evaluateRun(ref: string, options: { outputDir?: string; da
       'data_changed',
     );
   }
-  const evaluation = evaluateScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals);
+  // The embedding rows are the members in training's order: another set of members would read other stocks' rows.
+  const embedded = model.inputs.stocks ?? null;
+  if (embedded && JSON.stringify(embedded) !== JSON.stringify(dataset.members ?? [])) {
+    throw new UserError(
+      `the rebuilt universe of run ${basename(runDir)} no longer has the stocks its embedding was trained on: the data changed since training`,
+      'data_changed',
+    );
+  }
+  const evaluation = judgeScaled(dataset.test, dataset.targetScaler, predictWindows(model.network, dataset.test), model.intervals, model.bundle.target.kind);
   const previous = readJson(join(runDir, RUN_FILES.evalResults));
   const previousMae = previous.ok ? ((previous.value as EvalResultsFile).test_metrics?.mae ?? null) : null;
   const manager = TrainingManager.open(runDir);
   manager.saveEvaluationResults({ ...evaluation.results, model_type: model.config.modelType, symbol: dataset.symbol, re_evaluated: true });
   manager.savePredictions({ ...evaluation.predictions, symbol: dataset.symbol });
   manager.saveTrainingLog(`re-evaluated on the test segment: mae=${evaluation.results.test_metrics.mae} (was ${previousMae})`);
-  return { runName: manager.runName, runDir, evaluation, previousMae };
+  return { runName: manager.runName, runDir, evaluation, previousMae, warnings };
 }

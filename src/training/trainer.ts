@@ -13,14 +13,19 @@ import {
   calibrateConformal,
   conformalHalfWidths,
   crossSectionOfRecords,
+  asScoreEvaluation,
   evaluateForecasts,
   type ConformalCalibration,
+  type ScoreEvaluation,
   type Evaluation,
 } from '../evaluation/index.js';
-import type { TrainingData, Windows } from '../features/index.js';
+import { isScoreTarget, type TrainingData, type Windows } from '../features/index.js';
 import {
+  DEFAULT_UNKNOWN_STOCK_RATE,
   DataParallel,
   ModelConfigSchema,
+  UNKNOWN_STOCK_ROW,
+  drawsUnknownStock,
   createNetwork,
   loadStateDict,
   predict,
@@ -170,6 +175,8 @@ export class Trainer {
   readonly schedule: LrSchedule | null;
   readonly training: TrainingConfig;
   private readonly manager: TrainingManager | null;
+  /** With a stock embedding: the share of training samples that use the unknown-stock row (model.unknownStockRate). */
+  private readonly unknownStockRate: number;
   private readonly callbacks: TrainerCallbacks[];
 
   // The loop's state: everything here is in trainer_state.json.
@@ -196,7 +203,17 @@ export class Trainer {
     this.training = config.training;
     this.manager = options.manager ?? null;
     this.callbacks = options.callbacks ?? [];
-    this.modelConfig = ModelConfigSchema.parse({ ...config.model, inputSize: dataset.featureNames.length, outputSize: dataset.horizon });
+    const embedding = config.model.stockEmbeddingDim ?? 0;
+    if (embedding > 0 && !dataset.members) {
+      throw new UserError('model.stockEmbeddingDim (--stock-embedding-dim) needs a universal run (--symbols): one stock has nothing to embed', 'bad_config');
+    }
+    this.modelConfig = ModelConfigSchema.parse({
+      ...config.model,
+      inputSize: dataset.featureNames.length,
+      outputSize: dataset.horizon,
+      numStocks: embedding > 0 ? (dataset.members?.length ?? 0) : 0,
+    });
+    this.unknownStockRate = config.model.unknownStockRate ?? DEFAULT_UNKNOWN_STOCK_RATE;
     this.engine = Engine.create();
     this.rng = new Rng(this.training.seed);
     this.network = createNetwork(this.modelConfig, this.engine, this.rng);
@@ -323,7 +340,8 @@ export class Trainer {
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
         const x = train.gatherX(idx, xBatch.subarray(0, idx.length * train.seqLength * train.numFeatures));
         const y = train.gatherY(idx, yBatch.subarray(0, idx.length * train.horizon));
-        const stepLoss = this.parallel ? await this.parallel.step(this.rng, x, y, idx.length) : trainStep(this.network, loss, x, y, idx.length);
+        const stocks = this.trainingStockRows(idx, epoch);
+        const stepLoss = this.parallel ? await this.parallel.step(this.rng, x, y, idx.length, stocks) : trainStep(this.network, loss, x, y, idx.length, stocks);
         if (gradClip > 0) clipGradNorm(this.network.parameters(), gradClip);
         this.optimizer.step();
         this.globalStep++;
@@ -421,6 +439,20 @@ export class Trainer {
     return result;
   }
 
+  /**
+   * The stock-embedding rows of a training batch (undefined without an embedding): each window's stock, or the
+   * unknown row for the ≈ unknownStockRate share drawn by (seed, epoch, window), which is how that row learns.
+   */
+  private trainingStockRows(idx: Int32Array, epoch: number): Int32Array | undefined {
+    if (this.modelConfig.stockEmbeddingDim === 0) return undefined;
+    const stockIndex = this.dataset.train.stockIndex as Int32Array;
+    const rows = new Int32Array(idx.length);
+    for (let b = 0; b < idx.length; b++) {
+      rows[b] = drawsUnknownStock(this.training.seed, epoch, idx[b], this.unknownStockRate) ? UNKNOWN_STOCK_ROW : stockIndex[idx[b]] + 1;
+    }
+    return rows;
+  }
+
   private shuffledOrder(n: number): Int32Array {
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
@@ -490,7 +522,18 @@ export class Trainer {
 
   /** The current network on a segment against the persistence and zero-return baselines (DESIGN.md §5). */
   evaluate(set: Windows = this.dataset.test, intervals: ConformalCalibration | null = null): Evaluation {
+    if (this.scores) throw new Error('a run on cross-sectional targets predicts scores: judge it with judge()');
     return evaluateScaled(set, this.dataset.targetScaler, this.predictScaled(set), intervals);
+  }
+
+  /** Whether the network outputs cross-sectional scores (dataset.targetNorm zscore / rank), not returns. */
+  get scores(): boolean {
+    return isScoreTarget(this.dataset.scalerBundle.target.kind);
+  }
+
+  /** evaluate() for a return run, the score evaluation (asScoreEvaluation) for a score run. */
+  judge(set: Windows = this.dataset.test, intervals: ConformalCalibration | null = null): Evaluation | ScoreEvaluation {
+    return judgeScaled(set, this.dataset.targetScaler, this.predictScaled(set), intervals, this.dataset.scalerBundle.target.kind);
   }
 
   /**
@@ -498,7 +541,8 @@ export class Trainer {
    * the test segment in time); null without a validation segment.
    */
   calibrate(set: Windows = this.dataset.val): ConformalCalibration | null {
-    if (set.size === 0) return null;
+    // A score has no return units to put an interval around.
+    if (set.size === 0 || this.scores) return null;
     return calibrateConformal(set.returns, predictedReturns(set, this.dataset.targetScaler, this.predictScaled(set)), set.horizon);
   }
 }
@@ -513,9 +557,17 @@ export function predictWindows(network: Network, set: Windows): Float32Array {
     const idx = new Int32Array(count);
     for (let i = 0; i < count; i++) idx[i] = start + i;
     const x = set.gatherX(idx, buffer.subarray(0, count * stride));
-    out.set(predict(network, x, count), start * set.horizon);
+    out.set(predict(network, x, count, stockRowsOf(network, set, idx)), start * set.horizon);
   }
   return out;
+}
+
+/** The embedding rows of windows `idx` of a universe's set (1 + the stock's member index); undefined without an embedding. */
+function stockRowsOf(network: Network, set: Windows, idx: Int32Array): Int32Array | undefined {
+  if (network.config.stockEmbeddingDim === 0) return undefined;
+  if (!set.stockIndex) throw new Error(`the ${set.name} windows carry no stocks for the stock embedding`);
+  const stockIndex = set.stockIndex;
+  return Int32Array.from(idx, (i) => stockIndex[i] + 1);
 }
 
 /** Scaled network outputs [size, horizon] → predicted log returns. */
@@ -524,6 +576,22 @@ export function predictedReturns(set: Windows, targetScaler: TrainingData['targe
   const predicted = new Float64Array(set.size * h);
   for (let i = 0; i < set.size; i++) predicted.set(targetScaler.inverseRow(scaled.subarray(i * h, (i + 1) * h)), i * h);
   return predicted;
+}
+
+/**
+ * A run's judgement on a segment by its target kind: evaluateScaled for log returns; for a score target
+ * (cs_zscore_log_return / cs_rank_log_return) the same computation with the scores, then asScoreEvaluation keeps
+ * what stays valid (correlations, the cross-section) and nulls every price-unit figure (no interval either).
+ */
+export function judgeScaled(
+  set: Windows,
+  targetScaler: TrainingData['targetScaler'],
+  scaled: Float32Array,
+  intervals: ConformalCalibration | null,
+  targetKind: string,
+): Evaluation | ScoreEvaluation {
+  if (!isScoreTarget(targetKind)) return evaluateScaled(set, targetScaler, scaled, intervals);
+  return asScoreEvaluation(evaluateScaled(set, targetScaler, scaled, null), targetKind);
 }
 
 /**

@@ -86,6 +86,8 @@ export interface Forecast {
 /** GET /api/v1/runs/:name/ranking: a universal run's stocks ranked by predicted next-day return, best first. */
 export interface Ranking {
   run: string;
+  /** What the run outputs: log_return, or a cross-sectional score (cs_zscore_log_return, cs_rank_log_return). */
+  target: string;
   /** Stocks asked for (the database's active stocks) and how many could be forecast. */
   requested: number;
   ranked: number;
@@ -96,10 +98,13 @@ export interface Ranking {
     symbol: string;
     base_date: string;
     base_close: number;
-    return: number;
-    price: number;
+    /** null for a run on cross-sectional targets: its key is `score`, from which no return or price follows. */
+    return: number | null;
+    price: number | null;
     lower: number | null;
     upper: number | null;
+    /** A run on cross-sectional targets: the score it ranks by; null otherwise. */
+    score: number | null;
   }>;
   failures: Array<{ symbol: string; code: string; message: string }>;
 }

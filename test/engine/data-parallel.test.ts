@@ -76,6 +76,34 @@ for (const kind of ['lstm', 'gru', 'transformer'] as const) {
   });
 }
 
+test('with a stock embedding, the slices carry their stock rows: N = 2 threads and the serial fallback equal the single-thread gradient', async () => {
+  const net = createNetwork(ModelConfigSchema.parse({ ...config('gru', 0), stockEmbeddingDim: 3, numStocks: 4 }), Engine.create(), new Rng(6));
+  const data = new Rng(78);
+  const B = 7;
+  const x = randomArray(data, B * T * F);
+  const y = randomArray(data, B);
+  const stocks = Int32Array.from([1, 4, 0, 1, 2, 4, 3]);
+  const loss1 = trainStep(net, 'mse', x, y, B, stocks);
+  const g1 = grads(net);
+  for (const mode of ['threads', 'serial'] as const) {
+    const dp = await DataParallel.start({ threads: 2, network: net, loss: 'mse', maxBatch: B, seqLength: T, mode, onNotice: () => {} });
+    try {
+      const lossN = await dp.step(new Rng(1), x, y, B, stocks);
+      assert.ok(Math.abs(lossN - loss1) <= 1e-6 * Math.abs(loss1), `${mode}: loss ${lossN} vs ${loss1}`);
+      const gN = grads(net);
+      net.parameters().forEach((p, k) => {
+        for (let j = 0; j < gN[k].length; j++) assert.ok(Math.abs(gN[k][j] - g1[k][j]) <= 1e-5 * Math.abs(g1[k][j]) + 1e-7, `${mode} ${p.name}[${j}]`);
+      });
+      assert.ok(
+        gN[0].some((v) => v !== 0),
+        'the embedding gets a gradient',
+      );
+    } finally {
+      await dp.close();
+    }
+  }
+});
+
 test('a batch of one row on 2 threads (one empty slice) is the single-thread step bit for bit: the loss scaling is exact', async () => {
   const net = createNetwork(config('lstm', 0), Engine.create(), new Rng(5));
   const data = new Rng(8);

@@ -116,6 +116,7 @@ function pandasReference(series: KlineSeries, names: string[]): Record<string, A
       turnover_rate: [...series.turnoverRate].map((v) => (Number.isNaN(v) ? null : v)),
     },
     features: names,
+    symbol: series.symbol,
   };
   const run = spawnSync(REFERENCE_PYTHON, [PANDAS_REF], { input: JSON.stringify(request), maxBuffer: 1 << 28, encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);

@@ -100,6 +100,16 @@ def main():
         f[f"close_to_low_{n}"] = c / l.rolling(n).min() - 1
     for n in (5, 20):
         f[f"turnover_ma{n}"] = t.rolling(n, min_periods=1).mean().where(pd.Series(np.arange(len(t))) >= n - 1)
+    # covariates: the board one-hot from the code prefix (SSE/SZSE/BSE listing rules)
+    code = req.get("symbol", "")
+    boards = {
+        "board_main": code[:3] in ("600", "601", "603", "605", "000", "001", "002", "003"),
+        "board_chinext": code[:3] in ("300", "301"),
+        "board_star": code[:3] in ("688", "689"),
+        "board_bse": code[:2] in ("43", "83", "87", "88", "92"),
+    }
+    for name, on in boards.items():
+        f[name] = pd.Series(np.full(len(c), 1.0 if on else 0.0))
 
     out = {}
     for name in req["features"]:

@@ -15,6 +15,8 @@ Requests:
 Module specs: {"type": "linear", "in", "out"} | {"type": "lstm"|"gru", "input", "hidden", "layers", "dropout"} |
   {"type": "dropout", "p"} | {"type": "model", "kind": "lstm"|"gru", "input", "hidden", "layers", "dropout",
   "head", "output"}  (the seed's LSTMModel/GRUModel: rnn -> last step -> fc = Linear, ReLU, Dropout, Linear)
+Any model spec may carry "stock_embedding": {"num", "dim"}: the model behind klinecast's stock embedding (StockEmbedded);
+  its grad request then has an input "stocks" [B] (float-coded row indices).
 """
 import json
 import struct
@@ -97,6 +99,37 @@ def build(spec):
     raise ValueError(f'unknown module type {t}')
 
 
+class StockEmbedded(nn.Module):
+    """klinecast's stock embedding around a forecaster: nn.Embedding(num, dim) registered first (state_dict
+    stock_embedding.weight), its row per window concatenated to every time step, then the inner model's own modules
+    under their own names (rnn.*, fc.*, input_projection.*, ...), reading input + dim features."""
+
+    def __init__(self, inner, num, dim):
+        super().__init__()
+        self.stock_embedding = nn.Embedding(num, dim)
+        self.inner = [inner]  # a list, so it is not registered twice; its children are registered below
+        for name, child in inner.named_children():
+            setattr(self, name, child)
+
+    def forward(self, x, stock):
+        e = self.stock_embedding(stock).unsqueeze(1).expand(-1, x.shape[1], -1)
+        return self.inner[0](torch.cat([x, e], dim=2))
+
+
+def build_module(spec):
+    emb = spec.get('stock_embedding')
+    if not emb:
+        return build(spec)
+    inner = build({**spec, 'stock_embedding': None, 'input': spec['input'] + emb['dim']})
+    return StockEmbedded(inner, emb['num'], emb['dim'])
+
+
+def call(module, inputs, x):
+    if isinstance(module, StockEmbedded):
+        return module(x, inputs['stocks'].long())
+    return module(x)
+
+
 def named_parameters(module):
     prefix = 'rnn.' if isinstance(module, SequenceOutput) else ''
     return [(name[len(prefix):] if prefix and name.startswith(prefix) else name, p) for name, p in module.named_parameters()]
@@ -121,11 +154,11 @@ def loss_of(kind, out, y):
 
 
 def grad_task(req, inputs):
-    module = build(req['module'])
+    module = build_module(req['module'])
     load(module, inputs)
     module.train(req.get('mode', 'eval') == 'train')
     x = inputs['x'].clone().requires_grad_(True)
-    out = module(x)
+    out = call(module, inputs, x)
     loss = loss_of(req['loss'], out, inputs['y'])
     loss.backward()
     result = {'out': out, 'loss': loss.reshape(1)}

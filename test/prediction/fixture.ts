@@ -47,11 +47,11 @@ export async function trainTinyRun(fx: Fixture, symbol: string, runName: string,
 }
 
 /** The same tiny LSTM as one universal model over every stock of the demo market (data.symbols: all). */
-export async function trainTinyUniversalRun(fx: Fixture, runName: string): Promise<TrainingReport> {
+export async function trainTinyUniversalRun(fx: Fixture, runName: string, overrides: TrainConfigInput = {}): Promise<TrainingReport> {
   const config = parseTrainConfig({
-    data: { symbols: 'all' },
-    dataset: { seqLength: 20, horizon: 1 },
-    model: { modelType: 'lstm', hiddenSize: 8, numLayers: 1, headHiddenSize: 8, dropout: 0.2 },
+    data: { symbols: 'all', ...overrides.data },
+    dataset: { seqLength: 20, horizon: 1, ...overrides.dataset },
+    model: { modelType: 'lstm', hiddenSize: 8, numLayers: 1, headHiddenSize: 8, dropout: 0.2, ...overrides.model },
     training: { epochs: 2, batchSize: 64, seed: 1 },
     output: { outputDir: fx.outputDir, runName },
   });

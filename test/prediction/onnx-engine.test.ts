@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { PredictionEngine } from '../../src/prediction/index.js';
 import { predictWithOnnx } from '../../src/prediction/onnx.js';
 import { runCli } from '../data/run-cli.js';
-import { createMarket, trainTinyRun, type Fixture } from './fixture.js';
+import { createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from './fixture.js';
 
 let fx: Fixture;
 let engine: PredictionEngine;
@@ -45,6 +45,17 @@ test('predictWithOnnx equals the klinecast engine: LSTM and Transformer, latest 
       assert.equal(got.trend, expected.trend);
     }
   }
+});
+
+test('predictWithOnnx feeds a stock-embedding run its stock row: a trained stock and an unseen one (the unknown row)', async () => {
+  await trainTinyUniversalRun(fx, 'onnx_engine_embedded', { data: { symbols: fx.symbols.slice(0, 2) }, model: { stockEmbeddingDim: 3 } });
+  for (const symbol of [fx.symbols[0], fx.symbols[2]]) {
+    // maxReturnDifference is against the klinecast engine's own forecast of the same run and day.
+    const got = await predictWithOnnx(engine, symbol, { run: 'onnx_engine_embedded' });
+    assert.ok(got.maxReturnDifference <= 1e-5, `${symbol}: ${got.maxReturnDifference}`);
+  }
+  const unseen = await engine.predict(fx.symbols[2], { run: 'onnx_engine_embedded', interval: 'none' });
+  assert.ok(unseen.warnings.some((w) => /unknown-stock row/.test(w)));
 });
 
 test('klinecast predict --engine onnx prints the forecast; --symbols and unknown engines are refused', () => {

@@ -13,7 +13,8 @@ import { StockDataLoader } from '../../src/data/index.js';
 import { buildInferenceInput } from '../../src/features/index.js';
 import { predict } from '../../src/models/index.js';
 import { loadRunModel } from '../../src/runs/index.js';
-import { DEFAULT_OPSET, ONNX_INPUT, ONNX_OUTPUT, RUN_ONNX_PATH, exportOnnx } from '../../src/runs/onnx.js';
+import { DEFAULT_OPSET, ONNX_INPUT, ONNX_OUTPUT, ONNX_STOCK_INPUT, RUN_ONNX_PATH, exportOnnx } from '../../src/runs/onnx.js';
+import { stockRowsFor } from '../../src/prediction/index.js';
 import { KLINECAST_VERSION } from '../../src/util/version.js';
 import { UserError } from '../../src/util/errors.js';
 import { createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from '../prediction/fixture.js';
@@ -106,7 +107,7 @@ describe('runs export --format onnx, checked in onnxruntime-web', () => {
     });
   }
 
-  test('a universal run (one network over every stock, no stock embedding yet) exports with the same single input', async () => {
+  test('a universal run without a stock embedding exports with the same single input', async () => {
     const name = 'onnx_universal';
     await trainTinyUniversalRun(fx, name);
     const result = exportOnnx(name, { outputDir: fx.outputDir });
@@ -121,6 +122,55 @@ describe('runs export --format onnx, checked in onnxruntime-web', () => {
       assertClose(await runOnnx(result.path, x, [1, seq, features]), predict(model.network, x, 1), `${name} ${symbol}`);
     }
   });
+
+  for (const kind of ['gru', 'transformer'] as const) {
+    test(`a universal ${kind} with a stock embedding exports a second input, stock (int64 [batch]), and gives the same outputs, unknown row included`, async () => {
+      const name = `onnx_universal_embedding_${kind}`;
+      // Two of the three stocks: the third is one the embedding has no row for.
+      const trained = fx.symbols.slice(0, 2);
+      await trainTinyUniversalRun(fx, name, {
+        data: { symbols: trained },
+        model: { modelType: kind, stockEmbeddingDim: 4, ...(kind === 'transformer' ? { numHeads: 2, dimFeedforward: 16 } : {}) },
+      });
+      const result = exportOnnx(name, { outputDir: fx.outputDir });
+      assert.deepEqual(result.stockInput, { name: ONNX_STOCK_INPUT, shape: ['batch'] });
+      const model = loadRunModel(name, { outputDir: fx.outputDir });
+      assert.deepEqual(model.inputs.stocks, [...trained].sort());
+      const meta = Object.fromEntries(onnxProto.onnx.ModelProto.decode(readFileSync(result.path)).metadataProps.map((p) => [p.key, p.value]));
+      assert.match(meta.stock_input as string, /^stock: int64 \[batch\]/);
+      const features = model.inputs.featureNames.length;
+      const seq = model.inputs.seqLength;
+      const x = new Float32Array(fx.symbols.length * seq * features);
+      for (const [i, symbol] of fx.symbols.entries()) x.set(buildInferenceInput(await loader.loadSeries(symbol), model.bundle).x, i * seq * features);
+      const rows = stockRowsFor(model, fx.symbols) as Int32Array;
+      // Rows follow the trained stocks in symbol order, after the unknown row 0.
+      const sorted = [...trained].sort();
+      assert.deepEqual(
+        Array.from(rows),
+        fx.symbols.map((s) => sorted.indexOf(s) + 1),
+      );
+      assert.equal(rows[2], 0);
+      const session = await ort.InferenceSession.create(readFileSync(result.path));
+      try {
+        assert.deepEqual(session.inputNames, [ONNX_INPUT, ONNX_STOCK_INPUT]);
+        const out = await session.run({
+          [ONNX_INPUT]: new ort.Tensor('float32', x, [fx.symbols.length, seq, features]),
+          [ONNX_STOCK_INPUT]: new ort.Tensor(
+            'int64',
+            BigInt64Array.from(rows, (r) => BigInt(r)),
+            [fx.symbols.length],
+          ),
+        });
+        const expected = predict(model.network, x, fx.symbols.length, rows);
+        assertClose(out[ONNX_OUTPUT].data as Float32Array, expected, name);
+        // The embedding matters: the same window with another stock's row gives another output.
+        const swapped = predict(model.network, x.slice(0, seq * features), 1, Int32Array.from([rows[0] === 1 ? 2 : 1]));
+        assert.notEqual(swapped[0], expected[0]);
+      } finally {
+        await session.release();
+      }
+    });
+  }
 
   test('metadata_props carry the features, seq length, horizon, scaler and version; the best checkpoint and other opsets', async () => {
     const name = 'onnx_transformer_l2_h5';

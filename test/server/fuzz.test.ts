@@ -161,6 +161,17 @@ function randomQuery(): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** The weights download's own parameters, each sometimes wrong, plus the generic junk. */
+function randomModelQuery(): string {
+  const parts: string[] = [];
+  if (random() < 0.7) parts.push(`format=${pick(['onnx', 'safetensors', 'pytorch', 'ONNX', 'bin', '', 'onnx,pytorch'])}`);
+  if (random() < 0.5) parts.push(`checkpoint=${pick(['final', 'best', 'checkpoint-1', '', '../best'])}`);
+  if (random() < 0.3) parts.push(`opset=${pick(['13', '17', '7', '99', '-1', '1.5', 'x', ''])}`);
+  const extra = randomQuery();
+  if (extra && random() < 0.3) parts.push(extra.slice(1));
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
 function segment(): string {
   const raw = String(randomValue(3));
   return random() < 0.85 ? encodeURIComponent(raw) : raw.replace(/[\s#?/]/g, '').slice(0, 100);
@@ -173,6 +184,7 @@ function randomRequest(): { method: string; path: string; body?: string; type?: 
     () => ({ method: 'GET', path: `/api/v1/stocks/${segment()}/info` }),
     () => ({ method: 'GET', path: `/api/v1/runs${randomQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/runs/${segment()}${pick(['', '/metrics', '/predictions'])}${randomQuery()}` }),
+    () => ({ method: 'GET', path: `/api/v1/runs/${pick([segment(), '600519_lstm_fixture'])}/model${randomModelQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/backtests${randomQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/backtests/${segment()}${pick(['', '/forecasts', '/simulations'])}${randomQuery()}` }),
     () => ({ method: 'POST', path: '/api/v1/predict' }),
@@ -211,6 +223,7 @@ after(async () => {
 
 test(`${REQUESTS} random and malformed requests: no 5xx, uniform errors, server still healthy (seed ${SEED})`, { skip }, async () => {
   const statuses = new Map<number, number>();
+  const modelStatuses = new Map<number, number>();
   for (let i = 0; i < REQUESTS; i++) {
     const req = randomRequest();
     const headers: Record<string, string> = {};
@@ -223,6 +236,7 @@ test(`${REQUESTS} random and malformed requests: no 5xx, uniform errors, server 
       throw new Error(`request ${i} ${req.method} ${req.path} failed at the transport: ${(err as Error).message}`);
     }
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    if (/^\/api\/v1\/runs\/[^/]*\/model/.test(req.path)) modelStatuses.set(res.status, (modelStatuses.get(res.status) ?? 0) + 1);
     const where = `#${i} ${req.method} ${req.path} [${req.type}] ${String(req.body).slice(0, 200)} -> ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
     assert.ok(res.status < 500, where);
     if (res.status >= 400) {
@@ -233,6 +247,8 @@ test(`${REQUESTS} random and malformed requests: no 5xx, uniform errors, server 
   }
   console.log(`fuzz seed ${SEED}: statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
   assert.ok((statuses.get(200) ?? 0) + (statuses.get(202) ?? 0) > 50, 'the fuzzer also reaches the success paths');
+  console.log(`of them GET …/model: ${JSON.stringify(Object.fromEntries([...modelStatuses].sort((a, b) => a[0] - b[0])))}`);
+  assert.ok((modelStatuses.get(200) ?? 0) > 0, 'the weights download is reached and served too');
   const health = await call(`${server.url}/health`);
   assert.equal(health.status, 200);
 });

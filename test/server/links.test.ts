@@ -43,13 +43,26 @@ before(async () => {
   writeFileSync(join(secrets, 'canary.txt'), `root:x:0:0:${CANARY}\n`);
   writeFileSync(join(secrets, 'metadata.json'), JSON.stringify({ run_name: CANARY, model_type: CANARY, created_at: CANARY, status: 'completed' }));
   writeFileSync(join(secrets, 'predictions.json'), JSON.stringify({ canary: CANARY }));
+  writeFileSync(join(secrets, 'canary.bin'), `root:x:0:0:${CANARY}\n`);
   // What a backtest folder holds, with the canary: its folder linked whole must show none of it.
   writeFileSync(join(secrets, 'config.json'), JSON.stringify({ created_at: CANARY, train: { data: { symbol: CANARY } } }));
   writeFileSync(join(secrets, 'state.json'), JSON.stringify({ status: 'completed', folds_total: 1, folds_done: [1], error: CANARY }));
   writeFileSync(join(secrets, 'forecasts.json'), JSON.stringify({ records: [{ step: 1, canary: CANARY }] }));
   writeFileSync(join(secrets, 'results.json'), JSON.stringify({ summary: CANARY, overall: { metrics: { skill: 0.5 } } }));
 
-  for (const name of ['ok_run', 'pred_link', 'metrics_link', 'results_dir_link', 'hard_link', 'config_passwd', 'meta_link', 'model_link']) {
+  for (const name of [
+    'ok_run',
+    'pred_link',
+    'metrics_link',
+    'results_dir_link',
+    'hard_link',
+    'config_passwd',
+    'meta_link',
+    'model_link',
+    'weights_link',
+    'weights_hard',
+    'torch_link',
+  ]) {
     writeCompletedRun(outputDir, { symbol: '600519', runName: name });
   }
   linkFile('pred_link', RUN_FILES.predictions, join(secrets, 'canary.json'));
@@ -60,6 +73,9 @@ before(async () => {
   linkFile('config_passwd', RUN_FILES.config, '/etc/passwd');
   linkFile('meta_link', RUN_FILES.metadata, join(secrets, 'metadata.json'));
   linkFile('model_link', RUN_FILES.modelDir, secrets);
+  linkFile('weights_link', RUN_FILES.modelSafetensors, join(secrets, 'canary.bin'));
+  linkFile('weights_hard', RUN_FILES.modelSafetensors, join(secrets, 'canary.bin'), 'hard');
+  linkFile('torch_link', RUN_FILES.modelTorch, join(secrets, 'canary.bin'));
   // Whole run folders that are links: to /etc, and to a folder that looks like a run.
   symlinkSync('/etc', join(outputDir, 'etc_link'));
   symlinkSync(secrets, join(outputDir, 'secret_run'));
@@ -140,6 +156,23 @@ test('by-name routes: a run folder that is a link is no run (404); linked files 
   }
   const ok = await call(`${server.url}/api/v1/runs/ok_run/predictions`);
   assert.equal(ok.status, 200, 'a run of its own files still serves them');
+
+  // The weights download: a linked model/, weights file or pytorch file is never served.
+  for (const [name, query] of [
+    ['model_link', ''],
+    ['weights_link', ''],
+    ['weights_hard', ''],
+    ['torch_link', '?format=pytorch'],
+    ['model_link', '?format=onnx'],
+    ['weights_link', '?format=onnx'],
+  ]) {
+    const r = await call(`${server.url}/api/v1/runs/${name}/model${query}`);
+    assert.ok(r.status === 409 || r.status === 404, `${name}/model${query}: ${r.status}`);
+    assertClean(typeof r.body === 'string' ? r.body : JSON.stringify(r.body), `${name}/model${query}`);
+  }
+  for (const name of ['etc_link', 'secret_run']) assert.equal((await call(`${server.url}/api/v1/runs/${name}/model`)).status, 404, `${name}/model`);
+  const weights = await call(`${server.url}/api/v1/runs/ok_run/model`);
+  assert.equal(weights.status, 200, 'a run of its own weights still serves them');
 });
 
 test('backtests: a folder that is a link is no backtest (404); linked files inside one are never data', async () => {
@@ -173,7 +206,18 @@ test('backtests: a folder that is a link is no backtest (404); linked files insi
 test(`fuzz: ${REQUESTS} requests of the by-name routes over the linked out/: 0 canaries, 0 server paths, 0 5xx`, async () => {
   const random = mulberry32(20261203);
   const names = [...readdirSync(outputDir), 'etc_link/..', '..', '.', 'secret_run%2F..', 'ok_run%00', 'nope'];
-  const suffixes = ['', '/metrics', '/predictions', '/predictions?step=1', '/predictions?step=0'];
+  const suffixes = [
+    '',
+    '/metrics',
+    '/predictions',
+    '/predictions?step=1',
+    '/predictions?step=0',
+    '/model',
+    '/model?format=onnx',
+    '/model?format=pytorch',
+    '/model?checkpoint=best',
+    '/model?format=onnx&checkpoint=best&opset=13',
+  ];
   const backtestNames = [...readdirSync(join(outputDir, 'backtests')), 'bt_etc_link/..', 'bt_secret%2F..', '..', 'nope'];
   const backtestSuffixes = ['', '/forecasts', '/forecasts?step=1&symbol=600519', '/simulations', '/simulations/x'];
   let served = 0;

@@ -213,12 +213,23 @@ test('model/config.json round-trips the engine ModelConfig in snake_case and nam
     headHiddenSize: 64,
     numHeads: 4,
     dimFeedforward: 512,
+    stockEmbeddingDim: 0,
+    numStocks: 0,
   };
-  const inputs = { featureNames: ['close', 'ma_5'], seqLength: 60, horizon: 3, target: 'log_return' };
+  const inputs = { featureNames: ['close', 'ma_5'], seqLength: 60, horizon: 3, target: 'log_return', stocks: null };
   const file = toModelConfigFile(config, inputs);
   assert.equal(file.hidden_size, 128);
   assert.equal(file.dim_feedforward, 512);
+  assert.ok(!('stock_embedding_dim' in file) && !('stocks' in file), 'a model without a stock embedding writes no embedding fields');
   assert.deepEqual(fromModelConfigFile(JSON.parse(JSON.stringify(file))), { config, inputs });
+  // With a stock embedding: its width, the stock count and the stocks in row order (row 0 is the unknown stock).
+  const embedded = { ...config, stockEmbeddingDim: 8, numStocks: 2 };
+  const embeddedInputs = { ...inputs, stocks: ['000001', '600519'] };
+  const embeddedFile = toModelConfigFile(embedded, embeddedInputs);
+  assert.equal(embeddedFile.stock_embedding_dim, 8);
+  assert.deepEqual(embeddedFile.stocks, ['000001', '600519']);
+  assert.deepEqual(fromModelConfigFile(JSON.parse(JSON.stringify(embeddedFile))), { config: embedded, inputs: embeddedInputs });
+  assert.throws(() => fromModelConfigFile({ ...embeddedFile, stocks: ['000001'] }), /stocks must list the 2 embedded stocks/);
   assert.throws(() => fromModelConfigFile({ ...file, hidden_size: -1 }), /hidden_size/);
   assert.throws(() => fromModelConfigFile({ ...file, seq_length: 0 }), /seq_length/);
 });

@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { EvalResultsFile, PredictionsFile } from '../../src/evaluation/index.js';
-import { PredictionEngine } from '../../src/prediction/index.js';
+import { PredictionEngine, stockRowsFor } from '../../src/prediction/index.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/io/index.js';
+import { buildInferenceInput } from '../../src/features/index.js';
+import { predict } from '../../src/models/index.js';
+import { loadRunModel } from '../../src/runs/index.js';
+import { assertClose } from '../helpers/torch.js';
 import { createPredictor } from '../../src/server/index.js';
 import { call, startServer } from '../server/helpers.js';
 import { readRunConfig, resolveTrainConfig, runTraining, type TrainConfig, type TrainingReport } from '../../src/training/index.js';
@@ -29,17 +34,17 @@ const UNSEEN = ALL[31];
 let tdb: TestDatabase;
 let report: TrainingReport;
 
-function overrides(run: { runName: string; epochs?: number }) {
+function overrides(run: { runName: string; epochs?: number; embedding?: number }) {
   return {
     data: { symbols: UNIVERSE, startDate: '2020-01-01' },
     dataset: { seqLength: 20 },
-    model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1 },
+    model: { modelType: 'lstm', hiddenSize: 16, numLayers: 1, ...(run.embedding ? { stockEmbeddingDim: run.embedding } : {}) },
     training: { epochs: run.epochs ?? 2, batchSize: 64, patience: 0 },
     output: { outputDir: join(tdb.dir, 'out'), runName: run.runName },
   };
 }
 
-function config(run: { runName: string; epochs?: number }): TrainConfig {
+function config(run: { runName: string; epochs?: number; embedding?: number }): TrainConfig {
   return resolveTrainConfig({ overrides: overrides(run) });
 }
 
@@ -134,7 +139,7 @@ describe('a universal LSTM over 30 real stocks', { skip: ashare.skip }, () => {
     const ranking = await engine.rank('universal', 'all', { samples: 0, top: 10 });
     assert.equal(ranking.requested, ALL.length);
     assert.equal(ranking.entries.length, 10);
-    for (let i = 1; i < ranking.entries.length; i++) assert.ok(ranking.entries[i - 1].return >= ranking.entries[i].return);
+    for (let i = 1; i < ranking.entries.length; i++) assert.ok(ranking.entries[i - 1].return! >= ranking.entries[i].return!);
   });
 
   test('the HTTP API forecasts any stock with the universal run and serves its ranking', async () => {
@@ -194,4 +199,77 @@ describe('a universal LSTM over 30 real stocks', { skip: ashare.skip }, () => {
     assert.equal(JSON.parse(resumed.stdout.trim().split('\n').at(-1) as string).status, 'completed');
     assert.ok(weights(straight()).equals(weights(dir)), 'the resumed universal run has the uninterrupted run’s weights, byte for byte');
   });
+
+  test('with a stock embedding: resumed bit-exactly, torch.load reproduces it, and an unseen stock gets the unknown row', async () => {
+    const embedded = { epochs: 3, embedding: 4 };
+    const straightEmbedded = await runTraining({ config: config({ runName: 'embedded', ...embedded }), databaseUrl: tdb.url });
+    const controller = new AbortController();
+    const cut = await runTraining({
+      config: config({ runName: 'embedded_cut', ...embedded }),
+      databaseUrl: tdb.url,
+      signal: controller.signal,
+      callbacks: [{ onStepEnd: (s) => (s.epoch === 2 && s.step === 5 ? controller.abort('test') : undefined) }],
+    });
+    assert.equal(cut.status, 'interrupted');
+    const resumed = await runTraining({ resume: cut.runDir, databaseUrl: tdb.url });
+    assert.ok(weights(straightEmbedded.runDir).equals(weights(resumed.runDir)), 'the resumed embedded run has the uninterrupted run’s weights, byte for byte');
+    assert.ok(!weights(straightEmbedded.runDir).equals(weights(straight())), 'the embedding changes the model');
+
+    const modelConfig = JSON.parse(readFileSync(join(straightEmbedded.runDir, 'model/config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(modelConfig.stock_embedding_dim, 4);
+    assert.equal(modelConfig.num_stocks, UNIVERSE.length);
+    assert.deepEqual(modelConfig.stocks, [...UNIVERSE].sort());
+
+    const model = loadRunModel(straightEmbedded.runDir);
+    const symbols = [UNIVERSE[0], UNIVERSE[7], UNSEEN];
+    const { seqLength, featureNames } = model.inputs;
+    const x = new Float32Array(symbols.length * seqLength * featureNames.length);
+    for (const [i, symbol] of symbols.entries()) x.set(buildInferenceInput(readAshare(symbol), model.bundle).x, i * seqLength * featureNames.length);
+    const rows = stockRowsFor(model, symbols) as Int32Array;
+    assert.equal(rows[2], 0, 'the unseen stock reads the unknown row');
+    const ours = predict(model.network, x, symbols.length, rows);
+    if (!referenceSkip('torch')) {
+      const inputs = join(tdb.dir, 'embedded_x.safetensors');
+      const outputs = join(tdb.dir, 'embedded_torch.safetensors');
+      writeSafetensors(inputs, {
+        x: { dtype: 'F32', shape: [symbols.length, seqLength, featureNames.length], data: x },
+        stocks: { dtype: 'F32', shape: [symbols.length], data: Float32Array.from(rows) },
+      });
+      const py = spawnSync(REFERENCE_PYTHON, ['-c', TORCH_EMBEDDED, TORCH_REF_DIR, join(straightEmbedded.runDir, 'model'), inputs, outputs], {
+        encoding: 'utf8',
+      });
+      assert.equal(py.status, 0, py.stderr);
+      assertClose('torch.load(pytorch_model.bin) outputs', readSafetensors(outputs).tensors.out.data as Float32Array, ours);
+    }
+
+    const engine = new PredictionEngine({ database: tdb.handle, outputDir: join(tdb.dir, 'out') });
+    const unseen = await engine.predict(UNSEEN, { run: 'embedded', samples: 0 });
+    assert.ok(
+      unseen.warnings.some((w) => /uses the unknown-stock row/.test(w)),
+      unseen.warnings.join('; '),
+    );
+    // The engine's forecast of the unseen stock is the network's output on its row-0 window.
+    assert.ok(Math.abs(unseen.predictions[0].return - model.targetScaler.inverseRow([ours[2]])[0]) < 1e-12);
+    const seen = await engine.predict(UNIVERSE[0], { run: 'embedded', samples: 0 });
+    assert.deepEqual(seen.warnings, []);
+  });
 });
+
+/** torch.load(pytorch_model.bin) into torch_ref.py's StockEmbedded(Forecaster), run on windows x with stock rows. */
+const TORCH_EMBEDDED = `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+from torch_ref import Forecaster, StockEmbedded, read_safetensors, write_safetensors
+model_dir, inputs, outputs = sys.argv[2], sys.argv[3], sys.argv[4]
+cfg = json.load(open(model_dir + '/config.json'))
+state = torch.load(model_dir + '/pytorch_model.bin', weights_only=True)
+d = cfg['stock_embedding_dim']
+inner = Forecaster(cfg['model_type'], len(cfg['feature_names']) + d, cfg['hidden_size'], cfg['num_layers'], cfg['dropout'], cfg['head_hidden_size'], cfg['horizon'])
+m = StockEmbedded(inner, cfg['num_stocks'] + 1, d)
+m.load_state_dict(state, strict=True)
+m.eval()
+x, _ = read_safetensors(inputs)
+with torch.no_grad():
+    write_safetensors(outputs, {'out': m(x['x'], x['stocks'].long())})
+`;
+const TORCH_REF_DIR = fileURLToPath(new URL('../helpers/', import.meta.url));

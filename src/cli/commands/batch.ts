@@ -16,7 +16,7 @@ import {
   trainKind,
   type BatchSummary,
 } from '../../batch/index.js';
-import { migrate, openDatabase } from '../../data/index.js';
+import { DEFAULT_DATABASE_RETRY, migrate, openDatabase } from '../../data/index.js';
 import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
@@ -38,6 +38,7 @@ interface BatchOptions {
   attempts: string;
   json?: boolean;
   progress: boolean;
+  dbRetrySeconds: string;
 }
 
 export const DEFAULT_BATCH_DIR = 'out/batch';
@@ -67,7 +68,7 @@ function printSummary(summary: BatchSummary): void {
   printTable(['symbol', 'status', 'run', 'mae', 'direction', 'skill', 'seconds', 'reason'], rows);
   const c = summary.counts;
   console.log(
-    `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
+    `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped${c.pending ? `, ${c.pending} pending` : ''} of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
       `(${summary.perMinute.toFixed(1)} stocks/min${summary.threadsReplaced ? `, ${summary.threadsReplaced} crashed thread(s) replaced` : ''})`,
   );
   console.log(`runs: ${summary.runsDir}\nsummary: ${join(summary.batchDir, SUMMARY_FILE)}`);
@@ -104,6 +105,7 @@ async function runBatch(opts: BatchOptions): Promise<void> {
       retryFailed: opts.retryFailed,
       start: config.data.startDate ?? undefined,
       end: config.data.endDate ?? undefined,
+      databaseRetry: { ...DEFAULT_DATABASE_RETRY, budgetMs: wholeNumberFlag('db-retry-seconds', opts.dbRetrySeconds, 0) * 1000 },
       onUpdate(state) {
         if (!showProgress) return;
         bar ??= new ProgressLine('batch', state.todo);
@@ -114,7 +116,14 @@ async function runBatch(opts: BatchOptions): Promise<void> {
     (bar as ProgressLine | null)?.finish();
     if (opts.json) printJson(summary);
     else printSummary(summary);
-    if (summary.counts.failed > 0) process.exitCode = 1;
+    if (summary.databaseOutage) {
+      const c = summary.counts;
+      console.error(
+        `error: ${summary.databaseOutage.reason}; ${c.pending} stock(s) left pending (none marked failed for it): ` +
+          `run the same command with --resume once the database is back`,
+      );
+      process.exitCode = 3;
+    } else if (summary.counts.failed > 0) process.exitCode = 1;
   } finally {
     await handle.close();
   }
@@ -137,7 +146,12 @@ export function register(program: Command): void {
     .option('--queue-prefix <prefix>', 'BullMQ key prefix (separate queues on one Redis)', DEFAULT_QUEUE_PREFIX)
     .option('--attempts <n>', 'with --queue: tries per job before it fails', '3')
     .option('--json', 'print the summary as JSON')
-    .option('--no-progress', 'no progress line on stderr');
+    .option('--no-progress', 'no progress line on stderr')
+    .option(
+      '--db-retry-seconds <s>',
+      'how long a lost database is retried (backoff 1, 2, 4, 8, then every 15 s) before the batch stops, leaving the rest pending',
+      String(DEFAULT_DATABASE_RETRY.budgetMs / 1000),
+    );
   addTrainingFlags(batch, SHARED_FLAGS).action((opts: BatchOptions) => runBatch(opts));
 
   batch

@@ -18,7 +18,8 @@ import {
 import { predictWithOnnx } from '../../prediction/onnx.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
-import { numberFlag, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
+import { fmt, numberFlag, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
+import { isScoreTarget } from '../../features/index.js';
 
 interface PredictFlags {
   symbol?: string;
@@ -73,6 +74,22 @@ function printForecast(f: Forecast): void {
 
 function printRanking(r: Ranking, csv: boolean): void {
   const price = (v: number | null) => (v === null ? null : Number(v.toFixed(3)));
+  if (isScoreTarget(r.target)) {
+    // A score orders the stocks of the day; it is not a return, so there is no price or interval column.
+    if (csv) {
+      console.log('rank,symbol,base_date,base_close,score');
+      for (const e of r.entries) console.log([e.rank, e.symbol, e.baseDate, e.baseClose, e.score].join(','));
+    } else {
+      console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks scored, top ${r.entries.length} by score (${r.target}: a rank, not a return)`);
+      printTable(
+        ['rank', 'symbol', 'base date', 'close', 'score'],
+        r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, fmt(e.score)]),
+      );
+    }
+    for (const f of r.failures) console.error(`skipped ${f.symbol}: ${f.message}`);
+    if (r.warnings.length) console.error(`${r.warnings.length} warning(s), e.g. ${r.warnings[0]}`);
+    return;
+  }
   if (csv) {
     console.log('rank,symbol,base_date,base_close,predicted_return,price,lower,upper');
     for (const e of r.entries) console.log([e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower ?? '', e.upper ?? ''].join(','));
@@ -80,7 +97,16 @@ function printRanking(r: Ranking, csv: boolean): void {
     console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`);
     printTable(
       ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'],
-      r.entries.map((e) => [e.rank, e.symbol, e.baseDate, e.baseClose, signedPct(e.return), price(e.price), price(e.lower), price(e.upper)]),
+      r.entries.map((e) => [
+        e.rank,
+        e.symbol,
+        e.baseDate,
+        e.baseClose,
+        signedPct(e.return as number /* a return run's entries all carry one */),
+        price(e.price),
+        price(e.lower),
+        price(e.upper),
+      ]),
     );
   }
   for (const f of r.failures) console.error(`skipped ${f.symbol}: ${f.message}`);

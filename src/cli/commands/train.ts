@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import type { EvalResultsFile } from '../../evaluation/index.js';
+import { isScoreTarget } from '../../features/index.js';
 import { evaluateRun, resolveTrainConfig, runTraining, type TrainingReport } from '../../training/index.js';
 import { withTrainingControls } from '../training.js';
 import { fmt, formatBytes, formatDuration, printJson, printTable } from '../output.js';
@@ -22,6 +23,12 @@ export function printCrossSection(c: NonNullable<TrainingReport['crossSection']>
   console.log(
     `  per-stock skill vs persistence: median ${fmt(p.median_skill) ?? '-'}, worst ${fmt(p.worst_skill) ?? '-'} (${p.worst_symbol ?? '-'}), ${p.share_above_zero === null ? '-' : `${(p.share_above_zero * 100).toFixed(0)}%`} of stocks above 0`,
   );
+}
+
+/** For a run on cross-sectional targets: why its price figures are blank. */
+function printScoreNote(target: string): void {
+  if (!isScoreTarget(target)) return;
+  console.log(`\noutputs are cross-sectional scores (${target}): they rank the stocks of a day; price, direction and skill figures do not apply`);
 }
 
 /** The test segment: model against persistence, whether the difference is more than luck, and the interval measured. */
@@ -67,6 +74,7 @@ function printReport(report: TrainingReport): void {
   );
   console.log(`checkpoints ${report.checkpoints} (+ best/)   time ${formatDuration(report.seconds)}`);
   if (report.crossSection) printCrossSection(report.crossSection);
+  printScoreNote(report.target);
   if (report.test && report.baselines) {
     printTestResults({
       test_metrics: report.test,
@@ -123,6 +131,7 @@ export function register(program: Command): void {
           outputDir: opts.outputDir as string | undefined,
           databaseUrl: opts.database,
           register: opts.register !== false,
+          onWarning: (message) => console.error(`warning: ${message}`),
           ...controls,
         }),
       );
@@ -152,6 +161,7 @@ export function register(program: Command): void {
     .option('--json', 'print the evaluation as JSON')
     .action(async (run: string, opts: { outputDir: string; database?: string; json?: boolean }) => {
       const result = await evaluateRun(run, { outputDir: opts.outputDir, databaseUrl: opts.database });
+      for (const warning of result.warnings) console.error(`warning: ${warning}`);
       const r = result.evaluation.results;
       if (opts.json) {
         printJson({ run: result.runName, dir: result.runDir, previous_mae: result.previousMae, ...r });
@@ -159,6 +169,7 @@ export function register(program: Command): void {
       }
       console.log(`run ${result.runName}: ${r.n_samples} test ${r.cross_section ? 'samples' : 'days'}, horizon ${r.horizon}`);
       if (r.cross_section) printCrossSection(r.cross_section);
+      if (typeof r.target === 'string') printScoreNote(r.target);
       printTestResults(r);
       console.log(`MAE at training time: ${fmt(result.previousMae) ?? '-'}`);
       console.log(`wrote ${result.runDir}/results/eval_results.json and predictions.json`);

@@ -272,8 +272,19 @@ async function openMysql(
     reader: () => db,
     async *streamRows<R>(query: CompiledQuery<R>, batchSize = 2000): AsyncGenerator<R[]> {
       const conn = await new Promise<PoolConnection>((res, rej) => pool.getConnection((err, c) => (err ? rej(err) : res(c))));
+      let lost = false;
+      const stream = conn.query(query.sql, query.parameters as unknown[]).stream({ highWaterMark: batchSize });
+      // mysql2 does not end a paused query stream whose connection dies (the connection emits 'end' and a
+      // PROTOCOL_CONNECTION_LOST error, the stream neither): without this, a reader that lost the server mid-stream
+      // waits forever instead of failing, and nothing above it can retry.
+      const onLost = (err?: Error) => {
+        lost = true;
+        stream.destroy(err ?? Object.assign(new Error('Connection lost: the server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
+      };
+      const onEnd = () => onLost();
+      conn.on('error', onLost);
+      conn.on('end', onEnd);
       try {
-        const stream = conn.query(query.sql, query.parameters as unknown[]).stream({ highWaterMark: batchSize });
         let batch: R[] = [];
         try {
           for await (const row of stream) {
@@ -289,7 +300,10 @@ async function openMysql(
         }
         if (batch.length) yield batch;
       } finally {
-        conn.release();
+        conn.off('error', onLost);
+        conn.off('end', onEnd);
+        if (lost) conn.destroy();
+        else conn.release();
       }
     },
     close: () => db.destroy(),

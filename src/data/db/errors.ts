@@ -164,3 +164,33 @@ export function describeDatabaseError(err: unknown, where?: string): DatabaseErr
   }
   return make(`database error${table ? ` on table ${table}` : ''}${db}: ${text} [${code}]`);
 }
+
+/** Errors of a connection, not of a query: the network and mysql2's fatal errors, and SQLite's unopenable file. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+]);
+
+/** True when `err` (or what it wraps) says the database cannot be reached, as opposed to a bug or bad SQL. */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; fatal?: unknown; cause?: unknown; errors?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+    // mysql2 marks every error that ends a connection fatal, and "closed state" when a dead one is reused.
+    if (e.fatal === true || /connection is in closed state|Pool is closed/i.test(String((e as Error).message))) return true;
+    // AggregateError (a dual-stack connect that failed on every address)
+    if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnreachable(x))) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}

@@ -108,6 +108,17 @@ function crossSectionSection(c: CrossSectionResults): HTMLElement {
 async function rankingSection(name: string): Promise<HTMLElement> {
   try {
     const r = await api.ranking(name, 20);
+    // A run on cross-sectional targets ranks by a score, which is not a return: no price or interval to show.
+    if (r.target !== 'log_return') {
+      return section(
+        `Ranking: the best ${r.items.length} of ${r.ranked} stocks by score (${r.target}: a rank, not a return)`,
+        table(
+          ['rank', 'symbol', 'base date', 'close', 'score'],
+          r.items.map((i) => [String(i.rank), h('a', { href: `#/stock/${i.symbol}` }, i.symbol), i.base_date, num(i.base_close), num(i.score)]),
+          { id: 'ranking-table' },
+        ),
+      );
+    }
     return section(
       `Ranking: the best ${r.items.length} of ${r.ranked} stocks by predicted next-day return`,
       table(
@@ -117,7 +128,7 @@ async function rankingSection(name: string): Promise<HTMLElement> {
           h('a', { href: `#/stock/${i.symbol}` }, i.symbol),
           i.base_date,
           num(i.base_close),
-          pct(Math.exp(i.return) - 1),
+          pct(i.return === null ? null : Math.exp(i.return) - 1),
           num(i.price),
           i.lower === null || i.upper === null ? '–' : `${num(i.lower)} – ${num(i.upper)}`,
         ]),
