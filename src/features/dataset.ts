@@ -13,19 +13,7 @@ import { assertFiniteRows, computeFeatureFrame, type FeatureFrame } from './fram
 import { DEFAULT_FEATURES, FEATURES, warmupOf } from './registry.js';
 import { TARGET_KINDS, TargetNormSchema } from './target-norm.js';
 import { Scaler, ScalerSpecSchema, ScalerStateSchema } from './scaler.js';
-import {
-  dateSegments,
-  ratioSegments,
-  SEGMENT_NAMES,
-  SplitSchema,
-  walkForwardFolds,
-  WalkForwardSchema,
-  windowEndsIn,
-  type RowRange,
-  type SegmentName,
-  type Segments,
-  type WalkForwardInput,
-} from './split.js';
+import { dateSegments, ratioSegments, SEGMENT_NAMES, SplitSchema, windowEndsIn, type RowRange, type SegmentName, type Segments } from './split.js';
 
 export const DatasetConfigSchema = z.object({
   /** Rows of history in one input window. */
@@ -426,20 +414,6 @@ export function buildDataset(series: KlineSeries, input: DatasetConfigInput = {}
     return datasetFromFrame(frame, ratioSegments(frame.rows, split), config, required);
   }
   return datasetFromFrame(frame, dateSegments(frame.dates, split), config, SEGMENT_NAMES);
-}
-
-/**
- * Walk-forward folds for backtests: one dataset per fold, each with scalers fit on its own training segment.
- * `config.split` is ignored; the folds define the segments.
- */
-export function buildWalkForward(series: KlineSeries, input: DatasetConfigInput, walkForward: WalkForwardInput): Dataset[] {
-  const config = parseDatasetConfig(input);
-  const parsed = WalkForwardSchema.safeParse(walkForward);
-  if (!parsed.success) throw new UserError(`invalid walk-forward config: ${parsed.error.message}`, 'bad_config');
-  const wf = parsed.data;
-  const frame = frameFor(series, config, wf.trainSize + wf.valSize + wf.testSize, 'this walk-forward');
-  const required: SegmentName[] = wf.valSize > 0 ? ['train', 'val', 'test'] : ['train', 'test'];
-  return walkForwardFolds(frame.rows, wf).map((segments) => datasetFromFrame(frame, segments, config, required));
 }
 
 // --- inference -----------------------------------------------------------------------------------------------------

@@ -4,13 +4,12 @@ export { boll, ema, kdj, ma, macd, rsi, type Boll, type Kdj, type Macd } from '.
 export { ewm, rollingMax, rollingMean, rollingMin, rollingMoments, rollingNanMean } from './rolling.js';
 export { assertFiniteRows, computeFeatureColumns, computeFeatureFrame, type FeatureFrame } from './frame.js';
 export { Scaler, ScalerSpecSchema, ScalerStateSchema, type ScalerSpec, type ScalerState } from './scaler.js';
-// Splits: ratio and date segments, walk-forward folds, and which windows a segment owns.
+// Splits: ratio and date segments, and which windows a segment owns (walk-forward folds are src/training/backtest.ts').
 export * from './split.js';
 export {
   assembleDataset,
   buildDataset,
   buildInferenceInput,
-  buildWalkForward,
   DatasetConfigSchema,
   loadScalerBundle,
   parseDatasetConfig,

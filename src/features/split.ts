@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import type { IsoDate } from '../data/types.js';
-import { UserError } from '../util/errors.js';
 
 /** Frame rows [start, end). */
 export interface RowRange {
@@ -47,19 +46,6 @@ export const DateSplitSchema = z
 export const SplitSchema = z.discriminatedUnion('type', [RatioSplitSchema, DateSplitSchema]);
 export type SplitConfig = z.infer<typeof SplitSchema>;
 
-/** Walk-forward folds; sizes count trading rows of the frame (after the warm-up). */
-export const WalkForwardSchema = z.object({
-  /** rolling: the training segment slides forward by `step`; expanding: it keeps its start and grows by `step`. */
-  mode: z.enum(['rolling', 'expanding']).default('expanding'),
-  trainSize: z.number().int().positive(),
-  valSize: z.number().int().min(0).default(0),
-  testSize: z.number().int().positive(),
-  /** Rows between the test starts of consecutive folds; defaults to testSize (test segments tile the data). */
-  step: z.number().int().positive().optional(),
-});
-export type WalkForwardConfig = z.infer<typeof WalkForwardSchema>;
-export type WalkForwardInput = z.input<typeof WalkForwardSchema>;
-
 export function ratioSegments(rows: number, split: { train: number; val: number; test: number }): Segments {
   const trainEnd = Math.round(rows * split.train);
   const valEnd = split.test === 0 ? rows : Math.round(rows * (split.train + split.val));
@@ -76,28 +62,6 @@ function rowsWithin(dates: readonly IsoDate[], [from, to]: readonly [IsoDate, Is
 
 export function dateSegments(dates: readonly IsoDate[], split: { train: [IsoDate, IsoDate]; valid: [IsoDate, IsoDate]; test: [IsoDate, IsoDate] }): Segments {
   return { train: rowsWithin(dates, split.train), val: rowsWithin(dates, split.valid), test: rowsWithin(dates, split.test) };
-}
-
-/** The folds that fit entirely in `rows`; fails when not even one does. */
-export function walkForwardFolds(rows: number, config: WalkForwardConfig): Segments[] {
-  const { mode, trainSize, valSize, testSize } = config;
-  const step = config.step ?? testSize;
-  const folds: Segments[] = [];
-  for (let k = 0; ; k++) {
-    const trainStart = mode === 'rolling' ? k * step : 0;
-    const trainEnd = trainSize + k * step;
-    const valEnd = trainEnd + valSize;
-    const testEnd = valEnd + testSize;
-    if (testEnd > rows) break;
-    folds.push({ train: { start: trainStart, end: trainEnd }, val: { start: trainEnd, end: valEnd }, test: { start: valEnd, end: testEnd } });
-  }
-  if (folds.length === 0) {
-    throw new UserError(
-      `walk-forward needs at least ${trainSize + valSize + testSize} rows after the warm-up (train ${trainSize} + val ${valSize} + test ${testSize}), but there are ${rows}`,
-      'too_short',
-    );
-  }
-  return folds;
 }
 
 /**

@@ -149,6 +149,11 @@ export interface BacktestInfo {
   /** From results.json when complete: overall skill vs persistence, and the coverage of the records' interval. */
   skill: number | null;
   coverage: number | null;
+  /** Overall next-day Diebold–Mariano p-value against persistence (squared error, HLN-corrected). */
+  dmP: number | null;
+  /** Overall coverage of each interval measured: split-conformal always, ACI when the backtest ran it. */
+  coverageSplitConformal: number | null;
+  coverageAci: number | null;
   summary: string | null;
 }
 
@@ -178,6 +183,9 @@ export function readBacktest(dir: string): BacktestInfo {
     foldsDone: 0,
     skill: null,
     coverage: null,
+    dmP: null,
+    coverageSplitConformal: null,
+    coverageAci: null,
     summary: null,
   };
   const config = readJson(join(dir, BACKTEST_FILES.config), { within: dir });
@@ -210,6 +218,9 @@ export function readBacktest(dir: string): BacktestInfo {
       info.skill = finiteOrNull(field(results.value, 'overall', 'metrics', 'skill'));
       const method = text(field(results.value, 'interval', 'method'));
       info.coverage = method && method !== 'none' ? finiteOrNull(field(results.value, 'overall', 'intervals', method, 'coverage')) : null;
+      info.dmP = finiteOrNull(field(results.value, 'overall', 'significance', 'vs_persistence', 'p_value'));
+      info.coverageSplitConformal = finiteOrNull(field(results.value, 'overall', 'intervals', 'split_conformal', 'coverage'));
+      info.coverageAci = finiteOrNull(field(results.value, 'overall', 'intervals', 'aci', 'coverage'));
       info.summary = text(field(results.value, 'summary'));
     } else info.reason = results.reason;
   }
@@ -243,4 +254,63 @@ export function readBacktestForecasts(dir: string): BacktestForecastsFile {
   const file = read.value as BacktestForecastsFile;
   if (!isRecord(file) || !Array.isArray(file.records)) throw new UserError(`backtest ${dir.split('/').pop()}: forecasts.json has no records`, 'run_corrupt');
   return file;
+}
+
+/** A backtest's stocks: its one symbol, or the universe a universal backtest read (config.json's train.data). */
+export function backtestSymbols(config: unknown): string[] {
+  const universe = field(config, 'train', 'data', 'universe');
+  if (Array.isArray(universe)) return universe.map((u) => (typeof u === 'string' ? u : text(field(u, 'symbol')))).filter((s): s is string => s !== null);
+  const symbol = text(field(config, 'train', 'data', 'symbol'));
+  return symbol ? [symbol] : [];
+}
+
+/**
+ * What config.json says of a backtest, without what only this machine knows (the database URL, the output folder)
+ * and without the bars' checksums: the settings, the period, the fold plan, and the train config's data, features,
+ * model and training.
+ */
+export function backtestConfigSummary(config: unknown): Record<string, unknown> {
+  const data = field(config, 'train', 'data');
+  const pick = (keys: string[]) => (isRecord(data) ? Object.fromEntries(keys.filter((k) => k in data).map((k) => [k, data[k]])) : null);
+  return {
+    settings: field(config, 'settings') ?? null,
+    forecast_period: field(config, 'forecast_period') ?? null,
+    folds: field(config, 'folds') ?? null,
+    data: pick(['symbol', 'symbols', 'universe', 'stockType', 'startDate', 'endDate', 'adjust', 'rows', 'firstDate', 'lastDate']),
+    dataset: field(config, 'train', 'dataset') ?? null,
+    model: field(config, 'train', 'model') ?? null,
+    training: field(config, 'train', 'training') ?? null,
+  };
+}
+
+export interface BacktestDetails {
+  info: BacktestInfo;
+  /** backtestConfigSummary of config.json, or null when it is unreadable (info.reason says why). */
+  config: Record<string, unknown> | null;
+  /** Its stocks (backtestSymbols), in the universe's order. */
+  symbols: string[];
+  /** results.json (per fold and overall) of a completed backtest, else null. */
+  results: unknown;
+}
+
+/** One backtest folder: its list entry, its config summary and results.json; never throws (see readBacktest). */
+export function readBacktestDetails(dir: string): BacktestDetails {
+  const info = readBacktest(dir);
+  const config = readJson(join(dir, BACKTEST_FILES.config), { within: dir });
+  const results = info.status === 'completed' ? readJson(join(dir, BACKTEST_FILES.results), { within: dir }) : null;
+  return {
+    info,
+    config: config.ok ? backtestConfigSummary(config.value) : null,
+    symbols: config.ok ? backtestSymbols(config.value) : [],
+    results: results?.ok ? results.value : null,
+  };
+}
+
+/** forecasts.json with its records narrowed to one stock and/or one step ahead. */
+export function selectBacktestForecasts(file: BacktestForecastsFile, filter: { symbol?: string; step?: number }): BacktestForecastsFile {
+  if (filter.symbol === undefined && filter.step === undefined) return file;
+  return {
+    ...file,
+    records: file.records.filter((r) => (filter.symbol === undefined || r.symbol === filter.symbol) && (filter.step === undefined || r.step === filter.step)),
+  };
 }

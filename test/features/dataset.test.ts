@@ -7,7 +7,6 @@ import type { KlineSeries } from '../../src/data/types.js';
 import {
   buildDataset,
   buildInferenceInput,
-  buildWalkForward,
   computeFeatureColumns,
   DatasetCache,
   DatasetConfigSchema,
@@ -20,7 +19,6 @@ import {
   saveScalerBundle,
   Scaler,
   serializeDataset,
-  walkForwardFolds,
   type Dataset,
 } from '../../src/features/index.js';
 import { UserError } from '../../src/util/errors.js';
@@ -128,36 +126,6 @@ test('Qlib-style date segments', () => {
     () => buildDataset(series, { split: { type: 'segments', train: [d[0], d[399]], valid: [d[400], d[499]], test: ['2030-01-01', '2030-12-31'] } }),
     (err: unknown) => err instanceof UserError && /test segment has no windows/.test(err.message),
   );
-});
-
-test('walk-forward folds, rolling and expanding, with a step', () => {
-  const rolling = walkForwardFolds(100, { mode: 'rolling', trainSize: 50, valSize: 10, testSize: 10, step: 15 });
-  assert.deepEqual(
-    rolling.map((f) => [f.train.start, f.train.end, f.val.end, f.test.end]),
-    [
-      [0, 50, 60, 70],
-      [15, 65, 75, 85],
-      [30, 80, 90, 100],
-    ],
-  );
-  const expanding = walkForwardFolds(100, { mode: 'expanding', trainSize: 60, valSize: 0, testSize: 20 });
-  assert.deepEqual(
-    expanding.map((f) => [f.train.start, f.train.end, f.test.start, f.test.end]),
-    [
-      [0, 60, 60, 80],
-      [0, 80, 80, 100],
-    ],
-  );
-  const folds = buildWalkForward(series, { seqLength: 20 }, { mode: 'rolling', trainSize: 200, valSize: 50, testSize: 50, step: 100 });
-  assert.equal(folds.length, 3);
-  folds.forEach((fold, k) => {
-    assert.equal(fold.segments.train.start, k * 100);
-    assert.equal(fold.test.targetDates[0], fold.dates[fold.segments.test.start]);
-    assert.equal(fold.test.targetDates.at(-1), fold.dates[fold.segments.test.end - 1]);
-  });
-  // each fold fits its own scaler
-  assert.notDeepEqual(folds[0].featureScaler.toJSON().center, folds[2].featureScaler.toJSON().center);
-  assert.throws(() => buildWalkForward(series, {}, { trainSize: 600, testSize: 50 }), /needs at least/);
 });
 
 test('the feature scaler is fit on training rows only; robust uses median/IQR and clips', () => {

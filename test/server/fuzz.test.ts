@@ -185,6 +185,8 @@ function randomRequest(): { method: string; path: string; body?: string; type?: 
     () => ({ method: 'GET', path: `/api/v1/runs${randomQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/runs/${segment()}${pick(['', '/metrics', '/predictions'])}${randomQuery()}` }),
     () => ({ method: 'GET', path: `/api/v1/runs/${pick([segment(), '600519_lstm_fixture'])}/model${randomModelQuery()}` }),
+    () => ({ method: 'GET', path: `/api/v1/backtests${randomQuery()}` }),
+    () => ({ method: 'GET', path: `/api/v1/backtests/${segment()}${pick(['', '/forecasts', '/simulations'])}${randomQuery()}` }),
     () => ({ method: 'POST', path: '/api/v1/predict' }),
     () => ({ method: 'POST', path: '/api/v1/predict' }),
     () => ({ method: 'POST', path: '/api/v1/training' }),

@@ -44,6 +44,11 @@ before(async () => {
   writeFileSync(join(secrets, 'metadata.json'), JSON.stringify({ run_name: CANARY, model_type: CANARY, created_at: CANARY, status: 'completed' }));
   writeFileSync(join(secrets, 'predictions.json'), JSON.stringify({ canary: CANARY }));
   writeFileSync(join(secrets, 'canary.bin'), `root:x:0:0:${CANARY}\n`);
+  // What a backtest folder holds, with the canary: its folder linked whole must show none of it.
+  writeFileSync(join(secrets, 'config.json'), JSON.stringify({ created_at: CANARY, train: { data: { symbol: CANARY } } }));
+  writeFileSync(join(secrets, 'state.json'), JSON.stringify({ status: 'completed', folds_total: 1, folds_done: [1], error: CANARY }));
+  writeFileSync(join(secrets, 'forecasts.json'), JSON.stringify({ records: [{ step: 1, canary: CANARY }] }));
+  writeFileSync(join(secrets, 'results.json'), JSON.stringify({ summary: CANARY, overall: { metrics: { skill: 0.5 } } }));
 
   for (const name of [
     'ok_run',
@@ -77,6 +82,19 @@ before(async () => {
   // A garbage metadata.json holding the canary: never quoted back.
   writeCompletedRun(outputDir, { symbol: '600519', runName: 'garbage_meta' });
   writeFileSync(join(outputDir, 'garbage_meta', RUN_FILES.metadata), `{"status": "${CANARY}", oops ${CANARY}`);
+  // Backtests: whole folders that are links (to /etc, to the canary folder), and a real one whose files are links.
+  const backtests = join(outputDir, 'backtests');
+  mkdirSync(join(backtests, 'bt_files_linked'), { recursive: true });
+  symlinkSync('/etc', join(backtests, 'bt_etc_link'));
+  symlinkSync(secrets, join(backtests, 'bt_secret'));
+  writeFileSync(
+    join(backtests, 'bt_files_linked', 'config.json'),
+    JSON.stringify({ created_at: '2026-01-01T00:00:00Z', train: { data: { symbol: '600519' } } }),
+  );
+  symlinkSync(join(secrets, 'state.json'), join(backtests, 'bt_files_linked', 'state.json'));
+  symlinkSync(join(secrets, 'forecasts.json'), join(backtests, 'bt_files_linked', 'forecasts.json'));
+  symlinkSync(join(secrets, 'results.json'), join(backtests, 'bt_files_linked', 'results.json'));
+  symlinkSync(secrets, join(backtests, 'bt_files_linked', 'simulations'));
   writeCompletedRun(outputDir, { symbol: '600519', runName: 'odd_status' });
   writeFileSync(
     join(outputDir, 'odd_status', RUN_FILES.metadata),
@@ -157,6 +175,34 @@ test('by-name routes: a run folder that is a link is no run (404); linked files 
   assert.equal(weights.status, 200, 'a run of its own weights still serves them');
 });
 
+test('backtests: a folder that is a link is no backtest (404); linked files inside one are never data', async () => {
+  for (const name of ['bt_etc_link', 'bt_secret']) {
+    for (const suffix of ['', '/forecasts', '/simulations']) {
+      const r = await call(`${server.url}/api/v1/backtests/${name}${suffix}`);
+      assert.equal(r.status, 404, `${name}${suffix}`);
+      assert.equal((r.body as { error: { code: string } }).error.code, 'backtest_not_found');
+      assertClean(JSON.stringify(r.body), `backtests/${name}${suffix}`);
+    }
+  }
+  const list = await call(`${server.url}/api/v1/backtests`);
+  assert.equal(list.status, 200);
+  const items = (list.body as { items: Array<{ name: string; status: string }> }).items;
+  assert.deepEqual(
+    items.map((i) => [i.name, i.status]),
+    [['bt_files_linked', 'corrupt']],
+  );
+  assertClean(JSON.stringify(list.body), 'GET /api/v1/backtests');
+  const one = await call(`${server.url}/api/v1/backtests/bt_files_linked`);
+  assert.equal(one.status, 200);
+  assertClean(JSON.stringify(one.body), 'backtests/bt_files_linked');
+  const forecasts = await call(`${server.url}/api/v1/backtests/bt_files_linked/forecasts`);
+  assert.equal(forecasts.status, 409);
+  assert.equal((forecasts.body as { error: { code: string } }).error.code, 'backtest_files_unreadable');
+  assertClean(JSON.stringify(forecasts.body), 'backtests/bt_files_linked/forecasts');
+  const sims = await call(`${server.url}/api/v1/backtests/bt_files_linked/simulations`);
+  assert.deepEqual([sims.status, (sims.body as { total: number }).total], [200, 0]);
+});
+
 test(`fuzz: ${REQUESTS} requests of the by-name routes over the linked out/: 0 canaries, 0 server paths, 0 5xx`, async () => {
   const random = mulberry32(20261203);
   const names = [...readdirSync(outputDir), 'etc_link/..', '..', '.', 'secret_run%2F..', 'ok_run%00', 'nope'];
@@ -172,11 +218,16 @@ test(`fuzz: ${REQUESTS} requests of the by-name routes over the linked out/: 0 c
     '/model?checkpoint=best',
     '/model?format=onnx&checkpoint=best&opset=13',
   ];
+  const backtestNames = [...readdirSync(join(outputDir, 'backtests')), 'bt_etc_link/..', 'bt_secret%2F..', '..', 'nope'];
+  const backtestSuffixes = ['', '/forecasts', '/forecasts?step=1&symbol=600519', '/simulations', '/simulations/x'];
   let served = 0;
   for (let i = 0; i < REQUESTS; i++) {
     const name = names[Math.floor(random() * names.length)];
     let r;
-    if (random() < 0.25) {
+    if (random() < 0.2) {
+      const backtest = backtestNames[Math.floor(random() * backtestNames.length)];
+      r = await call(`${server.url}/api/v1/backtests/${backtest}${backtestSuffixes[Math.floor(random() * backtestSuffixes.length)]}`);
+    } else if (random() < 0.25) {
       r = await call(`${server.url}/api/v1/predict`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },

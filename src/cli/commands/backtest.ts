@@ -4,7 +4,9 @@
  * --start/--end here bound the forecast period (the bars loaded are the whole history up to the end).
  */
 import type { Command } from 'commander';
+import { withDatabase } from '../../data/index.js';
 import { listBacktests, resolveRunRef } from '../../runs/index.js';
+import { resolveForecastSource, runSimulationFor, writeSimulation, type SimulationFile } from '../../runs/simulations.js';
 import {
   backtestConfigOfRun,
   mergeConfig,
@@ -16,6 +18,7 @@ import {
 } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, fmt, formatDuration, numberFlag, pct, printJson, printTable, shortDate } from '../output.js';
+import { addSimulationFlags, printSimulationSummary, simulationRequestOf, strategyKindOf, type SimulationFlags } from '../simulate-flags.js';
 import { abortOnSignals } from '../training.js';
 import { FLAGS, addTrainingFlags, camel, describePath, flagOverrides } from '../train-flags.js';
 
@@ -53,6 +56,7 @@ interface BacktestOptions extends Record<string, unknown> {
   aciGamma?: string;
   historyStart?: string;
   run?: string;
+  simulate?: string;
 }
 
 const p3 = (v: number | null | undefined) => (v === null || v === undefined ? null : v < 0.001 ? v.toExponential(1) : v.toFixed(3));
@@ -144,9 +148,16 @@ export function register(program: Command): void {
     .option('--aci-gamma <g>', "ACI's step γ (default 0.005)")
     .option('--name <name>', 'backtest folder name (default backtest_{symbol or model}_{YYYYMMDD_HHMMSS})')
     .option('--json', 'print the report (with results.json) as JSON')
-    .option('--no-progress', 'no progress line on stderr');
+    .option('--no-progress', 'no progress line on stderr')
+    .option(
+      '--simulate <strategy>',
+      "after the last fold, trade the forecasts (topk | long-flat) as klinecast simulate does, with its --topk … --transfer-fee options, into the backtest's simulations/",
+    );
   addTrainingFlags(backtest, BACKTEST_TRAINING_FLAGS);
+  addSimulationFlags(backtest);
   backtest.action(async (opts: BacktestOptions) => {
+    // Checked before any fold trains, so a bad simulation option costs nothing.
+    const simulation = opts.simulate === undefined ? null : simulationRequestOf(strategyKindOf('simulate', opts.simulate), opts as unknown as SimulationFlags);
     const signals = abortOnSignals('finishing the current training step; the finished folds are kept');
     const progress = opts.progress !== false && !opts.json ? foldProgress() : null;
     const controls = {
@@ -198,11 +209,25 @@ export function register(program: Command): void {
       progress?.finish();
       signals.dispose();
     }
-    if (opts.json) printJson(report);
-    else if (report.results) printResults(report, report.results);
-    else
+    // The same step as `klinecast simulate --forecasts <this backtest>`, saved into its simulations/ folder.
+    let simulated: { dir: string; file: SimulationFile } | null = null;
+    if (simulation && report.status === 'completed') {
+      const source = resolveForecastSource(report.dir);
+      const file = await withDatabase(opts.database, (database) => runSimulationFor(database, source, simulation));
+      simulated = { dir: writeSimulation(source, file), file };
+    }
+    if (opts.json) {
+      const s = simulated && { dir: simulated.dir, name: simulated.file.name, settings: simulated.file.settings, summary: simulated.file.summary };
+      printJson(simulation ? { ...report, simulation: s } : report);
+    } else if (report.results) {
+      printResults(report, report.results);
+      if (simulated) {
+        console.log('');
+        printSimulationSummary(simulated.file, simulated.dir);
+      }
+    } else
       console.log(
-        `\nbacktest ${report.name} interrupted (${report.interruptedBy}) after ${report.foldsDone} of ${report.foldsTotal} folds; resume with: klinecast backtest --resume ${report.name}`,
+        `\nbacktest ${report.name} interrupted (${report.interruptedBy}) after ${report.foldsDone} of ${report.foldsTotal} folds; resume with: klinecast backtest --resume ${report.name}${simulation ? ` --simulate ${opts.simulate}` : ''}`,
       );
     if (report.status === 'interrupted') process.exitCode = 130;
   });

@@ -1,16 +1,18 @@
 /**
  * Saved trading simulations (docs/TRADING.md): those of a run (out/{run}/results/simulations/) and of a backtest
- * (out/backtests/{name}/simulations/). Folders are found as run folders are (existingRunDirFor: a validated name, a
- * real folder whose realpath is inside the output folder), so no path from the network leads outside it.
+ * (out/backtests/{name}/simulations/). Folders are found by the run and backtest routes' lookups (existingRunDir,
+ * existingBacktestDir: a validated name, a real folder whose realpath is inside the output folder), so no path from
+ * the network leads outside it.
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { BACKTESTS_DIR, existingRunDirFor } from '../../runs/index.js';
 import { listSimulations, readSimulation, type SimulationsLocation } from '../../runs/simulations.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { routeSchema, runNameField } from '../schema.js';
+import { existingBacktestDir } from './backtests.js';
+import { existingRunDir } from './runs.js';
 
 const SourceParams = z.object({ name: runNameField }).strict();
 const SimulationParams = z.object({ name: runNameField, simulation: runNameField }).strict();
@@ -20,16 +22,12 @@ const SimulationQuery = z.object({ positions: z.enum(['true', 'false']).default(
 type Kind = 'run' | 'backtest';
 
 function simulationsOf(ctx: ServerContext, kind: Kind, name: string): SimulationsLocation {
-  try {
-    if (kind === 'run') {
-      const root = existingRunDirFor(ctx.outputDir, name);
-      return { root, simulationsDir: join(root, 'results', 'simulations') };
-    }
-    const root = existingRunDirFor(join(ctx.outputDir, BACKTESTS_DIR), name);
-    return { root, simulationsDir: join(root, 'simulations') };
-  } catch {
-    throw new HttpError(404, `${kind}_not_found`, `no ${kind} named ${name}`);
+  if (kind === 'run') {
+    const root = existingRunDir(ctx, name);
+    return { root, simulationsDir: join(root, 'results', 'simulations') };
   }
+  const root = existingBacktestDir(ctx, name);
+  return { root, simulationsDir: join(root, 'simulations') };
 }
 
 export async function simulationRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {

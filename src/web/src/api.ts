@@ -150,6 +150,75 @@ export interface Simulation {
   rejected: Array<{ date: string; symbol: string; side: string; reason: string; price: number | null }>;
 }
 
+/** A backtest as GET /api/v1/backtests lists it. */
+export interface BacktestItem {
+  name: string;
+  status: string;
+  reason: string | null;
+  created_at: string | null;
+  symbol: string | null;
+  stocks: number | null;
+  model_type: string | null;
+  start: string | null;
+  end: string | null;
+  retrain: string | null;
+  folds_done: number;
+  folds_total: number | null;
+  skill: number | null;
+  dm_p: number | null;
+  coverage: number | null;
+  coverage_split_conformal: number | null;
+  coverage_aci: number | null;
+  summary: string | null;
+}
+
+export interface BacktestIntervalFigures {
+  coverage: number;
+  mean_relative_width: number;
+  samples: number;
+}
+
+export interface BacktestFold {
+  fold: number;
+  train_start: string;
+  train_end: string;
+  forecast_start: string;
+  forecast_end: string;
+  n_samples: number;
+  epochs_trained: number;
+  metrics: { skill: number | null; direction_accuracy: number | null; mae: number | null };
+  significance: { vs_persistence: { p_value: number | null }; summary: string } | null;
+  intervals: { split_conformal: BacktestIntervalFigures | null; aci: BacktestIntervalFigures | null };
+}
+
+/** GET /api/v1/backtests/:name: results is results.json (null until the last fold is done). */
+export interface BacktestDetails {
+  backtest: BacktestItem;
+  /** Its stocks: the one of a single-stock backtest, the universe of a universal one. */
+  symbols: string[];
+  config: { settings: Record<string, unknown> | null } | null;
+  results: {
+    interval: { method: string; level: number; aci_gamma: number | null };
+    folds: BacktestFold[];
+    overall: { n_samples: number; intervals: BacktestFold['intervals'] };
+    summary: string;
+  } | null;
+}
+
+export interface BacktestForecast {
+  symbol: string;
+  fold: number;
+  date: string;
+  step: number;
+  target_date?: string | null;
+  actual_price: number;
+  predicted_price: number;
+  actual_return: number;
+  predicted_return: number;
+  lower?: number | null;
+  upper?: number | null;
+}
+
 /** runs or backtests: where a simulation's forecasts came from. */
 export type SimulationSourceKind = 'runs' | 'backtests';
 
@@ -163,6 +232,13 @@ export const api = {
     request<{ items: SimulationListItem[]; total: number }>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations`),
   simulation: (kind: SimulationSourceKind, name: string, simulation: string) =>
     request<Simulation>('GET', `api/v1/${kind}/${encodeURIComponent(name)}/simulations/${encodeURIComponent(simulation)}?positions=false`),
+  backtests: () => request<{ items: BacktestItem[]; total: number }>('GET', 'api/v1/backtests'),
+  backtest: (name: string) => request<BacktestDetails>('GET', `api/v1/backtests/${encodeURIComponent(name)}`),
+  backtestForecasts: (name: string, symbol: string, step = 1) =>
+    request<{ interval: { method: string; level: number }; records: BacktestForecast[] }>(
+      'GET',
+      `api/v1/backtests/${encodeURIComponent(name)}/forecasts?symbol=${encodeURIComponent(symbol)}&step=${step}`,
+    ),
   ledgerScore: (name: string) => request<LedgerScore>('GET', `api/v1/predictions/score?run=${encodeURIComponent(name)}`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>

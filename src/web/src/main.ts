@@ -1,8 +1,9 @@
-/** The dashboard: a hash router over six pages. Each page renders into #app from the API. */
+/** The dashboard: a hash router over its pages. Each page renders into #app from the API. */
 import './style.css';
 import { ApiError } from './api.js';
 import { disposeCharts } from './charts.js';
 import { message } from './dom.js';
+import { backtestPage, backtestsPage } from './pages/backtests.js';
 import { comparePage } from './pages/compare.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
@@ -25,7 +26,7 @@ async function route(): Promise<void> {
   document.body.dataset.page = parts[0] ?? 'runs';
   document.body.dataset.ready = 'false';
   for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a[data-nav]'))
-    link.classList.toggle('active', link.dataset.nav === (parts[0] ?? 'runs'));
+    link.classList.toggle('active', link.dataset.nav === (parts[0] === 'backtest' ? 'backtests' : (parts[0] ?? 'runs')));
   try {
     switch (parts[0]) {
       case undefined:
@@ -34,6 +35,12 @@ async function route(): Promise<void> {
         break;
       case 'run':
         await runPage(root, parts[1] ?? '');
+        break;
+      case 'backtests':
+        await backtestsPage(root);
+        break;
+      case 'backtest':
+        await backtestPage(root, parts[1] ?? '');
         break;
       case 'simulation':
         if (parts[1] !== 'runs' && parts[1] !== 'backtests') throw new Error(`No page ${location.hash}`);

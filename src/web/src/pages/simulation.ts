@@ -45,7 +45,7 @@ export async function simulationPage(root: HTMLElement, kind: SimulationSourceKi
       'p',
       { class: 'muted' },
       `${sim.settings.strategy.kind} (${strategy}) on ${sim.source.kind} `,
-      kind === 'runs' ? h('a', { href: `#/run/${encodeURIComponent(name)}` }, name) : name,
+      h('a', { href: `#/${kind === 'runs' ? 'run' : 'backtest'}/${encodeURIComponent(name)}` }, name),
       ` · ${s.start} … ${s.end}, ${s.trading_days} trade days · deal at the ${sim.settings.deal_price} · cash ${sim.settings.cash} · created ${shortTime(sim.created_at)}`,
     ),
   );
@@ -106,7 +106,7 @@ export async function simulationPage(root: HTMLElement, kind: SimulationSourceKi
   );
 }
 
-/** The simulations of a run, for its page: name, period and headline figures, each linking to its page. */
+/** The simulations of a run or a backtest, for its page: name, period and headline figures, each linking to its page. */
 export async function simulationsSection(kind: SimulationSourceKind, name: string): Promise<HTMLElement | null> {
   let items: SimulationListItem[];
   try {
