@@ -29,11 +29,12 @@ export {
   loadModelFolder,
   loadRunModel,
   queryRuns,
+  rankRuns,
   readRun,
   toModelConfigFile,
   writeModelFolder,
 } from './runs/index.js';
-export type { LoadedModel, RunInfo, RunMetadata, RunModel, RunQuery } from './runs/index.js';
+export type { LoadedModel, RunInfo, RunMetadata, RunModel, RunQuery, RunRanking } from './runs/index.js';
 export { ONNX_INPUT, ONNX_OUTPUT, buildOnnxModel, exportOnnx, onnxOfRun } from './runs/onnx.js';
 export type { OnnxExportOptions, OnnxExportResult } from './runs/onnx.js';
 export { Forecaster, Trainer, evaluateRun, parseTrainConfig, readRunConfig, resolveTrainConfig, runTraining } from './training/index.js';

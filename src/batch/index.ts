@@ -2,7 +2,18 @@
 export type { JobFunction, JobInput, JobKind, JobMetrics, JobOutput, JobRef, ProgressDetail } from './job.js';
 export { JobFailedError, WorkerCrashedError, WorkerPool, type PoolOptions, type PoolTask } from './pool.js';
 export { resolveSymbols, runLocalBatch, type BatchState, type BatchStockSummary, type BatchSummary, type LocalBatchOptions } from './local.js';
-export { PROGRESS_FILE, RUNS_DIR, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
+export { LOG_FILE, PROGRESS_FILE, SUMMARY_FILE, readProgress, type BatchProgress, type StockProgress, type StockStatus } from './progress.js';
+export {
+  batchDirFor,
+  batchesRoot,
+  defaultBatchName,
+  existingBatchDirFor,
+  latestBatch,
+  listBatches,
+  readBatchFolder,
+  validateBatchName,
+  type BatchFolder,
+} from './folders.js';
 export {
   CANCELLED_REASON,
   DEFAULT_QUEUE_PREFIX,
@@ -24,4 +35,5 @@ export {
   type WorkerEvent,
 } from './queue.js';
 export { trainJob, trainKind } from './train-job.js';
+export { noSeries } from './transfer.js';
 export { queueTrainingJobs, type QueueTrainingJobs } from './queue-jobs.js';

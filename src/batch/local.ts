@@ -1,24 +1,25 @@
 /**
  * `klinecast batch` on one machine: stream every stock's series from the database in the main thread, hand
  * each to a free worker thread (its columns transferred, not copied), record every outcome in the progress
- * file as it happens, and finish with results/batch_summary.json and the registry.
+ * file as it happens, and finish with batch_summary.json and the registry. Runs go to the output folder itself
+ * (out/{run}/, like `train`); the batch's bookkeeping to its own folder (out/batches/{name}/).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { DatabaseHandle } from '../data/db/connection.js';
 import { DEFAULT_DATABASE_RETRY, DatabaseOutageError, DatabaseRetry, type DatabaseRetryNotice, type DatabaseRetryPolicy } from '../data/db/retry.js';
 import { StockDataLoader } from '../data/loader.js';
 import { resolveUniverse } from '../data/universe.js';
 import type { IsoDate, KlineSeries } from '../data/types.js';
-import { readRun } from '../runs/index.js';
+import { appendLog, isRunFolder, readRun } from '../runs/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { jobConfigHash } from '../util/hash.js';
 import type { JobKind, JobOutput } from './job.js';
 import { WorkerPool } from './pool.js';
 import {
-  RUNS_DIR,
+  LOG_FILE,
   SUMMARY_FILE,
   countStatuses,
   emptyStock,
@@ -43,7 +44,9 @@ export interface LocalBatchOptions {
   start?: IsoDate;
   end?: IsoDate;
   workers: number;
-  /** the batch folder: batch_progress.json, results/batch_summary.json and runs/ */
+  /** the folder the runs go to, directly (out/{run}/, as `train` writes them) */
+  outputDir: string;
+  /** the batch's own folder (out/batches/{name}/): batch_progress.json, batch_summary.json, batch.log */
   batchDir: string;
   resume?: boolean;
   retryFailed?: boolean;
@@ -76,7 +79,10 @@ export interface BatchStockSummary extends StockProgress {
 }
 
 export interface BatchSummary {
+  /** the batch's name: its folder's under out/batches/ */
+  name: string;
   batchDir: string;
+  /** the output folder the runs were written to (out/{run}/) */
   runsDir: string;
   modelType: string;
   configHash: string;
@@ -108,12 +114,12 @@ function stampOf(date: Date): string {
 function openProgress(batchDir: string, kind: JobKind, config: unknown, hash: string, resume: boolean): BatchProgress {
   const existing = readProgress(batchDir);
   if (existing && !resume) {
-    throw new UserError(`${batchDir} already holds a batch (batch_progress.json); pass --resume to continue it or choose another --output-dir`);
+    throw new UserError(`${batchDir} already holds a batch (batch_progress.json); pass --resume to continue it or choose another --name`);
   }
   if (existing) {
     if (existing.configHash !== hash) {
       throw new UserError(
-        `the batch in ${batchDir} was started with another config (hash ${existing.configHash}, now ${hash}); resume with the same --model/--config or use another --output-dir`,
+        `the batch in ${batchDir} was started with another config (hash ${existing.configHash}, now ${hash}); resume it without training flags (its saved config), with the same ones, or start another --name`,
       );
     }
     return existing;
@@ -138,13 +144,24 @@ function openProgress(batchDir: string, kind: JobKind, config: unknown, hash: st
  */
 function reconcileRunFolders(runsDir: string, baseName: string): { adopted: { name: string; dir: string; metrics: Record<string, number | null> } | null } {
   if (!existsSync(runsDir)) return { adopted: null };
-  const candidates = readdirSync(runsDir).filter((n) => n === baseName || new RegExp(`^${baseName}_\\d+$`).test(n));
+  // The output folder is shared with other runs: only run folders (or a folder claimed and still empty) are touched.
+  const candidates = readdirSync(runsDir)
+    .filter((n) => n === baseName || new RegExp(`^${baseName}_\\d+$`).test(n))
+    .filter((n) => isRunFolder(join(runsDir, n)) || isEmptyDir(join(runsDir, n)));
   for (const name of candidates) {
     const info = readRun(join(runsDir, name));
     if (info.status === 'completed') return { adopted: { name, dir: info.dir, metrics: flattenMetrics(info.evalMetrics) } };
   }
   for (const name of candidates) rmSync(join(runsDir, name), { recursive: true, force: true });
   return { adopted: null };
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 function flattenMetrics(value: unknown): Record<string, number | null> {
@@ -157,7 +174,9 @@ function flattenMetrics(value: unknown): Record<string, number | null> {
 
 export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSummary> {
   const batchDir = resolve(options.batchDir);
-  const runsDir = join(batchDir, RUNS_DIR);
+  const runsDir = resolve(options.outputDir);
+  const name = basename(batchDir);
+  const log = (message: string) => appendLog(join(batchDir, LOG_FILE), message);
   const { kind, config } = options;
   const hash = jobConfigHash(kind.modelType, config);
   let note = '';
@@ -177,6 +196,9 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
     if (entry.status === 'pending' || (entry.status === 'failed' && options.retryFailed)) todo.push(s);
   }
   writeProgress(batchDir, progress);
+  log(
+    `batch ${name} ${options.resume ? 'resumed' : 'started'}: ${todo.length} of ${symbols.length} stocks to train, ${kind.modelType}, config ${hash}, runs in ${runsDir}`,
+  );
 
   const startedAt = new Date();
   let processed = 0;
@@ -205,6 +227,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
     processed++;
     if (trained) trainedOrFailed++;
     writeProgress(batchDir, progress);
+    log(`${symbol} ${entry.status}${entry.runName ? ` ${entry.runName}` : ''}${entry.reason ? `: ${entry.reason}` : ''}`);
     report();
   };
 
@@ -325,6 +348,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   const finishedAt = new Date();
   const seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const summary: BatchSummary = {
+    name,
     batchDir,
     runsDir,
     modelType: kind.modelType,
@@ -339,5 +363,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
     stocks: symbols.map((symbol) => ({ symbol, ...progress.stocks[symbol] })),
   };
   writeJsonAtomic(join(batchDir, SUMMARY_FILE), summary);
+  const c = summary.counts;
+  log(`batch ${name} finished: ${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped, ${c.pending} pending in ${seconds.toFixed(1)} s`);
   return summary;
 }

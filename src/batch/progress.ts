@@ -1,9 +1,11 @@
 /**
- * The batch's memory across crashes: `batch_progress.json` in the batch folder, rewritten atomically after
- * every stock, so a SIGKILL at any instant leaves the last finished stock recorded and the file parseable.
+ * The batch's memory across crashes: `batch_progress.json` in the batch folder (out/batches/{name}/), rewritten
+ * atomically after every stock, so a SIGKILL at any instant leaves the last finished stock recorded and the file
+ * parseable. Beside it: batch_summary.json when an invocation finishes, and batch.log.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BATCH_PROGRESS_FILE } from '../runs/names.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import type { JobMetrics } from './job.js';
@@ -35,9 +37,9 @@ export interface BatchProgress {
   stocks: Record<string, StockProgress>;
 }
 
-export const PROGRESS_FILE = 'batch_progress.json';
-export const SUMMARY_FILE = join('results', 'batch_summary.json');
-export const RUNS_DIR = 'runs';
+export const PROGRESS_FILE = BATCH_PROGRESS_FILE;
+export const SUMMARY_FILE = 'batch_summary.json';
+export const LOG_FILE = 'batch.log';
 
 export function progressPath(batchDir: string): string {
   return join(batchDir, PROGRESS_FILE);

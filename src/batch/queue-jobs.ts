@@ -72,9 +72,10 @@ export function queueTrainingJobs(target: QueueTarget): QueueTrainingJobs {
   return {
     async start(config) {
       const symbol = config.data.symbol;
-      if (!symbol) throw new UserError('a queued training job needs data.symbol', 'bad_config');
+      // One stock, or one universal model over data.symbols (a single job that a worker's thread trains whole).
+      if (!symbol && config.data.symbols === null) throw new UserError('a queued training job needs data.symbol or data.symbols', 'bad_config');
       const jobConfig = batchConfig(config);
-      const { jobIds } = await enqueueTraining(target, { modelType: config.model.modelType }, jobConfig, [symbol]);
+      const { jobIds } = await enqueueTraining(target, { modelType: config.model.modelType }, jobConfig, symbol ? [symbol] : null);
       const job = await find(jobIds[0]);
       if (!job) throw new Error(`job ${jobIds[0]} vanished right after it was enqueued`);
       return describe(job);

@@ -9,12 +9,13 @@
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { openDatabase, type DatabaseHandle } from '../data/db/connection.js';
+import { openDatabase, urlOfTarget, type DatabaseHandle } from '../data/db/connection.js';
 import { StockDataLoader } from '../data/loader.js';
 import { UserError } from '../util/errors.js';
 import { jobConfigHash, jobIdFor } from '../util/hash.js';
 import type { JobKind, JobMetrics, JobOutput, ProgressDetail } from './job.js';
 import { WorkerPool } from './pool.js';
+import { noSeries } from './transfer.js';
 import { findCompleted, registerCompleted } from '../runs/registry.js';
 
 export const QUEUE_NAME = 'train';
@@ -27,9 +28,12 @@ export interface QueueTarget {
   prefix?: string;
 }
 
-/** What a job carries: the stock and the config, never the data (workers load it from the database). */
+/**
+ * What a job carries: the stock and the config, never the data (workers load it from the database). A universal job
+ * (config.data.symbols) has no symbol: the worker's thread streams its stocks itself.
+ */
 export interface TrainJobData {
-  symbol: string;
+  symbol: string | null;
   modelType: string;
   configHash: string;
   config: unknown;
@@ -114,12 +118,18 @@ export interface EnqueueResult {
   configHash: string;
 }
 
-/** One job per symbol; a (symbol, config) already in the queue, waiting or finished, is not added again. */
+/** The job id label of a universal job, where a per-stock job has its symbol. */
+export const UNIVERSAL_JOB = 'universal';
+
+/**
+ * One job per symbol, or with `symbols` null one universal job (config.data.symbols); a (symbol, config) already in
+ * the queue, waiting or finished, is not added again.
+ */
 export async function enqueueTraining(
   target: QueueTarget,
   kind: Pick<JobKind, 'modelType'>,
   config: unknown,
-  symbols: string[],
+  symbols: string[] | null,
   options: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
   const hash = jobConfigHash(kind.modelType, config);
@@ -132,16 +142,18 @@ export async function enqueueTraining(
       removeOnComplete: false,
       removeOnFail: false,
     };
-    const jobIds = symbols.map((s) => jobIdFor(s, hash));
+    const targets: Array<string | null> = symbols ?? [null];
+    const idOf = (symbol: string | null) => jobIdFor(symbol ?? UNIVERSAL_JOB, hash);
+    const jobIds = targets.map(idOf);
     const before = new Set<string>();
     for (const id of jobIds) if ((await queue.getJobState(id)) !== 'unknown') before.add(id);
     await queue.addBulk(
-      symbols
-        .filter((s) => !before.has(jobIdFor(s, hash)))
+      targets
+        .filter((s) => !before.has(idOf(s)))
         .map((symbol) => ({
-          name: `${symbol} ${kind.modelType}`,
+          name: `${symbol ?? UNIVERSAL_JOB} ${kind.modelType}`,
           data: { symbol, modelType: kind.modelType, configHash: hash, config },
-          opts: { ...jobOptions, jobId: jobIdFor(symbol, hash) },
+          opts: { ...jobOptions, jobId: idOf(symbol) },
         })),
     );
     return { queued: jobIds.length - before.size, alreadyQueued: before.size, jobIds, configHash: hash };
@@ -216,6 +228,7 @@ export interface QueueWorkerOptions {
   onEvent?(event: WorkerEvent): void;
 }
 
+/** `symbol` is the job's stock, or "universal" for a universal job. */
 export type WorkerEvent =
   | { type: 'active'; jobId: string; symbol: string }
   | { type: 'completed'; jobId: string; symbol: string; result: TrainJobResult }
@@ -245,11 +258,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     const kind = options.kindFor(config);
     if (kind.modelType !== modelType) throw new Error(`job ${job.id} is for ${modelType}, but its config builds ${kind.modelType}`);
     // A retried job whose first attempt finished training (and died before reporting it) is not trained twice.
-    const done = await findCompleted(handle.db, symbol, job.data.configHash);
+    const done = symbol === null ? null : await findCompleted(handle.db, symbol, job.data.configHash);
     if (done) return { status: 'completed', runName: done.runName, path: done.path, host: done.host, metrics: done.metrics ?? {}, reused: true };
     const c = config as { data?: { startDate?: string | null; endDate?: string | null } };
-    const series = await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined, { adjust: kind.adjust });
-    if (series.dates.length === 0) return { status: 'skipped', reason: `no K-line data for ${symbol} in the database`, host };
+    // A universal job's thread streams its stocks from the database itself.
+    const series =
+      symbol === null ? noSeries() : await loader.loadSeries(symbol, c.data?.startDate ?? undefined, c.data?.endDate ?? undefined, { adjust: kind.adjust });
+    if (symbol !== null && series.dates.length === 0) return { status: 'skipped', reason: `no K-line data for ${symbol} in the database`, host };
     const skip = kind.precheck(series);
     if (skip) return { status: 'skipped', reason: skip, host };
     const ref = `${kind.ref.module}#${kind.ref.export}`;
@@ -260,7 +275,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }
     const redis = await worker.client;
     const key = cancelKey(options.target, String(job.id));
-    const runName = `${symbol}_${modelType}_${runStamp()}`;
+    const runName = symbol === null ? `${modelType}_${runStamp()}` : `${symbol}_${modelType}_${runStamp()}`;
     if ((await redis.get(key)) !== null) {
       await redis.del(key);
       throw new UnrecoverableError(`${CANCELLED_REASON} before training started`);
@@ -274,9 +289,10 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }, CANCEL_POLL_MS);
     let output: JobOutput;
     try {
+      const jobConfig = kind.configFor(config, { outputDir, runName }) as { data: Record<string, unknown> };
       output = await pool.run({
         series,
-        config: kind.configFor(config, { outputDir, runName }),
+        config: symbol === null ? { ...jobConfig, data: { ...jobConfig.data, database: urlOfTarget(handle.target) } } : jobConfig,
         signal: cancel.signal,
         onProgress: (fraction, note, detail) =>
           void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),
@@ -312,15 +328,16 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     autorun: false,
   });
   const emit = options.onEvent ?? (() => {});
-  worker.on('active', (job) => emit({ type: 'active', jobId: String(job.id), symbol: job.data.symbol }));
-  worker.on('completed', (job, result) => emit({ type: 'completed', jobId: String(job.id), symbol: job.data.symbol, result }));
+  const label = (job: Job<TrainJobData, TrainJobResult>) => job.data.symbol ?? UNIVERSAL_JOB;
+  worker.on('active', (job) => emit({ type: 'active', jobId: String(job.id), symbol: label(job) }));
+  worker.on('completed', (job, result) => emit({ type: 'completed', jobId: String(job.id), symbol: label(job), result }));
   worker.on('failed', (job, err) => {
     if (!job) return;
     const attempts = job.opts.attempts ?? 1;
     emit({
       type: 'failed',
       jobId: String(job.id),
-      symbol: job.data.symbol,
+      symbol: label(job),
       error: err.message,
       attemptsMade: job.attemptsMade,
       willRetry: job.attemptsMade < attempts,

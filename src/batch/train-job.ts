@@ -1,6 +1,8 @@
 /**
  * The real batch job: one stock trained end to end by the training module (runTraining), inside a pool
- * thread. The thread's first run loads the engine's wasm module, so every thread has its own engine.
+ * thread, or one universal model (data.symbols), whose stocks the thread streams from the database itself (the
+ * database code is loaded only then). The thread's first run loads the engine's wasm module, so every thread has its
+ * own engine.
  */
 import type { KlineSeries } from '../data/types.js';
 import { warmupOf } from '../features/index.js';
@@ -11,11 +13,13 @@ import type { JobInput, JobKind, JobOutput } from './job.js';
 export async function trainJob(input: JobInput): Promise<JobOutput> {
   const config = input.config as TrainConfig;
   const { series } = input;
-  const runConfig: TrainConfig = { ...config, data: { ...config.data, symbol: series.symbol } };
+  const universal = config.data.symbols !== null;
+  const runConfig: TrainConfig = universal ? config : { ...config, data: { ...config.data, symbol: series.symbol } };
   try {
     const report = await runTraining({
       config: runConfig,
-      series,
+      series: universal ? undefined : series,
+      databaseUrl: universal ? (config.data.database ?? undefined) : undefined,
       signal: input.signal,
       callbacks: [
         {
@@ -30,7 +34,9 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
       ],
     });
     if (report.status !== 'completed')
-      throw new Error(`training of ${series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`);
+      throw new Error(
+        `training of ${universal ? 'the universal model' : series.symbol} ended ${report.status}${report.interruptedBy ? ` (${report.interruptedBy})` : ''}`,
+      );
     return { status: 'completed', runName: report.runName, path: report.runDir, modelType: config.model.modelType, metrics: reportMetrics(report) };
   } catch (err) {
     // The dataset builder refuses a too-short history before any run folder exists: that is a skip, not a failure.
@@ -41,17 +47,23 @@ export async function trainJob(input: JobInput): Promise<JobOutput> {
 
 const TRAIN_JOB_MODULE = new URL(import.meta.url.endsWith('.ts') ? './train-job.ts' : './train-job.js', import.meta.url).href;
 
-/** The job kind `klinecast batch` and `klinecast worker` run: cheap length check here, the full one in the thread. */
+/**
+ * The job kind `klinecast batch`, `klinecast worker` and the API's jobs run: cheap length check here, the full one in
+ * the thread. A universal config (data.symbols) is one job over many stocks, checked by the thread as it loads them.
+ */
 export function trainKind(config: TrainConfig): JobKind {
   const needed = warmupOf(config.dataset.features) + config.dataset.seqLength + config.dataset.horizon + 3;
+  const universal = config.data.symbols !== null;
   return {
     ref: { module: TRAIN_JOB_MODULE, export: 'trainJob' },
     modelType: config.model.modelType,
     adjust: config.data.adjust,
     precheck: (series: KlineSeries) =>
-      series.close.length < needed
-        ? `too little data: ${series.close.length} bars, but warm-up, seqLength ${config.dataset.seqLength}, horizon ${config.dataset.horizon} and three segments need more than ${needed}`
-        : null,
+      universal
+        ? null
+        : series.close.length < needed
+          ? `too little data: ${series.close.length} bars, but warm-up, seqLength ${config.dataset.seqLength}, horizon ${config.dataset.horizon} and three segments need more than ${needed}`
+          : null,
     configFor: (batch, run) => ({ ...(batch as TrainConfig), output: { outputDir: run.outputDir, runName: run.runName } }) satisfies TrainConfig,
   };
 }

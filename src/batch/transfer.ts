@@ -44,3 +44,22 @@ export function unpackSeries(packed: PackedSeries): KlineSeries {
   });
   return { symbol: packed.symbol, dates, ...packed.columns, ...(packed.adjustment && { adjustment: packed.adjustment }) };
 }
+
+/** The series a universal job is sent with: its thread loads the stocks itself, so nothing travels but a label. */
+export function noSeries(label = 'universe'): KlineSeries {
+  const none = () => new Float64Array(0);
+  return {
+    symbol: label,
+    dates: [],
+    open: none(),
+    high: none(),
+    low: none(),
+    close: none(),
+    preClose: none(),
+    change: none(),
+    pctChg: none(),
+    vol: none(),
+    amount: none(),
+    turnoverRate: none(),
+  };
+}

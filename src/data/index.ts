@@ -17,6 +17,7 @@ export {
   openDatabase,
   parseDatabaseUrl,
   resolveDatabaseUrl,
+  urlOfTarget,
   withDatabase,
   type DatabaseHandle,
   type DatabaseTarget,

@@ -108,7 +108,10 @@ export interface Ranking {
   warnings: string[];
 }
 
-/** The metric bestRunFor ranks by: test MAE in price units, comparable between runs of one symbol. */
+/**
+ * The metric bestRunFor ranks by, through the one best-run rule (src/runs/select.ts rankRuns): MAE on the test days
+ * the symbol's runs share (universal runs by the symbol's own records), or skill when they share too few.
+ */
 export const BEST_RUN_METRIC = 'mae';
 
 function parseRequest(input: PredictRequest): ParsedRequest {
@@ -227,7 +230,7 @@ export class PredictionEngine {
   }
 
   /**
-   * The best completed run for a symbol by test MAE (with a saved model) whose model loads; a UserError when there is
+   * The best completed run for a symbol by the best-run rule (with a saved model) whose model loads; a UserError when there is
    * none. A better run that cannot be loaded (corrupt weights, a garbage scaler.json, NaN weights, files gone) is
    * skipped for the next one, with a warning naming it: one damaged run never takes the symbol's default forecast down.
    */

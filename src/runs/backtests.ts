@@ -12,11 +12,11 @@ import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
 import { logTimestamp } from './manager.js';
-import { DEFAULT_OUTPUT_DIR, existingRunDirFor } from './names.js';
+import { BACKTESTS_DIR, DEFAULT_OUTPUT_DIR, existingRunDirFor } from './names.js';
 import { isPidAlive } from './store.js';
 
 /** The folder of the output folder that holds every backtest. */
-export const BACKTESTS_DIR = 'backtests';
+export { BACKTESTS_DIR };
 
 export const BACKTEST_FILES = {
   /** Resolved settings, the train config, the data read and the fold plan. */

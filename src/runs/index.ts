@@ -5,11 +5,18 @@
  */
 export * from './files.js';
 export {
+  BACKTESTS_DIR,
+  BATCHES_DIR,
+  BATCH_PROGRESS_FILE,
   DEFAULT_OUTPUT_DIR,
+  LEGACY_BATCH_RUNS_DIR,
   RESERVED_OUTPUT_FOLDERS,
+  checkFolderName,
   claimRunDir,
+  containedDir,
   defaultRunName,
   existingRunDirFor,
+  legacyRunRoots,
   resolveRunRef,
   runDirFor,
   runRelative,
@@ -22,32 +29,39 @@ export {
   dirSize,
   effectiveStatus,
   isPidAlive,
+  isRunFolder,
   listCheckpointNames,
   listFiles,
   listRuns,
   readRun,
   readRunDetails,
+  scanOutputDir,
   toRunSummary,
 } from './store.js';
-export type { ReadOptions, RunDetails, RunInfo } from './store.js';
+export type { OutputDirScan, ReadOptions, RunDetails, RunInfo } from './store.js';
 export {
+  BEST_METRICS,
   HIGHER_IS_BETTER,
+  MIN_SHARED_DAYS,
   RUN_METRICS,
   RUN_STATUS_FILTERS,
+  SCALE_FREE_METRICS,
   bestRun,
   canonicalMetric,
+  checkBestMetric,
   checkRunMetric,
   deleteRunDir,
   parseStatusList,
   planPrune,
   queryRuns,
+  rankRuns,
   rankedRuns,
   runMetric,
   sortRuns,
 } from './select.js';
-export type { PruneCriteria, PrunePlan, RunFilterStatus, RunQuery } from './select.js';
+export type { PruneCriteria, PrunePlan, RankFilter, RankedRun, RankingBasis, RunFilterStatus, RunQuery, RunRanking, SymbolFigures } from './select.js';
 export { exportRun } from './export.js';
-export { TrainingManager, logTimestamp, writeModelFolder } from './manager.js';
+export { TrainingManager, appendLog, logTimestamp, writeModelFolder } from './manager.js';
 export * from './backtests.js';
 export type { CheckpointInput, CreateRunOptions, LoadedCheckpoint, ModelFolderContents, OpenRunOptions, StateDict, StateSource } from './manager.js';
 export { loadModelFolder, loadRunModel, weightsPathOf } from './model.js';

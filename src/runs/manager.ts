@@ -4,7 +4,7 @@
  */
 import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { encodeSafetensors, encodeTorchStateDict, readSafetensors, type NamedTensor } from '../engine/io/index.js';
 import type { ConformalCalibration } from '../evaluation/conformal.js';
 import type { EvalResultsFile, PredictionsFile, ScorePredictionsFile } from '../evaluation/results.js';
@@ -89,6 +89,19 @@ function isoNow(): string {
 /** "YYYY-MM-DD HH:MM:SS" in local time, as Python's logging prints it. */
 export function logTimestamp(d = new Date()): string {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** Appends `message` to a log file as "[YYYY-MM-DD HH:MM:SS] line" lines (logs/training.log, a batch's batch.log). */
+export function appendLog(path: string, message: string): void {
+  const stamp = `[${logTimestamp()}] `;
+  const text = message
+    .split('\n')
+    .map((line) => stamp + line)
+    .join('\n');
+  guardDiskFull(path, () => {
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, `${text}\n`);
+  });
 }
 
 function toStateDict(source: StateSource): StateDict {
@@ -281,15 +294,7 @@ export class TrainingManager {
 
   /** Appends "[YYYY-MM-DD HH:MM:SS] message" lines to logs/training.log. */
   saveTrainingLog(message: string): void {
-    const stamp = `[${logTimestamp()}] `;
-    const text = message
-      .split('\n')
-      .map((line) => stamp + line)
-      .join('\n');
-    guardDiskFull(this.path(RUN_FILES.trainingLog), () => {
-      mkdirSync(this.path('logs'), { recursive: true });
-      appendFileSync(this.path(RUN_FILES.trainingLog), `${text}\n`);
-    });
+    appendLog(this.path(RUN_FILES.trainingLog), message);
   }
 
   /**

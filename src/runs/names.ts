@@ -2,7 +2,7 @@
  * Naming run folders: the default {symbol}_{model}_{YYYYMMDD_HHMMSS} name, validating names that come from users or the
  * network, resolving a CLI reference to a folder, and claiming a new folder under a free name.
  */
-import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { pad2 } from '../util/values.js';
@@ -10,10 +10,17 @@ import { pad2 } from '../util/values.js';
 export const DEFAULT_OUTPUT_DIR = 'out';
 
 /**
- * Folders of the output folder that hold other things than one run (DESIGN.md §4): walk-forward backtests and a
- * batch's bookkeeping. They are never listed as runs, and no run is ever created under their names.
+ * Folders of the output folder that hold other things than one run (DESIGN.md §4): a batch's bookkeeping in
+ * batches/{name}/, walk-forward backtests in backtests/{name}/. They are never runs, so no run may take their names.
  */
-export const RESERVED_OUTPUT_FOLDERS: ReadonlySet<string> = new Set(['backtests', 'batches']);
+export const BATCHES_DIR = 'batches';
+export const BACKTESTS_DIR = 'backtests';
+export const RESERVED_OUTPUT_FOLDERS: ReadonlySet<string> = new Set([BATCHES_DIR, BACKTESTS_DIR]);
+
+/** The file that marks a batch folder, in the current layout (out/batches/{name}/) and the old one (out/batch/). */
+export const BATCH_PROGRESS_FILE = 'batch_progress.json';
+/** Where batches before out/batches/ kept their runs: {batch folder}/runs/{run}/ (read-only now). */
+export const LEGACY_BATCH_RUNS_DIR = 'runs';
 
 const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -22,13 +29,71 @@ const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  * output directory and nothing else: no separators, no "..", no hidden or temp names. Returns the name.
  */
 export function validateRunName(name: string): string {
+  checkFolderName(name, 'run name', 'bad_run_name');
+  if (RESERVED_OUTPUT_FOLDERS.has(name))
+    throw new UserError(`invalid run name "${name}": ${name}/ in the output folder is kept for klinecast's own ${name}`, 'bad_run_name');
+  return name;
+}
+
+/** The run-name rule for any folder named by a user or the network (a run, a batch): one segment, no "..", no dot first. */
+export function checkFolderName(name: string, what: string, code: string): string {
   if (typeof name !== 'string' || !RUN_NAME_PATTERN.test(name) || name.includes('..')) {
-    throw new UserError(
-      `invalid run name ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`,
-      'bad_run_name',
-    );
+    throw new UserError(`invalid ${what} ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`, code);
   }
   return name;
+}
+
+function isRealDir(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isRealFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The runs/ folders of batches written in the old layout ({batch}/batch_progress.json beside {batch}/runs/{run}/):
+ * directly inside `outputDir` (out/batch/runs/), or `outputDir` itself when it is such a batch folder. Real folders
+ * only, never links. Their runs are listed and readable, never pruned (docs/BATCH.md, "Old layout").
+ */
+export function legacyRunRoots(outputDir: string): string[] {
+  const root = resolve(outputDir);
+  const roots: string[] = [];
+  const consider = (batchDir: string) => {
+    const runs = join(batchDir, LEGACY_BATCH_RUNS_DIR);
+    if (isRealFile(join(batchDir, BATCH_PROGRESS_FILE)) && isRealDir(runs)) roots.push(runs);
+  };
+  consider(root);
+  let entries;
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch {
+    return roots;
+  }
+  for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && !RESERVED_OUTPUT_FOLDERS.has(e.name)) consider(join(root, e.name));
+  return roots;
+}
+
+/**
+ * A real folder `name` directly inside `parent` whose realpath is the parent's realpath joined with the name (no link
+ * on the way out), or null. `name` must already be checked (checkFolderName).
+ */
+export function containedDir(parent: string, name: string): string | null {
+  const dir = join(parent, name);
+  if (!isRealDir(dir)) return null;
+  try {
+    return realpathSync(dir) === join(realpathSync(parent), name) ? dir : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The folder of run `name` inside `outputDir`, after validating the name. Safe for names from the network. */
@@ -38,24 +103,16 @@ export function runDirFor(outputDir: string, name: string): string {
 
 /**
  * The folder of an existing run `name` inside `outputDir`, for names from the network or a bare CLI name: a real
- * folder directly inside the output folder, never a symbolic link (which could lead anywhere), and its realpath
- * inside the output folder's. Anything else is run_not_found, named without any server path.
+ * folder directly inside the output folder (or inside an old-layout batch's runs/, see legacyRunRoots), never a
+ * symbolic link (which could lead anywhere), and its realpath inside the output folder's. Anything else is
+ * run_not_found, named without any server path.
  */
 export function existingRunDirFor(outputDir: string, name: string): string {
-  const dir = runDirFor(outputDir, name);
-  const missing = () => new UserError(`no run named ${name}`, 'run_not_found');
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch {
-    throw missing();
-  }
-  if (!st.isDirectory()) throw missing();
-  try {
-    if (realpathSync(dir) !== join(realpathSync(resolve(outputDir)), name)) throw missing();
-  } catch {
-    throw missing();
-  }
+  validateRunName(name);
+  const root = resolve(outputDir);
+  // A run of the output folder itself first; then one left in an old-layout batch folder (out/batch/runs/{run}/).
+  const dir = containedDir(root, name) ?? legacyRunRoots(root).reduce<string | null>((found, runs) => found ?? containedDir(runs, name), null);
+  if (dir === null) throw new UserError(`no run named ${name}`, 'run_not_found');
   return dir;
 }
 
@@ -93,7 +150,8 @@ export function defaultRunName(modelType: string, symbol?: string | null, date =
  * fails when the folder exists, so two processes racing for the same name can never both get it.
  */
 export function claimRunDir(outputDir: string, base: string): { name: string; dir: string } {
-  validateRunName(base);
+  // A reserved base (batches, backtests) is not refused here but skipped to base_2: only validateRunName refuses it.
+  checkFolderName(base, 'run name', 'bad_run_name');
   const root = resolve(outputDir);
   mkdirSync(root, { recursive: true });
   for (let n = 1; n < 10_000; n++) {

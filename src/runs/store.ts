@@ -4,10 +4,10 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { EvalMetricsSummary, MetricsEntry, RunMetadata, RunStatus } from './files.js';
 import { ACTIVE_STATUSES, CHECKPOINT_FILES, RUN_FILES, WRITTEN_STATUSES } from './files.js';
-import { DEFAULT_OUTPUT_DIR, RESERVED_OUTPUT_FOLDERS } from './names.js';
+import { DEFAULT_OUTPUT_DIR, RESERVED_OUTPUT_FOLDERS, legacyRunRoots } from './names.js';
 import { readJson } from '../util/json.js';
 import type { RunSummary } from '../wire/index.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
@@ -40,6 +40,11 @@ export interface RunInfo {
   /** Bytes of model/model.safetensors, or null before the final model is saved. */
   modelBytes: number | null;
   sizeBytes: number;
+  /**
+   * The old-layout batch folder holding this run (e.g. "batch" for out/batch/runs/{run}/), relative to the output
+   * folder; null for a run directly in it. Such runs are listed and read, never pruned.
+   */
+  legacyBatch: string | null;
 }
 
 export interface ReadOptions {
@@ -196,6 +201,7 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
     hasModel: isOwn(join(dir, RUN_FILES.modelDir)) && fileSize(join(dir, RUN_FILES.modelSafetensors)) !== null,
     modelBytes: fileSize(join(dir, RUN_FILES.modelSafetensors)),
     sizeBytes: dirSize(dir),
+    legacyBatch: null,
   };
   // Every file is read only where it resolves inside the run folder: a link out of it is a problem, not data.
   const meta = readJson(join(dir, RUN_FILES.metadata), { within: dir });
@@ -234,21 +240,84 @@ export function readRun(dir: string, options: ReadOptions = {}): RunInfo {
   return info;
 }
 
-/** Every run folder directly inside `outputDir` (hidden, temp and reserved folders such as backtests/ skipped), newest first. */
-export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = {}): RunInfo[] {
+/**
+ * True when `dir` is positively a run folder: it has a metadata.json (readable or not), or a config.json beside one
+ * of a run's own folders (model/, checkpoints/, logs/, results/). Everything else in an output folder (batches/,
+ * backtests/, an old batch folder, a user's own folder) is not a run: never listed as corrupt, never pruned.
+ */
+export function isRunFolder(dir: string): boolean {
+  if (!isRealDir(dir)) return false;
+  if (isRealFile(join(dir, RUN_FILES.metadata))) return true;
+  if (!isRealFile(join(dir, RUN_FILES.config))) return false;
+  return [RUN_FILES.modelDir, RUN_FILES.checkpointsDir, 'logs', 'results'].some((sub) => isRealDir(join(dir, sub)));
+}
+
+function isRealDir(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isRealFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface OutputDirScan {
+  /** The runs, newest first: those of the output folder itself, then those of old-layout batch folders. */
+  runs: RunInfo[];
+  /** Folders of the output folder that are not runs nor klinecast's own (batches/, backtests/): old batch folders, foreign ones. */
+  ignored: string[];
+}
+
+/** Reads an output folder: every run folder directly in it or in an old batch's runs/, and the names of the rest. */
+export function scanOutputDir(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = {}): OutputDirScan {
   const root = resolve(outputDir);
   let entries;
   try {
     entries = readdirSync(root, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], ignored: [] };
     throw new UserError(`cannot read output folder ${root}: ${(err as Error).message}`);
   }
+  const runs: RunInfo[] = [];
+  const ignored: string[] = [];
   // Dirent types come from lstat: a symbolic link in the output folder is never a run.
-  return entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !RESERVED_OUTPUT_FOLDERS.has(e.name))
-    .map((e) => readRun(join(root, e.name), options))
-    .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const dir = join(root, e.name);
+    if (RESERVED_OUTPUT_FOLDERS.has(e.name)) continue;
+    if (isRunFolder(dir)) runs.push(readRun(dir, options));
+    else ignored.push(e.name);
+  }
+  const own = new Set(runs.map((r) => r.name));
+  for (const legacyRoot of legacyRunRoots(root)) {
+    const batch = relative(root, dirname(legacyRoot)) || '.';
+    let children;
+    try {
+      children = readdirSync(legacyRoot, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const c of children) {
+      const dir = join(legacyRoot, c.name);
+      // A name taken by a run of the output folder resolves to that run; the old copy stays out of the list.
+      if (!c.isDirectory() || c.name.startsWith('.') || own.has(c.name) || !isRunFolder(dir)) continue;
+      runs.push({ ...readRun(dir, options), legacyBatch: batch });
+    }
+  }
+  runs.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name));
+  return { runs, ignored: ignored.sort() };
+}
+
+/** Every run of `outputDir` (scanOutputDir's runs): folders that are not runs are left out, never shown as corrupt. */
+export function listRuns(outputDir = DEFAULT_OUTPUT_DIR, options: ReadOptions = {}): RunInfo[] {
+  return scanOutputDir(outputDir, options).runs;
 }
 
 export interface RunDetails {
@@ -298,5 +367,6 @@ export function toRunSummary(run: RunInfo): RunSummary {
     has_best: run.hasBest,
     has_model: run.hasModel,
     size_bytes: run.sizeBytes,
+    legacy_batch: run.legacyBatch,
   };
 }

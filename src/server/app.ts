@@ -20,6 +20,7 @@ import { RunList, type ServerContext } from './context.js';
 import { HttpError, registerErrorHandling, sendError } from './errors.js';
 import type { Predictor, TrainingJobs } from './ports.js';
 import { backtestRoutes } from './routes/backtests.js';
+import { batchRoutes } from './routes/batches.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/model.js';
 import { predictRoutes } from './routes/predict.js';
@@ -150,6 +151,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await healthRoutes(api, ctx);
     await stockRoutes(api, ctx);
     await runRoutes(api, ctx);
+    await batchRoutes(api, ctx);
     await backtestRoutes(api, ctx);
     await simulationRoutes(api, ctx);
     await modelRoutes(api, ctx);

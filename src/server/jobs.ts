@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WorkerPool, trainKind } from '../batch/index.js';
+import { WorkerPool, noSeries, trainKind } from '../batch/index.js';
 import { registerCompleted } from '../runs/registry.js';
-import { StockDataLoader, type DatabaseHandle } from '../data/index.js';
+import { StockDataLoader, urlOfTarget, type DatabaseHandle } from '../data/index.js';
 import { defaultRunName, runDirFor } from '../runs/index.js';
 import { trainConfigHash, type TrainConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
@@ -53,7 +53,8 @@ export class LocalTrainingJobs implements TrainingJobs {
   async start(config: TrainConfig): Promise<TrainingJob> {
     if (this.closed) throw new UserError('the server is shutting down', 'unavailable');
     const symbol = config.data.symbol;
-    if (!symbol) throw new UserError('a training job needs data.symbol', 'bad_config');
+    // One stock (data.symbol), or one universal model over data.symbols: the same job, the thread loads the stocks.
+    if (!symbol && config.data.symbols === null) throw new UserError('a training job needs data.symbol or data.symbols', 'bad_config');
     const runName = config.output.runName ?? defaultRunName(config.model.modelType, symbol);
     const taken =
       existsSync(runDirFor(config.output.outputDir, runName)) ||
@@ -119,17 +120,19 @@ export class LocalTrainingJobs implements TrainingJobs {
     job.state = 'running';
     job.started_at = new Date().toISOString();
     try {
-      const series = await this.loader.loadSeries(job.symbol as string, config.data.startDate ?? undefined, config.data.endDate ?? undefined, {
-        adjust: config.data.adjust,
-      });
-      if (series.dates.length === 0) throw new UserError(`no bars for ${job.symbol} in the database`, 'no_data');
+      const series =
+        job.symbol === null
+          ? noSeries()
+          : await this.loader.loadSeries(job.symbol, config.data.startDate ?? undefined, config.data.endDate ?? undefined, { adjust: config.data.adjust });
+      if (job.symbol !== null && series.dates.length === 0) throw new UserError(`no bars for ${job.symbol} in the database`, 'no_data');
       const kind = trainKind(config);
       const tooShort = kind.precheck(series);
       if (tooShort) throw new UserError(tooShort, 'too_short');
       this.pool ??= new WorkerPool({ size: this.threads, job: kind.ref });
       const output = await this.pool.run({
         series,
-        config,
+        // A universal job's thread streams its stocks from the server's database (the recorded source stays masked).
+        config: job.symbol === null ? { ...config, data: { ...config.data, database: urlOfTarget(this.database.target) } } : config,
         signal: entry.cancel.signal,
         onProgress: (_fraction, _note, detail) => {
           if (detail?.epoch !== undefined && detail.epochs !== undefined) {
@@ -142,7 +145,7 @@ export class LocalTrainingJobs implements TrainingJobs {
         // Like batch and worker runs, so the registry lists every model wherever it was trained (serve migrates the table).
         await registerCompleted(this.database, {
           runName: output.runName,
-          symbol: series.symbol,
+          symbol: job.symbol,
           modelType: kind.modelType,
           configHash: trainConfigHash(config),
           metrics: output.metrics,

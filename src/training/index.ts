@@ -23,6 +23,8 @@ export type { EpochSummary, FitResult, StepInfo, StopReason, TrainerCallbacks, T
 export { evaluateRun, loadTrainingSeries, registryEntryOf, reportMetrics, runTraining } from './train-run.js';
 export type { RunEvaluation, RunTrainingOptions, TrainingReport } from './train-run.js';
 export { Forecaster } from './forecaster.js';
+export { API_FLAGS, SHARED_FLAGS, TRAINING_FLAGS, apiFieldOf, configLayer, describeFieldPath } from './flags.js';
+export type { TrainingFieldKind, TrainingFlag } from './flags.js';
 export type { ForecastStep, PointForecast } from './forecaster.js';
 export { BacktestSettingsSchema, backtestConfigOfRun, parseBacktestSettings, planFolds, runBacktest, walkForward } from './backtest.js';
 export type {

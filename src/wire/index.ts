@@ -47,6 +47,8 @@ export interface RunSummary {
   has_best: boolean;
   has_model: boolean;
   size_bytes: number;
+  /** The old-layout batch folder (out/{legacy_batch}/runs/) holding the run, read-only; null for a run in out/ itself. */
+  legacy_batch: string | null;
 }
 
 /** One forecast day. `lower`/`upper` bound the interval at `interval_level`, null when no interval was computed. */
@@ -190,4 +192,56 @@ export interface TrainingJob {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+}
+
+/** A batch of `klinecast batch` (out/batches/{name}/), as GET /api/v1/batches lists it; its runs are ordinary runs. */
+export interface BatchItem {
+  name: string;
+  model_type: string | null;
+  config_hash: string | null;
+  created_at: string | null;
+  updated_at: string | null;
+  /** true when batch_summary.json covers the latest progress (the last invocation ended) */
+  finished: boolean;
+  /** the last finished invocation's wall time and rate, from batch_summary.json */
+  finished_at: string | null;
+  seconds: number | null;
+  per_minute: number | null;
+  counts: { pending: number; completed: number; failed: number; skipped: number } | null;
+  stocks_total: number;
+  /** why the folder's files could not be read, or null */
+  problem: string | null;
+}
+
+export interface BatchStock {
+  symbol: string;
+  status: string;
+  /** the run in out/ (GET /api/v1/runs/{run_name}) */
+  run_name: string | null;
+  metrics: Record<string, number | null> | null;
+  reason: string | null;
+  attempts: number;
+  seconds: number | null;
+  finished_at: string | null;
+}
+
+export interface BatchDetails extends BatchItem {
+  stocks: BatchStock[];
+}
+
+/** GET /api/v1/best-run: the run the best-run rule chooses, with how it compared (docs/PREDICTION.md, "Best run"). */
+export interface BestRunAnswer {
+  run: RunSummary;
+  metric: string;
+  ranked_by: string;
+  basis: 'shared_days' | 'skill' | 'own';
+  value: number | null;
+  shared_days: number | null;
+  rule: string;
+  ranking: Array<{ name: string; value: number | null; days: number | null }>;
+}
+
+/** GET /api/v1/training/defaults: the fields of POST /api/v1/training (the CLI's flags) with the CLI's defaults. */
+export interface TrainingDefaults {
+  fields: Array<{ field: string; flag: string; path: string; kind: string; help: string; default: unknown }>;
 }

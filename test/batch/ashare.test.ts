@@ -76,9 +76,12 @@ function syntheticBars(symbol: string, days: number, close: (i: number) => numbe
   });
 }
 
+/** The run folders of an output folder (its batches/ bookkeeping is not a run). */
 function runFolders(runsDir: string): Array<{ name: string; symbol: string; status: string }> {
   if (!existsSync(runsDir)) return [];
-  return readdirSync(runsDir).map((name) => ({ name, symbol: name.slice(0, 6), status: readRun(join(runsDir, name)).status }));
+  return readdirSync(runsDir)
+    .filter((name) => name !== 'batches')
+    .map((name) => ({ name, symbol: name.slice(0, 6), status: readRun(join(runsDir, name)).status }));
 }
 
 before(async () => {
@@ -107,13 +110,14 @@ test(
   'local batch on the 33 real stocks plus two broken ones: every real stock completes, the broken ones are recorded, the summary matches the folders',
   { skip: mysqlSkip, timeout: 180_000 },
   async () => {
-    const batchDir = join(tdb.dir, 'local');
+    const outDir = join(tdb.dir, 'local');
+    const batchDir = join(outDir, 'batches', 'real');
     const symbols = [...REAL, SHORT, ZERO_CLOSE];
-    const batchArgs = ['batch', '--database', tdb.url, '--config', writeConfig('local.json'), '--symbols', symbols.join(','), '--output-dir', batchDir];
-    const { code, stdout, stderr } = await runCliToEnd([...batchArgs, '--workers', '2']);
+    const batchArgs = ['batch', '--database', tdb.url, '--config', writeConfig('local.json'), '--symbols', symbols.join(','), '--output-dir', outDir];
+    const { code, stdout, stderr } = await runCliToEnd([...batchArgs, '--name', 'real', '--workers', '2']);
     assert.equal(code, 1, `one failed stock makes the exit code 1; stderr:\n${stderr}`);
     assert.match(stdout, /33 completed, 1 failed, 1 skipped of 35/);
-    const summary = JSON.parse(readFileSync(join(batchDir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
+    const summary = JSON.parse(readFileSync(join(batchDir, 'batch_summary.json'), 'utf8')) as BatchSummary;
     const by = new Map(summary.stocks.map((s) => [s.symbol, s]));
     assert.equal(summary.stocks.length, 35);
     for (const s of REAL) {
@@ -127,9 +131,9 @@ test(
     assert.match(by.get(ZERO_CLOSE)!.reason!, /000991: .*(Infinity|NaN|close is 0)/);
 
     // The summary and the run folders agree one to one.
-    const folders = runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed');
+    const folders = runFolders(outDir).filter((f) => f.status === 'completed');
     assert.deepEqual(folders.map((f) => f.name).sort(), REAL.map((s) => by.get(s)!.runName).sort());
-    for (const s of REAL) assert.equal(by.get(s)!.path, join(batchDir, 'runs', by.get(s)!.runName!));
+    for (const s of REAL) assert.equal(by.get(s)!.path, join(outDir, by.get(s)!.runName!));
 
     // Every completed run is in the registry.
     const registered = await listRegistry(tdb.handle.db, { configHash: summary.configHash });
@@ -137,18 +141,19 @@ test(
     assert.ok(registered.every((r) => r.status === 'completed' && r.modelType === 'lstm' && r.metrics && Number.isFinite(r.metrics.mae)));
 
     // --resume without --retry-failed settles nothing new; the progress file is unchanged in substance.
-    const again = await runCliToEnd([...batchArgs, '--resume', '--json']);
+    const again = await runCliToEnd([...batchArgs, '--resume', 'real', '--json']);
     const resumed = JSON.parse(again.stdout) as BatchSummary;
     assert.deepEqual(resumed.counts, { pending: 0, completed: 33, failed: 1, skipped: 1 });
-    assert.equal(runFolders(join(batchDir, 'runs')).filter((f) => f.status === 'completed').length, 33);
+    assert.equal(runFolders(outDir).filter((f) => f.status === 'completed').length, 33);
   },
 );
 
 test('a batch SIGKILLed halfway and resumed trains every stock exactly once', { skip: mysqlSkip, timeout: 180_000 }, async () => {
-  const batchDir = join(tdb.dir, 'resume');
+  const outDir = join(tdb.dir, 'resume');
+  const batchDir = join(outDir, 'batches', 'killed');
   const config = writeConfig('resume.json', { training: { seed: 7, epochs: 3 } });
-  const args = ['batch', '--database', tdb.url, '--config', config, '--symbols', `@${symbolsFile(REAL)}`, '--workers', '2', '--output-dir', batchDir];
-  const first = startCli(args);
+  const args = ['batch', '--database', tdb.url, '--config', config, '--symbols', `@${symbolsFile(REAL)}`, '--workers', '2', '--output-dir', outDir];
+  const first = startCli([...args, '--name', 'killed']);
   // Poll the progress file until about half the stocks are recorded, then kill without warning.
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
@@ -163,7 +168,8 @@ test('a batch SIGKILLed halfway and resumed trains every stock exactly once', { 
   const doneBefore = Object.entries(before.stocks).filter(([, s]) => s.status === 'completed');
   assert.ok(doneBefore.length >= 15 && doneBefore.length < 33, `${doneBefore.length} done at the kill`);
 
-  const second = await runCliToEnd([...args, '--resume', '--json']);
+  // --resume without a name takes the latest batch, with its saved config and stocks.
+  const second = await runCliToEnd(['batch', '--database', tdb.url, '--workers', '2', '--output-dir', outDir, '--resume', '--json']);
   assert.equal(second.code, 0, second.stderr);
   const summary = JSON.parse(second.stdout) as BatchSummary;
   assert.deepEqual(summary.counts, { pending: 0, completed: 33, failed: 0, skipped: 0 });
@@ -174,7 +180,7 @@ test('a batch SIGKILLed halfway and resumed trains every stock exactly once', { 
     assert.equal(now.attempts, 1);
   }
   // Exactly one run folder per stock, every one completed: folders of the killed stocks were cleaned or adopted.
-  const folders = runFolders(join(batchDir, 'runs'));
+  const folders = runFolders(outDir);
   assert.equal(folders.length, 33, folders.map((f) => `${f.name}:${f.status}`).join(' '));
   assert.deepEqual(folders.map((f) => f.symbol).sort(), REAL);
   assert.ok(folders.every((f) => f.status === 'completed'));

@@ -16,10 +16,10 @@ export interface CliProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+export function startCli(args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}): CliProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const k of ['KLINECAST_DATABASE_URL', 'DB_HOST', 'DB_NAME']) if (!(k in env)) delete childEnv[k];
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: childEnv, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const watchers = new Set<() => void>();
@@ -68,8 +68,12 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
 }
 
 /** Runs to the end and returns the exit code and output. */
-export async function runCliToEnd(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const p = startCli(args, env);
+export async function runCliToEnd(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const p = startCli(args, env, options);
   const code = await p.exited;
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }

@@ -157,7 +157,9 @@ describe('a batch that loses MariaDB', { skip: mysql.skip }, () => {
       config: JOB,
       symbols: SYMBOLS,
       workers: 1,
-      batchDir: join(tdb.dir, dir),
+      // Runs directly in {dir}/ as train writes them; the batch's own files in {dir}/batches/b/.
+      outputDir: join(tdb.dir, dir),
+      batchDir: join(tdb.dir, dir, 'batches', 'b'),
       onUpdate: (state) => {
         if (!killed && state.counts.completed === 1) {
           killed = true;
@@ -197,18 +199,27 @@ describe('a batch that loses MariaDB', { skip: mysql.skip }, () => {
     assert.equal(summary.counts.completed, 1, 'only the stock registered before the outage');
     assert.equal(summary.counts.pending, SYMBOLS.length - 1);
     for (const s of summary.stocks) assert.doesNotMatch(s.reason ?? '', /worker thread died|pool closed/, s.symbol);
-    const progress = readProgress(dir)!;
+    const progress = readProgress(join(dir, 'batches', 'b'))!;
     for (const s of SYMBOLS.slice(1)) assert.deepEqual([progress.stocks[s].status, progress.stocks[s].attempts], ['pending', 0], `${s} never started`);
-    const onDisk = JSON.parse(readFileSync(join(dir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
+    const onDisk = JSON.parse(readFileSync(join(dir, 'batches', 'b', 'batch_summary.json'), 'utf8')) as BatchSummary;
     assert.deepEqual(onDisk.databaseOutage, summary.databaseOutage);
 
     await proxy.restart();
-    const resumed = await runLocalBatch({ handle: viaProxy, kind: fixtureKind(JOB), config: JOB, symbols: SYMBOLS, workers: 1, batchDir: dir, resume: true });
+    const resumed = await runLocalBatch({
+      handle: viaProxy,
+      kind: fixtureKind(JOB),
+      config: JOB,
+      symbols: SYMBOLS,
+      workers: 1,
+      outputDir: dir,
+      batchDir: join(dir, 'batches', 'b'),
+      resume: true,
+    });
     assert.equal(resumed.databaseOutage, null);
     assert.deepEqual(resumed.counts, { pending: 0, completed: SYMBOLS.length, failed: 0, skipped: 0 });
     assert.ok(resumed.stocks.every((s) => s.reason === null));
     assert.equal(
-      readdirSync(join(dir, 'runs')).length,
+      readdirSync(dir).filter((n) => n !== 'batches').length,
       SYMBOLS.length,
       'one run folder per stock: trained-but-unregistered ones were adopted, not retrained beside',
     );
@@ -246,10 +257,11 @@ test(
       url.port = String(proxy.port);
       const dir = join(tdb.dir, 'batch');
       const args = ['batch', '--database', url.toString(), '--output-dir', dir, '--workers', '1', ...TINY];
-      const first = startCli([...args, '--db-retry-seconds', '1']);
-      const progressFile = join(dir, 'batch_progress.json');
+      const first = startCli([...args, '--name', 'lost', '--db-retry-seconds', '1']);
+      const batchDir = join(dir, 'batches', 'lost');
+      const progressFile = join(batchDir, 'batch_progress.json');
       // Killed when the progress file first records a completed stock (polled: the batch is another process).
-      while (!(existsSync(progressFile) && Object.values(readProgress(dir)!.stocks).some((s) => s.status === 'completed'))) {
+      while (!(existsSync(progressFile) && Object.values(readProgress(batchDir)!.stocks).some((s) => s.status === 'completed'))) {
         await new Promise((r) => setTimeout(r, 20));
       }
       await proxy.kill();
@@ -261,7 +273,7 @@ test(
       assert.equal(errors.length, 1, first.stderr());
       assert.match(errors[0], /^error: database outage: .* \d+ stock\(s\) left pending .*--resume/);
       assert.doesNotMatch(first.stderr(), /^\s+at /m, 'no stack');
-      const summary = JSON.parse(readFileSync(join(dir, 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
+      const summary = JSON.parse(readFileSync(join(batchDir, 'batch_summary.json'), 'utf8')) as BatchSummary;
       assert.ok(summary.databaseOutage);
       assert.equal(summary.counts.failed, 0);
       assert.ok(summary.counts.pending >= 1);

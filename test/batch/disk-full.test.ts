@@ -13,10 +13,10 @@ import { createMarket, type Fixture } from '../prediction/fixture.js';
 import { runCliToEnd } from './cli-process.js';
 import type { BatchSummary } from '../../src/batch/index.js';
 
-/** Mounts a 1 MB tmpfs at `dir`; false when this process may not mount (not root, no tmpfs). */
-function mountTmpfs(dir: string): boolean {
+/** Mounts a tmpfs (1 MB unless told) at `dir`; false when this process may not mount (not root, no tmpfs). */
+function mountTmpfs(dir: string, size = '1m'): boolean {
   mkdirSync(dir, { recursive: true });
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
 }
 
 /** Fills the file system holding `dir` up to the last byte. */
@@ -57,19 +57,22 @@ const FLAGS = [
 
 describe('a full disk under the output folder', { skip }, () => {
   let fx: Fixture;
-  let batchDir: string;
   let disk: string;
+  let batches: string;
 
   before(async () => {
     fx = await createMarket();
-    batchDir = join(fx.root, 'batch');
-    // The batch folder on the ordinary disk, its runs/ on the tiny one: progress and summary can still be written.
-    disk = join(batchDir, 'runs');
+    // The output folder (where runs go) on the full disk; its batches/ on a roomy one, so the batch's progress and
+    // summary can still be written while every run fails.
+    disk = join(fx.root, 'out');
     assert.ok(mountTmpfs(disk));
+    batches = join(disk, 'batches');
+    assert.ok(mountTmpfs(batches, '16m'));
     fill(disk);
   });
 
   after(async () => {
+    if (batches) spawnSync('umount', ['-l', batches]);
     if (disk) spawnSync('umount', ['-l', disk]);
     await fx?.close();
   });
@@ -96,22 +99,22 @@ describe('a full disk under the output folder', { skip }, () => {
     const r = await runCliToEnd(['batch', '--symbols', fx.symbols.join(','), ...FLAGS, '--output-dir', join(disk, 'inner'), '--database', fx.url]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(lines(r.stderr).length, 1, r.stderr);
-    assert.match(r.stderr, /^error: no space left on the disk mounted at \S+ \(0 bytes free\): writing batch_progress\.json in \S+inner failed \(ENOSPC\)/);
+    assert.match(r.stderr, /^error: no space left on the disk mounted at \S+ \(0 bytes free\): writing \S+ in \S+inner\S* failed \(ENOSPC\)/);
   });
 
   test('batch: runs on the full disk fail with that line; after freeing space --resume --retry-failed replaces their folders', async () => {
-    const args = ['batch', '--symbols', fx.symbols.join(','), ...FLAGS, '--workers', '1', '--output-dir', batchDir, '--database', fx.url];
-    const first = await runCliToEnd([...args, '--json']);
+    const args = ['batch', '--symbols', fx.symbols.join(','), ...FLAGS, '--workers', '1', '--output-dir', disk, '--database', fx.url];
+    const first = await runCliToEnd([...args, '--name', 'full', '--json']);
     assert.equal(first.code, 1, first.stderr);
     assert.ok(!first.stderr.includes('    at '), first.stderr);
     const summary = JSON.parse(first.stdout) as BatchSummary;
     assert.equal(summary.counts.failed, fx.symbols.length, JSON.stringify(summary.stocks));
-    for (const s of summary.stocks) assert.match(s.reason ?? '', /^no space left on the disk mounted at \S+runs \(0 bytes free\): writing /);
+    for (const s of summary.stocks) assert.match(s.reason ?? '', /^no space left on the disk mounted at \S+out \(0 bytes free\): writing /);
     const leftovers = readdirSync(disk).filter((n) => /^\d{6}_/.test(n));
     assert.ok(leftovers.length > 0, 'the failed runs left folders behind');
 
     rmSync(join(disk, 'filler'));
-    const retried = await runCliToEnd([...args, '--resume', '--retry-failed', '--json']);
+    const retried = await runCliToEnd([...args, '--resume', 'full', '--retry-failed', '--json']);
     assert.equal(retried.code, 0, retried.stderr);
     const after = JSON.parse(retried.stdout) as BatchSummary;
     assert.equal(after.counts.completed, fx.symbols.length, JSON.stringify(after.stocks));
@@ -120,6 +123,6 @@ describe('a full disk under the output folder', { skip }, () => {
       .sort();
     assert.deepEqual(folders, after.stocks.map((s) => s.runName!).sort(), 'one folder per stock, no _2');
     for (const name of leftovers) assert.ok(folders.includes(name), `${name} was replaced under its own name`);
-    assert.equal(JSON.parse(readFileSync(join(batchDir, 'results', 'batch_summary.json'), 'utf8')).counts.completed, fx.symbols.length);
+    assert.equal(JSON.parse(readFileSync(join(batches, 'full', 'batch_summary.json'), 'utf8')).counts.completed, fx.symbols.length);
   });
 });

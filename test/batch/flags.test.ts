@@ -30,3 +30,11 @@ test('a bad hyper-parameter flag of batch is named in the error, as in train', (
     assert.match(out.stderr, /training\.epochs \(--epochs\): Too small/, `${args[0]}: ${out.stderr}`);
   }
 });
+
+test('one spelling of the date range across commands: --start/--end (predict keeps --end-date as a hidden alias)', () => {
+  for (const command of ['train', 'batch', 'predict']) {
+    const help = klinecast(command, '--help').stdout;
+    assert.match(help, /--end <date>|--end <value>/, `${command} --help`);
+    assert.doesNotMatch(help, /--end-date/, `${command} --help`);
+  }
+});

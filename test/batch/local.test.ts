@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { listRegistry } from '../../src/runs/registry.js';
 import { readProgress, runLocalBatch, type BatchSummary } from '../../src/batch/index.js';
+import { listRuns } from '../../src/runs/index.js';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -38,7 +39,8 @@ test('broken stocks and dying threads are recorded; every other stock completes 
       config,
       symbols: ['000001', '000002', '000003', '000004', '000005', '000006', '000007', '000008'],
       workers: 2,
-      batchDir: join(tdb.dir, 'batch'),
+      outputDir: join(tdb.dir, 'out'),
+      batchDir: join(tdb.dir, 'out', 'batches', 'b1'),
       onUpdate: (s) => states.push(s.processed),
     });
     const by = new Map(summary.stocks.map((s) => [s.symbol, s]));
@@ -52,7 +54,21 @@ test('broken stocks and dying threads are recorded; every other stock completes 
     assert.equal(summary.threadsReplaced, 2);
     assert.equal(states.at(-1), 8, 'the last update counts every stock');
 
-    const onDisk = JSON.parse(readFileSync(join(tdb.dir, 'batch', 'results', 'batch_summary.json'), 'utf8')) as BatchSummary;
+    // The runs are ordinary runs of out/; the batch keeps only its bookkeeping in out/batches/b1/.
+    const onDisk = JSON.parse(readFileSync(join(tdb.dir, 'out', 'batches', 'b1', 'batch_summary.json'), 'utf8')) as BatchSummary;
+    assert.equal(onDisk.name, 'b1');
+    for (const s of ['000001', '000006', '000007']) assert.equal(by.get(s)!.path, join(tdb.dir, 'out', by.get(s)!.runName!));
+    assert.deepEqual(
+      listRuns(join(tdb.dir, 'out'))
+        .filter((r) => r.status === 'completed')
+        .map((r) => r.symbol)
+        .sort(),
+      ['000001', '000006', '000007'],
+    );
+    const log = readFileSync(join(tdb.dir, 'out', 'batches', 'b1', 'batch.log'), 'utf8');
+    assert.match(log, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] batch b1 started: 8 of 8 stocks/m);
+    assert.match(log, /\] 000002 failed: .*deliberate failure/);
+    assert.match(log, /\] batch b1 finished: 3 completed, 3 failed, 2 skipped/);
     assert.deepEqual(
       onDisk.stocks.map((s) => [s.symbol, s.status]),
       summary.stocks.map((s) => [s.symbol, s.status]),
@@ -70,13 +86,22 @@ test('broken stocks and dying threads are recorded; every other stock completes 
         config: fixed,
         symbols: ['000001'],
         workers: 1,
-        batchDir: join(tdb.dir, 'batch'),
+        outputDir: join(tdb.dir, 'out'),
+        batchDir: join(tdb.dir, 'out', 'batches', 'b1'),
         resume: true,
       }),
       (err: Error) => err instanceof UserError && /started with another config/.test(err.message),
     );
     await assert.rejects(
-      runLocalBatch({ handle: tdb.handle, kind: fixtureKind(config), config, symbols: ['000001'], workers: 1, batchDir: join(tdb.dir, 'batch') }),
+      runLocalBatch({
+        handle: tdb.handle,
+        kind: fixtureKind(config),
+        config,
+        symbols: ['000001'],
+        workers: 1,
+        outputDir: join(tdb.dir, 'out'),
+        batchDir: join(tdb.dir, 'out', 'batches', 'b1'),
+      }),
       (err: Error) => err instanceof UserError && /pass --resume/.test(err.message),
     );
   } finally {
@@ -91,12 +116,12 @@ test('--retry-failed trains failed stocks again; plain --resume leaves them', { 
   ]);
   try {
     const config: FixtureConfig = { sleepMs: 10, throwOn: ['000002'] };
-    const batchDir = join(tdb.dir, 'batch');
-    const base = { handle: tdb.handle, kind: fixtureKind(config), config, symbols: ['000001', '000002'], workers: 1, batchDir };
+    const runsDir = join(tdb.dir, 'out');
+    const batchDir = join(runsDir, 'batches', 'b');
+    const base = { handle: tdb.handle, kind: fixtureKind(config), config, symbols: ['000001', '000002'], workers: 1, outputDir: runsDir, batchDir };
     await runLocalBatch(base);
     const plain = await runLocalBatch({ ...base, resume: true });
     assert.equal(plain.stocks[1].attempts, 1);
-    const runsDir = join(batchDir, 'runs');
     const failedFolder = readdirSync(runsDir).find((n) => n.startsWith('000002_'));
     assert.ok(failedFolder, 'the failed run left its folder');
     writeFileSync(join(runsDir, failedFolder, 'logs', 'marker.txt'), 'from the first attempt');
@@ -123,10 +148,10 @@ test('resume adopts a run that completed after the last progress write and repla
   ]);
   try {
     const config: FixtureConfig = { sleepMs: 10 };
-    const batchDir = join(tdb.dir, 'batch');
-    const base = { handle: tdb.handle, kind: fixtureKind(config), config, symbols: ['000001', '000002', '000003'], workers: 1, batchDir };
+    const runsDir = join(tdb.dir, 'out');
+    const batchDir = join(runsDir, 'batches', 'b');
+    const base = { handle: tdb.handle, kind: fixtureKind(config), config, symbols: ['000001', '000002', '000003'], workers: 1, outputDir: runsDir, batchDir };
     const first = await runLocalBatch(base);
-    const runsDir = join(batchDir, 'runs');
     // Pretend the process died: 000002 finished its run folder but the progress file never heard of it;
     // 000003 was killed mid-run (its folder says training, by a pid that is gone).
     const progressFile = join(batchDir, 'batch_progress.json');
@@ -146,7 +171,12 @@ test('resume adopts a run that completed after the last progress write and repla
     assert.equal(resumed.stocks[2].runName, first.stocks[2].runName, 'the partial folder was removed and its name reused');
     assert.equal(resumed.stocks[2].attempts, 2);
     assert.ok(!existsSync(join(partial, 'checkpoints', 'checkpoint-1')));
-    assert.deepEqual(readdirSync(runsDir).sort(), first.stocks.map((s) => s.runName).sort());
+    assert.deepEqual(
+      readdirSync(runsDir)
+        .filter((n) => n !== 'batches')
+        .sort(),
+      first.stocks.map((s) => s.runName).sort(),
+    );
   } finally {
     await tdb.cleanup();
   }

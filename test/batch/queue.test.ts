@@ -16,13 +16,16 @@ import {
   queueStatus,
   queuedJob,
   startQueueWorker,
+  trainKind,
   type JobProgress,
   type QueueTarget,
 } from '../../src/batch/index.js';
 import { listRegistry } from '../../src/runs/registry.js';
 import { seriesToBars, writeBars } from '../../src/data/index.js';
 import type { TrainingJobs } from '../../src/server/index.js';
-import { resolveTrainConfig } from '../../src/training/index.js';
+import { parseTrainConfig, resolveTrainConfig } from '../../src/training/index.js';
+import { readRun } from '../../src/runs/index.js';
+import { createMarket } from '../prediction/fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { redis } from '../helpers/env.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
@@ -186,5 +189,54 @@ test(
         await jobs.close();
       }
     });
+  },
+);
+
+test(
+  'a universal job through the queue: one job, trained whole by a worker thread that reads its stocks itself',
+  { skip: redis.skip, timeout: 120_000 },
+  async () => {
+    const fx = await createMarket();
+    try {
+      await withQueue(async (target) => {
+        const config = parseTrainConfig({
+          data: { symbols: 'all' },
+          dataset: { seqLength: 20, horizon: 1 },
+          model: { hiddenSize: 8, numLayers: 1, headHiddenSize: 8 },
+          training: { epochs: 1, batchSize: 64, seed: 2 },
+          output: { outputDir: fx.outputDir, runName: null },
+        });
+        const api = queueTrainingJobs(target);
+        const worker = await startQueueWorker({
+          target,
+          kindFor: (c) => trainKind(parseTrainConfig(c, 'queued job config')),
+          concurrency: 1,
+          outputDir: fx.outputDir,
+          databaseUrl: fx.url,
+        });
+        try {
+          const job = await api.start(config);
+          assert.equal(job.symbol, null);
+          assert.match(job.id, /^universal-[0-9a-f]{16}$/);
+          await until('the universal job settled', async () => ['completed', 'failed'].includes((await api.get(job.id))!.state), 100_000);
+          const done = (await api.get(job.id))!;
+          assert.equal(done.state, 'completed', done.error ?? '');
+          const run = readRun(join(fx.outputDir, done.run_name!));
+          assert.equal(run.status, 'completed');
+          assert.equal(run.symbol, null);
+          assert.equal(run.stocks, fx.symbols.length);
+          const registry = await listRegistry(fx.handle.db);
+          assert.deepEqual(
+            registry.map((r) => [r.runName, r.symbol]),
+            [[done.run_name, null]],
+          );
+        } finally {
+          await worker.close();
+          await api.close();
+        }
+      });
+    } finally {
+      await fx.close();
+    }
   },
 );

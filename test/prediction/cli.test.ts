@@ -45,12 +45,12 @@ test('klinecast predict --json prints the engine forecast (best run chosen witho
 });
 
 test('klinecast predict: a table for people, and days beyond the horizon exit 2 naming it', () => {
-  const table = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--end-date', '2024-09-27');
+  const table = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--end', '2024-09-27');
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /base 2024-09-27 close/);
   assert.match(table.stdout, /2024-09-30 .*\n2024-10-08 .*\n2024-10-09 /);
   assert.match(table.stdout, /90% split-conformal interval \(calibrated on the run's validation residuals/);
-  const mc = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--end-date', '2024-09-27', '--interval', 'mc-dropout');
+  const mc = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--end', '2024-09-27', '--interval', 'mc-dropout');
   assert.match(mc.stdout, /90% MC-dropout band \(100 samples, seed 42\): the model's own spread, not a calibrated interval/);
   const bad = klinecast('predict', '--symbol', fx.symbols[0], '--run', 'cli_run', '--interval', 'bootstrap');
   assert.equal(bad.code, 2);

@@ -83,7 +83,9 @@ export function writeFixtureRuns(): FixtureRuns {
   const a = writeCompletedRun(outputDir, { symbol: '600519', runName: '600519_lstm_fixture', maeScale: 1 }).runName;
   const b = writeCompletedRun(outputDir, { symbol: '600519', modelType: 'gru', runName: '600519_gru_fixture', maeScale: 1.8 }).runName;
   const c = writeCompletedRun(outputDir, { symbol: '000001', runName: '000001_lstm_fixture' }).runName;
-  mkdirSync(join(outputDir, 'half_created'));
+  // A run folder without its metadata.json (config.json and logs/ only): listed as corrupt, not a run to serve.
+  mkdirSync(join(outputDir, 'half_created', 'logs'), { recursive: true });
+  writeFileSync(join(outputDir, 'half_created', 'config.json'), '{}');
   // A secret beside out/: path traversal attempts aim at it.
   writeFileSync(join(root, 'secret.json'), '{"secret": true}\n');
   return { outputDir, completed: [a, b, c], bestFor600519: b, cleanup: () => rmSync(root, { recursive: true, force: true }) };

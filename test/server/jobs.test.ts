@@ -118,6 +118,25 @@ describe('training jobs on worker threads', { skip }, () => {
     assert.ok(checkpoints.length >= 1, 'no checkpoint to resume from');
   });
 
+  test('a universal job (symbols, flat fields from the flag table) trains one model over every stock in a thread', async () => {
+    const fields = { seq_length: 20, horizon: 1, hidden_size: 8, num_layers: 1, head_hidden_size: 8, epochs: 1, batch_size: 64, seed: 3 };
+    const started = await start({ symbols: 'all', model_type: 'lstm', run_name: 'job_universal', ...fields });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    assert.equal(started.body.symbol, null);
+    const done = await waitFinished(started.body.id);
+    assert.equal(done.state, 'completed', done.error);
+    const run = await call(`${server.url}/api/v1/runs/job_universal`);
+    assert.equal(run.body.run.symbol, null);
+    assert.equal(run.body.run.stocks, fx.symbols.length);
+    assert.equal(run.body.config.model.hiddenSize, 8);
+    assert.equal(run.body.config.training.epochs, 1);
+    assert.equal(run.body.config.data.symbols, 'all');
+    assert.doesNotMatch(JSON.stringify(run.body.config.data.database), /:[^*@/]+@/, 'no password recorded');
+    const registry = await call(`${server.url}/api/v1/registry?limit=100`);
+    const row = registry.body.items.find((r: Json) => r.run_name === 'job_universal');
+    assert.equal(row.symbol, null);
+  });
+
   test('a job that cannot train ends failed with the reason', async () => {
     const started = await start({ symbol: '688999', config: TINY });
     assert.equal(started.status, 202);

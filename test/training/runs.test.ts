@@ -49,20 +49,23 @@ before(() => {
   writeFileSync(join(out, 'g-garbage', 'metadata.json'), '{"run_name": "g-garb');
   mkdirSync(join(out, 'h-nofields'));
   writeFileSync(join(out, 'h-nofields', 'metadata.json'), '{"run_name": "h"}');
+  // config.json and logs/ but no metadata.json: a run whose creation died halfway
+  mkdirSync(join(out, 'i-halfmade', 'logs'), { recursive: true });
+  writeFileSync(join(out, 'i-halfmade', 'config.json'), '{}');
   const old = new Date(Date.now() - 2 * DAY);
-  for (const d of ['f-empty', 'g-garbage', 'h-nofields']) utimesSync(join(out, d), old, old);
+  for (const d of ['f-empty', 'g-garbage', 'h-nofields', 'i-halfmade']) utimesSync(join(out, d), old, old);
 });
 
-test('list --json: every folder, crashed and corrupt ones with a reason', () => {
+test('list --json: every run folder, crashed and corrupt ones with a reason; an empty folder is no run', () => {
   const runs = json('list') as Array<{ name: string; status: string; reason: string | null; eval_metrics: { mae: number } | null }>;
   const byName = Object.fromEntries(runs.map((r) => [r.name, r]));
-  assert.deepEqual(Object.keys(byName).sort(), ['a-lstm', 'b-gru', 'c-other', 'd-failed', 'e-crashed', 'f-empty', 'g-garbage', 'h-nofields']);
+  assert.deepEqual(Object.keys(byName).sort(), ['a-lstm', 'b-gru', 'c-other', 'd-failed', 'e-crashed', 'g-garbage', 'h-nofields', 'i-halfmade']);
   assert.equal(byName['a-lstm'].status, 'completed');
   assert.equal(byName['d-failed'].status, 'failed');
   assert.equal(byName['e-crashed'].status, 'crashed');
   assert.match(byName['e-crashed'].reason!, /is gone \(was training\)/);
-  assert.equal(byName['f-empty'].status, 'corrupt');
-  assert.match(byName['f-empty'].reason!, /no metadata\.json/);
+  assert.equal(byName['i-halfmade'].status, 'corrupt');
+  assert.match(byName['i-halfmade'].reason!, /no metadata\.json/);
   assert.match(byName['g-garbage'].reason!, /not valid JSON/);
   assert.match(byName['h-nofields'].reason!, /has no model_type/);
   assert.equal(typeof byName['a-lstm'].eval_metrics?.mae, 'number');
@@ -81,7 +84,7 @@ test('list filters and sorts', () => {
   assert.deepEqual((json('list', '--model', 'gru') as Array<{ name: string }>).map((r) => r.name).sort(), ['b-gru', 'e-crashed']);
   assert.deepEqual(
     (json('list', '--status', 'crashed,corrupt', '--sort', 'name') as Array<{ name: string }>).map((r) => r.name),
-    ['e-crashed', 'f-empty', 'g-garbage', 'h-nofields'],
+    ['e-crashed', 'g-garbage', 'h-nofields', 'i-halfmade'],
   );
   const bad = cli('list', '--sort', 'bogus', '--output-dir', out);
   assert.equal(bad.code, 2);
@@ -143,7 +146,9 @@ test('compare and best', () => {
     ['lstm', 'gru'],
   );
   const table = cli('compare', 'a-lstm', 'b-gru', '--output-dir', out);
-  assert.match(table.stdout, /MAE\s+[\d.]+\s+[\d.]+ \*/);
+  // MAE is in CNY: the best-run rule's row marks the best, on the test days both runs were tested on.
+  assert.match(table.stdout, /best rule \(mae, 3 shared days\)\s+[\d.]+\s+[\d.]+ \*/);
+  assert.doesNotMatch(table.stdout, /^MAE .*\*/m);
   assert.equal(json('best', '--symbol', '600000', '--metric', 'mae').name, 'b-gru');
   assert.equal(json('best', '--symbol', '000001', '--metric', 'skill').name, 'c-other');
   const none = cli('best', '--symbol', '999999', '--output-dir', out);
@@ -154,7 +159,8 @@ test('compare and best', () => {
 test('prune is a dry run by default, keeps the best run of each symbol, and deletes with --yes', () => {
   const dry = json('prune', '--status', 'completed,failed,corrupt');
   assert.equal(dry.dry_run, true);
-  assert.deepEqual(dry.removed.map((r: { name: string }) => r.name).sort(), ['a-lstm', 'd-failed', 'f-empty', 'g-garbage', 'h-nofields']);
+  assert.deepEqual(dry.removed.map((r: { name: string }) => r.name).sort(), ['a-lstm', 'd-failed', 'g-garbage', 'h-nofields', 'i-halfmade']);
+  assert.ok(!dry.kept.some((k: { name: string }) => k.name === 'f-empty'), 'an empty folder is not a run: prune does not even consider it');
   const kept = Object.fromEntries(dry.kept.map((k: { name: string; why: string }) => [k.name, k.why]));
   assert.equal(kept['b-gru'], 'best run of 600000');
   assert.equal(kept['c-other'], 'best run of 000001');
@@ -209,7 +215,9 @@ test('planPrune and sortRuns in-process: running runs and recent half-created fo
   live.updateStatus('training');
   const again = planPrune(listRuns(out), { olderThanMs: 0, now: Date.now() + 1000 });
   assert.equal(again.keep.find((k) => k.run.name === 'z-live')?.why, 'still running');
-  mkdirSync(join(out, 'y-fresh'));
+  // A run being created: config.json and logs/ written, metadata.json not yet.
+  mkdirSync(join(out, 'y-fresh', 'logs'), { recursive: true });
+  writeFileSync(join(out, 'y-fresh', 'config.json'), '{}');
   assert.equal(planPrune(listRuns(out), { statuses: ['corrupt'] }).keep.find((k) => k.run.name === 'y-fresh')?.why, 'may be a run being created');
   const sorted = sortRuns(
     listRuns(out).filter((r) => r.evalMetrics),

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -65,6 +66,23 @@ describe('dashboard in headless Chromium', { skip }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     db = await createTestDatabase();
     runs = writeFixtureRuns();
+    // A batch's bookkeeping beside the runs (out/batches/nightly/): listed under the runs, never as a run.
+    mkdirSync(join(runs.outputDir, 'batches', 'nightly'), { recursive: true });
+    writeFileSync(
+      join(runs.outputDir, 'batches', 'nightly', 'batch_progress.json'),
+      JSON.stringify({
+        version: 1,
+        modelType: 'lstm',
+        configHash: '0123456789abcdef',
+        config: {},
+        stamp: '20260101_000000',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:01:00.000Z',
+        stocks: {
+          '600519': { status: 'completed', runName: '600519_lstm_fixture', path: null, metrics: null, reason: null, attempts: 1, finishedAt: null, seconds: 1 },
+        },
+      }),
+    );
     server = await createDashboardServer();
     browser = await launchChromium();
   });
@@ -134,6 +152,8 @@ describe('dashboard in headless Chromium', { skip }, () => {
     assert.equal(await page.locator('#runs-table tbody tr').count(), 4);
     assert.equal(await page.locator('#runs-table tbody .badge[data-status="completed"]').count(), 3);
     assert.equal(await page.locator('#runs-table tbody .badge[data-status="corrupt"]').count(), 1);
+    assert.equal(await page.locator('#batches-table tbody tr').count(), 1);
+    assert.match(await page.locator('#batches-table tbody').innerText(), /nightly\s+lstm\s+in progress\s+1\s+0\s+0\s+0/);
     await page.click('#runs-table th[data-key="mae"]');
     const byMae = await page.locator('#runs-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
     assert.equal(byMae[0], runs.bestFor600519, `sorted by MAE: ${byMae.join(', ')}`);
@@ -170,6 +190,9 @@ describe('dashboard in headless Chromium', { skip }, () => {
     assert.equal(points(c.get('chart-kline'), 'volume'), 250);
     const options = await page.locator('#run-picker option').evaluateAll((o) => o.map((x) => (x as unknown as { value: string }).value));
     assert.deepEqual(options, ['', runs.bestFor600519, '600519_lstm_fixture']);
+    // The best-run rule's choice (GET /api/v1/best-run) is marked, with the rule in words.
+    assert.equal(await page.locator('#run-picker option[data-best="true"]').getAttribute('value'), runs.bestFor600519);
+    assert.match(await page.locator('#best-rule').innerText(), /mae on the 3 test days all 2 runs were tested on/);
     await shot(page, 'stock');
     await page.close();
   });
@@ -280,7 +303,12 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
 
   test('Stock: the latest forecast with its interval band over the K-line', async () => {
     const page = await open(`#/stock/${symbol}`);
-    assert.match(await page.locator('#forecast-status').innerText(), /Forecast by demo_lstm/);
+    // By default the run the best-run rule chooses (here the universal run can win on this stock's own test days).
+    const best = (await (await fetch(`${server.url}/api/v1/best-run?symbol=${symbol}`)).json()) as { run: { name: string } };
+    assert.match(await page.locator('#forecast-status').innerText(), new RegExp(`Forecast by ${best.run.name} `));
+    await page.selectOption('#run-picker', 'demo_lstm');
+    await page.click('#forecast-button');
+    await page.locator('#forecast-status', { hasText: 'Forecast by demo_lstm ' }).waitFor();
     const s = await series(page, 'chart-kline');
     assert.ok(count(s, 'K-line') > 200);
     assert.equal(count(s, 'forecast'), HORIZON + 1, 'the base close and one point per forecast day');
@@ -340,6 +368,19 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
 
   test('Start training: the form posts a job and follows it live to a completed run', async () => {
     const page = await open('#/train');
+    // The form starts from the CLI's defaults, served by GET /api/v1/training/defaults (seed: seq 60, hidden 128, 2 layers, 50 epochs).
+    for (const [id, value] of [
+      ['#train-epochs', '50'],
+      ['#train-batch', '32'],
+      ['#train-lr', '0.001'],
+      ['#train-hidden', '128'],
+      ['#train-layers', '2'],
+      ['#train-dropout', '0.2'],
+      ['#train-seq', '60'],
+      ['#train-patience', '10'],
+    ]) {
+      assert.equal(await page.inputValue(id), value, id);
+    }
     await page.selectOption('#train-symbol', fx.symbols[1]);
     await page.selectOption('#train-model', 'gru');
     for (const [id, value] of [

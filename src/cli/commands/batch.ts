@@ -7,9 +7,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   DEFAULT_QUEUE_PREFIX,
-  RUNS_DIR,
+  LOG_FILE,
+  PROGRESS_FILE,
   SUMMARY_FILE,
+  batchDirFor,
+  defaultBatchName,
   enqueueTraining,
+  existingBatchDirFor,
+  latestBatch,
+  readProgress,
   queueStatus,
   resolveSymbols,
   runLocalBatch,
@@ -17,7 +23,8 @@ import {
   type BatchSummary,
 } from '../../batch/index.js';
 import { DEFAULT_DATABASE_RETRY, migrate, openDatabase } from '../../data/index.js';
-import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
+import { BATCHES_DIR, DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
+import { batchConfig, parseTrainConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
 import { SHARED_FLAGS, addTrainingFlags, describePath, flagOverrides } from '../train-flags.js';
@@ -29,7 +36,9 @@ interface BatchOptions {
   config?: string;
   workers?: string;
   limit?: string;
-  resume?: boolean;
+  /** true: the latest batch; a string: the batch of that name */
+  resume?: boolean | string;
+  name?: string;
   retryFailed?: boolean;
   outputDir: string;
   database?: string;
@@ -41,11 +50,10 @@ interface BatchOptions {
   dbRetrySeconds: string;
 }
 
-export const DEFAULT_BATCH_DIR = 'out/batch';
-
 /** Every stock's config: defaults < --config < the training flags train takes too (--epochs, --lr, --model …). */
 function batchTrainConfig(opts: BatchOptions): TrainConfig {
-  const config = resolveTrainConfig({ file: opts.config, overrides: flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS), describePath });
+  const overrides = flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS);
+  const config = resolveTrainConfig({ file: opts.config, overrides, describePath });
   if (config.data.symbols !== null) {
     throw new UserError(
       'batch trains one model per stock, chosen with --symbols; data.symbols in --config asks for one universal model: use klinecast train --symbols',
@@ -71,13 +79,35 @@ function printSummary(summary: BatchSummary): void {
     `\n${c.completed} completed, ${c.failed} failed, ${c.skipped} skipped${c.pending ? `, ${c.pending} pending` : ''} of ${summary.stocks.length} in ${formatDuration(summary.seconds)} ` +
       `(${summary.perMinute.toFixed(1)} stocks/min${summary.threadsReplaced ? `, ${summary.threadsReplaced} crashed thread(s) replaced` : ''})`,
   );
-  console.log(`runs: ${summary.runsDir}\nsummary: ${join(summary.batchDir, SUMMARY_FILE)}`);
+  console.log(`runs: ${summary.runsDir} (klinecast runs list)\nbatch ${summary.name}: ${join(summary.batchDir, SUMMARY_FILE)}, ${LOG_FILE}`);
 }
 
-async function runBatch(opts: BatchOptions): Promise<void> {
-  const config = batchTrainConfig(opts);
+/** The batch folder this invocation writes: a new one (--name, or batch_{stamp}), or the one --resume names or the latest. */
+function chooseBatch(opts: BatchOptions): { name: string; dir: string; resume: boolean } {
+  if (opts.resume === undefined || opts.resume === false) {
+    if (opts.retryFailed) throw new UserError('--retry-failed goes with --resume');
+    const name = opts.name ?? defaultBatchName();
+    return { name, dir: batchDirFor(opts.outputDir, name), resume: false };
+  }
+  if (typeof opts.resume === 'string') {
+    if (opts.name !== undefined && opts.name !== opts.resume) throw new UserError(`--resume ${opts.resume} and --name ${opts.name} name two batches; give one`);
+    return { name: opts.resume, dir: existingBatchDirFor(opts.outputDir, opts.resume), resume: true };
+  }
+  if (opts.name !== undefined) return { name: opts.name, dir: existingBatchDirFor(opts.outputDir, opts.name), resume: true };
+  const latest = latestBatch(opts.outputDir);
+  if (!latest) throw new UserError(`no batch to resume in ${join(opts.outputDir, BATCHES_DIR)}/ (none has ${PROGRESS_FILE})`, 'batch_not_found');
+  return { name: latest.name, dir: latest.dir, resume: true };
+}
+
+async function runBatch(opts: BatchOptions, command: Command): Promise<void> {
+  const batch = opts.queue ? null : chooseBatch(opts);
+  const saved = batch?.resume ? readProgress(batch.dir) : null;
+  // A resumed batch keeps its own config and stocks unless flags are given again (then they must match: the hash check).
+  const flagsGiven = opts.config !== undefined || Object.keys(flagOverrides(opts as unknown as Record<string, unknown>, SHARED_FLAGS)).length > 0;
+  const config = saved && !flagsGiven ? parseTrainConfig(saved.config, `${PROGRESS_FILE} of batch ${batch!.name}`) : batchTrainConfig(opts);
   const kind = trainKind(config);
-  const symbolsOption = parseSymbolsFlag(opts.symbols);
+  const symbolsGiven = command.getOptionValueSource('symbols') !== 'default';
+  const symbolsOption = saved && !symbolsGiven ? Object.keys(saved.stocks) : parseSymbolsFlag(opts.symbols);
   const limit = opts.limit === undefined ? undefined : wholeNumberFlag('limit', opts.limit, 1);
   const handle = await openDatabase(opts.database);
   try {
@@ -100,8 +130,9 @@ async function runBatch(opts: BatchOptions): Promise<void> {
       config,
       symbols,
       workers,
-      batchDir: opts.outputDir,
-      resume: opts.resume,
+      outputDir: opts.outputDir,
+      batchDir: batch!.dir,
+      resume: batch!.resume,
       retryFailed: opts.retryFailed,
       start: config.data.startDate ?? undefined,
       end: config.data.endDate ?? undefined,
@@ -138,9 +169,14 @@ export function register(program: Command): void {
     .option('--config <file.json>', 'a (partial) TrainConfig JSON file for every stock')
     .option('--workers <n>', 'worker threads (default: the number of cores)')
     .option('--limit <n>', 'at most this many stocks (in symbol order)')
-    .option('--resume', 'continue the batch in --output-dir: completed stocks are not trained again')
+    .option('--name <name>', `the batch's name: its bookkeeping goes to {output-dir}/${BATCHES_DIR}/{name}/ (default batch_{YYYYMMDD_HHMMSS})`)
+    .option('--resume [name]', 'continue the named batch, or the latest: completed stocks are not trained again (its saved config and stocks by default)')
     .option('--retry-failed', 'with --resume, train the stocks that failed last time again')
-    .option('--output-dir <dir>', `the batch folder (batch_progress.json, ${SUMMARY_FILE}, ${RUNS_DIR}/)`, DEFAULT_BATCH_DIR)
+    .option(
+      '--output-dir <dir>',
+      `where the runs go, {output-dir}/{run}/ as train writes them; the batch's ${PROGRESS_FILE}, ${SUMMARY_FILE} and ${LOG_FILE} go to {output-dir}/${BATCHES_DIR}/{name}/`,
+      DEFAULT_OUTPUT_DIR,
+    )
     .option('--database <url>', 'mysql://user:pass@host:port/db or sqlite:path (default: KLINECAST_DATABASE_URL, DB_HOST…, sqlite:data/klinecast.db)')
     .option('--queue <redis-url>', 'enqueue BullMQ jobs on this Redis instead of training here')
     .option('--queue-prefix <prefix>', 'BullMQ key prefix (separate queues on one Redis)', DEFAULT_QUEUE_PREFIX)
@@ -152,7 +188,7 @@ export function register(program: Command): void {
       'how long a lost database is retried (backoff 1, 2, 4, 8, then every 15 s) before the batch stops, leaving the rest pending',
       String(DEFAULT_DATABASE_RETRY.budgetMs / 1000),
     );
-  addTrainingFlags(batch, SHARED_FLAGS).action((opts: BatchOptions) => runBatch(opts));
+  addTrainingFlags(batch, SHARED_FLAGS).action((opts: BatchOptions, command: Command) => runBatch(opts, command));
 
   batch
     .command('status')

@@ -3,7 +3,7 @@
  * dropout interval. Thin over src/prediction's PredictionEngine; every forecast is recorded in the prediction ledger
  * (ai_predictions, source cli) unless --no-record.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
 import {
   DEFAULT_LEVEL,
@@ -28,6 +28,8 @@ interface PredictFlags {
   csv?: boolean;
   run?: string;
   days?: string;
+  end?: string;
+  /** the spelling shipped before `--end` (train's and batch's); kept as a hidden alias */
   endDate?: string;
   samples: string;
   interval: string;
@@ -130,6 +132,13 @@ async function onnxForecastCommand(symbol: string, request: Parameters<typeof pr
   );
 }
 
+/** --end, as train and batch spell it; --end-date is the spelling predict shipped with, still read. */
+function endFlag(opts: PredictFlags): string | undefined {
+  if (opts.end !== undefined && opts.endDate !== undefined && opts.end !== opts.endDate)
+    throw new UserError('--end and --end-date (its old spelling) disagree: give --end');
+  return opts.end ?? opts.endDate;
+}
+
 export function register(program: Command): void {
   program
     .command('predict')
@@ -140,7 +149,8 @@ export function register(program: Command): void {
     .option('--csv', 'with --symbols: print the ranking as CSV')
     .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
     .option('--days <n>', "trading days to forecast, up to the run's horizon (default: the horizon)")
-    .option('--end-date <date>', 'forecast from the last bar on or before this date (default: the latest bar)')
+    .option('--end <date>', 'forecast from the last bar on or before this date (default: the latest bar)')
+    .addOption(new Option('--end-date <date>', 'the old spelling of --end').hideHelp())
     .option('--interval <method>', 'conformal (default: calibrated on validation residuals) | mc-dropout (not calibrated) | none', 'conformal')
     .option('--samples <n>', 'with --interval mc-dropout: Monte-Carlo dropout samples', String(DEFAULT_SAMPLES))
     .option('--level <p>', 'interval coverage, e.g. 0.9', String(DEFAULT_LEVEL))
@@ -157,7 +167,7 @@ export function register(program: Command): void {
       const request = {
         run: opts.run,
         days: opts.days === undefined ? undefined : wholeNumberFlag('days', opts.days),
-        endDate: opts.endDate,
+        endDate: endFlag(opts),
         interval: intervalFlag(opts.interval),
         samples: wholeNumberFlag('samples', opts.samples),
         level: numberFlag('level', opts.level),

@@ -3,12 +3,15 @@
  * Thin over src/runs; this file only parses flags and chooses what to print.
  */
 import type { Command } from 'commander';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { RegistryStatus } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import {
+  BEST_METRICS,
   DEFAULT_OUTPUT_DIR,
-  bestRun,
+  LEGACY_BATCH_RUNS_DIR,
+  SCALE_FREE_METRICS,
+  checkBestMetric,
   checkRunMetric,
   deleteRunDir,
   exportRun,
@@ -16,9 +19,11 @@ import {
   parseStatusList,
   planPrune,
   queryRuns,
+  rankRuns,
   readRunDetails,
   resolveRunRef,
   runMetric,
+  scanOutputDir,
   sortRuns,
   toRunSummary,
   type RunInfo,
@@ -141,7 +146,8 @@ function listCommand(opts: ListOptions): void {
   const metric = checkRunMetric(opts.sort);
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
-  const { items: runs } = queryRuns(listRuns(opts.outputDir), {
+  const scan = scanOutputDir(opts.outputDir);
+  const { items: runs } = queryRuns(scan.runs, {
     symbol: opts.symbol,
     model: opts.model,
     statuses: opts.status ? parseStatusList(opts.status) : null,
@@ -150,25 +156,35 @@ function listCommand(opts: ListOptions): void {
     limit,
   });
   if (opts.json) return printJson(runs.map(runJson));
-  if (runs.length === 0) {
-    console.log(`no runs in ${resolve(opts.outputDir)}`);
-    return;
+  if (runs.length === 0) console.log(`no runs in ${resolve(opts.outputDir)}`);
+  else {
+    printTable(
+      ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'created', 'size'],
+      runs.map((r) => [
+        r.legacyBatch === null ? r.name : `${r.name} (old ${r.legacyBatch}/)`,
+        symbolCell(r),
+        r.modelType,
+        r.status,
+        fmt(r.bestValLoss, 6),
+        fmt(r.evalMetrics?.mae),
+        fmt(r.evalMetrics?.skill),
+        shortDate(r.createdAt),
+        formatBytes(r.sizeBytes),
+      ]),
+    );
+    printNotes(runs);
   }
-  printTable(
-    ['name', 'symbol', 'model', 'status', 'best val loss', 'MAE', 'skill', 'created', 'size'],
-    runs.map((r) => [
-      r.name,
-      symbolCell(r),
-      r.modelType,
-      r.status,
-      fmt(r.bestValLoss, 6),
-      fmt(r.evalMetrics?.mae),
-      fmt(r.evalMetrics?.skill),
-      shortDate(r.createdAt),
-      formatBytes(r.sizeBytes),
-    ]),
-  );
-  printNotes(runs);
+  printLayoutNotes(opts.outputDir, scan.runs, scan.ignored);
+}
+
+/** Quiet lines under a listing: the folders that are not runs, and how to move runs of the old batch layout. */
+function printLayoutNotes(outputDir: string, runs: RunInfo[], ignored: string[]): void {
+  if (ignored.length) console.log(`(not runs, left alone: ${ignored.map((n) => `${n}/`).join(', ')})`);
+  const legacy = [...new Set(runs.map((r) => r.legacyBatch).filter((b): b is string => b !== null))];
+  for (const batch of legacy) {
+    const from = join(outputDir, batch, LEGACY_BATCH_RUNS_DIR);
+    console.log(`(runs in ${from}/ are in the old batch layout: listed and usable, never pruned; to move them: mv ${from}/* ${outputDir}/)`);
+  }
 }
 
 function showCommand(ref: string, opts: DirOption & { json?: boolean }): void {
@@ -308,16 +324,14 @@ function compareCommand(refs: string[], opts: DirOption & { json?: boolean }): v
     ['status', ...all.map((d) => d.info.status)],
     ['created', ...all.map((d) => shortDate(d.info.createdAt))],
   ];
+  const infos = all.map((d) => d.info);
+  // Price-unit figures of different stocks (or test segments) are not comparable: only the one rule marks a best.
+  const symbols = [...new Set(infos.map((r) => r.symbol).filter((x): x is string => x !== null))];
+  const symbol = symbols.length === 1 ? symbols[0] : undefined;
   for (const [label, key] of COMPARE_METRICS) {
     const values = all.map((d) => runMetric(d.info, key));
-    // Mark a run only when it alone is best; epochs and the baseline's own error are not scores.
-    const ranked =
-      key === 'epochs' || key === 'persistence_mae'
-        ? []
-        : sortRuns(
-            all.map((d) => d.info),
-            key,
-          );
+    // Mark a run only when it alone is best, and only by a scale-free figure; MAE and the like are the rule's row.
+    const ranked = SCALE_FREE_METRICS.has(key) ? sortRuns(infos, key) : [];
     const top = ranked.length >= 2 ? runMetric(ranked[0], key) : null;
     const best = top !== null && runMetric(ranked[1], key) !== top ? ranked[0] : null;
     rows.push([
@@ -330,25 +344,64 @@ function compareCommand(refs: string[], opts: DirOption & { json?: boolean }): v
       }),
     ]);
   }
+  let rule: string;
+  if (symbol !== undefined) {
+    const ranking = rankRuns(infos, 'mae', { symbol });
+    const winner = ranking.runs.find((r) => r.value !== null)?.run ?? null;
+    rows.push([
+      `best rule (${ranking.rankedBy}${ranking.basis === 'shared_days' ? `, ${ranking.sharedDays} shared days` : ''})`,
+      ...infos.map((info) => {
+        const entry = ranking.runs.find((r) => r.run === info);
+        if (!entry || entry.value === null) return null;
+        return `${fmt(entry.value, 6)}${entry.run === winner ? ' *' : ''}`;
+      }),
+    ]);
+    rule = `* best of the compared runs; the best-run rule: ${ranking.explanation}`;
+  } else {
+    rule = '* best of the compared runs, by scale-free figures only (they are runs of different stocks)';
+  }
   rows.push(['size', ...all.map((d) => formatBytes(d.info.sizeBytes))]);
   for (const k of differing) rows.push([`config.${k}`, ...configs.map((c) => cellOf(c[k]))]);
   printTable(
     ['', ...all.map((d) => d.info.name)],
     rows.map((r) => r.map((c) => (typeof c === 'number' ? String(c) : c))),
   );
-  console.log('* best of the compared runs');
+  console.log(rule);
 }
 
-function bestCommand(opts: DirOption & { symbol?: string; model?: string; metric: string; json?: boolean }): void {
-  const metric = checkRunMetric(opts.metric);
-  const run = bestRun(listRuns(opts.outputDir), metric, { symbol: opts.symbol, model: opts.model });
-  if (!run) {
+interface BestOptions extends DirOption {
+  symbol?: string;
+  model?: string;
+  metric?: string;
+  json?: boolean;
+}
+
+function bestCommand(opts: BestOptions): void {
+  // One rule (src/runs/select.ts rankRuns): per symbol by MAE on the shared test days; across symbols only scale-free.
+  const metric = checkBestMetric(opts.metric ?? (opts.symbol ? 'mae' : 'skill'), opts.symbol);
+  const ranking = rankRuns(listRuns(opts.outputDir), metric, { symbol: opts.symbol, model: opts.model });
+  const best = ranking.runs.find((r) => r.value !== null);
+  if (!best) {
     const what = [opts.symbol && `symbol ${opts.symbol}`, opts.model && `model ${opts.model}`].filter(Boolean).join(' and ');
-    throw new UserError(`no completed run${what ? ` for ${what}` : ''} has ${opts.metric} in ${resolve(opts.outputDir)}`, 'run_not_found');
+    throw new UserError(`no completed run${what ? ` for ${what}` : ''} has ${metric} in ${resolve(opts.outputDir)}`, 'run_not_found');
   }
-  if (opts.json) return printJson({ ...runJson(run), metric, value: runMetric(run, metric) });
-  console.log(`${run.name}  ${opts.metric} ${fmt(runMetric(run, metric), 6)}`);
-  console.log(`  ${run.dir}`);
+  if (opts.json) {
+    return printJson({
+      ...runJson(best.run),
+      metric,
+      ranked_by: ranking.rankedBy,
+      basis: ranking.basis,
+      value: best.value,
+      days: best.days,
+      shared_days: ranking.sharedDays,
+      rule: ranking.explanation,
+      ranking: ranking.runs.map((r) => ({ name: r.run.name, value: r.value, days: r.days })),
+    });
+  }
+  console.log(`${best.run.name}  ${ranking.rankedBy} ${fmt(best.value, 6)}${best.days !== null ? ` on ${best.days} test days` : ''}`);
+  console.log(`  ${best.run.dir}`);
+  console.log(`  rule: ${ranking.explanation}`);
+  for (const other of ranking.runs.slice(1, 6)) console.log(`  then ${other.run.name}  ${ranking.rankedBy} ${fmt(other.value, 6) ?? '-'}`);
 }
 
 interface PruneOptions extends DirOption {
@@ -364,7 +417,7 @@ function pruneCommand(opts: PruneOptions): void {
   const plan = planPrune(listRuns(opts.outputDir), {
     statuses: opts.status ? parseStatusList(opts.status) : undefined,
     olderThanMs: opts.olderThan ? parseAge(opts.olderThan) : undefined,
-    keepBestBy: checkRunMetric(opts.keepBestBy),
+    keepBestBy: checkBestMetric(opts.keepBestBy, 'any'),
   });
   const bytes = plan.remove.reduce((s, r) => s + r.run.sizeBytes, 0);
   if (opts.yes) for (const { run } of plan.remove) deleteRunDir(run.dir);
@@ -446,17 +499,20 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((refs: string[], opts: DirOption & { json?: boolean }) => compareCommand(refs, opts));
   withOutputDir(runs.command('best'))
-    .description('the best completed run by a metric')
+    .description('the best completed run, by the one rule of docs/PREDICTION.md ("Best run") that predict and the dashboard use')
     .option('--symbol <symbol>', 'only runs of this stock')
     .option('--model <type>', 'only this model type')
-    .option('--metric <metric>', 'the metric to rank by (lower is better except skill, r2, ic, rank_ic, direction_accuracy)', 'mae')
+    .option(
+      '--metric <metric>',
+      `${BEST_METRICS.join(', ')} (default: mae with --symbol, re-scored on the test days the runs share; skill without). Without --symbol only ${[...SCALE_FREE_METRICS].join(', ')}`,
+    )
     .option('--json', 'machine-readable output')
-    .action((opts: DirOption & { symbol?: string; model?: string; metric: string; json?: boolean }) => bestCommand(opts));
+    .action((opts: BestOptions) => bestCommand(opts));
   withOutputDir(runs.command('prune'))
     .description('delete runs by status and/or age, always keeping the best run of each symbol; a dry run unless --yes')
     .option('--status <list>', 'statuses to delete, comma-separated (failed, crashed, interrupted, corrupt, completed...)')
     .option('--older-than <age>', 'only runs older than this: 90m, 12h, 30d, 2w')
-    .option('--keep-best-by <metric>', 'the metric that picks the run kept per symbol', 'mae')
+    .option('--keep-best-by <metric>', `the metric of the best-run rule that picks the run kept per symbol (${BEST_METRICS.join(', ')})`, 'mae')
     .option('--yes', 'really delete')
     .option('--json', 'machine-readable output')
     .action((opts: PruneOptions) => pruneCommand(opts));

@@ -9,7 +9,7 @@ import { identitySchema, loadSchemaConfig, resolveSchema, SchemaMappingPlugin, t
 import type { DatabaseSchema, Db, Dialect } from './schema.js';
 import { maskUrl, parseDatabaseUrl, resolveDatabaseUrl, type DatabaseTarget } from './url.js';
 
-export { DEFAULT_DATABASE_URL, maskUrl, parseDatabaseUrl, resolveDatabaseUrl, sqlNow, type DatabaseTarget } from './url.js';
+export { DEFAULT_DATABASE_URL, maskUrl, parseDatabaseUrl, resolveDatabaseUrl, sqlNow, urlOfTarget, type DatabaseTarget } from './url.js';
 
 /** An open database. `db` serves every query; `reader` serves long streaming reads (see openDatabase). */
 export interface DatabaseHandle {

@@ -61,6 +61,14 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   throw new UserError(`database URL "${maskUrl(url)}" is neither mysql://user:pass@host:port/db nor sqlite:path`);
 }
 
+/** The URL that opens `target` again (password included): for a worker thread to connect to the same database. */
+export function urlOfTarget(target: DatabaseTarget): string {
+  if (target.dialect === 'sqlite') return `sqlite:${target.path}`;
+  const user = encodeURIComponent(target.user);
+  const password = target.password ? `:${encodeURIComponent(target.password)}` : '';
+  return `mysql://${user}${password}@${target.host}:${target.port}/${encodeURIComponent(target.database)}`;
+}
+
 /** The URL with any password masked and control characters escaped, for messages. */
 export function maskUrl(url: string): string {
   return printable(url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, '$1***@'));

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { BEST_RUN_METRIC } from '../../prediction/index.js';
 import { rankedRuns, readRun } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
 import type { ForecastKey } from '../cache.js';
@@ -14,14 +15,14 @@ export const PredictBody = z
     symbol: symbolField,
     /** 1…the run's horizon; without it, the whole horizon. */
     days: z.number().int().min(1).max(250).optional(),
-    /** Without a run, the best completed run for the symbol by test MAE. */
+    /** Without a run, the best completed run for the symbol by the best-run rule (docs/PREDICTION.md). */
     run: runNameField.optional(),
   })
   .strict();
 
 /**
  * The runs to try, in order: the named one alone (it must be completed with a final model), else the symbol's
- * completed runs with a saved model, best test MAE first.
+ * completed runs with a saved model (universal ones included), best first by the one best-run rule (rankedRuns).
  */
 function candidateRuns(ctx: ServerContext, symbol: string, name: string | undefined): string[] {
   if (name !== undefined) {
@@ -33,7 +34,7 @@ function candidateRuns(ctx: ServerContext, symbol: string, name: string | undefi
   }
   const ranked = rankedRuns(
     ctx.runs.get().filter((r) => r.hasModel),
-    'mae',
+    BEST_RUN_METRIC,
     { symbol },
   );
   if (!ranked.length) throw new HttpError(404, 'no_run_for_symbol', `no completed run with test metrics for ${symbol}; train one, or name a run`);

@@ -1,5 +1,17 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
-import type { EvalResultsFile, Forecast, LedgerScore, PredictionRecord, Ranking, RunSummary, TrainingJob } from '../../wire/index.js';
+import type {
+  BatchDetails,
+  BatchItem,
+  BestRunAnswer,
+  EvalResultsFile,
+  Forecast,
+  LedgerScore,
+  PredictionRecord,
+  Ranking,
+  RunSummary,
+  TrainingDefaults,
+  TrainingJob,
+} from '../../wire/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -72,7 +84,18 @@ export interface Bar {
   vol: number;
 }
 
-export type { CrossSectionDay, CrossSectionResults, Forecast, LedgerScore, Ranking, TrainingJob } from '../../wire/index.js';
+export type {
+  BatchDetails,
+  BatchItem,
+  BestRunAnswer,
+  CrossSectionDay,
+  CrossSectionResults,
+  Forecast,
+  LedgerScore,
+  Ranking,
+  TrainingDefaults,
+  TrainingJob,
+} from '../../wire/index.js';
 
 /** A saved trading simulation as the dashboard reads it (docs/TRADING.md has every field of simulation.json). */
 export interface ReturnFigures {
@@ -224,6 +247,11 @@ export const api = {
   /** Without `days`, the run's whole horizon. */
   predict: (symbol: string, days?: number, run?: string) =>
     request<Forecast>('POST', 'api/v1/predict', { symbol, ...(days ? { days } : {}), ...(run ? { run } : {}) }),
+  /** The run the best-run rule chooses (predict's default); 404 when none. */
+  bestRun: (symbol: string) => request<BestRunAnswer>('GET', `api/v1/best-run?symbol=${encodeURIComponent(symbol)}`),
+  batches: () => request<{ items: BatchItem[]; total: number }>('GET', 'api/v1/batches'),
+  batch: (name: string) => request<BatchDetails>('GET', `api/v1/batches/${encodeURIComponent(name)}`),
+  trainingDefaults: () => request<TrainingDefaults>('GET', 'api/v1/training/defaults'),
   startTraining: (body: unknown) => request<TrainingJob>('POST', 'api/v1/training', body, true),
   job: (id: string) => request<TrainingJob>('GET', `api/v1/training/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => request<TrainingJob>('DELETE', `api/v1/training/${encodeURIComponent(id)}`, undefined, true),

@@ -1,6 +1,9 @@
-/** Runs: every run in a sortable, filterable table with status badges; tick runs to compare them. */
-import { api, type Run } from '../api.js';
-import { badge, bytes, h, message, num, pct, shortTime } from '../dom.js';
+/**
+ * Runs: every run in a sortable, filterable table with status badges; tick runs to compare them. Below it the batches
+ * of `klinecast batch` (out/batches/), whose runs are rows of the same table.
+ */
+import { api, type BatchItem, type Run } from '../api.js';
+import { badge, bytes, h, message, num, pct, section, shortTime, table as simpleTable } from '../dom.js';
 
 type Column = { key: string; label: string; value: (r: Run) => number | string | null; cell: (r: Run) => Node | string };
 
@@ -23,10 +26,37 @@ const COLUMNS: Column[] = [
   { key: 'size', label: 'Size', value: (r) => r.size_bytes, cell: (r) => bytes(r.size_bytes) },
 ];
 
+/** The batches section: each batch's counts and when it ran; its runs are in the table above by name. */
+function batchesSection(batches: BatchItem[]): HTMLElement | null {
+  if (batches.length === 0) return null;
+  const el = section(
+    'Batches',
+    simpleTable(
+      ['Batch', 'Model', 'State', 'Completed', 'Failed', 'Skipped', 'Pending', 'Started', 'Seconds'],
+      batches.map((b) => [
+        b.name,
+        b.model_type ?? '–',
+        badge(b.finished ? 'finished' : 'in progress'),
+        String(b.counts?.completed ?? '–'),
+        String(b.counts?.failed ?? '–'),
+        String(b.counts?.skipped ?? '–'),
+        String(b.counts?.pending ?? '–'),
+        shortTime(b.created_at),
+        num(b.seconds, 1),
+      ]),
+      { id: 'batches-table' },
+    ),
+  );
+  el.id = 'batches';
+  return el;
+}
+
 export async function runsPage(root: HTMLElement): Promise<void> {
-  const { items } = await api.runs();
+  const [{ items }, { items: batches }] = await Promise.all([api.runs(), api.batches().catch(() => ({ items: [] as BatchItem[] }))]);
   if (items.length === 0) {
     root.append(message('No runs yet. Train one with `klinecast train` or on the Start training page.'));
+    const batchList = batchesSection(batches);
+    if (batchList) root.append(batchList);
     return;
   }
   let sortKey = 'created';
@@ -122,6 +152,8 @@ export async function runsPage(root: HTMLElement): Promise<void> {
     h('div', { class: 'toolbar' }, filterText, statusSelect, modelSelect, compareLink, h('span', { id: 'runs-count', class: 'muted' })),
     h('div', { class: 'table-wrap' }, table),
   );
+  const batchList = batchesSection(batches);
+  if (batchList) root.append(batchList);
   updateCompare();
   render();
 }

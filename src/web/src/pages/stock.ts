@@ -108,8 +108,15 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
     );
     return;
   }
-  const [info, { bars }, { items: runs }] = await Promise.all([api.stockInfo(symbol), api.kline(symbol, 250), api.runs(`?symbol=${symbol}&sort=mae`)]);
+  const [info, { bars }, { items: runs }, best] = await Promise.all([
+    api.stockInfo(symbol),
+    api.kline(symbol, 250),
+    api.runs(`?symbol=${symbol}&sort=mae`),
+    // The run predict uses without one named: the best-run rule's choice (a universal run can be it).
+    api.bestRun(symbol).catch(() => null),
+  ]);
   const usable = runs.filter((r) => r.status === 'completed' && r.has_model);
+  if (best && best.run.has_model && !usable.some((r) => r.name === best.run.name)) usable.unshift(best.run);
   root.append(
     h(
       'p',
@@ -123,8 +130,14 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
   const runPicker = h(
     'select',
     { id: 'run-picker' },
-    h('option', { value: '' }, usable.length ? 'best run by test MAE' : 'no completed run'),
-    ...usable.map((r) => h('option', { value: r.name }, `${r.name} (MAE ${num(r.eval_metrics?.mae)})`)),
+    h('option', { value: '' }, best ? `best run: ${best.run.name}` : usable.length ? 'best run' : 'no completed run'),
+    ...usable.map((r) =>
+      h(
+        'option',
+        { value: r.name, ...(r.name === best?.run.name ? { 'data-best': 'true' } : {}) },
+        `${r.name} (MAE ${num(r.eval_metrics?.mae)})${r.name === best?.run.name ? ' ★' : ''}`,
+      ),
+    ),
   );
   const daysInput = h('input', { id: 'forecast-days', type: 'number', min: 1, max: 250, placeholder: 'horizon' });
   const status = h('p', { id: 'forecast-status', class: 'muted' });
@@ -138,6 +151,7 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
       h('label', {}, 'Days ', daysInput),
       h('button', { id: 'forecast-button', onclick: () => void forecast() }, 'Forecast'),
     ),
+    h('p', { class: 'muted', id: 'best-rule' }, best ? `Best run by the rule of docs/PREDICTION.md: ${best.rule}.` : ''),
     status,
     chartBox,
     forecastTable,

@@ -11,21 +11,51 @@ function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
   return h('label', { class: 'field' }, h('span', {}, label), input, hint ? h('small', { class: 'muted' }, hint) : null);
 }
 
+/** The form's fields: an API field (the CLI flag in snake_case), its element id and label; values come from the server. */
+const FORM_FIELDS: Array<{ field: string; id: string; label: string }> = [
+  { field: 'epochs', id: 'train-epochs', label: 'Epochs' },
+  { field: 'batch_size', id: 'train-batch', label: 'Batch size' },
+  { field: 'lr', id: 'train-lr', label: 'Learning rate' },
+  { field: 'hidden_size', id: 'train-hidden', label: 'Hidden size' },
+  { field: 'num_layers', id: 'train-layers', label: 'Layers' },
+  { field: 'dropout', id: 'train-dropout', label: 'Dropout' },
+  { field: 'seq_length', id: 'train-seq', label: 'Window (days)' },
+  { field: 'horizon', id: 'train-horizon', label: 'Horizon (days)' },
+  { field: 'patience', id: 'train-patience', label: 'Early-stopping patience' },
+];
+
 export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Promise<void> {
-  const { items: stocks } = await api.stocks();
+  // The defaults are the CLI's, served by the API from the one flag table: the form never keeps its own.
+  const [{ items: stocks }, { fields }] = await Promise.all([api.stocks(), api.trainingDefaults()]);
+  const byField = new Map(fields.map((f) => [f.field, f]));
   const symbol = h(
     'select',
     { name: 'symbol', id: 'train-symbol', required: true },
     ...stocks.map((s) => h('option', { value: s.symbol }, `${s.symbol} ${s.name}`)),
   );
-  const model = h('select', { name: 'model_type', id: 'train-model' }, ...['lstm', 'gru', 'transformer'].map((m) => h('option', { value: m }, m)));
-  const epochs = h('input', { name: 'epochs', id: 'train-epochs', type: 'number', min: 1, max: 1000, value: 20 });
-  const batch = h('input', { name: 'batch_size', id: 'train-batch', type: 'number', min: 1, max: 4096, value: 32 });
-  const lr = h('input', { name: 'learning_rate', id: 'train-lr', type: 'number', min: 0, step: 'any', value: 0.001 });
-  const hidden = h('input', { name: 'hidden_size', id: 'train-hidden', type: 'number', min: 1, max: 1024, value: 64 });
-  const layers = h('input', { name: 'num_layers', id: 'train-layers', type: 'number', min: 1, max: 8, value: 2 });
-  const seqLength = h('input', { name: 'seq_length', id: 'train-seq', type: 'number', min: 2, max: 500, value: 60 });
-  const horizon = h('input', { name: 'horizon', id: 'train-horizon', type: 'number', min: 1, max: 60, value: 5 });
+  const scope = h(
+    'select',
+    { name: 'scope', id: 'train-scope' },
+    h('option', { value: 'one' }, 'one stock'),
+    h('option', { value: 'all' }, 'all stocks: one universal model'),
+  );
+  const modelDefault = String(byField.get('model_type')?.default ?? 'lstm');
+  const model = h(
+    'select',
+    { name: 'model_type', id: 'train-model' },
+    ...['lstm', 'gru', 'transformer'].map((m) => h('option', { value: m, ...(m === modelDefault ? { selected: true } : {}) }, m)),
+  );
+  const inputs = FORM_FIELDS.map((f) => {
+    const spec = byField.get(f.field);
+    const input = h('input', {
+      name: f.field,
+      id: f.id,
+      type: 'number',
+      step: spec?.kind === 'int' ? 1 : 'any',
+      value: spec?.default === null || spec?.default === undefined ? '' : String(spec.default),
+    });
+    return { ...f, input, hint: spec ? `${spec.flag}: ${spec.help}` : undefined };
+  });
   const runName = h('input', {
     name: 'run_name',
     id: 'train-run-name',
@@ -39,33 +69,28 @@ export async function trainPage(root: HTMLElement, isCurrent: () => boolean): Pr
   const form = h(
     'form',
     { id: 'train-form', class: 'card form' },
+    field('Train on', scope),
     field('Stock', symbol),
     field('Model', model),
-    field('Epochs', epochs),
-    field('Batch size', batch),
-    field('Learning rate', lr),
-    field('Hidden size', hidden),
-    field('Layers', layers),
-    field('Window (days)', seqLength),
-    field('Horizon (days)', horizon),
+    ...inputs.map((f) => field(f.label, f.input, f.hint)),
     field('Run name', runName, 'optional'),
     field('API key', key, 'KLINECAST_API_KEY of the server; kept in this browser only'),
     submit,
   );
+  scope.addEventListener('change', () => {
+    symbol.disabled = scope.value === 'all';
+  });
   root.append(h('h1', {}, 'Start training'), stocks.length ? form : message('The database has no stocks: import data first.', 'error'), status);
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     saveApiKey(key.value);
+    const values = Object.fromEntries(inputs.filter((f) => f.input.value !== '').map((f) => [f.field, Number(f.input.value)]));
     const body = {
-      symbol: symbol.value,
+      ...(scope.value === 'all' ? { symbols: 'all' } : { symbol: symbol.value }),
       model_type: model.value,
       ...(runName.value ? { run_name: runName.value } : {}),
-      config: {
-        training: { epochs: Number(epochs.value), batchSize: Number(batch.value), learningRate: Number(lr.value) },
-        model: { hiddenSize: Number(hidden.value), numLayers: Number(layers.value) },
-        dataset: { seqLength: Number(seqLength.value), horizon: Number(horizon.value) },
-      },
+      ...values,
     };
     submit.disabled = true;
     status.replaceChildren(message('Submitting…'));
