@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { parseSymbolsFlag } from './output.js';
 
-type Kind = 'int' | 'number' | 'string' | 'list' | 'split' | 'symbols';
+type Kind = 'int' | 'number' | 'string' | 'list' | 'split' | 'symbols' | 'threads';
 
 /** flag → config path. The flag's own name is what an error about that field mentions. */
 interface TrainingFlag {
@@ -67,7 +67,12 @@ export const FLAGS: TrainingFlag[] = [
   { flag: 'save-total-limit', path: 'training.saveTotalLimit', kind: 'int', help: 'checkpoints kept, best/ always kept (default 3)' },
   { flag: 'metric-for-best-model', path: 'training.metricForBestModel', kind: 'string', help: 'val_loss | train_loss (default val_loss)' },
   { flag: 'seed', path: 'training.seed', kind: 'int', help: 'random seed (default 42)' },
-  { flag: 'threads', path: 'training.threads', kind: 'int', help: 'threads of this run, each training a slice of every batch (default 1)', scope: 'run' },
+  {
+    flag: 'threads',
+    path: 'training.threads',
+    kind: 'threads',
+    help: "threads per run, each training a slice of every batch: N or auto (default auto: the run's share of the cores, one per 16 rows of a batch)",
+  },
   { flag: 'run-name', path: 'output.runName', kind: 'string', help: 'custom run folder name (default {symbol}_{model}_{YYYYMMDD_HHMMSS})', scope: 'run' },
   { flag: 'output-dir', path: 'output.outputDir', kind: 'string', help: 'folder holding runs (default out)', scope: 'run' },
 ];
@@ -91,6 +96,8 @@ function convert(flag: string, kind: Kind, raw: string): unknown {
         throw new UserError(`--${flag} must be three ratios train,val,test such as 0.7,0.15,0.15, got "${raw}"`);
       return { type: 'ratio', train: parts[0], val: parts[1], test: parts[2] };
     }
+    case 'threads':
+      return raw.trim() === 'auto' ? 'auto' : convert(flag, 'int', raw);
     case 'int':
     case 'number': {
       const value = Number(raw);
