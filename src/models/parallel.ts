@@ -21,7 +21,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LossKind } from '../engine/loss.js';
 import { Rng, type RngState } from '../engine/rng.js';
-import { Engine, engineKernels, engineVariant, type EngineVariant } from '../engine/runtime.js';
+import { Engine, Tensor, engineKernels, engineVariant, type EngineVariant } from '../engine/runtime.js';
 import type { ModelConfig } from './config.js';
 import type { Network } from './network.js';
 import { createNetwork } from './registry.js';
@@ -344,21 +344,29 @@ export class DataParallel {
       }
     }
     const t1 = performance.now();
-    // Σ in slice order onto slice 0's gradients, rounded to float32 after every addition (a JS add of two floats
-    // rounded once is the f32 sum). An empty slice 0 (count < N) starts from the first live slice instead.
+    // Σ in slice order onto slice 0's gradients, by the engine's f32x4 add (IEEE float32, so the bits do not depend on
+    // where the sum runs) after one copy of the slice into this engine's scratch memory. An empty slice 0 (count < N)
+    // starts from the first live slice instead.
     let first = rows0 > 0;
     if (!first && live.length === 0) zeroGrad(this.network);
-    for (const k of live) {
-      const g = this.slots[k].grads;
-      off = 0;
-      for (const p of params) {
-        const dst = p.grad.data();
-        if (first) for (let j = 0; j < dst.length; j++) dst[j] += g[off + j];
-        else dst.set(g.subarray(off, off + dst.length));
-        off += dst.length;
+    const e = this.network.engine;
+    e.resetArena();
+    try {
+      const incoming = live.length > 0 ? Tensor.scratch(e, [this.size]) : null;
+      for (const k of live) {
+        const g = this.slots[k].grads;
+        incoming!.set(g);
+        off = 0;
+        for (const p of params) {
+          if (first) e.k.add(p.grad.ptr, p.grad.ptr, incoming!.ptr + off * 4, p.grad.size);
+          else p.grad.set(g.subarray(off, off + p.grad.size));
+          off += p.grad.size;
+        }
+        first = true;
+        lossSum += this.slots[k].metaF64[0];
       }
-      first = true;
-      lossSum += this.slots[k].metaF64[0];
+    } finally {
+      e.resetArena();
     }
     this.stats.steps++;
     overhead += performance.now() - t1;
