@@ -148,7 +148,8 @@ function flattenMetrics(value: unknown): Record<string, number | null> {
 export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSummary> {
   const batchDir = resolve(options.batchDir);
   const runsDir = join(batchDir, RUNS_DIR);
-  const { kind, config } = options;
+  const { kind } = options;
+  const config = kind.shareCores?.(options.config, options.workers, options.resume ? (readProgress(batchDir)?.config ?? null) : null) ?? options.config;
   const hash = jobConfigHash(kind.modelType, config);
   const symbols = await resolveSymbols(options.handle, options.symbols, options.stockType, options.limit);
   const progress = openProgress(batchDir, kind, config, hash, Boolean(options.resume));

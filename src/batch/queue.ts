@@ -117,11 +117,13 @@ export interface EnqueueResult {
 /** One job per symbol; a (symbol, config) already in the queue, waiting or finished, is not added again. */
 export async function enqueueTraining(
   target: QueueTarget,
-  kind: Pick<JobKind, 'modelType'>,
-  config: unknown,
+  kind: Pick<JobKind, 'modelType' | 'shareCores'>,
+  batchConfig: unknown,
   symbols: string[],
   options: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
+  // The workers are other processes, perhaps on other machines: a job's 'auto' threads is one there.
+  const config = kind.shareCores?.(batchConfig, Number.POSITIVE_INFINITY, null) ?? batchConfig;
   const hash = jobConfigHash(kind.modelType, config);
   const queue = openQueue(target);
   try {
@@ -276,7 +278,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     try {
       output = await pool.run({
         series,
-        config: kind.configFor(config, { outputDir, runName }),
+        // Jobs enqueued with a number keep it; an 'auto' one (a library caller's) gets this worker's share of the cores.
+        config: kind.configFor(kind.shareCores?.(config, options.concurrency, null) ?? config, { outputDir, runName }),
         signal: cancel.signal,
         onProgress: (fraction, note, detail) =>
           void job.updateProgress({ ...detail, fraction, note: note ?? null, host } satisfies JobProgress).catch(() => {}),

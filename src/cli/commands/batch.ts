@@ -11,14 +11,13 @@ import {
   SUMMARY_FILE,
   enqueueTraining,
   queueStatus,
-  readProgress,
   resolveSymbols,
   runLocalBatch,
   trainKind,
   type BatchSummary,
 } from '../../batch/index.js';
 import { migrate, openDatabase } from '../../data/index.js';
-import { batchConfig, resolveTrainConfig, withResolvedThreads, type TrainConfig } from '../../training/index.js';
+import { batchConfig, resolveTrainConfig, type TrainConfig } from '../../training/index.js';
 import { UserError } from '../../util/errors.js';
 import { ProgressLine, formatDuration, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
 import { SHARED_FLAGS, addTrainingFlags, describePath, flagOverrides } from '../train-flags.js';
@@ -54,16 +53,6 @@ function batchTrainConfig(opts: BatchOptions): TrainConfig {
   return batchConfig(config);
 }
 
-/**
- * training.threads 'auto' of a local batch: each worker's share of the cores (workers × threads ≤ cores), or, when
- * resuming, the number the batch started with, so its config hash still matches whatever --workers is now.
- */
-function localBatchThreads(config: TrainConfig, workers: number, batchDir: string, resume: boolean): TrainConfig {
-  if (config.training.threads !== 'auto') return config;
-  const recorded = resume ? (readProgress(batchDir)?.config as Partial<TrainConfig> | undefined)?.training?.threads : undefined;
-  return typeof recorded === 'number' ? { ...config, training: { ...config.training, threads: recorded } } : withResolvedThreads(config, workers);
-}
-
 function printSummary(summary: BatchSummary): void {
   const rows = summary.stocks.map((s) => [
     s.symbol,
@@ -85,14 +74,7 @@ function printSummary(summary: BatchSummary): void {
 }
 
 async function runBatch(opts: BatchOptions): Promise<void> {
-  let config = batchTrainConfig(opts);
-  const workers = (opts.workers === undefined ? undefined : wholeNumberFlag('workers', opts.workers, 1)) ?? availableParallelism();
-  // The queue's workers may be other machines with other cores: 'auto' is one thread per job there; --threads N asks for more.
-  config = opts.queue
-    ? config.training.threads === 'auto'
-      ? { ...config, training: { ...config.training, threads: 1 } }
-      : config
-    : localBatchThreads(config, workers, opts.outputDir, Boolean(opts.resume));
+  const config = batchTrainConfig(opts);
   const kind = trainKind(config);
   const symbolsOption = parseSymbolsFlag(opts.symbols);
   const limit = opts.limit === undefined ? undefined : wholeNumberFlag('limit', opts.limit, 1);
@@ -108,6 +90,7 @@ async function runBatch(opts: BatchOptions): Promise<void> {
       else console.log(`enqueued ${result.queued} job(s) (${result.alreadyQueued} already queued) for config ${result.configHash} on ${opts.queue}`);
       return;
     }
+    const workers = (opts.workers === undefined ? undefined : wholeNumberFlag('workers', opts.workers, 1)) ?? availableParallelism();
     const showProgress = opts.progress && !opts.json;
     let bar: ProgressLine | null = null;
     const summary = await runLocalBatch({
