@@ -39,6 +39,8 @@ export interface EngineBenchResult {
   batch: number;
   /** with threads > 1: main-thread milliseconds per step copying weights and slices in and summing gradients */
   overheadMsPerStep: number | null;
+  /** with threads > 1: main-thread milliseconds per step waiting for the workers after its own slice */
+  waitMsPerStep: number | null;
 }
 
 /** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps), on `threads` threads, `batch` windows a step. */
@@ -80,6 +82,7 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1, b
   let best = Infinity;
   let cpu = Infinity;
   let overhead: number | null = null;
+  let wait: number | null = null;
   for (let e = 0; e < epochs; e++) {
     dp?.resetStats();
     rng.shuffle(order);
@@ -92,6 +95,7 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1, b
       best = wall;
       cpu = (used.user + used.system) / 1e6;
       overhead = dp ? dp.stats.overheadMs / dp.stats.steps : null;
+      wait = dp ? dp.stats.waitMs / dp.stats.steps : null;
     }
   }
   await dp?.close();
@@ -105,6 +109,7 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1, b
     threads,
     batch,
     overheadMsPerStep: overhead,
+    waitMsPerStep: wait,
   };
 }
 

@@ -179,8 +179,11 @@ export class DataParallel {
   private closing = false;
   private failure: Promise<never> = new Promise<never>(() => {});
   private errors: string[] = [];
-  /** Steps since resetStats(), and the main thread's milliseconds in them copying weights/slices in and summing gradients. */
-  readonly stats = { steps: 0, overheadMs: 0 };
+  /**
+   * Steps since resetStats(); the calling thread's milliseconds in them copying weights/slices in and summing
+   * gradients (overheadMs), and waiting for the workers after its own slice (waitMs: imbalance plus hand-off).
+   */
+  readonly stats = { steps: 0, overheadMs: 0, waitMs: 0 };
 
   private constructor(
     private readonly options: DataParallelOptions,
@@ -326,6 +329,7 @@ export class DataParallel {
       }
     }
 
+    const waitFrom = performance.now();
     if (this.mode === 'serial') {
       const r = this.serialRunner!;
       for (const k of live) {
@@ -344,6 +348,7 @@ export class DataParallel {
       }
     }
     const t1 = performance.now();
+    this.stats.waitMs += t1 - waitFrom;
     // Σ in slice order onto slice 0's gradients, by the engine's f32x4 add (IEEE float32, so the bits do not depend on
     // where the sum runs) after one copy of the slice into this engine's scratch memory. An empty slice 0 (count < N)
     // starts from the first live slice instead.
@@ -377,6 +382,7 @@ export class DataParallel {
   resetStats(): void {
     this.stats.steps = 0;
     this.stats.overheadMs = 0;
+    this.stats.waitMs = 0;
   }
 
   private async waitDone(i: number, gen: number): Promise<void> {

@@ -115,6 +115,7 @@ async function benchCommand(opts: BenchOptions): Promise<void> {
           `${r.samplesPerSecond.toFixed(0)} samples/s  ${r.gflops.toFixed(1)} GFLOP/s  peak RSS ${r.peakRssMb.toFixed(0)} MB` +
           (speedup !== null ? `  speed-up ${s2(speedup)}×` : '') +
           (r.overheadMsPerStep !== null ? `  copy+sum ${r.overheadMsPerStep.toFixed(2)} ms/step` : '') +
+          (r.waitMsPerStep !== null ? `  wait ${r.waitMsPerStep.toFixed(2)} ms/step` : '') +
           (fastestTorch ? `  ratio to fastest PyTorch ${s2(r.epochSeconds / fastestTorch.epochSeconds)}` : ''),
       );
     }
