@@ -97,7 +97,9 @@ function convert(flag: string, kind: Kind, raw: string): unknown {
       return { type: 'ratio', train: parts[0], val: parts[1], test: parts[2] };
     }
     case 'threads':
-      return raw.trim() === 'auto' ? 'auto' : convert(flag, 'int', raw);
+      if (raw.trim() === 'auto') return 'auto';
+      if (!/^\s*\d+\s*$/.test(raw)) throw new UserError(`--${flag} must be a whole number of threads or auto, got "${raw}"`);
+      return Number(raw);
     case 'int':
     case 'number': {
       const value = Number(raw);
