@@ -54,7 +54,8 @@ const config = batchConfig(
       data: { startDate: '2021-01-01', endDate: '2023-12-31' },
       dataset: { seqLength },
       model: { modelType: 'lstm', hiddenSize: hidden, numLayers: 1, headHiddenSize: 16 },
-      training: { epochs, batchSize: 32, patience: 0, saveTotalLimit: 1 },
+      // One thread per stock: this measures the pool's scaling (threads 'auto' would give 1 worker both cores).
+      training: { epochs, batchSize: 32, patience: 0, saveTotalLimit: 1, threads: 1 },
     },
   }),
 );

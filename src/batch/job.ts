@@ -61,4 +61,9 @@ export interface JobKind {
    * chooses it, so that a resumed batch can find a run it lost track of).
    */
   configFor(config: unknown, run: { outputDir: string; runName: string }): unknown;
+  /**
+   * The batch config with what depends on the machine fixed before it is hashed: `runsAtOnce` jobs share the cores
+   * (Infinity: they run elsewhere, on machines unknown here); `recorded` is the config a resumed batch started with.
+   */
+  shareCores?(config: unknown, runsAtOnce: number, recorded: unknown): unknown;
 }

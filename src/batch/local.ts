@@ -177,7 +177,8 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<BatchSu
   const runsDir = resolve(options.outputDir);
   const name = basename(batchDir);
   const log = (message: string) => appendLog(join(batchDir, LOG_FILE), message);
-  const { kind, config } = options;
+  const { kind } = options;
+  const config = kind.shareCores?.(options.config, options.workers, options.resume ? (readProgress(batchDir)?.config ?? null) : null) ?? options.config;
   const hash = jobConfigHash(kind.modelType, config);
   let note = '';
   // report() is defined below; a retry before the first stock only shows once there is a state to show.

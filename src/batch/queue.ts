@@ -127,11 +127,13 @@ export const UNIVERSAL_JOB = 'universal';
  */
 export async function enqueueTraining(
   target: QueueTarget,
-  kind: Pick<JobKind, 'modelType'>,
-  config: unknown,
+  kind: Pick<JobKind, 'modelType' | 'shareCores'>,
+  batchConfig: unknown,
   symbols: string[] | null,
   options: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
+  // The workers are other processes, perhaps on other machines: a job's 'auto' threads is one there.
+  const config = kind.shareCores?.(batchConfig, Number.POSITIVE_INFINITY, null) ?? batchConfig;
   const hash = jobConfigHash(kind.modelType, config);
   const queue = openQueue(target);
   try {
@@ -289,9 +291,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }, CANCEL_POLL_MS);
     let output: JobOutput;
     try {
-      const jobConfig = kind.configFor(config, { outputDir, runName }) as { data: Record<string, unknown> };
+      const shared = kind.shareCores?.(config, options.concurrency, null) ?? config;
+      const jobConfig = kind.configFor(shared, { outputDir, runName }) as { data: Record<string, unknown> };
       output = await pool.run({
         series,
+        // Jobs enqueued with a number keep it; an 'auto' one (a library caller's) gets this worker's share of the cores.
         config: symbol === null ? { ...jobConfig, data: { ...jobConfig.data, database: urlOfTarget(handle.target) } } : jobConfig,
         signal: cancel.signal,
         onProgress: (fraction, note, detail) =>

@@ -6,7 +6,7 @@
  */
 import type { KlineSeries } from '../data/types.js';
 import { warmupOf } from '../features/index.js';
-import { reportMetrics, runTraining, type TrainConfig } from '../training/index.js';
+import { reportMetrics, runTraining, withResolvedThreads, type TrainConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import type { JobInput, JobKind, JobOutput } from './job.js';
 
@@ -65,5 +65,13 @@ export function trainKind(config: TrainConfig): JobKind {
           ? `too little data: ${series.close.length} bars, but warm-up, seqLength ${config.dataset.seqLength}, horizon ${config.dataset.horizon} and three segments need more than ${needed}`
           : null,
     configFor: (batch, run) => ({ ...(batch as TrainConfig), output: { outputDir: run.outputDir, runName: run.runName } }) satisfies TrainConfig,
+    // threads 'auto': each job's share of the cores (workers × threads ≤ cores), or the number a resumed batch started
+    // with, so its config hash still matches whatever the worker count is now.
+    shareCores: (batch, runsAtOnce, recorded) => {
+      const c = batch as TrainConfig;
+      if (c.training.threads !== 'auto') return c;
+      const was = (recorded as Partial<TrainConfig> | null)?.training?.threads;
+      return typeof was === 'number' ? { ...c, training: { ...c.training, threads: was } } : withResolvedThreads(c, runsAtOnce);
+    },
   };
 }

@@ -30,6 +30,10 @@ function convert(flag: string, kind: TrainingFieldKind, raw: string): unknown {
         throw new UserError(`--${flag} must be three ratios train,val,test such as 0.7,0.15,0.15, got "${raw}"`);
       return { type: 'ratio', train: parts[0], val: parts[1], test: parts[2] };
     }
+    case 'threads':
+      if (raw.trim() === 'auto') return 'auto';
+      if (!/^\s*\d+\s*$/.test(raw)) throw new UserError(`--${flag} must be a whole number of threads or auto, got "${raw}"`);
+      return Number(raw);
     case 'int':
     case 'number': {
       const value = Number(raw);

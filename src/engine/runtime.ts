@@ -57,6 +57,20 @@ function readOptional(path: string): Buffer | undefined {
   }
 }
 
+/**
+ * This thread's compiled kernels, for a worker thread to adopt (adoptEngineKernels): a WebAssembly.Module crosses
+ * threads with its compiled code shared, tier-ups included, so a worker neither compiles the kernels again nor runs
+ * its first steps on the unoptimised tier.
+ */
+export function engineKernels(): { module: WebAssembly.Module; variant: EngineVariant } {
+  return wasmModule();
+}
+
+/** Uses kernels another thread compiled (engineKernels there); call before this thread's first Engine. */
+export function adoptEngineKernels(kernels: { module: WebAssembly.Module; variant: EngineVariant }): void {
+  compiled ??= kernels;
+}
+
 /** Which kernel build this process runs (see wasmModule). */
 export function engineVariant(): EngineVariant {
   return wasmModule().variant;

@@ -35,12 +35,16 @@ export interface EngineBenchResult {
   peakRssMb: number;
   /** threads per step (data-parallel, src/models/parallel.ts) */
   threads: number;
+  /** windows per step (W1's 32 unless asked otherwise) */
+  batch: number;
   /** with threads > 1: main-thread milliseconds per step copying weights and slices in and summing gradients */
   overheadMsPerStep: number | null;
+  /** with threads > 1: main-thread milliseconds per step waiting for the workers after its own slice */
+  waitMsPerStep: number | null;
 }
 
-/** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps), on `threads` threads. */
-export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1): Promise<EngineBenchResult> {
+/** Best of `epochs` timed W1 epochs of our engine (after two warm-up steps), on `threads` threads, `batch` windows a step. */
+export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1, batch: number = W1.batch): Promise<EngineBenchResult> {
   const engine = Engine.create();
   const rng = new Rng(0);
   const config = ModelConfigSchema.parse({
@@ -56,9 +60,9 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1): 
   const sampleSize = W1.seq * W1.features;
   const X = Float32Array.from({ length: W1.windows * sampleSize }, () => rng.uniform(-1, 1));
   const Y = Float32Array.from({ length: W1.windows }, () => rng.uniform(-1, 1));
-  const xb = new Float32Array(W1.batch * sampleSize);
-  const yb = new Float32Array(W1.batch);
-  const dp = threads > 1 ? await DataParallel.start({ threads, network: net, loss: 'mse', maxBatch: W1.batch, seqLength: W1.seq }) : null;
+  const xb = new Float32Array(batch * sampleSize);
+  const yb = new Float32Array(batch);
+  const dp = threads > 1 ? await DataParallel.start({ threads, network: net, loss: 'mse', maxBatch: batch, seqLength: W1.seq }) : null;
   const step = async (indices: readonly number[]) => {
     const count = indices.length;
     const x = xb.subarray(0, count * sampleSize);
@@ -74,22 +78,24 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1): 
   };
   const order = Array.from({ length: W1.windows }, (_, i) => i);
   // warm-up: V8 tiers the wasm up and memory grows to its peak
-  for (let i = 0; i < 2; i++) await step(order.slice(0, W1.batch));
+  for (let i = 0; i < 2; i++) await step(order.slice(0, batch));
   let best = Infinity;
   let cpu = Infinity;
   let overhead: number | null = null;
+  let wait: number | null = null;
   for (let e = 0; e < epochs; e++) {
     dp?.resetStats();
     rng.shuffle(order);
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    for (let i = 0; i < W1.windows; i += W1.batch) await step(order.slice(i, i + W1.batch));
+    for (let i = 0; i < W1.windows; i += batch) await step(order.slice(i, i + batch));
     const used = process.cpuUsage(cpuStart);
     const wall = (performance.now() - start) / 1000;
     if (wall < best) {
       best = wall;
       cpu = (used.user + used.system) / 1e6;
       overhead = dp ? dp.stats.overheadMs / dp.stats.steps : null;
+      wait = dp ? dp.stats.waitMs / dp.stats.steps : null;
     }
   }
   await dp?.close();
@@ -101,7 +107,9 @@ export async function benchEngineW1(model: ModelType, epochs = 1, threads = 1): 
     gflops: (trainingFlopsPerSample(config, W1.seq) * W1.windows) / best / 1e9,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     threads,
+    batch,
     overheadMsPerStep: overhead,
+    waitMsPerStep: wait,
   };
 }
 
@@ -164,8 +172,8 @@ export interface TorchBenchResult {
  * PyTorch's W1 epoch (1 thread, best of `epochs`), measured now on this machine: wall and CPU seconds, on the
  * given BLAS backend or the system's.
  */
-export function benchTorchW1(model: ModelType, epochs = 1, blas?: TorchBlas, threads = 1): TorchBenchResult {
-  const args = [TORCH_SCRIPT, model, ...[epochs, W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, W1.batch, W1.heads, W1.ff].map(String)];
+export function benchTorchW1(model: ModelType, epochs = 1, blas?: TorchBlas, threads = 1, batch: number = W1.batch): TorchBenchResult {
+  const args = [TORCH_SCRIPT, model, ...[epochs, W1.windows, W1.seq, W1.features, W1.hidden, W1.layers, batch, W1.heads, W1.ff].map(String)];
   // torch.set_num_threads(1) does not reach the BLAS: OpenBLAS's own pool would otherwise use every core
   // (measured: 8.6 CPU-s in a 5.2 s epoch). These pin the whole reference to one thread.
   const n = String(threads);

@@ -1,12 +1,14 @@
 /**
  * One worker thread of DataParallel (parallel.ts): builds its replica, reports ready, then waits on the control
- * array for steps: load the shared weights, train its slice, write its gradients and loss sum, mark the step done.
+ * array for steps: load the shared weights, train its slice (index + 1), write its gradients and loss sum, mark the
+ * step done.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { engineVariant } from '../engine/runtime.js';
+import { adoptEngineKernels, engineVariant } from '../engine/runtime.js';
 import { CMD, CTRL, SliceRunner, type ThreadData } from './parallel.js';
 
 const d = workerData as ThreadData;
+adoptEngineKernels(d.kernels);
 const port = parentPort!;
 const ctrl = new Int32Array(d.ctrl);
 const weights = new Float32Array(d.weights);
@@ -41,7 +43,7 @@ for (;;) {
       status = 1;
     }
   }
-  Atomics.store(ctrl, CTRL.done + d.threads + d.index, status);
+  Atomics.store(ctrl, CTRL.done + d.workers + d.index, status);
   Atomics.store(ctrl, CTRL.done + d.index, gen);
   Atomics.notify(ctrl, CTRL.done + d.index);
 }

@@ -1,9 +1,12 @@
 /**
- * Data-parallel training steps on N threads (issue 14, part 1). Each of N worker threads (node:worker_threads) holds
- * its own Engine and a replica of the network. Per step the batch is split into N fixed contiguous slices; thread i
- * runs forward and backward on slice i with the loss gradient scaled by the whole batch's element count; the main
- * thread sums the slice gradients in slice order (0, 1, …) into the main network's `grad`s, and the caller clips and
+ * Data-parallel training steps on N threads (issue 14, part 1). The calling thread trains slice 0 on the main network
+ * itself; each of N − 1 worker threads (node:worker_threads) holds its own Engine and a replica of the network and
+ * trains one of slices 1 … N − 1. Per step the batch is split into N fixed contiguous slices; each runs forward and
+ * backward with the loss gradient scaled by the whole batch's element count; the calling thread then adds the
+ * workers' slice gradients in slice order (0 + 1, + 2, …) into the main network's `grad`s, and the caller clips and
  * runs its one optimizer step on the main network, whose weights are copied to the replicas before the next step.
+ * Slice 0 on the calling thread spares one thread hand-off and one copy of weights and gradients per step, and keeps
+ * the calling thread, otherwise idle during the step, at work.
  *
  * Weights, slices and gradients travel through SharedArrayBuffers (wasm memories are not shared: every Engine is its
  * own non-shared instance), and the threads are driven by Atomics (wait / notify on a control array).
@@ -11,20 +14,21 @@
  * Dropout: slice i of a step draws its masks from its own Rng, whose state is derived from 4 words the caller's Rng
  * yields at that step (sliceRngStates). So the result depends on (seed, step, slice) and N, never on thread timing.
  *
- * Without SharedArrayBuffer / Atomics.waitAsync, or when a worker cannot start, the same slices run one after another
- * on this thread (mode 'serial'): the same arithmetic in the same order, so the weights are bit-identical to N
+ * Without SharedArrayBuffer / Atomics.waitAsync, or when a worker cannot start, slices 1 … N − 1 run one after another
+ * on this thread too (mode 'serial'): the same arithmetic in the same order, so the weights are bit-identical to N
  * threads, only slower; a one-line notice says so.
  */
 import { Worker } from 'node:worker_threads';
 import type { LossKind } from '../engine/loss.js';
 import { Rng, type RngState } from '../engine/rng.js';
-import { Engine, engineVariant } from '../engine/runtime.js';
+import { Engine, Tensor, engineKernels, engineVariant, type EngineVariant } from '../engine/runtime.js';
 import type { ModelConfig } from './config.js';
 import type { Network } from './network.js';
 import { createNetwork } from './registry.js';
+import { zeroGrad } from './state.js';
 import { trainStepSlice } from './step.js';
 
-/** Control array: [0] generation of the current command, [1] the command, [2 + i] generation slice i finished, [2 + N + i] its status. */
+/** Control array: [0] generation of the current command, [1] the command, [2 + k] generation worker k finished, [2 + W + k] its status (W workers). */
 export const CTRL = { gen: 0, cmd: 1, done: 2 } as const;
 export const CMD = { step: 1, exit: 2 } as const;
 
@@ -130,8 +134,9 @@ function threadEntry(): { entry: string | URL; eval: boolean } {
 
 /** What one worker thread is given (workerData). */
 export interface ThreadData {
+  /** the worker's index k (it trains slice k + 1) and the number of workers W = N − 1 */
   index: number;
-  threads: number;
+  workers: number;
   config: ModelConfig;
   loss: LossKind;
   /** floats per window in x (T × F) */
@@ -145,6 +150,8 @@ export interface ThreadData {
   stocks: SharedArrayBuffer;
   /** u32 [count, batchCount, rng s0..s3], then f64 loss sum at byte 32 */
   meta: SharedArrayBuffer;
+  /** the calling thread's compiled kernels (engineKernels), shared rather than compiled again */
+  kernels: { module: WebAssembly.Module; variant: EngineVariant };
 }
 
 interface Slot {
@@ -177,8 +184,8 @@ export class DataParallel {
   private readonly size: number;
   private readonly stride: number;
   private readonly outputSize: number;
-  private readonly acc: Float32Array;
   private readonly weights: Float32Array;
+  /** slots[k]: slice k + 1, trained by worker thread k (or, in 'serial', by serialRunner) */
   private readonly slots: Slot[];
   private readonly ctrl: Int32Array;
   private workers: Worker[] = [];
@@ -187,8 +194,11 @@ export class DataParallel {
   private closing = false;
   private failure: Promise<never> = new Promise<never>(() => {});
   private errors: string[] = [];
-  /** Steps since resetStats(), and the main thread's milliseconds in them copying weights/slices in and summing gradients. */
-  readonly stats = { steps: 0, overheadMs: 0 };
+  /**
+   * Steps since resetStats(); the calling thread's milliseconds in them copying weights/slices in and summing
+   * gradients (overheadMs), and waiting for the workers after its own slice (waitMs: imbalance plus hand-off).
+   */
+  readonly stats = { steps: 0, overheadMs: 0, waitMs: 0 };
 
   private constructor(
     private readonly options: DataParallelOptions,
@@ -202,10 +212,10 @@ export class DataParallel {
     this.stride = options.seqLength * inputSize;
     const maxSlice = Math.ceil(options.maxBatch / this.threads);
     const Shared = mode === 'threads' ? SharedArrayBuffer : ArrayBuffer;
-    this.acc = new Float32Array(this.size);
+    const workers = this.threads - 1;
     this.weights = new Float32Array(new Shared(this.size * 4));
-    this.ctrl = new Int32Array(new Shared(4 * (2 + 2 * this.threads)));
-    this.slots = Array.from({ length: this.threads }, () => {
+    this.ctrl = new Int32Array(new Shared(4 * (2 + 2 * workers)));
+    this.slots = Array.from({ length: workers }, () => {
       const meta = new Shared(48);
       return {
         grads: new Float32Array(new Shared(this.size * 4)),
@@ -254,7 +264,7 @@ export class DataParallel {
     const ready = this.slots.map((slot, index) => {
       const data: ThreadData = {
         index,
-        threads: this.threads,
+        workers: this.slots.length,
         config: this.network.config,
         loss: this.options.loss,
         stride: this.stride,
@@ -265,6 +275,7 @@ export class DataParallel {
         y: slot.y.buffer as SharedArrayBuffer,
         stocks: slot.stocks.buffer as SharedArrayBuffer,
         meta: slot.metaU32.buffer as SharedArrayBuffer,
+        kernels: engineKernels(),
       };
       const worker = new Worker(entry, { eval: isEval, workerData: data });
       this.workers.push(worker);
@@ -286,80 +297,120 @@ export class DataParallel {
   }
 
   /**
-   * One step's gradients: splits x [count, T, F] / y [count, out] into N slices, trains each on its replica with the
-   * dropout state derived from `rng`, and leaves Σ slice gradients (slice order) in the main network's `grad`s.
-   * Returns the batch's mean loss. The caller clips and steps its optimizer, as after trainStep. `stocks` [count]: the
-   * windows' stock-embedding rows, for a model with a stock embedding.
+   * One step's gradients: splits x [count, T, F] / y [count, out] into N slices, trains slice 0 on the main network
+   * here and the others on the workers' replicas, each with the dropout state derived from `rng`, and leaves
+   * Σ slice gradients (slice order) in the main network's `grad`s. `rng` must be the Rng the main network was created
+   * with: slice 0 draws its masks from it (set to slice 0's state, then put back). Returns the batch's mean loss. The
+   * caller clips and steps its optimizer, as after trainStep. `stocks` [count]: the windows' stock-embedding rows, for
+   * a model with a stock embedding.
    */
   async step(rng: Rng, x: Float32Array, y: Float32Array, count: number, stocks?: Int32Array): Promise<number> {
     const t0 = performance.now();
     const states = sliceRngStates(rng, this.threads);
+    const after = rng.getState();
+    const params = this.network.parameters();
     let off = 0;
-    for (const p of this.network.parameters()) {
+    for (const p of params) {
       this.weights.set(p.value.data(), off);
       off += p.value.size;
     }
     const out = this.outputSize;
     const live: number[] = [];
-    for (let i = 0; i < this.threads; i++) {
-      const [s, e] = sliceBounds(i, count, this.threads);
-      const slot = this.slots[i];
+    this.slots.forEach((slot, k) => {
+      const [s, e] = sliceBounds(k + 1, count, this.threads);
       slot.metaU32[0] = e - s;
       slot.metaU32[1] = count;
-      slot.metaU32.set(states[i].state, 2);
+      slot.metaU32.set(states[k + 1].state, 2);
       if (e > s) {
         slot.x.set(x.subarray(s * this.stride, e * this.stride));
         slot.y.set(y.subarray(s * out, e * out));
         if (stocks) slot.stocks.set(stocks.subarray(s, e));
-        live.push(i);
+        live.push(k);
       }
-    }
-    const overhead = performance.now() - t0;
-    if (this.mode === 'serial') {
-      const r = this.serialRunner!;
-      for (const i of live) {
-        const slot = this.slots[i];
-        const n = slot.metaU32[0];
-        const rows = stocks ? slot.stocks.subarray(0, n) : undefined;
-        slot.metaF64[0] = r.run(this.weights, slot.x.subarray(0, n * this.stride), slot.y.subarray(0, n * out), n, count, states[i], slot.grads, rows);
-      }
-    } else {
-      const gen = ++this.gen;
+    });
+    const gen = ++this.gen;
+    if (this.mode === 'threads') {
       Atomics.store(this.ctrl, CTRL.cmd, CMD.step);
       Atomics.store(this.ctrl, CTRL.gen, gen);
       Atomics.notify(this.ctrl, CTRL.gen);
-      for (let i = 0; i < this.threads; i++) await this.waitDone(i, gen);
-      for (let i = 0; i < this.threads; i++) {
-        if (Atomics.load(this.ctrl, CTRL.done + this.threads + i) !== 0) {
+    }
+    let overhead = performance.now() - t0;
+
+    // Slice 0, here, while the workers train theirs.
+    const rows0 = sliceBounds(0, count, this.threads)[1];
+    let lossSum = 0;
+    if (rows0 > 0) {
+      rng.setState(states[0]);
+      try {
+        lossSum = trainStepSlice(
+          this.network,
+          this.options.loss,
+          x.subarray(0, rows0 * this.stride),
+          y.subarray(0, rows0 * out),
+          rows0,
+          count,
+          stocks?.subarray(0, rows0),
+        );
+      } finally {
+        rng.setState(after);
+      }
+    }
+
+    const waitFrom = performance.now();
+    if (this.mode === 'serial') {
+      const r = this.serialRunner!;
+      for (const k of live) {
+        const slot = this.slots[k];
+        const n = slot.metaU32[0];
+        const rows = stocks ? slot.stocks.subarray(0, n) : undefined;
+        slot.metaF64[0] = r.run(this.weights, slot.x.subarray(0, n * this.stride), slot.y.subarray(0, n * out), n, count, states[k + 1], slot.grads, rows);
+      }
+    } else {
+      const workers = this.slots.length;
+      for (let k = 0; k < workers; k++) await this.waitDone(k, gen);
+      for (let k = 0; k < workers; k++) {
+        if (Atomics.load(this.ctrl, CTRL.done + workers + k) !== 0) {
           await new Promise((r) => setImmediate(r)); // the error message is posted before the status
-          throw new Error(`worker thread ${i}: ${this.errors[i] ?? 'step failed'}`);
+          throw new Error(`worker thread ${k} (slice ${k + 1}): ${this.errors[k] ?? 'step failed'}`);
         }
       }
     }
     const t1 = performance.now();
-    // Σ in slice order, rounded to float32 after every addition (a JS add of two floats rounded once is the f32 sum).
-    const acc = this.acc;
-    let lossSum = 0;
-    if (live.length === 0) acc.fill(0);
-    live.forEach((i, k) => {
-      const g = this.slots[i].grads;
-      if (k === 0) acc.set(g);
-      else for (let j = 0; j < acc.length; j++) acc[j] += g[j];
-      lossSum += this.slots[i].metaF64[0];
-    });
-    off = 0;
-    for (const p of this.network.parameters()) {
-      p.grad.set(acc.subarray(off, off + p.grad.size));
-      off += p.grad.size;
+    this.stats.waitMs += t1 - waitFrom;
+    // Σ in slice order onto slice 0's gradients, by the engine's f32x4 add (IEEE float32, so the bits do not depend on
+    // where the sum runs) after one copy of the slice into this engine's scratch memory. An empty slice 0 (count < N)
+    // starts from the first live slice instead.
+    let first = rows0 > 0;
+    if (!first && live.length === 0) zeroGrad(this.network);
+    const e = this.network.engine;
+    e.resetArena();
+    try {
+      const incoming = live.length > 0 ? Tensor.scratch(e, [this.size]) : null;
+      for (const k of live) {
+        const g = this.slots[k].grads;
+        incoming!.set(g);
+        off = 0;
+        for (const p of params) {
+          if (first) e.k.add(p.grad.ptr, p.grad.ptr, incoming!.ptr + off * 4, p.grad.size);
+          else p.grad.set(g.subarray(off, off + p.grad.size));
+          off += p.grad.size;
+        }
+        first = true;
+        lossSum += this.slots[k].metaF64[0];
+      }
+    } finally {
+      e.resetArena();
     }
     this.stats.steps++;
-    this.stats.overheadMs += overhead + (performance.now() - t1);
+    overhead += performance.now() - t1;
+    this.stats.overheadMs += overhead;
     return lossSum / (count * out);
   }
 
   resetStats(): void {
     this.stats.steps = 0;
     this.stats.overheadMs = 0;
+    this.stats.waitMs = 0;
   }
 
   private async waitDone(i: number, gen: number): Promise<void> {

@@ -11,7 +11,7 @@ import { WorkerPool, noSeries, trainKind } from '../batch/index.js';
 import { registerCompleted } from '../runs/registry.js';
 import { StockDataLoader, urlOfTarget, type DatabaseHandle } from '../data/index.js';
 import { defaultRunName, runDirFor } from '../runs/index.js';
-import { trainConfigHash, type TrainConfig } from '../training/index.js';
+import { trainConfigHash, withResolvedThreads, type TrainConfig } from '../training/index.js';
 import { UserError } from '../util/errors.js';
 import type { TrainingJob, TrainingJobs } from './ports.js';
 
@@ -73,7 +73,9 @@ export class LocalTrainingJobs implements TrainingJobs {
       started_at: null,
       finished_at: null,
     };
-    this.entries.set(id, { job, config: { ...config, output: { ...config.output, runName } }, cancel: new AbortController() });
+    // Jobs training at once share the cores: 'auto' is this job's share, resolved before its config.json exists.
+    const shared = withResolvedThreads(config, this.threads);
+    this.entries.set(id, { job, config: { ...shared, output: { ...config.output, runName } }, cancel: new AbortController() });
     this.waiting.push(id);
     this.forgetOldFinished();
     this.pump();

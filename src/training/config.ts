@@ -4,6 +4,7 @@
  * defaults < --config file.json < CLI flags, and the result is validated once here; everything after trusts it.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ADJUST_MODES, DEFAULT_ADJUST } from '../data/adjust.js';
@@ -61,6 +62,28 @@ export const SchedulerSchema = z.discriminatedUnion('type', [
 ]);
 export type SchedulerConfig = z.infer<typeof SchedulerSchema>;
 
+/** Rows of a batch one thread trains at least: below it the per-step serial part (gradient sum, clip, Adam) outweighs the slice. */
+export const MIN_SLICE_ROWS = 16;
+export const MAX_THREADS = 64;
+
+/**
+ * What training.threads 'auto' means: this run's share of the machine's cores (`runsAtOnce` runs sharing them, as
+ * batch workers or server jobs do), at most one thread per MIN_SLICE_ROWS rows of a batch, at least 1.
+ */
+export function autoThreads(batchSize: number, runsAtOnce = 1, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(Math.floor(cores / Math.max(1, runsAtOnce)), Math.floor(batchSize / MIN_SLICE_ROWS), MAX_THREADS));
+}
+
+/** The thread count a run trains on: the number given, or 'auto' (also an absent field) resolved by autoThreads. */
+export function resolveThreads(training: { threads?: number | 'auto'; batchSize: number }, runsAtOnce = 1, cores?: number): number {
+  return typeof training.threads === 'number' ? training.threads : autoThreads(training.batchSize, runsAtOnce, cores);
+}
+
+/** The config with training.threads resolved to the number used: what config.json records and the config hash covers. */
+export function withResolvedThreads(config: TrainConfig, runsAtOnce = 1, cores?: number): TrainConfig {
+  return { ...config, training: { ...config.training, threads: resolveThreads(config.training, runsAtOnce, cores) } };
+}
+
 export const TrainingSchema = z.object({
   epochs: z.number().int().positive().default(50),
   batchSize: z.number().int().positive().default(32),
@@ -83,8 +106,9 @@ export const TrainingSchema = z.object({
   /**
    * Threads of one run (data-parallel: each trains a fixed slice of every batch, one optimizer step; docs/ENGINE.md
    * §6). The same seed and threads give the same weights; another thread count is another run (dropout streams).
+   * 'auto' is resolved to a number (autoThreads) before a run folder exists, and config.json records that number.
    */
-  threads: z.number().int().min(1).max(64).default(1),
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(MAX_THREADS)]).default('auto'),
 });
 export type TrainingConfig = z.infer<typeof TrainingSchema>;
 
@@ -271,10 +295,9 @@ export function readRunConfig(runDir: string): TrainConfig {
   const path = join(runDir, RUN_FILES.config);
   const file = readJson(path);
   if (!file.ok) throw new UserError(`run ${basename(runDir)}: ${file.reason}`, file.missing ? 'run_not_ready' : 'run_corrupt');
-  const value = file.value;
-  if (isPlain(value) && (value.data === undefined || (isPlain(value.data) && !('adjust' in value.data)))) {
-    value.data = { ...(isPlain(value.data) ? value.data : {}), adjust: 'none' };
-  }
+  // A config.json without data.adjust was written before adjustment existed (those runs trained on the bars as
+  // stored), and one without training.threads before threads existed (those trained on one).
+  const value = isPlain(file.value) ? mergeConfig({ data: { adjust: 'none' }, training: { threads: 1 } }, file.value) : file.value;
   return parseTrainConfig(value, `run ${basename(runDir)}: ${RUN_FILES.config}`);
 }
 

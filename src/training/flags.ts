@@ -4,7 +4,7 @@
  * hyper-parameter has exactly one flag and one API field (the flag in snake_case), and an error about a field names it.
  * The CLI parses the flags (src/cli/train-flags.ts); the server builds its request schema from the same entries.
  */
-export type TrainingFieldKind = 'int' | 'number' | 'string' | 'list' | 'split' | 'symbols';
+export type TrainingFieldKind = 'int' | 'number' | 'string' | 'list' | 'split' | 'symbols' | 'threads';
 
 /** flag → config path. The flag's own name is what an error about that field mentions. */
 export interface TrainingFlag {
@@ -90,9 +90,8 @@ export const TRAINING_FLAGS: readonly TrainingFlag[] = [
   {
     flag: 'threads',
     path: 'training.threads',
-    kind: 'int',
-    help: 'threads of this run, each training a slice of every batch (default 1)',
-    scope: 'run',
+    kind: 'threads',
+    help: "threads per run, each training a slice of every batch: N or auto (default auto: the run's share of the cores, one per 16 rows of a batch)",
     cliOnly: true,
   },
   { flag: 'run-name', path: 'output.runName', kind: 'string', help: 'custom run folder name (default {symbol}_{model}_{YYYYMMDD_HHMMSS})', scope: 'run' },

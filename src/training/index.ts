@@ -7,15 +7,18 @@ export {
   TrainConfigSchema,
   TrainModelSchema,
   TrainingSchema,
+  autoThreads,
   batchConfig,
   mergeConfig,
   parseTrainConfig,
   readConfigFile,
   readRunConfig,
+  resolveThreads,
   resolveTrainConfig,
   trainConfigHash,
   withDataSource,
   withRecordedData,
+  withResolvedThreads,
 } from './config.js';
 export type { SchedulerConfig, TrainConfig, TrainConfigInput, TrainingConfig } from './config.js';
 export { Trainer, evaluateScaled, networkWeights, predictWindows } from './trainer.js';

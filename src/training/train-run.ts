@@ -25,7 +25,7 @@ import {
 } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 import { readJson } from '../util/json.js';
-import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, type TrainConfig } from './config.js';
+import { readRunConfig, trainConfigHash, withDataSource, withRecordedData, withRecordedUniverse, withResolvedThreads, type TrainConfig } from './config.js';
 import { Trainer, judgeScaled, predictWindows, type FitResult, type TrainerCallbacks } from './trainer.js';
 
 export interface TrainingReport {
@@ -313,6 +313,8 @@ function describeWindows(dataset: TrainingData): string {
 }
 
 async function startRun(config: TrainConfig, options: RunTrainingOptions): Promise<PreparedRun> {
+  // 'auto' becomes this machine's number here, so config.json, the config hash and a resume elsewhere all use it.
+  config = withResolvedThreads(config);
   const databaseUrl = options.series ? null : resolveDatabaseUrl(options.databaseUrl);
   if (databaseUrl !== null) config = withDataSource(config, databaseUrl);
   let dataset: TrainingData;

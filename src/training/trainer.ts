@@ -35,7 +35,7 @@ import {
   type Network,
 } from '../models/index.js';
 import { UserError } from '../util/errors.js';
-import type { TrainConfig, TrainingConfig } from './config.js';
+import { resolveThreads, type TrainConfig, type TrainingConfig } from './config.js';
 import { CHECKPOINT_FILES, type LoadedCheckpoint, type StateDict, type TrainerStateInput, type TrainingManager } from '../runs/index.js';
 
 /** What one finished epoch reports to callbacks and to logs/metrics.json. */
@@ -201,6 +201,7 @@ export class Trainer {
     private readonly options: TrainerOptions = {},
   ) {
     this.training = config.training;
+    this.threads = resolveThreads(this.training);
     this.manager = options.manager ?? null;
     this.callbacks = options.callbacks ?? [];
     const embedding = config.model.stockEmbeddingDim ?? 0;
@@ -223,10 +224,8 @@ export class Trainer {
     this.schedule = spec ? createSchedule(this.optimizer, spec) : null;
   }
 
-  /** Threads per step (training.threads; 1 = the single-thread path). */
-  get threads(): number {
-    return this.training.threads ?? 1;
-  }
+  /** Threads per step (training.threads, 'auto' resolved as runTraining records it; 1 = the single-thread path). */
+  readonly threads: number;
 
   /** Parameters in the network. */
   get parameterCount(): number {
@@ -322,7 +321,7 @@ export class Trainer {
     const resumed = this.globalStep > 0;
     this.callbacks.forEach((c) => c.onTrainBegin?.({ startEpoch, epochs, stepsPerEpoch, resumed }));
     this.log(
-      `${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, from epoch ${startEpoch} of ${epochs}`,
+      `${resumed ? 'resuming' : 'training'} ${this.modelConfig.modelType} (${this.parameterCount} parameters) on ${n} windows, ${stepsPerEpoch} steps per epoch, ${this.threads} thread${this.threads === 1 ? '' : 's'}, from epoch ${startEpoch} of ${epochs}`,
     );
 
     let stopReason: StopReason = this.finishedBy ?? 'max_epochs';

@@ -16,7 +16,7 @@ test('batch --help lists every training flag except those about one run, as trai
   for (const flag of ['--symbol ', '--run-name ']) assert.ok(!batch.includes(flag), `batch should not take ${flag}`);
   assert.deepEqual(
     FLAGS.filter((f) => !SHARED_FLAGS.includes(f)).map((f) => f.flag),
-    ['symbol', 'symbols', 'stock-type', 'threads', 'run-name', 'output-dir'],
+    ['symbol', 'symbols', 'stock-type', 'run-name', 'output-dir'],
   );
 });
 

@@ -1,9 +1,10 @@
 /**
  * training.threads in the Trainer: N = 1 is the plain single-thread loop bit for bit; N = 2 is deterministic and
- * resumes bit-exactly from a mid-epoch checkpoint; a checkpoint refuses another thread count.
+ * resumes bit-exactly from a mid-epoch checkpoint; a checkpoint refuses another thread count; 'auto' is resolved to
+ * the machine's share of cores and recorded as a number.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,7 +14,7 @@ import { Engine } from '../../src/engine/runtime.js';
 import { buildDataset } from '../../src/features/index.js';
 import { createNetwork, stateDict, trainStep } from '../../src/models/index.js';
 import { TrainingManager } from '../../src/runs/index.js';
-import { Trainer, parseTrainConfig } from '../../src/training/index.js';
+import { Trainer, autoThreads, parseTrainConfig, readRunConfig, runTraining, trainConfigHash } from '../../src/training/index.js';
 import { readAshare } from '../helpers/ashare.js';
 import { ashare } from '../helpers/env.js';
 import { tailSeries } from './train-child.js';
@@ -103,3 +104,33 @@ test(
     assert.deepEqual(weightsOf(resumed), weightsOf(full));
   },
 );
+
+test("threads 'auto': the run's share of the cores, one thread per 16 rows of a batch, at least 1", () => {
+  assert.equal(parseTrainConfig({}).training.threads, 'auto');
+  assert.equal(autoThreads(32, 1, 2), 2);
+  assert.equal(autoThreads(32, 2, 2), 1, 'two batch workers on two cores: one thread each');
+  assert.equal(autoThreads(32, 3, 2), 1);
+  assert.equal(autoThreads(16, 1, 16), 1, 'a batch of 16 is one slice');
+  assert.equal(autoThreads(256, 1, 16), 16);
+  assert.equal(autoThreads(64, 3, 16), 4, 'floor(16 / 3) = 5 cores, but 64 rows make 4 slices');
+  assert.equal(autoThreads(4096, 1, 512), 64);
+});
+
+test("runTraining records 'auto' as the number it used; a config.json without threads (older runs) reads as 1", { skip: ashare.skip }, async () => {
+  const config = parseTrainConfig({
+    dataset: { seqLength: 10 },
+    model: { hiddenSize: 8, numLayers: 1, headHiddenSize: 8 },
+    training: { epochs: 1, batchSize: 32 },
+    output: { outputDir: join(root, 'auto'), runName: 'auto' },
+  });
+  const report = await runTraining({ config, series });
+  const saved = readRunConfig(report.runDir);
+  assert.equal(saved.training.threads, autoThreads(32));
+  assert.equal(report.configHash, trainConfigHash(saved), 'the hash covers the recorded number, not auto');
+
+  const path = join(report.runDir, 'config.json');
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { training: Record<string, unknown> };
+  delete file.training.threads;
+  writeFileSync(path, JSON.stringify(file));
+  assert.equal(readRunConfig(report.runDir).training.threads, 1);
+});

@@ -29,6 +29,7 @@ interface BenchOptions {
   torch: boolean;
   torchBlas: string;
   threads: string;
+  batchSize: string;
   json?: boolean;
 }
 
@@ -67,6 +68,9 @@ async function benchCommand(opts: BenchOptions): Promise<void> {
   const epochs = Number(opts.epochs);
   if (!Number.isInteger(epochs) || epochs < 1) throw new UserError(`--epochs must be a positive integer, got ${opts.epochs}`);
   const threads = parseThreads(opts.threads);
+  const batch = Number(opts.batchSize);
+  if (!Number.isInteger(batch) || batch < 1 || batch > W1.windows)
+    throw new UserError(`--batch-size must be a whole number of windows from 1 to ${W1.windows}, got ${opts.batchSize}`);
   const noTorch = opts.torch ? torchUnavailable() : '--no-torch given';
   const blasChoices = noTorch ? [] : torchBlasChoice(opts.torchBlas);
   const say = opts.json ? () => {} : (line: string) => console.log(line);
@@ -80,7 +84,7 @@ async function benchCommand(opts: BenchOptions): Promise<void> {
       }`,
     );
   say(
-    `W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${W1.batch}, Adam, MSE; threads ${threads.join(', ')} (${availableParallelism()} cores)`,
+    `W1: ${W1.windows} windows, seq ${W1.seq}, ${W1.features} features, hidden ${W1.hidden}, ${W1.layers} layers, batch ${batch}${batch === W1.batch ? '' : ` (W1's is ${W1.batch})`}, Adam, MSE; threads ${threads.join(', ')} (${availableParallelism()} cores)`,
   );
   say('(wall seconds; CPU seconds in brackets: on a shared machine compare those)');
   const torchRuns = blasChoices.flatMap((blas) => threads.map((n) => ({ blas, n })));
@@ -92,12 +96,12 @@ async function benchCommand(opts: BenchOptions): Promise<void> {
     let torch: Array<TorchBenchResult | null> = torchRuns.map(() => null);
     for (let round = 0; round < epochs; round++) {
       for (const [i, n] of threads.entries()) {
-        const again = await benchEngineW1(model, 1, n);
+        const again = await benchEngineW1(model, 1, n, batch);
         const best = ours[i];
         if (!best || again.epochSeconds < best.epochSeconds) ours[i] = { ...again, peakRssMb: Math.max(best?.peakRssMb ?? 0, again.peakRssMb) };
       }
       torch = torch.map((best, i) => {
-        const t = benchTorchW1(model, 1, torchRuns[i].blas, torchRuns[i].n);
+        const t = benchTorchW1(model, 1, torchRuns[i].blas, torchRuns[i].n, batch);
         return !best || t.epochSeconds < best.epochSeconds ? t : best;
       });
     }
@@ -111,6 +115,7 @@ async function benchCommand(opts: BenchOptions): Promise<void> {
           `${r.samplesPerSecond.toFixed(0)} samples/s  ${r.gflops.toFixed(1)} GFLOP/s  peak RSS ${r.peakRssMb.toFixed(0)} MB` +
           (speedup !== null ? `  speed-up ${s2(speedup)}×` : '') +
           (r.overheadMsPerStep !== null ? `  copy+sum ${r.overheadMsPerStep.toFixed(2)} ms/step` : '') +
+          (r.waitMsPerStep !== null ? `  wait ${r.waitMsPerStep.toFixed(2)} ms/step` : '') +
           (fastestTorch ? `  ratio to fastest PyTorch ${s2(r.epochSeconds / fastestTorch.epochSeconds)}` : ''),
       );
     }
@@ -134,6 +139,7 @@ export function register(program: Command): void {
       'system',
     )
     .option('--threads <list>', 'thread counts to time, e.g. 1,2 (data-parallel for ours; torch.set_num_threads and the BLAS for PyTorch)', '1')
-    .option('--json', 'print the results as JSON (each result carries threads)')
+    .option('--batch-size <n>', "windows per step (W1's 32; 256 is a universal model's batch)", String(W1.batch))
+    .option('--json', 'print the results as JSON (each result carries threads and batch)')
     .action((opts: BenchOptions) => benchCommand(opts));
 }

@@ -17,6 +17,8 @@ function fieldOf(f: TrainingFlag): z.ZodType {
   switch (f.kind) {
     case 'int':
       return z.number().int();
+    case 'threads':
+      return z.union([z.literal('auto'), z.number().int().min(1)]);
     case 'number':
       return z.number();
     case 'string':
