@@ -325,6 +325,8 @@ export class PredictionEngine {
       if (isScoreTarget(model.bundle.target.kind)) return this.rankScores(model, list, request, top);
       target = model.bundle.target.kind;
     }
+    // Drawn before the bars are read: reading and features, not the forward, take most of a large ranking's time.
+    onProgress?.(0, list.length);
     const prepared = await this.prepareMany(list, request);
     const failures = prepared.failures;
     // Without a run, a stock whose best run outputs scores cannot join a ranking by return: it is skipped, named.
