@@ -72,6 +72,9 @@ export interface PredictionFailure {
   details?: unknown;
 }
 
+/** Told after each run's group of stocks is forecast: stocks done (forecast or failed) of the total asked for. */
+export type RankProgress = (done: number, total: number) => void;
+
 export interface BatchForecast {
   forecasts: Forecast[];
   /** Symbols that could not be forecast (no bars, too little history, ...): one failure never stops the rest. */
@@ -82,6 +85,8 @@ export interface BatchForecast {
 export interface RankedForecast {
   rank: number;
   symbol: string;
+  /** The run that made this forecast: the ranking's run, or (ranked without one) the stock's best run. */
+  run: string;
   baseDate: IsoDate;
   baseClose: number;
   /** Predicted log return of the next trading day, the ranking key; null for a run on cross-sectional targets. */
@@ -94,7 +99,8 @@ export interface RankedForecast {
 }
 
 export interface Ranking {
-  run: string;
+  /** The one run every stock was forecast with; null when each stock used its own best run (see the entries' run). */
+  run: string | null;
   /** What the run outputs (model/scaler.json target.kind): log_return, or a cross-sectional score kind. */
   target: string;
   interval: Forecast['interval'];
@@ -239,7 +245,11 @@ export class PredictionEngine {
   }
 
   /** bestRunFor with the warnings of the runs skipped on the way (empty when the best run loads). */
-  chooseRunFor(symbol: string, runs: RunInfo[] = listRuns(this.outputDir), checkpoint: CheckpointChoice = 'final'): { run: RunInfo; warnings: string[] } {
+  chooseRunFor(
+    symbol: string,
+    runs: RunInfo[] = listRuns(this.outputDir),
+    checkpoint: CheckpointChoice = 'final',
+  ): { run: RunInfo; model: InferenceModel; warnings: string[] } {
     const sym = requireSymbol(symbol);
     const candidates = rankedRuns(
       runs.filter((r) => r.hasModel),
@@ -255,15 +265,16 @@ export class PredictionEngine {
     }
     const skipped: UserError[] = [];
     for (const run of candidates) {
+      let model: InferenceModel;
       try {
-        this.loadRun(run.name, checkpoint);
+        model = this.loadRun(run.name, checkpoint);
       } catch (err) {
         if (!isUnloadable(err)) throw err;
         skipped.push(err);
         continue;
       }
       const warnings = skipped.map((e) => `${e.message}; forecast with the next best run ${run.name} instead`);
-      return { run, warnings };
+      return { run, model, warnings };
     }
     const first = skipped[0];
     throw new UserError(
@@ -284,28 +295,60 @@ export class PredictionEngine {
   }
 
   /**
-   * Forecasts for many symbols. Symbols are grouped by run (the given one, or each symbol's best run); each group's
-   * bars come from one query and its windows go through the network as one batch. A symbol that cannot be forecast
-   * is listed in `failures` with the reason; a bad request (options, run, days) throws for all.
+   * The market's next-day forecasts ranked by predicted return (best first), cut to `top`. `symbols` is 'all' (the
+   * database's active stocks) or a list. With a universal `run`, every stock is forecast by it (a run on
+   * cross-sectional targets ranks by score instead); a single-stock run ranks only its own stock. Without a run, each
+   * stock uses its best run by the one best-run rule (as predict() does); a stock with no run, or whose best run
+   * outputs scores (not comparable with returns), is a failure with the reason, never an error for the rest. Each
+   * distinct run is loaded once and forecasts its stocks in one batch.
    */
-  /**
-   * A universal run's cross-section: every stock's next-day forecast, ranked by predicted return (best first), cut to
-   * `top`. `symbols` is 'all' (the database's active stocks) or a list; stocks that cannot be forecast are failures.
-   */
-  async rank(run: string, symbols: 'all' | readonly string[], input: Omit<PredictRequest, 'run' | 'days'> & { top?: number } = {}): Promise<Ranking> {
-    const { top, ...rest } = input;
+  async rank(
+    run: string | undefined,
+    symbols: 'all' | readonly string[],
+    input: Omit<PredictRequest, 'run' | 'days'> & { top?: number; onProgress?: RankProgress } = {},
+  ): Promise<Ranking> {
+    const { top, onProgress, ...rest } = input;
     if (top !== undefined && (!Number.isInteger(top) || top <= 0)) throw new UserError(`top must be a positive whole number, got ${top}`, 'bad_input');
     const list = await resolveUniverse(this.database, symbols === 'all' ? 'all' : [...symbols]);
-    const request = { ...rest, run, days: 1, allowOtherSymbol: true };
-    const model = this.loadRun(run, parseRequest(request).checkpoint);
-    if (isScoreTarget(model.bundle.target.kind)) return this.rankScores(model, list, parseRequest(request), top);
-    const { forecasts, failures } = await this.predictMany(list, request);
+    const request = parseRequest({ ...rest, run, days: 1, allowOtherSymbol: run !== undefined });
+    let target = 'log_return';
+    if (run !== undefined) {
+      const model = this.loadRun(run, request.checkpoint);
+      if (model.symbol !== null && (list.length !== 1 || list[0] !== model.symbol)) {
+        throw new UserError(
+          `run ${model.run} was trained on ${model.symbol} alone, so it ranks no other stock: rank with a universal run, ` +
+            `or leave out --run (run= in the API) to use each stock's best run`,
+          'symbol_mismatch',
+          { run: model.run, runSymbol: model.symbol },
+        );
+      }
+      if (isScoreTarget(model.bundle.target.kind)) return this.rankScores(model, list, request, top);
+      target = model.bundle.target.kind;
+    }
+    // Drawn before the bars are read: reading and features, not the forward, take most of a large ranking's time.
+    onProgress?.(0, list.length);
+    const prepared = await this.prepareMany(list, request);
+    const failures = prepared.failures;
+    // Without a run, a stock whose best run outputs scores cannot join a ranking by return: it is skipped, named.
+    prepared.groups = prepared.groups.filter(({ model, prepared: members }) => {
+      if (!isScoreTarget(model.bundle.target.kind)) return true;
+      for (const p of members) {
+        failures.push({
+          symbol: p.symbol,
+          code: 'scores_only',
+          message: `its best run ${model.run} outputs cross-sectional scores, not returns (rank with it alone: --run ${model.run})`,
+        });
+      }
+      return false;
+    });
+    const { forecasts } = await this.forecastGroups(prepared, request, onProgress ? (done) => onProgress(done + failures.length, list.length) : undefined);
     const ordered = [...forecasts].sort((a, b) => b.predictions[0].return - a.predictions[0].return || (a.symbol < b.symbol ? -1 : 1));
     const entries = ordered.slice(0, top ?? ordered.length).map((f, i) => {
       const d = f.predictions[0];
       return {
         rank: i + 1,
         symbol: f.symbol,
+        run: f.run,
         baseDate: f.baseDate,
         baseClose: f.baseClose,
         return: d.return,
@@ -317,8 +360,8 @@ export class PredictionEngine {
     });
     const warnings = [...new Set(forecasts.flatMap((f) => f.warnings))];
     return {
-      run: forecasts[0]?.run ?? run,
-      target: model.bundle.target.kind,
+      run: run === undefined ? null : (forecasts[0]?.run ?? run),
+      target,
       interval: forecasts[0]?.interval ?? null,
       level: forecasts[0]?.level ?? null,
       requested: list.length,
@@ -340,6 +383,7 @@ export class PredictionEngine {
     const entries: RankedForecast[] = scored.slice(0, top ?? scored.length).map(({ p, score }, i) => ({
       rank: i + 1,
       symbol: p.symbol,
+      run: model.run,
       baseDate: p.input.lastDate,
       baseClose: p.input.lastClose,
       return: null,
@@ -361,11 +405,27 @@ export class PredictionEngine {
     };
   }
 
+  /**
+   * Forecasts for many symbols. Symbols are grouped by run (the given one, or each symbol's best run); each group's
+   * bars come from one query and its windows go through the network as one batch. A symbol that cannot be forecast
+   * is listed in `failures` with the reason; a bad request (options, run, days) throws for all.
+   */
   async predictMany(symbols: readonly string[], input: PredictRequest = {}): Promise<BatchForecast> {
     const request = parseRequest(input);
-    const { groups, failures, calendar, unique } = await this.prepareMany(symbols, request);
+    return this.forecastGroups(await this.prepareMany(symbols, request), request);
+  }
+
+  /** Each prepared group through its run as one batch, in the order asked for, recorded in the ledger. */
+  private async forecastGroups(
+    { groups, failures, calendar, unique }: Awaited<ReturnType<PredictionEngine['prepareMany']>>,
+    request: ParsedRequest,
+    onProgress?: (forecast: number) => void,
+  ): Promise<BatchForecast> {
     const forecasts: Forecast[] = [];
-    for (const { model, prepared } of groups) forecasts.push(...forecastPrepared(model, prepared, calendar, request));
+    for (const { model, prepared } of groups) {
+      forecasts.push(...forecastPrepared(model, prepared, calendar, request));
+      onProgress?.(forecasts.length);
+    }
     const order = new Map(unique.map((s, i) => [s, i]));
     forecasts.sort((a, b) => order.get(a.symbol)! - order.get(b.symbol)!);
     await this.recordInLedger(forecasts);
@@ -396,12 +456,15 @@ export class PredictionEngine {
     const runs = request.run === undefined ? listRuns(this.outputDir) : [];
     /** Per symbol, the warnings of better runs skipped because they could not be loaded. */
     const fallbacks = new Map<string, string[]>();
+    /** Each run loaded once for this call, whatever the engine's cache keeps (1,000 stocks may have 1,000 runs). */
+    const loaded = new Map<string, InferenceModel>();
     for (const symbol of unique) {
       let run = request.run;
       if (run === undefined) {
         try {
           const chosen = this.chooseRunFor(symbol, runs, request.checkpoint);
           run = chosen.run.name;
+          loaded.set(run, chosen.model);
           if (chosen.warnings.length) fallbacks.set(symbol, chosen.warnings);
         } catch (err) {
           if (!(err instanceof UserError) || symbols.length === 1) throw err;
@@ -416,7 +479,7 @@ export class PredictionEngine {
     const calendar = await TradingCalendar.load(this.database.db);
     const prepared: Array<{ model: InferenceModel; prepared: PreparedInput[] }> = [];
     for (const [run, members] of groups) {
-      const model = this.loadRun(run, request.checkpoint);
+      const model = loaded.get(run) ?? this.loadRun(run, request.checkpoint);
       requestedDays(model, request.days);
       const series = await this.loadHistory(model, members, request.endDate);
       const inputs: PreparedInput[] = [];

@@ -33,7 +33,7 @@ export function createPredictor(engine: PredictionEngine, defaults: { samples?: 
     async rank(run, options) {
       const r = await engine.rank(run, 'all', { ...defaults, endDate: options.endDate, top: options.top });
       return {
-        run: r.run,
+        run: r.run ?? run,
         target: r.target,
         requested: r.requested,
         ranked: r.ranked,

@@ -1,6 +1,7 @@
 /**
- * `klinecast predict --symbol S [--run R]`: the next trading days' prices from a trained run, with a Monte-Carlo
- * dropout interval. Thin over src/prediction's PredictionEngine; every forecast is recorded in the prediction ledger
+ * `klinecast predict --symbol S [--run R]`: the next trading days' prices from a trained run, with an interval;
+ * `--symbols all|list|@file [--top N]`: many stocks ranked by predicted next-day return, each by its best run (or all by
+ * one universal --run). Thin over src/prediction's PredictionEngine; every forecast is recorded in the prediction ledger
  * (ai_predictions, source cli) unless --no-record.
  */
 import { Option, type Command } from 'commander';
@@ -18,7 +19,7 @@ import {
 import { predictWithOnnx } from '../../prediction/onnx.js';
 import { DEFAULT_OUTPUT_DIR } from '../../runs/index.js';
 import { UserError } from '../../util/errors.js';
-import { fmt, numberFlag, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
+import { ProgressLine, fmt, numberFlag, parseSymbolsFlag, printJson, printTable, wholeNumberFlag } from '../output.js';
 import { isScoreTarget } from '../../features/index.js';
 
 interface PredictFlags {
@@ -76,6 +77,10 @@ function printForecast(f: Forecast): void {
 
 function printRanking(r: Ranking, csv: boolean): void {
   const price = (v: number | null) => (v === null ? null : Number(v.toFixed(3)));
+  // Ranked without --run, each stock names the run that forecast it (its best run), as the last column.
+  const perStock = r.run === null;
+  const runColumn = perStock ? ['run'] : [];
+  const runOf = (e: Ranking['entries'][number]) => (perStock ? [e.run] : []);
   if (isScoreTarget(r.target)) {
     // A score orders the stocks of the day; it is not a return, so there is no price or interval column.
     if (csv) {
@@ -93,12 +98,14 @@ function printRanking(r: Ranking, csv: boolean): void {
     return;
   }
   if (csv) {
-    console.log('rank,symbol,base_date,base_close,predicted_return,price,lower,upper');
-    for (const e of r.entries) console.log([e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower ?? '', e.upper ?? ''].join(','));
+    console.log(['rank,symbol,base_date,base_close,predicted_return,price,lower,upper', ...runColumn].join(','));
+    for (const e of r.entries) console.log([e.rank, e.symbol, e.baseDate, e.baseClose, e.return, e.price, e.lower ?? '', e.upper ?? '', ...runOf(e)].join(','));
   } else {
-    console.log(`run ${r.run}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`);
+    console.log(
+      `${perStock ? "each stock's best run" : `run ${r.run}`}: ${r.ranked} of ${r.requested} stocks forecast, top ${r.entries.length} by predicted next-day return`,
+    );
     printTable(
-      ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper'],
+      ['rank', 'symbol', 'base date', 'close', 'predicted return', 'price', 'lower', 'upper', ...runColumn],
       r.entries.map((e) => [
         e.rank,
         e.symbol,
@@ -108,6 +115,7 @@ function printRanking(r: Ranking, csv: boolean): void {
         price(e.price),
         price(e.lower),
         price(e.upper),
+        ...runOf(e),
       ]),
     );
   }
@@ -142,9 +150,9 @@ function endFlag(opts: PredictFlags): string | undefined {
 export function register(program: Command): void {
   program
     .command('predict')
-    .description("forecast a stock's next trading days with a trained run (default: the symbol's best completed run by test MAE)")
+    .description("forecast a stock's next trading days, or rank many by the next day, with a trained run (default: each symbol's best run, docs/PREDICTION.md)")
     .option('--symbol <code>', 'stock code: 600519, 600519.SH or sh600519')
-    .option('--symbols <list>', 'with a universal --run: rank many stocks by predicted next-day return: all | CODE,CODE | @file')
+    .option('--symbols <list>', 'rank many stocks by predicted next-day return, each by its best run or all by a universal --run: all | CODE,CODE | @file')
     .option('--top <n>', 'with --symbols: show the best n (default: all)')
     .option('--csv', 'with --symbols: print the ranking as CSV')
     .option('--run <name>', 'run name inside --output-dir, or a path to a run folder')
@@ -175,17 +183,21 @@ export function register(program: Command): void {
         checkpoint: opts.best ? ('best' as const) : ('final' as const),
         allowOtherSymbol: Boolean(opts.allowOtherSymbol),
       };
-      if ((opts.symbol === undefined) === (opts.symbols === undefined))
-        throw new UserError('give --symbol (one stock) or --symbols with a universal --run (a ranking)');
+      if ((opts.symbol === undefined) === (opts.symbols === undefined)) throw new UserError('give --symbol (one stock) or --symbols (a ranking of many)');
       if (opts.symbols !== undefined) {
         if (opts.engine !== 'klinecast') throw new UserError('--engine onnx forecasts one --symbol; rankings (--symbols) use the klinecast engine');
-        if (!opts.run) throw new UserError('--symbols ranks stocks with one universal run: name it with --run');
+        if (opts.days !== undefined) throw new UserError('--symbols ranks by the next trading day: --days is for one --symbol');
         const { run, days: _days, ...options } = request;
         const symbols = parseSymbolsFlag(opts.symbols);
         const top = opts.top === undefined ? undefined : wholeNumberFlag('top', opts.top);
+        // A bar for people watching a terminal; none in --json output or in logs (as train, batch and import do).
+        let bar: ProgressLine | null = null;
+        const onProgress =
+          !opts.json && process.stderr.isTTY ? (done: number, total: number) => (bar ??= new ProgressLine('predict', total)).update(done) : undefined;
         const ranking = await withDatabase(opts.database, (database) =>
-          new PredictionEngine({ database, outputDir: opts.outputDir, record }).rank(run as string, symbols, { ...options, top }),
+          new PredictionEngine({ database, outputDir: opts.outputDir, record }).rank(run, symbols, { ...options, top, onProgress }),
         );
+        (bar as ProgressLine | null)?.finish();
         if (opts.json) printJson(ranking);
         else printRanking(ranking, Boolean(opts.csv));
         return;
