@@ -64,7 +64,13 @@ export function lossChartOption(history: MetricsRow[], end: TrainingEnd = { best
       color: PALETTE[7],
       symbol: 'rect',
       symbolSize: 12,
-      markLine: { symbol: 'none', silent: true, label: { formatter: 'early stop' }, lineStyle: { color: PALETTE[7], type: 'dotted' }, data: [{ xAxis: stop[0] }] },
+      markLine: {
+        symbol: 'none',
+        silent: true,
+        label: { formatter: 'early stop' },
+        lineStyle: { color: PALETTE[7], type: 'dotted' },
+        data: [{ xAxis: stop[0] }],
+      },
     });
   }
   return {
