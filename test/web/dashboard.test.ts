@@ -444,6 +444,21 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     await page.close();
   });
 
+  test('Run: a trained run marks the best epoch its training_args.json records, and says it ran to its last epoch', async () => {
+    const saved = (await (await fetch(`${server.url}/api/v1/runs/demo_lstm`)).json()) as { training_args: { best_epoch: number; stop_reason: string } };
+    assert.equal(saved.training_args.stop_reason, 'max_epochs');
+    const page = await open('#/run/demo_lstm');
+    const loss = await series(page, 'chart-loss');
+    assert.equal(count(loss, 'best epoch'), 1);
+    assert.ok(!loss.some((s) => s.name === 'early stop'));
+    assert.equal(
+      await page.locator('#training-end').innerText(),
+      `Best epoch ${saved.training_args.best_epoch} (its weights are the model) of 2 trained; training ran to its last epoch (no early stop).`,
+    );
+    assert.ok(count(await series(page, 'chart-return-scatter'), 'next-day forecast') > 10);
+    await page.close();
+  });
+
   test('no page threw', () => {
     assert.deepEqual(pageErrors, []);
   });
