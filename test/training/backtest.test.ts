@@ -361,8 +361,12 @@ forEachDialect('klinecast backtest from the database, backtest list, and bad fla
   const list = runCli(['backtest', 'list', '--output-dir', out]);
   assert.equal(list.status, 0, list.stderr);
   assert.match(list.stdout, new RegExp(`${report.name}\\s+completed\\s+${symbol}`));
+  // runs list names the backtest in its own section under the runs, never as a (corrupt) run.
   const runs = runCli(['runs', 'list', '--output-dir', out]);
-  assert.doesNotMatch(runs.stdout + runs.stderr, /backtests|corrupt/);
+  assert.doesNotMatch(runs.stderr, /backtests|corrupt/);
+  const [runsPart, backtestsPart] = runs.stdout.split(/^Backtests in /m);
+  assert.doesNotMatch(runsPart, /backtests|corrupt/);
+  assert.match(backtestsPart ?? '', new RegExp(`^${report.name}\\s+completed\\s+${symbol}`, 'm'));
 
   if (tdb.dialect === 'sqlite') {
     // --run: a saved run's stock, features and hyper-parameters, with flags on top.

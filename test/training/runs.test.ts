@@ -225,3 +225,27 @@ test('planPrune and sortRuns in-process: running runs and recent half-created fo
   );
   assert.ok(sorted[0].evalMetrics!.skill! >= sorted.at(-1)!.evalMetrics!.skill!);
 });
+
+test('list shows the backtests of out/backtests/ in their own table under the runs, never as runs; --json stays the runs', async () => {
+  const { writeTinyBacktest } = await import('../helpers/backtest.js');
+  const dir = join(root, 'with-backtest');
+  writeCompletedRun(dir, { symbol: '600000', runName: 'only-run' });
+  const report = await writeTinyBacktest(dir, { name: 'bt_listed' });
+  assert.equal(report.status, 'completed');
+  const table = cli('list', '--output-dir', dir);
+  assert.equal(table.code, 0, table.stderr);
+  const [runsPart, backtestsPart] = table.stdout.split(/^Backtests in .*backtests\/ \(not runs.*$/m);
+  assert.ok(backtestsPart !== undefined, `no backtests section in:\n${table.stdout}`);
+  assert.match(runsPart, /^only-run\s+600000\s+lstm\s+completed/m);
+  assert.doesNotMatch(runsPart, /bt_listed|corrupt|backtests/);
+  assert.match(backtestsPart, /^bt_listed\s+completed\s+3 stocks\s+lstm\s/m);
+  assert.match(backtestsPart, /\s3\/3\s/, 'folds done/total');
+  // The filters apply: a model the backtest did not use leaves it out (and the section with it).
+  assert.doesNotMatch(cli('list', '--output-dir', dir, '--model', 'gru').stdout, /Backtests in|bt_listed/);
+  const r = cli('list', '--output-dir', dir, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    (JSON.parse(r.stdout) as Array<{ name: string }>).map((x) => x.name),
+    ['only-run'],
+  );
+});

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,10 @@ import { PredictionEngine } from '../../src/prediction/index.js';
 import { createPredictor } from '../../src/server/index.js';
 import { DEFAULT_WEB_DIR, LocalTrainingJobs } from '../../src/server/index.js';
 import { HORIZON, createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from '../prediction/fixture.js';
+import { recordForecasts } from '../../src/data/index.js';
+import type { BacktestForecastsFile } from '../../src/runs/index.js';
+import { writeTinyBacktest } from '../helpers/backtest.js';
+import { createTestDatabase as createHelperTestDatabase, type TestDatabase as HelperTestDatabase } from '../helpers/db.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
 
@@ -237,6 +241,37 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.close();
   });
 
+  test('Run: return space (predicted against actual return, residuals) and the best epoch on the loss curve', async () => {
+    const page = await open('#/run/600519_lstm_fixture');
+    const c = await charts(page);
+    // The fixture's three next-day test forecasts, in return space.
+    assert.equal(points(c.get('chart-return-scatter'), 'next-day forecast'), 3);
+    assert.equal(points(c.get('chart-return-scatter'), 'actual = predicted'), 2);
+    assert.equal(points(c.get('chart-residuals'), 'residual (actual − predicted)'), 3);
+    // training_args.json of this fixture names no best epoch: the lowest logged val loss (epoch 2 of 0.9, 0.5, 0.6, 0.7, 0.8) is it.
+    assert.equal(points(c.get('chart-loss'), 'best epoch'), 1);
+    assert.ok(!c.get('chart-loss')?.some((s) => s.name === 'early stop'), 'no early stop recorded, none marked');
+    assert.match(await page.locator('#training-end').innerText(), /^Best epoch 2 \(its weights are the model\) of 5 trained\.$/);
+    assert.match(await page.locator('#price-note').innerText(), /R² of prices is dominated by persistence .*skill/);
+    await shot(page, 'run-return-space');
+    await page.close();
+  });
+
+  test('Run: the early stop recorded in training_args.json is marked on the loss curve', async () => {
+    const argsPath = join(runs.outputDir, '000001_lstm_fixture', 'model', 'training_args.json');
+    const args = JSON.parse(readFileSync(argsPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(argsPath, JSON.stringify({ ...args, best_epoch: 2, epochs_trained: 5, patience: 3, stop_reason: 'early_stopping' }));
+    const page = await open('#/run/000001_lstm_fixture');
+    const loss = (await charts(page)).get('chart-loss');
+    assert.equal(points(loss, 'best epoch'), 1);
+    assert.equal(points(loss, 'early stop'), 1);
+    assert.match(
+      await page.locator('#training-end').innerText(),
+      /Best epoch 2 .* of 5 trained; early stopping ended training after 3 epochs without a better val loss/,
+    );
+    await page.close();
+  });
+
   test('nothing was fetched from outside the server and no page threw', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(pageErrors, []);
@@ -409,7 +444,88 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
     await page.close();
   });
 
+  test('Run: a trained run marks the best epoch its training_args.json records, and says it ran to its last epoch', async () => {
+    const saved = (await (await fetch(`${server.url}/api/v1/runs/demo_lstm`)).json()) as { training_args: { best_epoch: number; stop_reason: string } };
+    assert.equal(saved.training_args.stop_reason, 'max_epochs');
+    const page = await open('#/run/demo_lstm');
+    const loss = await series(page, 'chart-loss');
+    assert.equal(count(loss, 'best epoch'), 1);
+    assert.ok(!loss.some((s) => s.name === 'early stop'));
+    assert.equal(
+      await page.locator('#training-end').innerText(),
+      `Best epoch ${saved.training_args.best_epoch} (its weights are the model) of 2 trained; training ran to its last epoch (no early stop).`,
+    );
+    assert.ok(count(await series(page, 'chart-return-scatter'), 'next-day forecast') > 10);
+    await page.close();
+  });
+
   test('no page threw', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('dashboard: past forecasts over the K-line (a backtest and the prediction ledger)', { skip: browserSkip() }, () => {
+  let tdb: HelperTestDatabase;
+  let server: RunningServer;
+  let browser: Browser;
+  let symbol: string;
+  let nextDay: BacktestForecastsFile['records'];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ensureDashboardBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    tdb = await createHelperTestDatabase('sqlite');
+    const out = join(tdb.dir, 'out');
+    const report = await writeTinyBacktest(out, { database: tdb.handle });
+    const file = JSON.parse(readFileSync(join(report.dir, 'forecasts.json'), 'utf8')) as BacktestForecastsFile;
+    symbol = file.records[0].symbol as string;
+    nextDay = file.records.filter((r) => r.symbol === symbol && r.step === 1);
+    // Five next-day forecasts in the ledger, as `klinecast predict --end-date` records them, on days the chart shows.
+    await recordForecasts(
+      tdb.handle,
+      nextDay.slice(-5).map((r) => ({
+        run: 'ledger_run',
+        symbol,
+        baseDate: r.date,
+        targetDate: r.target_date as string,
+        step: 1,
+        baseClose: r.last_close,
+        predictedPrice: r.predicted_price,
+        predictedReturn: r.predicted_return,
+        lower: null,
+        upper: null,
+        intervalMethod: null,
+        intervalLevel: null,
+        source: 'cli' as const,
+      })),
+    );
+    server = await startServer({ database: tdb.handle, outputDir: out, apiKey: null, rateLimit: false, webDir: DEFAULT_WEB_DIR });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await tdb?.cleanup();
+  });
+
+  test("Stock: the ledger's recorded forecasts and the backtest's next-day forecasts are drawn on the candles", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`${server.url}/#/stock/${symbol}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    const list = (await page.evaluate(() => (globalThis as unknown as { klinecastCharts: () => unknown }).klinecastCharts())) as ChartSummary[];
+    const kline = list.find((c) => c.id === 'chart-kline')?.series ?? [];
+    const count = (name: string) => kline.find((s) => s.name === name)?.points;
+    assert.equal(count('K-line'), 250);
+    assert.equal(count('recorded forecasts (ledger)'), 5);
+    // The backtest's forecasts from 2022-10 on all fall within the last 250 bars of the market (to 2022-12-31).
+    assert.ok(nextDay.length > 40, `${nextDay.length} next-day forecasts`);
+    assert.equal(count('backtest bt_tiny'), nextDay.length);
+    assert.match(await page.locator('#past-forecasts').innerText(), new RegExp(`5 recorded forecasts \\(ledger\\); ${nextDay.length} backtest bt_tiny`));
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-stock-past-forecasts.png`, fullPage: true });
+    await page.close();
     assert.deepEqual(pageErrors, []);
   });
 });

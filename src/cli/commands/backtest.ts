@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { withDatabase } from '../../data/index.js';
-import { listBacktests, resolveRunRef } from '../../runs/index.js';
+import { listBacktests, resolveRunRef, type BacktestInfo } from '../../runs/index.js';
 import { resolveForecastSource, runSimulationFor, writeSimulation, type SimulationFile } from '../../runs/simulations.js';
 import {
   backtestConfigOfRun,
@@ -249,20 +249,25 @@ export function register(program: Command): void {
         console.log(`no backtests in ${outputDir}/backtests (klinecast backtest --symbol CODE starts one)`);
         return;
       }
-      printTable(
-        ['name', 'status', 'stock(s)', 'model', 'created', 'period', 'retrain', 'folds', 'skill', 'coverage'],
-        items.map((b) => [
-          b.name,
-          b.status,
-          b.symbol ?? (b.stocks !== null ? `${b.stocks} stocks` : null),
-          b.modelType,
-          shortDate(b.createdAt),
-          b.start && b.end ? `${b.start}..${b.end}` : null,
-          b.retrain,
-          `${b.foldsDone}/${b.foldsTotal ?? '?'}`,
-          pct(b.skill),
-          pct(b.coverage),
-        ]),
-      );
+      printBacktestTable(items);
     });
+}
+
+/** The backtest table of `backtest list`, also printed under `runs list`. */
+export function printBacktestTable(items: BacktestInfo[]): void {
+  printTable(
+    ['name', 'status', 'stock(s)', 'model', 'created', 'period', 'retrain', 'folds', 'skill', 'coverage'],
+    items.map((b) => [
+      b.name,
+      b.status,
+      b.symbol ?? (b.stocks !== null ? `${b.stocks} stocks` : null),
+      b.modelType,
+      shortDate(b.createdAt),
+      b.start && b.end ? `${b.start}..${b.end}` : null,
+      b.retrain,
+      `${b.foldsDone}/${b.foldsTotal ?? '?'}`,
+      pct(b.skill),
+      pct(b.coverage),
+    ]),
+  );
 }

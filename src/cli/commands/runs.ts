@@ -15,6 +15,7 @@ import {
   checkRunMetric,
   deleteRunDir,
   exportRun,
+  listBacktests,
   listRuns,
   parseStatusList,
   planPrune,
@@ -30,6 +31,7 @@ import {
 } from '../../runs/index.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportOnnx } from '../../runs/onnx.js';
 import { fmt, formatBytes, pct, printJson, printTable, shortDate, type Cell } from '../output.js';
+import { printBacktestTable } from './backtest.js';
 
 /** Parses an age like "30d", "12h", "90m" or "2w" (prune --older-than) into milliseconds. */
 export function parseAge(text: string): number {
@@ -175,6 +177,24 @@ function listCommand(opts: ListOptions): void {
     printNotes(runs);
   }
   printLayoutNotes(opts.outputDir, scan.runs, scan.ignored);
+  printBacktests(opts);
+}
+
+/**
+ * The backtests of out/backtests/, under the runs and apart from them: a backtest is no run (it has no model to predict
+ * with), but it is the other thing training leaves in the output folder. --symbol and --model filter them too; a
+ * universal backtest stays in for any symbol, as it may cover it. --json keeps its array of runs (scripts read it), and
+ * `backtest list --json` gives the backtests.
+ */
+function printBacktests(opts: ListOptions): void {
+  const items = listBacktests(opts.outputDir).filter(
+    (b) => (!opts.symbol || b.symbol === null || b.symbol === opts.symbol) && (!opts.model || b.modelType === opts.model),
+  );
+  if (items.length === 0) return;
+  console.log(
+    `\nBacktests in ${join(resolve(opts.outputDir), 'backtests')}/ (not runs: see klinecast backtest list; trade one with klinecast simulate --forecasts NAME):`,
+  );
+  printBacktestTable(items);
 }
 
 /** Quiet lines under a listing: the folders that are not runs, and how to move runs of the old batch layout. */

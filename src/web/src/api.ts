@@ -1,5 +1,6 @@
 /** The API as the dashboard uses it: same origin, JSON, and the server's uniform error shape turned into ApiError. */
 import type {
+  LedgerRow,
   BatchDetails,
   BatchItem,
   BestRunAnswer,
@@ -239,6 +240,7 @@ export const api = {
       'GET',
       `api/v1/backtests/${encodeURIComponent(name)}/forecasts?symbol=${encodeURIComponent(symbol)}&step=${step}`,
     ),
+  ledger: (symbol: string) => request<{ items: LedgerRow[]; limit: number }>('GET', `api/v1/predictions?symbol=${encodeURIComponent(symbol)}&limit=10000`),
   ledgerScore: (name: string) => request<LedgerScore>('GET', `api/v1/predictions/score?run=${encodeURIComponent(name)}`),
   stocks: () => request<{ items: Stock[]; total: number }>('GET', 'api/v1/stocks?page_size=1000'),
   stockInfo: (symbol: string) =>

@@ -2,7 +2,7 @@
  * ECharts, bundled (tree-shaken to the charts used). Every chart is registered by its container id so the
  * browser tests can read what each chart actually holds (series and point counts), not just that a canvas exists.
  */
-import { BarChart, CandlestickChart, LineChart } from 'echarts/charts';
+import { BarChart, CandlestickChart, LineChart, ScatterChart } from 'echarts/charts';
 import { DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
@@ -11,6 +11,7 @@ echarts.use([
   LineChart,
   BarChart,
   CandlestickChart,
+  ScatterChart,
   GridComponent,
   TooltipComponent,
   LegendComponent,

@@ -14,7 +14,65 @@ export function perEpoch(history: MetricsRow[], key: string): Array<[number, num
   return [...byEpoch.entries()].sort((a, b) => a[0] - b[0]);
 }
 
-export function lossChartOption(history: MetricsRow[]) {
+/** Where training ended and which epoch it kept: from model/training_args.json, or for older runs the logged val loss. */
+export interface TrainingEnd {
+  bestEpoch: number | null;
+  epochsTrained: number | null;
+  stopReason: string | null;
+  patience: number | null;
+}
+
+export function trainingEnd(history: MetricsRow[], trainingArgs: Record<string, unknown> | null): TrainingEnd {
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+  const val = perEpoch(history, 'val_loss');
+  // Runs written before training_args.json carried best_epoch kept the checkpoint of the lowest val loss (metric_for_best_model).
+  const lowest = val.length ? val.reduce((a, b) => (b[1] < a[1] ? b : a))[0] : null;
+  return {
+    bestEpoch: int(trainingArgs?.best_epoch) ?? lowest,
+    epochsTrained: int(trainingArgs?.epochs_trained) ?? (history.length ? Math.max(...history.map((r) => r.epoch)) : null),
+    stopReason: typeof trainingArgs?.stop_reason === 'string' ? trainingArgs.stop_reason : null,
+    patience: int(trainingArgs?.patience),
+  };
+}
+
+export function lossChartOption(history: MetricsRow[], end: TrainingEnd = { bestEpoch: null, epochsTrained: null, stopReason: null, patience: null }) {
+  const val = perEpoch(history, 'val_loss');
+  const valAt = (epoch: number | null) => val.find(([e]) => e === epoch);
+  const series: Array<Record<string, unknown>> = [
+    { name: 'train loss', type: 'line', data: perEpoch(history, 'train_loss'), color: PALETTE[0], showSymbol: false },
+    { name: 'val loss', type: 'line', data: val, color: PALETTE[1], showSymbol: false },
+    { name: 'lr', type: 'line', yAxisIndex: 1, data: perEpoch(history, 'lr'), color: PALETTE[2], lineStyle: { type: 'dashed' }, showSymbol: false },
+  ];
+  const best = valAt(end.bestEpoch);
+  if (best) {
+    series.push({
+      name: 'best epoch',
+      type: 'scatter',
+      data: [best],
+      color: PALETTE[4],
+      symbol: 'diamond',
+      symbolSize: 14,
+      markLine: { symbol: 'none', silent: true, label: { formatter: `best ${best[0]}` }, lineStyle: { color: PALETTE[4] }, data: [{ xAxis: best[0] }] },
+    });
+  }
+  const stop = end.stopReason === 'early_stopping' ? valAt(end.epochsTrained) : undefined;
+  if (stop) {
+    series.push({
+      name: 'early stop',
+      type: 'scatter',
+      data: [stop],
+      color: PALETTE[7],
+      symbol: 'rect',
+      symbolSize: 12,
+      markLine: {
+        symbol: 'none',
+        silent: true,
+        label: { formatter: 'early stop' },
+        lineStyle: { color: PALETTE[7], type: 'dotted' },
+        data: [{ xAxis: stop[0] }],
+      },
+    });
+  }
   return {
     tooltip: { trigger: 'axis' },
     legend: { top: 0 },
@@ -24,11 +82,78 @@ export function lossChartOption(history: MetricsRow[]) {
       { type: 'value', name: 'loss', scale: true },
       { type: 'value', name: 'lr', scale: true, splitLine: { show: false }, axisLabel: { formatter: (v: number) => (v === 0 ? '0' : v.toExponential(1)) } },
     ],
+    series,
+  };
+}
+
+function trainingEndText(end: TrainingEnd): string {
+  const best = end.bestEpoch === null ? 'No best epoch recorded' : `Best epoch ${end.bestEpoch} (its weights are the model)`;
+  const trained = end.epochsTrained === null ? '' : ` of ${end.epochsTrained} trained`;
+  const why =
+    end.stopReason === 'early_stopping'
+      ? `; early stopping ended training after ${end.patience ?? 'patience'} epochs without a better val loss.`
+      : end.stopReason === 'max_epochs'
+        ? '; training ran to its last epoch (no early stop).'
+        : end.stopReason
+          ? `; training ended by ${end.stopReason}.`
+          : '.';
+  return best + trained + why;
+}
+
+/** The next-day test forecasts of the chart's stock: a universal run's records cover many stocks, the charts follow the first. */
+function firstStockNextDay(records: PredictionRecord[]): PredictionRecord[] {
+  const first = records.find((r) => r.step === 1)?.symbol;
+  return records.filter((r) => r.step === 1 && r.symbol === first);
+}
+
+/** A score run (cross-sectional targets) predicts no return: its records have none to draw. */
+function withReturns(records: PredictionRecord[]): PredictionRecord[] {
+  return firstStockNextDay(records).filter((r) => Number.isFinite(r.predicted_return) && Number.isFinite(r.actual_return));
+}
+
+/**
+ * Predicted against actual next-day log return: where a price chart hides nothing. A model that knows nothing puts its
+ * points on a flat line near 0; a useful one leans along the diagonal.
+ */
+export function returnScatterOption(records: PredictionRecord[]) {
+  const rows = withReturns(records);
+  const values = rows.flatMap((r) => [r.predicted_return, r.actual_return]);
+  const lo = values.length ? Math.min(...values) : 0;
+  const hi = values.length ? Math.max(...values) : 0;
+  return {
+    tooltip: { trigger: 'item' },
+    legend: { top: 0 },
+    grid: { left: 70, right: 20, top: 36, bottom: 50 },
+    xAxis: { type: 'value', name: 'predicted log return', nameLocation: 'middle', nameGap: 30, scale: true },
+    yAxis: { type: 'value', name: 'actual log return', scale: true },
     series: [
-      { name: 'train loss', type: 'line', data: perEpoch(history, 'train_loss'), color: PALETTE[0], showSymbol: false },
-      { name: 'val loss', type: 'line', data: perEpoch(history, 'val_loss'), color: PALETTE[1], showSymbol: false },
-      { name: 'lr', type: 'line', yAxisIndex: 1, data: perEpoch(history, 'lr'), color: PALETTE[2], lineStyle: { type: 'dashed' }, showSymbol: false },
+      { name: 'next-day forecast', type: 'scatter', data: rows.map((r) => [r.predicted_return, r.actual_return]), color: PALETTE[0], symbolSize: 6 },
+      {
+        name: 'actual = predicted',
+        type: 'line',
+        data: [
+          [lo, lo],
+          [hi, hi],
+        ],
+        color: PALETTE[6],
+        lineStyle: { type: 'dashed' },
+        showSymbol: false,
+      },
     ],
+  };
+}
+
+/** Actual − predicted next-day log return over the test days. */
+export function residualsOption(records: PredictionRecord[]) {
+  const rows = withReturns(records);
+  return {
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0 },
+    grid: { left: 70, right: 20, top: 36, bottom: 60 },
+    xAxis: { type: 'category', data: rows.map((r) => r.target_date ?? r.date) },
+    yAxis: { type: 'value', name: 'log return', scale: true },
+    dataZoom: [{ type: 'inside' }, { type: 'slider' }],
+    series: [{ name: 'residual (actual − predicted)', type: 'bar', data: rows.map((r) => r.actual_return - r.predicted_return), color: PALETTE[5] }],
   };
 }
 
@@ -177,9 +302,7 @@ async function liveSection(name: string): Promise<HTMLElement> {
 }
 
 function predictionsOption(records: PredictionRecord[]) {
-  // A universal run's records cover many stocks: the chart follows the first one.
-  const first = records.find((r) => r.step === 1)?.symbol;
-  const rows = records.filter((r) => r.step === 1 && r.symbol === first);
+  const rows = firstStockNextDay(records);
   const dates = rows.map((r) => r.target_date ?? r.date);
   return {
     tooltip: { trigger: 'axis' },
@@ -217,9 +340,10 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   if (run.symbol) root.append(h('p', {}, h('a', { href: `#/stock/${run.symbol}` }, `K-line and forecast of ${run.symbol} →`)));
 
   const lossBox = h('div', { id: 'chart-loss', class: 'chart' });
-  root.append(section('Loss and learning rate', lossBox));
   const { history } = await api.metrics(name);
-  if (history.length) renderChart(lossBox, lossChartOption(history));
+  const end = trainingEnd(history, details.training_args);
+  root.append(section('Loss and learning rate', lossBox, h('p', { class: 'muted', id: 'training-end' }, trainingEndText(end))));
+  if (history.length) renderChart(lossBox, lossChartOption(history, end));
   else lossBox.replaceWith(message('No epochs logged yet.'));
 
   const ev = details.eval_results;
@@ -252,13 +376,32 @@ export async function runPage(root: HTMLElement, name: string): Promise<void> {
   if (run.status === 'completed') root.append(await liveSection(name));
 
   const predBox = h('div', { id: 'chart-predictions', class: 'chart' });
-  root.append(section('Test set: predicted against actual price (next day)', predBox));
+  const scatterBox = h('div', { id: 'chart-return-scatter', class: 'chart' });
+  const residualBox = h('div', { id: 'chart-residuals', class: 'chart' });
+  // R² of prices rewards persistence: tomorrow's close is near today's, so a model that only repeats the last close
+  // looks perfect here. The skill and the return-space charts are where it has to show more.
+  const priceNote = h(
+    'p',
+    { class: 'muted', id: 'price-note' },
+    `This price chart looks good for any model: the next close is close to the last one, so R² of prices is dominated by persistence ` +
+      `(model R² ${num(ev?.test_metrics.r2)}, persistence R² ${num(ev?.baselines.persistence.r2)}). ` +
+      `Whether the model knows more than the last close shows in its skill (${num(ev?.test_metrics.skill, 3)}; above 0 beats persistence) ` +
+      'and in return space below.',
+  );
+  root.append(
+    section('Test set: predicted against actual price (next day)', priceNote, predBox),
+    section('Return space: predicted against actual next-day log return', scatterBox),
+    section('Residuals: actual − predicted next-day log return', residualBox),
+  );
   try {
     const predictions = await api.predictions(name);
-    if (predictions.records.length) renderChart(predBox, predictionsOption(predictions.records));
-    else predBox.replaceWith(message('No test predictions.'));
+    if (predictions.records.length) {
+      renderChart(predBox, predictionsOption(predictions.records));
+      renderChart(scatterBox, returnScatterOption(predictions.records));
+      renderChart(residualBox, residualsOption(predictions.records));
+    } else for (const box of [predBox, scatterBox, residualBox]) box.replaceWith(message('No test predictions.'));
   } catch (err) {
-    predBox.replaceWith(message((err as Error).message));
+    for (const box of [predBox, scatterBox, residualBox]) box.replaceWith(message((err as Error).message));
   }
 
   root.append(

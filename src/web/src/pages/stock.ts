@@ -1,4 +1,7 @@
-/** Stock: a K-line candlestick with volume, the latest forecast with its interval band, and a picker of runs for the stock. */
+/**
+ * Stock: a K-line candlestick with volume, the latest forecast with its interval band, past next-day forecasts (the
+ * prediction ledger's and a backtest's) over the candles, and a picker of runs for the stock.
+ */
 import { ApiError, api, type Bar, type Forecast } from '../api.js';
 import { PALETTE, renderChart } from '../charts.js';
 import { h, message, num } from '../dom.js';
@@ -6,10 +9,28 @@ import { h, message, num } from '../dom.js';
 const UP = '#dc2626'; // A-share convention: red rises, green falls
 const DOWN = '#16a34a';
 
-export function klineOption(bars: Bar[], forecast: Forecast | null) {
+/** Past next-day forecasts to draw over the candles: a price per target day. */
+export interface PastForecasts {
+  name: string;
+  points: Array<{ date: string; price: number }>;
+}
+
+/** The next-day forecasts the prediction ledger recorded for the stock; of several for one day, the last recorded. */
+export function ledgerForecasts(rows: Array<{ step: number; target_date: string; predicted_price: number; created_at: string }>): PastForecasts {
+  const byDay = new Map<string, { price: number; at: string }>();
+  for (const r of rows) {
+    if (r.step !== 1) continue;
+    const seen = byDay.get(r.target_date);
+    if (!seen || seen.at <= r.created_at) byDay.set(r.target_date, { price: r.predicted_price, at: r.created_at });
+  }
+  return { name: 'recorded forecasts (ledger)', points: [...byDay.entries()].map(([date, v]) => ({ date, price: v.price })) };
+}
+
+export function klineOption(bars: Bar[], forecast: Forecast | null, past: PastForecasts[] = []) {
   const future = forecast ? forecast.predictions.map((p) => p.date) : [];
   const dates = [...bars.map((b) => b.date), ...future];
   const pad = future.map(() => '-');
+  const index = new Map(dates.map((d, i) => [d, i]));
   const series: Array<Record<string, unknown>> = [
     {
       name: 'K-line',
@@ -25,6 +46,15 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
       data: [...bars.map((b) => ({ value: b.vol, itemStyle: { color: b.close >= b.open ? UP : DOWN } })), ...pad],
     },
   ];
+  past.forEach((p, i) => {
+    // Aligned to the category axis: a forecast of a day outside the chart (before its first bar, or still ahead) is left out.
+    const data: Array<number | '-'> = dates.map(() => '-');
+    for (const point of p.points) {
+      const at = index.get(point.date);
+      if (at !== undefined) data[at] = point.price;
+    }
+    series.push({ name: p.name, type: 'scatter', data, color: PALETTE[[4, 5, 6][i % 3]], symbol: i === 0 ? 'circle' : 'triangle', symbolSize: 6 });
+  });
   if (forecast) {
     // The forecast line starts at the base close so it joins the candles.
     const lead = bars.map((b, i) => (i === bars.length - 1 ? forecast.base_close : '-'));
@@ -41,13 +71,15 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
       const level = forecast.interval_level ? `${Math.round(forecast.interval_level * 100)}% ` : '';
       // The band names its method: a conformal interval is calibrated, an MC-dropout band is not.
       const method = forecast.interval_method === 'mc-dropout' ? 'MC-dropout band' : 'conformal interval';
+      // A stacked pair (the lower edge, then the width) fills the band; its edges are drawn too, so a narrow band still shows.
+      const edge = { color: PALETTE[3], width: 1, type: 'dashed', opacity: 0.8 };
       series.push(
         {
           name: 'interval low',
           type: 'line',
           stack: 'band',
           data: [...bars.map(() => '-'), ...forecast.predictions.map((p) => p.lower)],
-          lineStyle: { opacity: 0 },
+          lineStyle: edge,
           showSymbol: false,
           color: PALETTE[3],
         },
@@ -56,8 +88,8 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
           type: 'line',
           stack: 'band',
           data: [...bars.map(() => '-'), ...forecast.predictions.map((p) => (p.upper as number) - (p.lower as number))],
-          lineStyle: { opacity: 0 },
-          areaStyle: { color: 'rgba(147, 51, 234, 0.2)' },
+          lineStyle: edge,
+          areaStyle: { color: 'rgba(147, 51, 234, 0.35)' },
           showSymbol: false,
           color: PALETTE[3],
         },
@@ -87,6 +119,26 @@ export function klineOption(bars: Bar[], forecast: Forecast | null) {
     ],
     series,
   };
+}
+
+/**
+ * The stock's past forecasts: the ledger's, and those of the newest completed backtest that covers the stock. Either
+ * source failing leaves the chart without it rather than without a chart.
+ */
+async function pastForecasts(symbol: string): Promise<PastForecasts[]> {
+  const past: PastForecasts[] = [];
+  const ledger = await api.ledger(symbol).catch(() => null);
+  if (ledger?.items.length) past.push(ledgerForecasts(ledger.items));
+  const backtests = await api.backtests().catch(() => null);
+  for (const b of backtests?.items.filter((x) => x.status === 'completed') ?? []) {
+    const file = await api.backtestForecasts(b.name, symbol, 1).catch(() => null);
+    if (!file?.records.length) continue;
+    // A record without its target day (an older file) cannot be placed on the candles: `date` is the base day.
+    const points = file.records.flatMap((r) => (r.target_date ? [{ date: r.target_date, price: r.predicted_price }] : []));
+    past.push({ name: `backtest ${b.name}`, points });
+    break;
+  }
+  return past;
 }
 
 export async function stockPage(root: HTMLElement, symbol: string | null): Promise<void> {
@@ -160,7 +212,19 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
     chartBox.replaceWith(message(`No bars for ${symbol}.`));
     return;
   }
-  renderChart(chartBox, klineOption(bars, null));
+  const past = await pastForecasts(symbol);
+  const shown = new Set(bars.map((b) => b.date));
+  const onChart = past.map((p) => `${p.points.filter((x) => shown.has(x.date)).length} ${p.name}`);
+  chartBox.before(
+    h(
+      'p',
+      { class: 'muted', id: 'past-forecasts' },
+      past.length
+        ? `Past next-day forecasts over the candles: ${onChart.join('; ')} (click a legend entry to hide or show it).`
+        : 'No past forecasts of this stock yet: the prediction ledger records every forecast made, and a backtest of the stock adds its own.',
+    ),
+  );
+  renderChart(chartBox, klineOption(bars, null, past));
 
   async function forecast(): Promise<void> {
     if (usable.length === 0) {
@@ -170,7 +234,7 @@ export async function stockPage(root: HTMLElement, symbol: string | null): Promi
     status.textContent = 'Forecasting…';
     try {
       const result = await api.predict(symbol as string, daysInput.value ? Number(daysInput.value) : undefined, runPicker.value || undefined);
-      renderChart(chartBox, klineOption(bars, result));
+      renderChart(chartBox, klineOption(bars, result, past));
       status.textContent = `Forecast by ${result.run} from ${result.base_date} (close ${num(result.base_close)}): trend ${result.trend}.`;
       forecastTable.replaceChildren(
         h(
