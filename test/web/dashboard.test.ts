@@ -14,6 +14,7 @@ import { PredictionEngine } from '../../src/prediction/index.js';
 import { createPredictor } from '../../src/server/index.js';
 import { DEFAULT_WEB_DIR, LocalTrainingJobs } from '../../src/server/index.js';
 import { HORIZON, createMarket, trainTinyRun, trainTinyUniversalRun, type Fixture } from '../prediction/fixture.js';
+import { batchProgress } from '../helpers/batch.js';
 import { ARTIFACTS, browserSkip, launchChromium, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
@@ -37,18 +38,23 @@ describe('dashboard in headless Chromium', { skip }, () => {
     mkdirSync(join(runs.outputDir, 'batches', 'nightly'), { recursive: true });
     writeFileSync(
       join(runs.outputDir, 'batches', 'nightly', 'batch_progress.json'),
-      JSON.stringify({
-        version: 1,
-        modelType: 'lstm',
-        configHash: '0123456789abcdef',
-        config: {},
-        stamp: '20260101_000000',
-        createdAt: '2026-01-01T00:00:00.000Z',
-        updatedAt: '2026-01-01T00:01:00.000Z',
-        stocks: {
-          '600519': { status: 'completed', runName: '600519_lstm_fixture', path: null, metrics: null, reason: null, attempts: 1, finishedAt: null, seconds: 1 },
-        },
-      }),
+      JSON.stringify(
+        batchProgress(
+          {
+            '600519': {
+              status: 'completed',
+              runName: '600519_lstm_fixture',
+              path: null,
+              metrics: null,
+              reason: null,
+              attempts: 1,
+              finishedAt: null,
+              seconds: 1,
+            },
+          },
+          { updatedAt: '2026-01-01T00:01:00.000Z' },
+        ),
+      ),
     );
     server = await createDashboardServer();
     browser = await launchChromium();
