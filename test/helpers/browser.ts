@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -43,4 +43,13 @@ export function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+}
+
+/** A new page on the dashboard at `hash`, once it says it is ready; what the page throws is collected in `pageErrors`. */
+export async function openDashboardPage(browser: Browser, serverUrl: string, hash: string, pageErrors: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
+  await page.goto(`${serverUrl}/${hash}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+  return page;
 }

@@ -17,7 +17,7 @@ import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
 import { writeTinyBacktest } from '../helpers/backtest.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { SIMULATION_REQUEST } from '../helpers/simulation.js';
-import { ARTIFACTS, browserSkip, launchChromium, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
+import { ARTIFACTS, browserSkip, launchChromium, openDashboardPage, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
 import { startServer, type RunningServer } from '../server/helpers.js';
 
 describe('backtest pages in headless Chromium', { skip: browserSkip() }, () => {
@@ -49,13 +49,7 @@ describe('backtest pages in headless Chromium', { skip: browserSkip() }, () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function open(hash: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
-    await page.goto(`${server.url}/${hash}`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-    return page;
-  }
+  const open = (hash: string): Promise<Page> => openDashboardPage(browser, server.url, hash, pageErrors);
 
   const chartsOf = async (page: Page) =>
     new Map(

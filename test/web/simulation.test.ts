@@ -13,7 +13,7 @@ import { resolveForecastSource, runSimulationFor, writeSimulation } from '../../
 import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { SIMULATION_REQUEST, seedSimulationFixture } from '../helpers/simulation.js';
-import { ARTIFACTS, browserSkip, launchChromium, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
+import { ARTIFACTS, browserSkip, launchChromium, openDashboardPage, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
 import { startServer, type RunningServer } from '../server/helpers.js';
 
 describe('simulation page in headless Chromium', { skip: browserSkip() }, () => {
@@ -42,13 +42,7 @@ describe('simulation page in headless Chromium', { skip: browserSkip() }, () => 
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function open(hash: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
-    await page.goto(`${server.url}/${hash}`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-    return page;
-  }
+  const open = (hash: string): Promise<Page> => openDashboardPage(browser, server.url, hash, pageErrors);
 
   test("the run's page lists the simulation and links to it", async () => {
     const page = await open('#/run/lstm_universal');
