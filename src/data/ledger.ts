@@ -74,7 +74,8 @@ const ROWS_PER_STATEMENT = 500;
 
 /** The actual fields, reset whenever a forecast is recorded again (its prediction may have changed), then reconciled anew. */
 const ACTUAL_COLUMNS = ['actual_close', 'error', 'abs_error', 'actual_return', 'in_interval', 'reconciled_at'] as const;
-const UPDATED_COLUMNS = [
+/** A forecast's own figures: what recording it again may change. */
+const PREDICTION_COLUMNS = [
   'base_close',
   'predicted_price',
   'predicted_return',
@@ -83,9 +84,8 @@ const UPDATED_COLUMNS = [
   'interval_method',
   'interval_level',
   'source',
-  'updated_at',
-  ...ACTUAL_COLUMNS,
 ] as const;
+const UPDATED_COLUMNS = [...PREDICTION_COLUMNS, 'updated_at', ...ACTUAL_COLUMNS] as const;
 
 /**
  * The legacy columns of a user's own ai_predictions that are filled beside klinecast's (LEGACY_LEDGER_FILL), read from
@@ -241,23 +241,11 @@ const SELECTED = [
   'base_date',
   'target_date',
   'step',
-  'base_close',
-  'predicted_price',
-  'predicted_return',
-  'lower_bound',
-  'upper_bound',
-  'interval_method',
-  'interval_level',
-  'source',
+  ...PREDICTION_COLUMNS,
   'created_at',
   'updated_at',
   'live',
-  'actual_close',
-  'error',
-  'abs_error',
-  'actual_return',
-  'in_interval',
-  'reconciled_at',
+  ...ACTUAL_COLUMNS,
 ] as const satisfies ReadonlyArray<keyof Row>;
 
 /** Ledger rows, newest base date first (then run, symbol, target date, step); `limit` cuts the list. */

@@ -2,9 +2,10 @@
  * Naming run folders: the default {symbol}_{model}_{YYYYMMDD_HHMMSS} name, validating names that come from users or the
  * network, resolving a CLI reference to a folder, and claiming a new folder under a free name.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { isRealDir, isRealFile } from '../util/fs.js';
 import { pad2 } from '../util/values.js';
 
 export const DEFAULT_OUTPUT_DIR = 'out';
@@ -41,22 +42,6 @@ export function checkFolderName(name: string, what: string, code: string): strin
     throw new UserError(`invalid ${what} ${JSON.stringify(name)}: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`, code);
   }
   return name;
-}
-
-function isRealDir(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isRealFile(path: string): boolean {
-  try {
-    return lstatSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * writes its folder beside the forecasts (docs/TRADING.md). Imported on its own, not from runs/index.ts: it loads
  * database code, which batch pool threads must not.
  */
-import { existsSync, lstatSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { StockDataLoader } from '../data/loader.js';
 import { addDays } from '../data/dates.js';
@@ -29,8 +29,10 @@ import {
 } from '../evaluation/trading/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { isDirOrLinkToDir, isRealDir } from '../util/fs.js';
 import { readJson } from '../util/json.js';
 import { KLINECAST_VERSION } from '../util/version.js';
+import type { SimulationListItem } from '../wire/index.js';
 import { BACKTESTS_DIR, BACKTEST_FILES } from './backtests.js';
 import { RUN_FILES, type RunMetadata } from './files.js';
 import { DEFAULT_OUTPUT_DIR, claimRunDir, existingRunDirFor, runTimestamp, validateRunName } from './names.js';
@@ -59,14 +61,6 @@ export interface ForecastSource {
   symbol: string | null;
 }
 
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 function runSource(dir: string): ForecastSource {
   const meta = readJson(join(dir, RUN_FILES.metadata), { within: dir });
   const symbol = meta.ok && typeof (meta.value as RunMetadata).stock_symbol === 'string' ? (meta.value as RunMetadata).stock_symbol : null;
@@ -92,7 +86,7 @@ export function resolveForecastSource(ref: string, outputDir = DEFAULT_OUTPUT_DI
   if (ref.includes('/') || ref.includes('\\')) {
     const path = resolve(ref);
     if (!existsSync(path)) throw new UserError(`--forecasts: no file or folder ${ref}`, 'forecasts_not_found');
-    if (!isDir(path)) {
+    if (!isDirOrLinkToDir(path)) {
       const name = basename(path);
       return { kind: 'file', name, file: path, root: dirname(path), simulationsDir: join(dirname(path), 'simulations'), symbol: null };
     }
@@ -381,22 +375,6 @@ function writeSimulationFiles(dir: string, file: SimulationFile): void {
   write(SIMULATION_FILES.rejected, toCsv(['date', 'signal_date', 'symbol', 'side', 'reason', 'requested', 'price'], file.rejected));
 }
 
-/** One saved simulation as a list shows it. */
-export interface SimulationListItem {
-  name: string;
-  created_at: string | null;
-  strategy: string | null;
-  benchmark: string | null;
-  start: string | null;
-  end: string | null;
-  annualised_return: number | null;
-  excess_annualised: number | null;
-  information_ratio: number | null;
-  max_drawdown: number | null;
-  /** Why simulation.json could not be read, else null. */
-  problem: string | null;
-}
-
 /** The folder whose simulations are listed and read: a run's or a backtest's, and its simulations folder. */
 export interface SimulationsLocation {
   /** The run or backtest folder: every file read must resolve inside it (a linked results/ or simulations/ is refused). */
@@ -466,11 +444,7 @@ export function readSimulation(where: SimulationsLocation, name: string): { ok: 
   const base = ownSimulationsDir(where);
   if (base === null) return missing;
   const dir = join(base, validateRunName(name));
-  try {
-    if (!lstatSync(dir).isDirectory()) return missing;
-  } catch {
-    return missing;
-  }
+  if (!isRealDir(dir)) return missing;
   const read = readJson(join(dir, SIMULATION_FILES.json), { within: where.root });
   if (!read.ok) return { ok: false, reason: read.reason };
   if (typeof read.value !== 'object' || read.value === null) return { ok: false, reason: 'simulation.json is not an object' };

@@ -12,6 +12,7 @@ import { readJson } from '../util/json.js';
 import type { RunSummary } from '../wire/index.js';
 import { finiteOrNull, isRecord } from '../util/values.js';
 import { UserError } from '../util/errors.js';
+import { isRealDir, isRealFile } from '../util/fs.js';
 
 /** An active run whose heartbeat is older than this is taken as crashed, even on another host. */
 export const DEFAULT_STALE_AFTER_MS = 30 * 60 * 1000;
@@ -250,22 +251,6 @@ export function isRunFolder(dir: string): boolean {
   if (isRealFile(join(dir, RUN_FILES.metadata))) return true;
   if (!isRealFile(join(dir, RUN_FILES.config))) return false;
   return [RUN_FILES.modelDir, RUN_FILES.checkpointsDir, 'logs', 'results'].some((sub) => isRealDir(join(dir, sub)));
-}
-
-function isRealDir(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isRealFile(path: string): boolean {
-  try {
-    return lstatSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 export interface OutputDirScan {

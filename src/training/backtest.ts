@@ -157,10 +157,8 @@ export interface BacktestConfigFile {
   folds: FoldPlan[];
 }
 
-/** The raw output of one fold, saved as folds/fold-NNN.json. */
-interface FoldFile {
-  fold: number;
-  plan: FoldPlan;
+/** How one fold's training went: in its raw file and in the backtest's results alike. */
+export interface FoldTraining {
   windows: { train: number; val: number };
   /** A universal fold's stocks trained on, and those left out with the reason. */
   stocks: number | null;
@@ -170,6 +168,12 @@ interface FoldFile {
   best_val_loss: number | null;
   stop_reason: FitResult['stopReason'];
   seconds: number;
+}
+
+/** The raw output of one fold, saved as folds/fold-NNN.json. */
+interface FoldFile extends FoldTraining {
+  fold: number;
+  plan: FoldPlan;
   calibration: ConformalCalibration | null;
   /** Samples in (date, symbol) order; returns and target dates [samples, horizon] row-major. */
   forecasts: { symbols: string[]; dates: IsoDate[]; last_close: number[]; actual_returns: number[]; predicted_returns: number[]; target_dates: IsoDate[] };
@@ -181,21 +185,8 @@ export interface BacktestIntervals {
   aci: IntervalResults | null;
 }
 
-export interface FoldResults {
-  fold: number;
-  train_start: IsoDate;
-  val_start: IsoDate;
-  train_end: IsoDate;
-  forecast_start: IsoDate;
-  forecast_end: IsoDate;
-  windows: { train: number; val: number };
-  stocks: number | null;
-  skipped: SkippedStock[];
-  epochs_trained: number;
-  best_epoch: number | null;
-  best_val_loss: number | null;
-  stop_reason: FitResult['stopReason'];
-  seconds: number;
+/** One fold in the backtest's results: its plan's dates (not its day count) and how its training went. */
+export interface FoldResults extends Omit<FoldPlan, 'days'>, FoldTraining {
   /** Forecast samples (origins × stocks). */
   n_samples: number;
   metrics: ModelMetrics;

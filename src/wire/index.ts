@@ -245,3 +245,19 @@ export interface BestRunAnswer {
 export interface TrainingDefaults {
   fields: Array<{ field: string; flag: string; path: string; kind: string; help: string; default: unknown }>;
 }
+
+/** One saved simulation as a list shows it (GET .../simulations): the runs layer builds it, the dashboard reads it. */
+export interface SimulationListItem {
+  name: string;
+  created_at: string | null;
+  strategy: string | null;
+  benchmark: string | null;
+  start: string | null;
+  end: string | null;
+  annualised_return: number | null;
+  excess_annualised: number | null;
+  information_ratio: number | null;
+  max_drawdown: number | null;
+  /** Why simulation.json could not be read, else null. */
+  problem: string | null;
+}

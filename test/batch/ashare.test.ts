@@ -15,6 +15,7 @@ import type { KlineBar } from '../../src/data/types.js';
 import { readRun } from '../../src/runs/index.js';
 import { ashareSymbols } from '../helpers/ashare.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { testBar } from '../helpers/bars.js';
 import { ashare, ASHARE_DIR, mysql, redis } from '../helpers/env.js';
 import { runCliToEnd, startCli } from './cli-process.js';
 
@@ -54,25 +55,14 @@ function syntheticBars(symbol: string, days: number, close: (i: number) => numbe
   return dates.map((tradeDate, i) => {
     const c = close(i);
     const p = i > 0 ? close(i - 1) : c;
-    return {
-      symbol,
-      tradeDate,
-      open: c,
+    return testBar(symbol, tradeDate, c, p, {
       high: c * 1.01,
       low: c * 0.99,
-      close: c,
-      preClose: p,
-      change: c - p,
       pctChg: p ? ((c - p) / p) * 100 : 0,
       vol: 1000 + i,
       amount: 5000 + i,
-      turnoverRate: null,
-      pe: null,
-      pb: null,
-      totalMv: null,
-      circMv: null,
       limitStatus: 0,
-    };
+    });
   });
 }
 

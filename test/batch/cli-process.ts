@@ -6,6 +6,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
+/** Training flags that keep a CLI train or batch to a second per stock: one epoch of a tiny model, no progress bar. */
+export const TINY_TRAIN_FLAGS = [
+  '--epochs',
+  '1',
+  '--seq-length',
+  '10',
+  '--hidden-size',
+  '8',
+  '--num-layers',
+  '1',
+  '--head-hidden-size',
+  '8',
+  '--batch-size',
+  '64',
+  '--no-progress',
+];
+
 export interface CliProcess {
   child: ChildProcess;
   stdout(): string;

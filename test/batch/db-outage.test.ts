@@ -28,7 +28,7 @@ import { listRegistry } from '../../src/runs/registry.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { mysql } from '../helpers/env.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { runCliToEnd, startCli } from './cli-process.js';
+import { TINY_TRAIN_FLAGS, runCliToEnd, startCli } from './cli-process.js';
 import { fixtureKind, syntheticSeries, type FixtureConfig } from './fixture-jobs.js';
 
 const lost = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', errno: -111 });
@@ -228,22 +228,6 @@ describe('a batch that loses MariaDB', { skip: mysql.skip }, () => {
   });
 });
 
-const TINY = [
-  '--epochs',
-  '1',
-  '--seq-length',
-  '10',
-  '--hidden-size',
-  '8',
-  '--num-layers',
-  '1',
-  '--head-hidden-size',
-  '8',
-  '--batch-size',
-  '64',
-  '--no-progress',
-];
-
 test(
   'klinecast batch: a lost database is one line naming the outage, exit 3, and `batch --resume` finishes the rest',
   { skip: mysql.skip, timeout: 240_000 },
@@ -256,7 +240,7 @@ test(
       url.hostname = '127.0.0.1';
       url.port = String(proxy.port);
       const dir = join(tdb.dir, 'batch');
-      const args = ['batch', '--database', url.toString(), '--output-dir', dir, '--workers', '1', ...TINY];
+      const args = ['batch', '--database', url.toString(), '--output-dir', dir, '--workers', '1', ...TINY_TRAIN_FLAGS];
       const first = startCli([...args, '--name', 'lost', '--db-retry-seconds', '1']);
       const batchDir = join(dir, 'batches', 'lost');
       const progressFile = join(batchDir, 'batch_progress.json');

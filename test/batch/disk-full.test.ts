@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createMarket, type Fixture } from '../prediction/fixture.js';
-import { runCliToEnd } from './cli-process.js';
+import { TINY_TRAIN_FLAGS, runCliToEnd } from './cli-process.js';
 import type { BatchSummary } from '../../src/batch/index.js';
 
 /** Mounts a tmpfs (1 MB unless told) at `dir`; false when this process may not mount (not root, no tmpfs). */
@@ -39,22 +39,6 @@ rmSync(probe, { recursive: true, force: true });
 const skip = canMount ? false : 'SKIPPED: the disk-full tests mount a tmpfs, which needs root';
 if (skip) console.warn(`\n*** ${skip} ***\n`);
 
-const FLAGS = [
-  '--epochs',
-  '1',
-  '--seq-length',
-  '10',
-  '--hidden-size',
-  '8',
-  '--num-layers',
-  '1',
-  '--head-hidden-size',
-  '8',
-  '--batch-size',
-  '64',
-  '--no-progress',
-];
-
 describe('a full disk under the output folder', { skip }, () => {
   let fx: Fixture;
   let disk: string;
@@ -82,7 +66,7 @@ describe('a full disk under the output folder', { skip }, () => {
 
   test('train: exit 2 and one line naming the disk and the folder, no stack', async () => {
     const out = join(disk, 'out');
-    const r = await runCliToEnd(['train', '--symbol', fx.symbols[0], ...FLAGS, '--output-dir', out, '--database', fx.url]);
+    const r = await runCliToEnd(['train', '--symbol', fx.symbols[0], ...TINY_TRAIN_FLAGS, '--output-dir', out, '--database', fx.url]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(lines(r.stderr).length, 1, r.stderr);
     const escaped = disk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -96,14 +80,14 @@ describe('a full disk under the output folder', { skip }, () => {
   });
 
   test('batch: the batch folder itself on the full disk is one line, exit 2', async () => {
-    const r = await runCliToEnd(['batch', '--symbols', fx.symbols.join(','), ...FLAGS, '--output-dir', join(disk, 'inner'), '--database', fx.url]);
+    const r = await runCliToEnd(['batch', '--symbols', fx.symbols.join(','), ...TINY_TRAIN_FLAGS, '--output-dir', join(disk, 'inner'), '--database', fx.url]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(lines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, /^error: no space left on the disk mounted at \S+ \(0 bytes free\): writing \S+ in \S+inner\S* failed \(ENOSPC\)/);
   });
 
   test('batch: runs on the full disk fail with that line; after freeing space --resume --retry-failed replaces their folders', async () => {
-    const args = ['batch', '--symbols', fx.symbols.join(','), ...FLAGS, '--workers', '1', '--output-dir', disk, '--database', fx.url];
+    const args = ['batch', '--symbols', fx.symbols.join(','), ...TINY_TRAIN_FLAGS, '--workers', '1', '--output-dir', disk, '--database', fx.url];
     const first = await runCliToEnd([...args, '--name', 'full', '--json']);
     assert.equal(first.code, 1, first.stderr);
     assert.ok(!first.stderr.includes('    at '), first.stderr);

@@ -25,6 +25,7 @@ import {
 import { buildDataset, computeFeatureFrame, DEFAULT_FEATURES } from '../../src/features/index.js';
 import { ashareSymbols, readAshare } from '../helpers/ashare.js';
 import { forEachDialect } from '../helpers/db.js';
+import { testBar } from '../helpers/bars.js';
 import { ashare } from '../helpers/env.js';
 
 /**
@@ -175,25 +176,13 @@ test('hfq and qfq by hand: a cash dividend and a 10送5 bonus', () => {
       ['2024-06-04', 10.0, 10.2, 1200],
       ['2024-06-05', 10.0, 10.1, 1100],
       ['2024-06-06', 6.73, 6.8, 1800],
-    ].map(([date, pre, close, vol]) => ({
-      symbol: '600000',
-      tradeDate: date as string,
-      open: close as number,
-      high: close as number,
-      low: close as number,
-      close: close as number,
-      preClose: pre as number,
-      change: (close as number) - (pre as number),
-      pctChg: ((close as number) / (pre as number) - 1) * 100,
-      vol: vol as number,
-      amount: 1,
-      turnoverRate: null,
-      pe: null,
-      pb: null,
-      totalMv: null,
-      circMv: null,
-      limitStatus: null,
-    })),
+    ].map(([date, pre, close, vol]) =>
+      testBar('600000', date as string, close as number, pre as number, {
+        pctChg: ((close as number) / (pre as number) - 1) * 100,
+        vol: vol as number,
+        amount: 1,
+      }),
+    ),
   );
   // factor: 1, 1, 10.20/10.00 = 1.02, 1.02 × 10.10/6.73 = 10.302/6.73 = 1.530757800891530…
   const f3 = (1.02 * 10.1) / 6.73;

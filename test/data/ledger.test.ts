@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { listForecasts, migrate, recordForecasts, reconcileForecasts, writeBars, type Dialect, type KlineBar, type LedgerForecast } from '../../src/data/index.js';
 import { forEachDialect, type TestDatabase } from '../helpers/db.js';
+import { testBar } from '../helpers/bars.js';
 
 /** The original Python project's table, as its users have it: an id, the stock, the day forecast, a price. */
 function legacyDdl(dialect: Dialect): string {
@@ -33,25 +34,7 @@ const FORECAST: LedgerForecast = {
   source: 'cli',
 };
 
-const bar = (tradeDate: string, close: number): KlineBar => ({
-  symbol: '600519',
-  tradeDate,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  preClose: 1700,
-  change: close - 1700,
-  pctChg: ((close - 1700) / 1700) * 100,
-  vol: 1000,
-  amount: 1000,
-  turnoverRate: null,
-  pe: null,
-  pb: null,
-  totalMv: null,
-  circMv: null,
-  limitStatus: 0,
-});
+const bar = (tradeDate: string, close: number): KlineBar => testBar('600519', tradeDate, close, 1700, { limitStatus: 0 });
 
 async function rawRows(tdb: TestDatabase): Promise<Array<Record<string, unknown>>> {
   const { rows } = await sql<Record<string, unknown>>`select * from ai_predictions order by id`.execute(tdb.handle.db);

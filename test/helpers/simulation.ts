@@ -10,31 +10,14 @@ import { DEFAULT_COSTS, DEFAULT_RULES } from '../../src/evaluation/trading/index
 import { TrainingManager } from '../../src/runs/index.js';
 import type { SimulationRequest } from '../../src/runs/simulations.js';
 import type { TestDatabase } from './db.js';
+import { testBar } from './bars.js';
 
 const DAYS = ['2023-03-01', '2023-03-02', '2023-03-03', '2023-03-06', '2023-03-07'];
 
 function bars(symbol: string, previousClose: number, rows: Array<[open: number, close: number]>): KlineBar[] {
   let pre = previousClose;
   return rows.map(([open, close], i) => {
-    const bar: KlineBar = {
-      symbol,
-      tradeDate: DAYS[i],
-      open,
-      high: Math.max(open, close),
-      low: Math.min(open, close),
-      close,
-      preClose: pre,
-      change: close - pre,
-      pctChg: ((close - pre) / pre) * 100,
-      vol: 1000,
-      amount: 1000,
-      turnoverRate: null,
-      pe: null,
-      pb: null,
-      totalMv: null,
-      circMv: null,
-      limitStatus: null,
-    };
+    const bar = testBar(symbol, DAYS[i], close, pre, { open, high: Math.max(open, close), low: Math.min(open, close) });
     pre = close;
     return bar;
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createServer } from '../../src/server/index.js';
+import { batchProgress } from '../helpers/batch.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { writeCompletedRun } from '../training/manager-fixtures.js';
 import type { Json } from '../helpers/json.js';
@@ -37,16 +38,7 @@ describe('batches and the best run over HTTP', () => {
       finishedAt: '2026-01-01T00:10:00.000Z',
       seconds: 1.5,
     });
-    const progress = {
-      version: 1,
-      modelType: 'lstm',
-      configHash: '0123456789abcdef',
-      config: {},
-      stamp: '20260101_000000',
-      createdAt: '2026-01-01T00:00:00.000Z',
-      updatedAt: '2026-01-01T00:10:00.000Z',
-      stocks: { '600519': stock(a, 'completed'), '000001': stock(b, 'completed'), '300750': stock(null, 'skipped') },
-    };
+    const progress = batchProgress({ '600519': stock(a, 'completed'), '000001': stock(b, 'completed'), '300750': stock(null, 'skipped') });
     mkdirSync(join(out, 'batches', 'nightly'), { recursive: true });
     writeFileSync(join(out, 'batches', 'nightly', 'batch_progress.json'), JSON.stringify(progress));
     writeFileSync(

@@ -123,6 +123,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return { app, url, close: () => app.close() };
 }
 
+/** A server whose predictor and training jobs only record what they are asked, with no rate limit and no cached run list. */
+export function startRecordingServer(options: ServerOptions): Promise<RunningServer> {
+  return startServer({ predictor: new RecordingPredictor(5), trainingJobs: new RecordingTrainingJobs(), rateLimit: false, runListTtlMs: 0, ...options });
+}
+
 /** fetch + JSON, returning status, headers and body. */
 export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Json }> {
   const res = await fetch(url, init);

@@ -12,7 +12,7 @@ import { RUN_FILES } from '../../src/runs/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { mulberry32 } from '../features/synthetic.js';
 import { writeCompletedRun } from '../training/manager-fixtures.js';
-import { call, RecordingPredictor, RecordingTrainingJobs, startServer, type RunningServer } from './helpers.js';
+import { call, startRecordingServer, type RunningServer } from './helpers.js';
 
 const KEY = 'links-key';
 const CANARY = 'CANARY-7f3a9c';
@@ -100,14 +100,10 @@ before(async () => {
     join(outputDir, 'odd_status', RUN_FILES.metadata),
     JSON.stringify({ run_name: 'odd_status', model_type: 'lstm', created_at: '2026-01-01T00:00:00Z', status: CANARY }),
   );
-  server = await startServer({
+  server = await startRecordingServer({
     database: db.handle,
     outputDir,
     apiKey: KEY,
-    predictor: new RecordingPredictor(5),
-    trainingJobs: new RecordingTrainingJobs(),
-    rateLimit: false,
-    runListTtlMs: 0,
   });
 });
 

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { resolveForecastSource, runSimulationFor, writeSimulation } from '../../src/runs/simulations.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { SIMULATION_REQUEST, seedSimulationFixture } from '../helpers/simulation.js';
-import { call, RecordingPredictor, RecordingTrainingJobs, startServer, type RunningServer } from './helpers.js';
+import { call, startRecordingServer, type RunningServer } from './helpers.js';
 
 let db: TestDatabase;
 let root: string;
@@ -29,14 +29,10 @@ before(async () => {
   cpSync(join(out, 'lstm_universal', 'results', 'simulations', 'topk_test'), join(bt, 'topk_test'), { recursive: true });
   mkdirSync(join(out, 'linked_results'));
   symlinkSync(join(out, 'lstm_universal', 'results'), join(out, 'linked_results', 'results'));
-  server = await startServer({
+  server = await startRecordingServer({
     database: db.handle,
     outputDir: out,
     apiKey: 'k',
-    predictor: new RecordingPredictor(5),
-    trainingJobs: new RecordingTrainingJobs(),
-    rateLimit: false,
-    runListTtlMs: 0,
   });
 });
 

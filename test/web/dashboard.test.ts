@@ -6,12 +6,10 @@
  * forecast from the PredictionEngine. Starting a job from the form waits for a TrainingJobs implementation.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { PredictionEngine } from '../../src/prediction/index.js';
 import { createPredictor } from '../../src/server/index.js';
 import { DEFAULT_WEB_DIR, LocalTrainingJobs } from '../../src/server/index.js';
@@ -20,41 +18,12 @@ import { recordForecasts } from '../../src/data/index.js';
 import type { BacktestForecastsFile } from '../../src/runs/index.js';
 import { writeTinyBacktest } from '../helpers/backtest.js';
 import { createTestDatabase as createHelperTestDatabase, type TestDatabase as HelperTestDatabase } from '../helpers/db.js';
+import { batchProgress } from '../helpers/batch.js';
+import { ARTIFACTS, browserSkip, launchChromium, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
 import { mysql } from '../helpers/env.js';
 import { createTestDatabase, startServer, writeFixtureRuns, type FixtureRuns, type RunningServer, type TestDatabase } from '../server/helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = `${ROOT}test-artifacts`;
-
-function browserSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.KLINECAST_REQUIRE_BROWSER === '1') throw new Error(`${CHROMIUM} is missing but KLINECAST_REQUIRE_BROWSER=1 (apt-get install chromium)`);
-  const text = `SKIPPED: browser tests need ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
-  console.warn(`\n*** ${text} ***\n`);
-  return text;
-}
-
 const skip = mysql.skip || browserSkip();
-
-interface ChartSummary {
-  id: string;
-  series: Array<{ name: string; type: string; points: number }>;
-}
-
-function ensureDashboardBuilt(): void {
-  if (existsSync(`${DEFAULT_WEB_DIR}/index.html`)) return;
-  // `npm test` builds first; a direct run of this file builds the dashboard once here.
-  const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-  assert.equal(built.status, 0, 'npm run build:web failed');
-}
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-}
 
 describe('dashboard in headless Chromium', { skip }, () => {
   let db: TestDatabase;
@@ -66,26 +35,30 @@ describe('dashboard in headless Chromium', { skip }, () => {
 
   before(async () => {
     if (skip) return;
-    ensureDashboardBuilt();
-    mkdirSync(ARTIFACTS, { recursive: true });
+    prepareDashboard();
     db = await createTestDatabase();
     runs = writeFixtureRuns();
     // A batch's bookkeeping beside the runs (out/batches/nightly/): listed under the runs, never as a run.
     mkdirSync(join(runs.outputDir, 'batches', 'nightly'), { recursive: true });
     writeFileSync(
       join(runs.outputDir, 'batches', 'nightly', 'batch_progress.json'),
-      JSON.stringify({
-        version: 1,
-        modelType: 'lstm',
-        configHash: '0123456789abcdef',
-        config: {},
-        stamp: '20260101_000000',
-        createdAt: '2026-01-01T00:00:00.000Z',
-        updatedAt: '2026-01-01T00:01:00.000Z',
-        stocks: {
-          '600519': { status: 'completed', runName: '600519_lstm_fixture', path: null, metrics: null, reason: null, attempts: 1, finishedAt: null, seconds: 1 },
-        },
-      }),
+      JSON.stringify(
+        batchProgress(
+          {
+            '600519': {
+              status: 'completed',
+              runName: '600519_lstm_fixture',
+              path: null,
+              metrics: null,
+              reason: null,
+              attempts: 1,
+              finishedAt: null,
+              seconds: 1,
+            },
+          },
+          { updatedAt: '2026-01-01T00:01:00.000Z' },
+        ),
+      ),
     );
     server = await createDashboardServer();
     browser = await launchChromium();
@@ -287,8 +260,7 @@ describe('dashboard on a trained demo run, with the PredictionEngine', { skip },
 
   before(async () => {
     if (skip) return;
-    ensureDashboardBuilt();
-    mkdirSync(ARTIFACTS, { recursive: true });
+    prepareDashboard();
     fx = await createMarket('mysql');
     symbol = fx.symbols[0];
     await trainTinyRun(fx, symbol, 'demo_lstm');
@@ -473,8 +445,7 @@ describe('dashboard: past forecasts over the K-line (a backtest and the predicti
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureDashboardBuilt();
-    mkdirSync(ARTIFACTS, { recursive: true });
+    prepareDashboard();
     tdb = await createHelperTestDatabase('sqlite');
     const out = join(tdb.dir, 'out');
     const report = await writeTinyBacktest(out, { database: tdb.handle });

@@ -4,35 +4,17 @@
  * and the trades, with every chart holding one point per trade day.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { resolveForecastSource, runSimulationFor, writeSimulation } from '../../src/runs/simulations.js';
 import { DEFAULT_WEB_DIR } from '../../src/server/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { SIMULATION_REQUEST, seedSimulationFixture } from '../helpers/simulation.js';
+import { ARTIFACTS, browserSkip, launchChromium, openDashboardPage, prepareDashboard, type ChartSummary } from '../helpers/browser.js';
 import { startServer, type RunningServer } from '../server/helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = `${ROOT}test-artifacts`;
-
-function browserSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.KLINECAST_REQUIRE_BROWSER === '1') throw new Error(`${CHROMIUM} is missing but KLINECAST_REQUIRE_BROWSER=1 (apt-get install chromium)`);
-  const text = `SKIPPED: browser tests need ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
-  console.warn(`\n*** ${text} ***\n`);
-  return text;
-}
-
-interface ChartSummary {
-  id: string;
-  series: Array<{ name: string; type: string; points: number }>;
-}
 
 describe('simulation page in headless Chromium', { skip: browserSkip() }, () => {
   let db: TestDatabase;
@@ -42,8 +24,7 @@ describe('simulation page in headless Chromium', { skip: browserSkip() }, () => 
   const pageErrors: string[] = [];
 
   before(async () => {
-    if (!existsSync(`${DEFAULT_WEB_DIR}/index.html`)) assert.equal(spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' }).status, 0);
-    mkdirSync(ARTIFACTS, { recursive: true });
+    prepareDashboard();
     db = await createTestDatabase('sqlite');
     root = mkdtempSync(join(tmpdir(), 'klinecast-simweb-'));
     const out = join(root, 'out');
@@ -51,10 +32,7 @@ describe('simulation page in headless Chromium', { skip: browserSkip() }, () => 
     const source = resolveForecastSource('lstm_universal', out);
     writeSimulation(source, await runSimulationFor(db.handle, source, SIMULATION_REQUEST, new Date('2026-01-01T00:00:00Z')));
     server = await startServer({ database: db.handle, outputDir: out, apiKey: null, rateLimit: false, webDir: DEFAULT_WEB_DIR });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -64,13 +42,7 @@ describe('simulation page in headless Chromium', { skip: browserSkip() }, () => 
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function open(hash: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => pageErrors.push(`${hash}: ${err.message}`));
-    await page.goto(`${server.url}/${hash}`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-    return page;
-  }
+  const open = (hash: string): Promise<Page> => openDashboardPage(browser, server.url, hash, pageErrors);
 
   test("the run's page lists the simulation and links to it", async () => {
     const page = await open('#/run/lstm_universal');

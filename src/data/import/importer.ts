@@ -96,13 +96,7 @@ export interface ImportOptions {
  * wait until the end of the file, when the previous bar (in the file or stored) is known.
  */
 async function importFile(handle: DatabaseHandle, file: string, report: ImportReport, options: ImportOptions): Promise<FileImportResult> {
-  const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
-  const issues: ImportIssue[] = [];
-  let rejected = 0;
-  const reject = (issue: ImportIssue) => {
-    rejected++;
-    if (issues.length < MAX_ISSUES_PER_FILE) issues.push(issue);
-  };
+  const { result, issues, reject, rejected } = startFile(file);
   let rows: AsyncGenerator<CsvRow[]>;
   let pending: CsvRow[] = [];
   let reader: KlineRowReader | ImportIssue;
@@ -123,12 +117,7 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
     return finish(result, issues, 0, report);
   }
   if (!(reader instanceof KlineRowReader)) {
-    // A whole-file problem rejects every data row; they are only counted.
-    result.error = reader.reason;
-    issues.push(reader);
-    result.rows = Math.max(0, pending.length - 1);
-    for await (const batch of rows) result.rows += batch.length;
-    return finish(result, issues, result.rows, report);
+    return await rejectWholeFile(result, issues, reader, pending, rows, report);
   }
   const rowReader = reader;
   result.format = rowReader.format;
@@ -198,13 +187,9 @@ async function importFile(handle: DatabaseHandle, file: string, report: ImportRe
     });
   } catch (err) {
     if (!(err instanceof ReadFailure)) throw err;
-    // The transaction rolled back: nothing of this file is stored.
-    Object.assign(result, { inserted: 0, updated: 0, unchanged: 0, symbols: [], error: `cannot read: ${err.message}` });
-    issues.length = 0;
-    issues.push({ file, line: 0, reason: result.error! });
-    return finish(result, issues, result.rows, report);
+    return failedMidway(result, issues, err.message, report);
   }
-  return finish(result, issues, rejected, report);
+  return finish(result, issues, rejected(), report);
 }
 
 /**
@@ -219,20 +204,10 @@ async function importAdjFactorFile(
   report: ImportReport,
   options: ImportOptions,
 ): Promise<FileImportResult> {
-  const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
-  const issues: ImportIssue[] = [];
-  let rejected = 0;
-  const reject = (issue: ImportIssue) => {
-    rejected++;
-    if (issues.length < MAX_ISSUES_PER_FILE) issues.push(issue);
-  };
+  const { result, issues, reject, rejected } = startFile(file);
   const reader = AdjFactorRowReader.fromHeader(file, pending[0], options);
   if (!(reader instanceof AdjFactorRowReader)) {
-    result.error = reader.reason;
-    issues.push(reader);
-    result.rows = pending.length - 1;
-    for await (const batch of rows) result.rows += batch.length;
-    return finish(result, issues, result.rows, report);
+    return await rejectWholeFile(result, issues, reader, pending, rows, report);
   }
   result.format = reader.format;
   const symbols = new Set<Symbol6>();
@@ -268,13 +243,10 @@ async function importAdjFactorFile(
     });
   } catch (err) {
     if (!(err instanceof ReadFailure)) throw err;
-    Object.assign(result, { inserted: 0, updated: 0, unchanged: 0, error: `cannot read: ${err.message}` });
-    issues.length = 0;
-    issues.push({ file, line: 0, reason: result.error! });
-    return finish(result, issues, result.rows, report);
+    return failedMidway(result, issues, err.message, report);
   }
   result.symbols = [...symbols].sort();
-  return finish(result, issues, rejected, report);
+  return finish(result, issues, rejected(), report);
 }
 
 /** The file could not be read to its end (the rows before were parsed; the transaction rolls back). */
@@ -286,6 +258,42 @@ function readError(err: unknown): string {
   if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
   if (e.code === 'EISDIR') return 'is a directory';
   return e.code ?? e.message;
+}
+
+/** A file's result and issues as they gather: every rejected row is counted, the first MAX_ISSUES_PER_FILE are listed. */
+function startFile(file: string) {
+  const result: FileImportResult = { file, format: null, symbols: [], rows: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0, rejected: 0, error: null };
+  const issues: ImportIssue[] = [];
+  let rejected = 0;
+  const reject = (issue: ImportIssue) => {
+    rejected++;
+    if (issues.length < MAX_ISSUES_PER_FILE) issues.push(issue);
+  };
+  return { result, issues, reject, rejected: () => rejected };
+}
+
+/** A whole-file problem (its header) rejects every data row; they are only counted. */
+async function rejectWholeFile(
+  result: FileImportResult,
+  issues: ImportIssue[],
+  problem: ImportIssue,
+  pending: CsvRow[],
+  rows: AsyncGenerator<CsvRow[]>,
+  report: ImportReport,
+): Promise<FileImportResult> {
+  result.error = problem.reason;
+  issues.push(problem);
+  result.rows = Math.max(0, pending.length - 1);
+  for await (const batch of rows) result.rows += batch.length;
+  return finish(result, issues, result.rows, report);
+}
+
+/** The file broke off while being read: its transaction rolled back, so nothing of it is stored and every row counts as rejected. */
+function failedMidway(result: FileImportResult, issues: ImportIssue[], reason: string, report: ImportReport): FileImportResult {
+  Object.assign(result, { inserted: 0, updated: 0, unchanged: 0, symbols: [], error: `cannot read: ${reason}` });
+  issues.length = 0;
+  issues.push({ file: result.file, line: 0, reason: result.error! });
+  return finish(result, issues, result.rows, report);
 }
 
 function finish(result: FileImportResult, issues: ImportIssue[], rejected: number, report: ImportReport): FileImportResult {

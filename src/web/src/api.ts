@@ -10,6 +10,7 @@ import type {
   PredictionRecord,
   Ranking,
   RunSummary,
+  SimulationListItem,
   TrainingDefaults,
   TrainingJob,
 } from '../../wire/index.js';
@@ -94,6 +95,7 @@ export type {
   Forecast,
   LedgerScore,
   Ranking,
+  SimulationListItem,
   TrainingDefaults,
   TrainingJob,
 } from '../../wire/index.js';
@@ -110,20 +112,6 @@ export interface ExcessFigures {
   annualised: number | null;
   information_ratio: number | null;
   max_drawdown: number | null;
-}
-
-export interface SimulationListItem {
-  name: string;
-  created_at: string | null;
-  strategy: string | null;
-  benchmark: string | null;
-  start: string | null;
-  end: string | null;
-  annualised_return: number | null;
-  excess_annualised: number | null;
-  information_ratio: number | null;
-  max_drawdown: number | null;
-  problem: string | null;
 }
 
 export interface Simulation {
