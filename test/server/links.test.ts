@@ -95,6 +95,13 @@ before(async () => {
   symlinkSync(join(secrets, 'forecasts.json'), join(backtests, 'bt_files_linked', 'forecasts.json'));
   symlinkSync(join(secrets, 'results.json'), join(backtests, 'bt_files_linked', 'results.json'));
   symlinkSync(secrets, join(backtests, 'bt_files_linked', 'simulations'));
+  // Batches: whole folders that are links, and a real one whose bookkeeping files are links to the canary.
+  const batches = join(outputDir, 'batches');
+  mkdirSync(join(batches, 'b_files_linked'), { recursive: true });
+  symlinkSync('/etc', join(batches, 'b_etc_link'));
+  symlinkSync(secrets, join(batches, 'b_secret'));
+  symlinkSync(join(secrets, 'canary.json'), join(batches, 'b_files_linked', 'batch_progress.json'));
+  symlinkSync('/etc/passwd', join(batches, 'b_files_linked', 'batch_summary.json'));
   writeCompletedRun(outputDir, { symbol: '600519', runName: 'odd_status' });
   writeFileSync(
     join(outputDir, 'odd_status', RUN_FILES.metadata),
@@ -197,6 +204,25 @@ test('backtests: a folder that is a link is no backtest (404); linked files insi
   assertClean(JSON.stringify(forecasts.body), 'backtests/bt_files_linked/forecasts');
   const sims = await call(`${server.url}/api/v1/backtests/bt_files_linked/simulations`);
   assert.deepEqual([sims.status, (sims.body as { total: number }).total], [200, 0]);
+});
+
+test('batches: a folder that is a link is no batch (404); linked bookkeeping files are never read', async () => {
+  for (const name of ['b_etc_link', 'b_secret', 'b_etc_link%2F..', '..']) {
+    const r = await call(`${server.url}/api/v1/batches/${name}`);
+    assert.ok(r.status === 404 || r.status === 400, `${name}: ${r.status}`);
+    assertClean(JSON.stringify(r.body), `batches/${name}`);
+  }
+  const list = await call(`${server.url}/api/v1/batches`);
+  assert.equal(list.status, 200);
+  const items = (list.body as { items: Array<{ name: string }> }).items;
+  assert.deepEqual(
+    items.map((i) => i.name),
+    ['b_files_linked'],
+  );
+  assertClean(JSON.stringify(list.body), 'GET /api/v1/batches');
+  const one = await call(`${server.url}/api/v1/batches/b_files_linked`);
+  assert.ok(one.status < 500, `b_files_linked: ${one.status}`);
+  assertClean(JSON.stringify(one.body), 'batches/b_files_linked');
 });
 
 test(`fuzz: ${REQUESTS} requests of the by-name routes over the linked out/: 0 canaries, 0 server paths, 0 5xx`, async () => {
