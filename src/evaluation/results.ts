@@ -119,15 +119,8 @@ export interface PredictionRecord {
  * A record of a score run (a universal run on cross-sectionally normalised targets): its output is a score that ranks
  * the stocks of a date, not a return, so no predicted price or return exists (null) and there is no interval.
  */
-export interface ScorePredictionRecord {
-  symbol?: string;
-  date: string;
-  step: number;
-  target_date: string | null;
-  last_close: number;
-  actual_price: number;
+export interface ScorePredictionRecord extends Omit<PredictionRecord, 'predicted_price' | 'predicted_return' | 'lower' | 'upper'> {
   predicted_price: null;
-  actual_return: number;
   predicted_return: null;
   score: number;
 }

@@ -173,20 +173,22 @@ export function assertReturnModel(model: RunModel): void {
  */
 export function scorePrepared(model: RunModel, prepared: PreparedInput[]): number[] {
   if (prepared.length === 0) return [];
-  const { seqLength, featureNames, horizon } = model.bundle;
+  const { horizon } = model.bundle;
+  const { scaled } = forwardPrepared(model, prepared);
+  return prepared.map((_, i) => model.targetScaler.inverseRow(scaled.subarray(i * horizon, (i + 1) * horizon))[0]);
+}
+
+/** One point forward over the prepared windows stacked into one batch; `stocks` are their stock-embedding rows. */
+function forwardPrepared(model: RunModel, prepared: PreparedInput[]): { scaled: Float32Array; stocks: Int32Array | undefined } {
+  const { seqLength, featureNames } = model.bundle;
   const stride = seqLength * featureNames.length;
   const x = new Float32Array(prepared.length * stride);
   prepared.forEach((p, i) => x.set(p.input.x, i * stride));
-  const scaled = forwardPoint(
+  const stocks = stockRowsFor(
     model,
-    x,
-    prepared.length,
-    stockRowsFor(
-      model,
-      prepared.map((p) => p.symbol),
-    ),
+    prepared.map((p) => p.symbol),
   );
-  return prepared.map((_, i) => model.targetScaler.inverseRow(scaled.subarray(i * horizon, (i + 1) * horizon))[0]);
+  return { scaled: forwardPoint(model, x, prepared.length, stocks), stocks };
 }
 
 /** A series prepared for the network: its scaled window and what the forecast needs beside it. */
@@ -221,15 +223,8 @@ export function forecastPrepared(model: RunModel, prepared: PreparedInput[], cal
   if (prepared.length === 0) return [];
   assertReturnModel(model);
   const days = requestedDays(model, options.days);
-  const { seqLength, featureNames, horizon } = model.bundle;
-  const stride = seqLength * featureNames.length;
-  const x = new Float32Array(prepared.length * stride);
-  prepared.forEach((p, i) => x.set(p.input.x, i * stride));
-  const stocks = stockRowsFor(
-    model,
-    prepared.map((p) => p.symbol),
-  );
-  const scaled = forwardPoint(model, x, prepared.length, stocks);
+  const { horizon } = model.bundle;
+  const { scaled, stocks } = forwardPrepared(model, prepared);
   // A run saved without a calibration (before conformal intervals, or without a validation segment) falls back to MC dropout.
   const method: Exclude<IntervalMethod, 'none'> | null =
     options.interval === 'none' ? null : options.interval === 'conformal' && model.intervals ? 'conformal' : options.samples > 0 ? 'mc-dropout' : null;
